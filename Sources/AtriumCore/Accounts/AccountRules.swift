@@ -1,0 +1,45 @@
+import Foundation
+
+/// The rules sign-up input must follow, in one place so the API and the CLI agree.
+public enum AccountRules {
+    public static let minPasswordLength = 8
+    /// bcrypt reads at most 72 bytes; a longer password would be silently truncated.
+    public static let maxPasswordBytes = 72
+    public static let maxNameLength = 200
+    public static let maxEmailLength = 254
+
+    /// Trimmed and lowercased, or `invalidRequest` naming `email`.
+    public static func normalizedEmail(_ raw: String) throws -> String {
+        let email = raw.trimmingCharacters(in: .whitespacesAndNewlines).lowercased()
+        let parts = email.split(separator: "@", omittingEmptySubsequences: false)
+        guard email.count <= maxEmailLength, parts.count == 2, !parts[0].isEmpty, parts[1].contains("."),
+            !parts[1].hasPrefix("."), !parts[1].hasSuffix("."),
+            !email.contains(where: { $0.isWhitespace || $0.isNewline })
+        else {
+            throw AtriumError.invalidRequest("Enter a valid email address.", param: "email")
+        }
+        return email
+    }
+
+    public static func validatePassword(_ password: String) throws {
+        guard password.count >= minPasswordLength else {
+            throw AtriumError.invalidRequest(
+                "A password needs at least \(minPasswordLength) characters.", param: "password")
+        }
+        guard password.utf8.count <= maxPasswordBytes else {
+            throw AtriumError.invalidRequest(
+                "A password is at most \(maxPasswordBytes) bytes long.", param: "password")
+        }
+    }
+
+    public static func normalizedName(_ raw: String, param: String = "name") throws -> String {
+        let name = raw.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !name.isEmpty, name.count <= maxNameLength,
+            !name.unicodeScalars.contains(where: { CharacterSet.controlCharacters.contains($0) })
+        else {
+            throw AtriumError.invalidRequest(
+                "A name is 1 to \(maxNameLength) characters, without control characters.", param: param)
+        }
+        return name
+    }
+}

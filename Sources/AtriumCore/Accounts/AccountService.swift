@@ -1,0 +1,175 @@
+import Foundation
+
+/// Sign-up, login sessions, organizations and their members.
+public struct AccountService: Sendable {
+    /// A session just opened; `token` goes into the cookie and is never stored.
+    public struct OpenedSession: Sendable {
+        public var user: User
+        public var token: String
+        public var expiresAt: Date
+    }
+
+    private let accounts: any AccountRepository
+    private let sessions: any SessionRepository
+    private let hasher: any PasswordHasher
+    private let throttle: LoginThrottle
+    private let clock: any TimeSource
+    private let sessionLifetime: TimeInterval
+
+    public init(
+        accounts: any AccountRepository, sessions: any SessionRepository, hasher: any PasswordHasher,
+        throttle: LoginThrottle = LoginThrottle(), clock: any TimeSource = SystemTimeSource(),
+        sessionLifetime: TimeInterval = 30 * 24 * 3600
+    ) {
+        self.accounts = accounts
+        self.sessions = sessions
+        self.hasher = hasher
+        self.throttle = throttle
+        self.clock = clock
+        self.sessionLifetime = sessionLifetime
+    }
+
+    /// Creates a user and their personal organization.
+    public func register(email: String, password: String, name: String, staffRole: PlatformRole? = nil) async throws -> User {
+        let email = try AccountRules.normalizedEmail(email)
+        let name = try AccountRules.normalizedName(name)
+        try AccountRules.validatePassword(password)
+        if try await accounts.findUser(email: email) != nil {
+            throw AtriumError.conflict("An account with this email already exists.", param: "email")
+        }
+        let now = clock.now()
+        let user = User(id: .generate(), email: email, name: name, staffRole: staffRole, createdAt: now)
+        let personal = Organization(id: .generate(), name: "\(name)'s organization", isPersonal: true, createdAt: now)
+        try await accounts.createUser(user, passwordHash: try await hasher.hash(password), personalOrganization: personal)
+        return user
+    }
+
+    public func signUp(email: String, password: String, name: String) async throws -> OpenedSession {
+        let user = try await register(email: email, password: password, name: name)
+        return try await openSession(for: user)
+    }
+
+    /// Checks the password, throttling repeated failures per email and per client address.
+    public func logIn(email rawEmail: String, password: String, clientAddress: String?) async throws -> OpenedSession {
+        let email = rawEmail.trimmingCharacters(in: .whitespacesAndNewlines).lowercased()
+        let subjects = ["email:\(email)"] + (clientAddress.map { ["ip:\($0)"] } ?? [])
+        let now = clock.now()
+        try throttle.check(subjects, now: now)
+        guard let found = try await accounts.findUser(email: email),
+            try await hasher.verify(password, hash: found.passwordHash)
+        else {
+            throttle.recordFailure(subjects, now: now)
+            throw AtriumError.unauthenticated("Incorrect email or password.", code: "invalid_credentials")
+        }
+        throttle.recordSuccess(["email:\(email)"])
+        return try await openSession(for: found.user)
+    }
+
+    /// The user behind a session cookie, nil when it is unknown or expired.
+    public func user(sessionToken token: String) async throws -> User? {
+        guard !token.isEmpty, token.utf8.count <= 128 else { return nil }
+        let hash = Secrets.sha256Hex(token)
+        guard let session = try await sessions.find(tokenHash: hash) else { return nil }
+        guard session.expiresAt > clock.now() else {
+            try await sessions.delete(tokenHash: hash)
+            return nil
+        }
+        return try await accounts.findUser(id: session.userID)
+    }
+
+    public func logOut(sessionToken token: String) async throws {
+        try await sessions.delete(tokenHash: Secrets.sha256Hex(token))
+    }
+
+    public func user(id: UserID) async throws -> User? { try await accounts.findUser(id: id) }
+
+    public func user(email: String) async throws -> User? {
+        try await accounts.findUser(email: try AccountRules.normalizedEmail(email))?.user
+    }
+
+    // MARK: Organizations
+
+    public func organizations(of user: UserID) async throws -> [OrganizationMembership] {
+        try await accounts.memberships(of: user)
+    }
+
+    /// The organization as `user` sees it; `notFound` when it does not exist *or* they are not a member,
+    /// so nobody learns which organizations exist.
+    public func organization(_ id: OrganizationID, seenBy user: UserID) async throws -> OrganizationMembership {
+        guard let membership = try await accounts.membership(of: user, in: id) else {
+            throw AtriumError.notFound("No organization with id \(id).")
+        }
+        return membership
+    }
+
+    /// The organization a request acts in: the one named, or else the user's personal organization.
+    public func actingOrganization(_ id: OrganizationID?, user: UserID) async throws -> OrganizationMembership {
+        if let id { return try await organization(id, seenBy: user) }
+        guard let personal = try await accounts.memberships(of: user).first(where: { $0.organization.isPersonal }) else {
+            throw AtriumError.notFound("This account has no personal organization.")
+        }
+        return personal
+    }
+
+    public func createOrganization(name: String, owner: UserID) async throws -> Organization {
+        let organization = Organization(
+            id: .generate(), name: try AccountRules.normalizedName(name), isPersonal: false, createdAt: clock.now())
+        try await accounts.createOrganization(organization, owner: owner)
+        return organization
+    }
+
+    public func members(of id: OrganizationID, seenBy user: UserID) async throws -> [Member] {
+        _ = try await organization(id, seenBy: user)
+        return try await accounts.members(of: id)
+    }
+
+    /// Adds an existing user by email, or changes their role. Owners and admins only; only owners make owners.
+    public func addMember(email: String, role: OrganizationRole, to id: OrganizationID, by actor: UserID) async throws -> Member {
+        let acting = try await requireManager(of: id, actor: actor)
+        guard !acting.organization.isPersonal else {
+            throw AtriumError.invalidRequest("A personal organization cannot have other members.", param: "email")
+        }
+        if role == .owner && acting.role != .owner {
+            throw AtriumError.permissionDenied("Only an owner can make another owner.")
+        }
+        guard let user = try await accounts.findUser(email: try AccountRules.normalizedEmail(email))?.user else {
+            throw AtriumError.notFound("No user with that email.", code: "user_not_found")
+        }
+        let now = clock.now()
+        try await accounts.setMembership(user: user.id, organization: id, role: role, at: now)
+        return Member(user: user, role: role, joinedAt: now)
+    }
+
+    public func removeMember(_ member: UserID, from id: OrganizationID, by actor: UserID) async throws {
+        let acting = try await requireManager(of: id, actor: actor)
+        let members = try await accounts.members(of: id)
+        guard let target = members.first(where: { $0.user.id == member }) else {
+            throw AtriumError.notFound("No member with id \(member).")
+        }
+        if target.role == .owner {
+            guard acting.role == .owner else { throw AtriumError.permissionDenied("Only an owner can remove an owner.") }
+            guard members.filter({ $0.role == .owner }).count > 1 else {
+                throw AtriumError.invalidRequest("An organization keeps at least one owner.")
+            }
+        }
+        _ = try await accounts.removeMembership(user: member, organization: id)
+    }
+
+    /// The membership of `actor` when they may manage the organization; `notFound` for non-members.
+    public func requireManager(of id: OrganizationID, actor: UserID) async throws -> OrganizationMembership {
+        let membership = try await organization(id, seenBy: actor)
+        guard membership.role.canManage else {
+            throw AtriumError.permissionDenied("Only owners and admins of this organization can do that.")
+        }
+        return membership
+    }
+
+    private func openSession(for user: User) async throws -> OpenedSession {
+        let token = Secrets.randomBase62(count: 43)
+        let now = clock.now()
+        let expiresAt = now.addingTimeInterval(sessionLifetime)
+        try await sessions.insert(
+            Session(tokenHash: Secrets.sha256Hex(token), userID: user.id, createdAt: now, expiresAt: expiresAt))
+        return OpenedSession(user: user, token: token, expiresAt: expiresAt)
+    }
+}

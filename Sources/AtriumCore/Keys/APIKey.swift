@@ -1,0 +1,66 @@
+import Foundation
+
+/// What an API key may do. Mirrors OpenAI's project-key permissions.
+public enum APIKeyScope: String, Codable, Sendable, CaseIterable {
+    /// List and read models.
+    case modelRead = "model.read"
+    /// Call the models: chat completions, completions, embeddings.
+    case modelRequest = "model.request"
+
+    public static let all: [APIKeyScope] = allCases
+}
+
+/// An API key as stored: never its secret, only the SHA-256 of it.
+public struct APIKey: Sendable, Codable, Equatable {
+    public var id: APIKeyID
+    public var organizationID: OrganizationID
+    public var createdBy: UserID
+    public var name: String
+    /// `atr_` and the first 8 characters of the secret, so an owner can tell keys apart.
+    public var displayPrefix: String
+    public var secretHash: String
+    public var scopes: [APIKeyScope]
+    public var createdAt: Date
+    public var lastUsedAt: Date?
+    public var expiresAt: Date?
+    public var revokedAt: Date?
+
+    public init(
+        id: APIKeyID, organizationID: OrganizationID, createdBy: UserID, name: String, displayPrefix: String,
+        secretHash: String, scopes: [APIKeyScope], createdAt: Date, lastUsedAt: Date? = nil,
+        expiresAt: Date? = nil, revokedAt: Date? = nil
+    ) {
+        self.id = id
+        self.organizationID = organizationID
+        self.createdBy = createdBy
+        self.name = name
+        self.displayPrefix = displayPrefix
+        self.secretHash = secretHash
+        self.scopes = scopes
+        self.createdAt = createdAt
+        self.lastUsedAt = lastUsedAt
+        self.expiresAt = expiresAt
+        self.revokedAt = revokedAt
+    }
+
+    public func isUsable(at date: Date) -> Bool {
+        revokedAt == nil && (expiresAt.map { $0 > date } ?? true)
+    }
+}
+
+/// The identity behind an authenticated `/v1` request.
+public struct KeyPrincipal: Sendable, Equatable {
+    public var keyID: APIKeyID
+    public var organizationID: OrganizationID
+    public var scopes: [APIKeyScope]
+    public var expiresAt: Date?
+
+    public init(keyID: APIKeyID, organizationID: OrganizationID, scopes: [APIKeyScope], expiresAt: Date?) {
+        self.keyID = keyID
+        self.organizationID = organizationID
+        self.scopes = scopes
+        self.expiresAt = expiresAt
+    }
+
+    public func allows(_ scope: APIKeyScope) -> Bool { scopes.contains(scope) }
+}

@@ -1,0 +1,14 @@
+import Foundation
+
+/// Storage of API keys. Every read of an owned key is scoped to its organization here, not in a controller.
+public protocol APIKeyRepository: Sendable {
+    func insert(_ key: APIKey) async throws
+    func list(organization: OrganizationID) async throws -> [APIKey]
+    func find(id: APIKeyID, organization: OrganizationID) async throws -> APIKey?
+    /// The key with this secret hash, whatever its state; nil when none.
+    func find(secretHash: String) async throws -> APIKey?
+    /// Marks the key revoked; false when no such key belongs to the organization.
+    func revoke(id: APIKeyID, organization: OrganizationID, at date: Date) async throws -> Bool
+    /// Records that these keys were used (batched, best effort).
+    func touch(_ keys: [APIKeyID], at date: Date) async throws
+}

@@ -1,0 +1,109 @@
+import Foundation
+import Synchronization
+
+/// Creates, lists and revokes API keys, and authenticates `/v1` requests by key.
+///
+/// Authentication is on the hot path of every model call, so verified keys are cached by secret hash for
+/// `cacheTTL`. A revocation clears this instance's cache at once; other instances notice when their
+/// entry expires (seconds). `last_used_at` is collected in memory and written in batches.
+public final class KeyService: Sendable {
+    /// What a caller gets back once, at creation: the only time the secret is visible.
+    public struct CreatedKey: Sendable {
+        public var key: APIKey
+        public var secret: String
+    }
+
+    public static let maxNameLength = 200
+
+    private struct CacheEntry {
+        var key: APIKey?
+        var fetchedAt: Date
+    }
+
+    private let repository: any APIKeyRepository
+    private let clock: any TimeSource
+    private let cacheTTL: TimeInterval
+    private let cache = Mutex<[String: CacheEntry]>([:])
+    private let pendingTouches = Mutex<Set<APIKeyID>>([])
+
+    public init(repository: any APIKeyRepository, clock: any TimeSource = SystemTimeSource(), cacheTTL: TimeInterval = 5) {
+        self.repository = repository
+        self.clock = clock
+        self.cacheTTL = cacheTTL
+    }
+
+    public func create(
+        organization: OrganizationID, createdBy: UserID, name: String, scopes: [APIKeyScope]?, expiresAt: Date?
+    ) async throws -> CreatedKey {
+        let trimmed = name.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !trimmed.isEmpty else { throw AtriumError.invalidRequest("A key needs a name.", param: "name") }
+        guard trimmed.count <= Self.maxNameLength else {
+            throw AtriumError.invalidRequest("A key name is at most \(Self.maxNameLength) characters.", param: "name")
+        }
+        let now = clock.now()
+        if let expiresAt, expiresAt <= now {
+            throw AtriumError.invalidRequest("expires_at must be in the future.", param: "expires_at")
+        }
+        let scopes = scopes ?? APIKeyScope.all
+        guard !scopes.isEmpty else {
+            throw AtriumError.invalidRequest("A key needs at least one scope.", param: "scopes")
+        }
+        let secret = APIKeyFormat.generate()
+        let key = APIKey(
+            id: .generate(), organizationID: organization, createdBy: createdBy, name: trimmed,
+            displayPrefix: APIKeyFormat.displayPrefix(of: secret), secretHash: Secrets.sha256Hex(secret),
+            scopes: Array(Set(scopes)).sorted { $0.rawValue < $1.rawValue }, createdAt: now, expiresAt: expiresAt
+        )
+        try await repository.insert(key)
+        return CreatedKey(key: key, secret: secret)
+    }
+
+    public func list(organization: OrganizationID) async throws -> [APIKey] {
+        try await repository.list(organization: organization)
+    }
+
+    public func revoke(id: APIKeyID, organization: OrganizationID) async throws {
+        guard try await repository.revoke(id: id, organization: organization, at: clock.now()) else {
+            throw AtriumError.notFound("No API key with id \(id).")
+        }
+        cache.withLock { entries in entries = entries.filter { $0.value.key?.id != id } }
+    }
+
+    /// The principal for a bearer secret, or `AtriumError.unauthenticated`.
+    public func authenticate(secret: String) async throws -> KeyPrincipal {
+        guard APIKeyFormat.isWellFormed(secret) else { throw Self.invalidKey(secret) }
+        let hash = Secrets.sha256Hex(secret)
+        let now = clock.now()
+        let cached = cache.withLock { entries -> CacheEntry? in
+            guard let entry = entries[hash], now.timeIntervalSince(entry.fetchedAt) < cacheTTL else { return nil }
+            return entry
+        }
+        let key: APIKey?
+        if let cached {
+            key = cached.key
+        } else {
+            key = try await repository.find(secretHash: hash)
+            cache.withLock { $0[hash] = CacheEntry(key: key, fetchedAt: now) }
+        }
+        guard let key, key.revokedAt == nil else { throw Self.invalidKey(secret) }
+        if let expiresAt = key.expiresAt, expiresAt <= now {
+            throw AtriumError.unauthenticated("The API key \(APIKeyFormat.masked(secret)) has expired.", code: "expired_api_key")
+        }
+        pendingTouches.withLock { _ = $0.insert(key.id) }
+        return KeyPrincipal(keyID: key.id, organizationID: key.organizationID, scopes: key.scopes, expiresAt: key.expiresAt)
+    }
+
+    /// Writes the `last_used_at` of keys used since the last flush.
+    public func flushUsage() async throws {
+        let keys = pendingTouches.withLock { pending -> [APIKeyID] in
+            defer { pending.removeAll() }
+            return Array(pending)
+        }
+        guard !keys.isEmpty else { return }
+        try await repository.touch(keys, at: clock.now())
+    }
+
+    private static func invalidKey(_ secret: String) -> AtriumError {
+        .unauthenticated("Incorrect API key provided: \(APIKeyFormat.masked(secret)).", code: "invalid_api_key")
+    }
+}

@@ -1,0 +1,24 @@
+/// The errors the domain raises. Each maps to one HTTP status and one public message in the server's
+/// error middleware; anything that is not an `AtriumError` becomes a 500 with the request id.
+public enum AtriumError: Error, Sendable, Equatable {
+    /// The request is malformed or breaks a rule; `param` names the offending field.
+    case invalidRequest(_ message: String, param: String? = nil, code: String? = nil)
+    /// No credentials, or credentials that are wrong, expired or revoked.
+    case unauthenticated(_ message: String, code: String? = nil)
+    /// Authenticated, but not allowed to do this.
+    case permissionDenied(_ message: String, code: String? = nil)
+    /// The resource does not exist, or belongs to someone else (we never say which).
+    case notFound(_ message: String, code: String? = nil)
+    /// The resource already exists (a taken email, say).
+    case conflict(_ message: String, param: String? = nil)
+    /// The body is larger than the configured limit.
+    case payloadTooLarge(_ message: String)
+    /// Too many attempts; the client may retry after `retryAfterSeconds`.
+    case rateLimited(_ message: String, retryAfterSeconds: Int, code: String? = nil)
+    /// An upstream answered badly or not at all.
+    case badGateway(_ message: String)
+    /// No provider can take the request right now.
+    case serviceUnavailable(_ message: String)
+    /// An upstream did not answer within its deadline.
+    case gatewayTimeout(_ message: String)
+}

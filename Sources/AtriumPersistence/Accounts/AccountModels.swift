@@ -1,0 +1,102 @@
+import AtriumCore
+import FluentKit
+import Foundation
+
+// Fluent models are reference types with property wrappers; they are created and used inside one
+// task per query and never shared across tasks, which is what makes the `@unchecked Sendable` safe.
+
+final class UserModel: Model, @unchecked Sendable {
+    static let schema = "users"
+
+    @ID(key: .id) var id: UUID?
+    @Field(key: "email") var email: String
+    @Field(key: "name") var name: String
+    @Field(key: "password_hash") var passwordHash: String
+    @OptionalField(key: "staff_role") var staffRole: String?
+    @Field(key: "created_at") var createdAt: Date
+
+    init() {}
+
+    init(_ user: User, passwordHash: String) {
+        self.id = user.id.raw
+        self.email = user.email
+        self.name = user.name
+        self.passwordHash = passwordHash
+        self.staffRole = user.staffRole?.rawValue
+        self.createdAt = user.createdAt
+    }
+
+    var domain: User {
+        User(
+            id: UserID(raw: id!), email: email, name: name, staffRole: staffRole.flatMap(PlatformRole.init(rawValue:)),
+            createdAt: createdAt)
+    }
+}
+
+final class OrganizationModel: Model, @unchecked Sendable {
+    static let schema = "organizations"
+
+    @ID(key: .id) var id: UUID?
+    @Field(key: "name") var name: String
+    @Field(key: "is_personal") var isPersonal: Bool
+    @Field(key: "created_at") var createdAt: Date
+
+    init() {}
+
+    init(_ organization: Organization) {
+        self.id = organization.id.raw
+        self.name = organization.name
+        self.isPersonal = organization.isPersonal
+        self.createdAt = organization.createdAt
+    }
+
+    var domain: Organization {
+        Organization(id: OrganizationID(raw: id!), name: name, isPersonal: isPersonal, createdAt: createdAt)
+    }
+}
+
+final class MembershipModel: Model, @unchecked Sendable {
+    static let schema = "memberships"
+
+    @ID(key: .id) var id: UUID?
+    @Field(key: "organization_id") var organizationID: UUID
+    @Field(key: "user_id") var userID: UUID
+    @Field(key: "role") var role: String
+    @Field(key: "created_at") var createdAt: Date
+
+    init() {}
+
+    init(organization: OrganizationID, user: UserID, role: OrganizationRole, createdAt: Date) {
+        self.id = UUID()
+        self.organizationID = organization.raw
+        self.userID = user.raw
+        self.role = role.rawValue
+        self.createdAt = createdAt
+    }
+
+    var organizationRole: OrganizationRole { OrganizationRole(rawValue: role) ?? .member }
+}
+
+final class SessionModel: Model, @unchecked Sendable {
+    static let schema = "sessions"
+
+    @ID(key: .id) var id: UUID?
+    @Field(key: "token_hash") var tokenHash: String
+    @Field(key: "user_id") var userID: UUID
+    @Field(key: "created_at") var createdAt: Date
+    @Field(key: "expires_at") var expiresAt: Date
+
+    init() {}
+
+    init(_ session: Session) {
+        self.id = UUID()
+        self.tokenHash = session.tokenHash
+        self.userID = session.userID.raw
+        self.createdAt = session.createdAt
+        self.expiresAt = session.expiresAt
+    }
+
+    var domain: Session {
+        Session(tokenHash: tokenHash, userID: UserID(raw: userID), createdAt: createdAt, expiresAt: expiresAt)
+    }
+}

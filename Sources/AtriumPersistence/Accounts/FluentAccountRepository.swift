@@ -1,0 +1,115 @@
+import AtriumCore
+import FluentKit
+import Foundation
+
+public struct FluentAccountRepository: AccountRepository {
+    private let database: AtriumDatabase
+
+    public init(database: AtriumDatabase) { self.database = database }
+
+    public func createUser(_ user: User, passwordHash: String, personalOrganization: Organization) async throws {
+        do {
+            try await database.database.transaction { db in
+                try await UserModel(user, passwordHash: passwordHash).create(on: db)
+                try await OrganizationModel(personalOrganization).create(on: db)
+                try await MembershipModel(
+                    organization: personalOrganization.id, user: user.id, role: .owner, createdAt: user.createdAt
+                ).create(on: db)
+            }
+        } catch let error as any DatabaseError where error.isConstraintFailure {
+            throw AtriumError.conflict("An account with this email already exists.", param: "email")
+        }
+    }
+
+    public func findUser(email: String) async throws -> (user: User, passwordHash: String)? {
+        guard let model = try await UserModel.query(on: database.database).filter(\.$email == email).first() else {
+            return nil
+        }
+        return (model.domain, model.passwordHash)
+    }
+
+    public func findUser(id: UserID) async throws -> User? {
+        try await UserModel.find(id.raw, on: database.database)?.domain
+    }
+
+    public func createOrganization(_ organization: Organization, owner: UserID) async throws {
+        try await database.database.transaction { db in
+            try await OrganizationModel(organization).create(on: db)
+            try await MembershipModel(organization: organization.id, user: owner, role: .owner, createdAt: organization.createdAt)
+                .create(on: db)
+        }
+    }
+
+    public func memberships(of user: UserID) async throws -> [OrganizationMembership] {
+        let db = database.database
+        let memberships = try await MembershipModel.query(on: db).filter(\.$userID == user.raw).all()
+        guard !memberships.isEmpty else { return [] }
+        let organizations = try await OrganizationModel.query(on: db)
+            .filter(\.$id ~~ memberships.map(\.organizationID)).all()
+        let byID = Dictionary(uniqueKeysWithValues: organizations.map { ($0.id!, $0.domain) })
+        return memberships.compactMap { membership in
+            byID[membership.organizationID].map { OrganizationMembership(organization: $0, role: membership.organizationRole) }
+        }.sorted { ($0.organization.isPersonal ? 0 : 1, $0.organization.createdAt) < ($1.organization.isPersonal ? 0 : 1, $1.organization.createdAt) }
+    }
+
+    public func membership(of user: UserID, in organization: OrganizationID) async throws -> OrganizationMembership? {
+        let db = database.database
+        guard
+            let membership = try await MembershipModel.query(on: db)
+                .filter(\.$userID == user.raw).filter(\.$organizationID == organization.raw).first(),
+            let model = try await OrganizationModel.find(organization.raw, on: db)
+        else { return nil }
+        return OrganizationMembership(organization: model.domain, role: membership.organizationRole)
+    }
+
+    public func members(of organization: OrganizationID) async throws -> [Member] {
+        let db = database.database
+        let memberships = try await MembershipModel.query(on: db).filter(\.$organizationID == organization.raw)
+            .sort(\.$createdAt).all()
+        guard !memberships.isEmpty else { return [] }
+        let users = try await UserModel.query(on: db).filter(\.$id ~~ memberships.map(\.userID)).all()
+        let byID = Dictionary(uniqueKeysWithValues: users.map { ($0.id!, $0.domain) })
+        return memberships.compactMap { membership in
+            byID[membership.userID].map { Member(user: $0, role: membership.organizationRole, joinedAt: membership.createdAt) }
+        }
+    }
+
+    public func setMembership(user: UserID, organization: OrganizationID, role: OrganizationRole, at date: Date) async throws {
+        let db = database.database
+        if let existing = try await MembershipModel.query(on: db)
+            .filter(\.$userID == user.raw).filter(\.$organizationID == organization.raw).first()
+        {
+            existing.role = role.rawValue
+            try await existing.update(on: db)
+        } else {
+            try await MembershipModel(organization: organization, user: user, role: role, createdAt: date).create(on: db)
+        }
+    }
+
+    public func removeMembership(user: UserID, organization: OrganizationID) async throws -> Bool {
+        let db = database.database
+        guard let existing = try await MembershipModel.query(on: db)
+            .filter(\.$userID == user.raw).filter(\.$organizationID == organization.raw).first()
+        else { return false }
+        try await existing.delete(on: db)
+        return true
+    }
+}
+
+public struct FluentSessionRepository: SessionRepository {
+    private let database: AtriumDatabase
+
+    public init(database: AtriumDatabase) { self.database = database }
+
+    public func insert(_ session: Session) async throws {
+        try await SessionModel(session).create(on: database.database)
+    }
+
+    public func find(tokenHash: String) async throws -> Session? {
+        try await SessionModel.query(on: database.database).filter(\.$tokenHash == tokenHash).first()?.domain
+    }
+
+    public func delete(tokenHash: String) async throws {
+        try await SessionModel.query(on: database.database).filter(\.$tokenHash == tokenHash).delete()
+    }
+}

@@ -1,0 +1,108 @@
+import AtriumCore
+import FluentKit
+import FluentPostgresDriver
+import FluentSQLiteDriver
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+
+/// Where the data lives, parsed from `DATABASE_URL`.
+public enum DatabaseLocation: Sendable, Equatable, CustomStringConvertible {
+    case sqliteFile(String)
+    case sqliteMemory
+    case postgres(url: String, searchPath: [String]? = nil)
+
+    /// `sqlite:///absolute/path.db`, `sqlite://relative.db`, `sqlite::memory:`, `postgres://…` or `postgresql://…`.
+    public init(url: String) throws {
+        if url.hasPrefix("postgres://") || url.hasPrefix("postgresql://") {
+            self = .postgres(url: url)
+        } else if url == "sqlite::memory:" || url == "sqlite://:memory:" {
+            self = .sqliteMemory
+        } else if url.hasPrefix("sqlite://") {
+            let path = String(url.dropFirst("sqlite://".count))
+            guard !path.isEmpty else { throw DatabaseURLError(url: url) }
+            self = .sqliteFile(path)
+        } else {
+            throw DatabaseURLError(url: url)
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .sqliteFile(let path): "SQLite at \(path)"
+        case .sqliteMemory: "SQLite in memory"
+        case .postgres: "PostgreSQL"
+        }
+    }
+
+    public var isSQLite: Bool {
+        if case .postgres = self { return false }
+        return true
+    }
+}
+
+public struct DatabaseURLError: Error, CustomStringConvertible {
+    public var url: String
+    public var description: String {
+        "Unsupported DATABASE_URL \"\(url.prefix(40))\": use sqlite:///path/to/file.db, sqlite::memory: or postgres://user:password@host:port/database."
+    }
+}
+
+/// Owns Fluent's `Databases` for the process: opens the pool, runs migrations, shuts it down.
+public final class AtriumDatabase: Sendable {
+    public let location: DatabaseLocation
+    private let databases: Databases
+    private let logger: Logger
+
+    public init(location: DatabaseLocation, logger: Logger, eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) throws {
+        self.location = location
+        self.logger = logger
+        self.databases = Databases(threadPool: NIOThreadPool.singleton, on: eventLoopGroup)
+        switch location {
+        case .sqliteFile(let path):
+            let directory = URL(fileURLWithPath: path).deletingLastPathComponent()
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            databases.use(.sqlite(.file(path), sqlLogLevel: .trace), as: .sqlite)
+        case .sqliteMemory:
+            databases.use(.sqlite(.memory, sqlLogLevel: .trace), as: .sqlite)
+        case .postgres(let url, let searchPath):
+            var configuration = try SQLPostgresConfiguration(url: url)
+            configuration.searchPath = searchPath
+            databases.use(.postgres(configuration: configuration, sqlLogLevel: .trace), as: .psql)
+        }
+    }
+
+    /// A database handle for repositories; cheap to create, shares the pool.
+    public var database: any Database {
+        databases.database(logger: logger, on: databases.eventLoopGroup.any())!
+    }
+
+    /// Brings the schema up to date with every numbered migration.
+    public func migrate() async throws {
+        if case .sqliteFile = location {
+            // WAL lets readers proceed while the writer commits; the ledger writers of later issues need it.
+            _ = try await (database as? any SQLDatabase)?.raw("PRAGMA journal_mode=WAL").all()
+        }
+        let migrator = Migrator(
+            databases: databases, migrations: AtriumMigrations.all(), logger: logger,
+            on: databases.eventLoopGroup.any())
+        try await migrator.setupIfNeeded().get()
+        try await migrator.prepareBatch().get()
+    }
+
+    /// True when a trivial query answers.
+    public func isReachable() async -> Bool {
+        guard let sql = database as? any SQLDatabase else { return false }
+        do {
+            _ = try await sql.raw("SELECT 1").all()
+            return true
+        } catch {
+            return false
+        }
+    }
+
+    public func shutdown() async {
+        await databases.shutdownAsync()
+    }
+}

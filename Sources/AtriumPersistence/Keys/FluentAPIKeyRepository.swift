@@ -1,0 +1,88 @@
+import AtriumCore
+import FluentKit
+import Foundation
+
+final class APIKeyModel: Model, @unchecked Sendable {  // see AccountModels.swift for why unchecked is safe
+    static let schema = "api_keys"
+
+    @ID(key: .id) var id: UUID?
+    @Field(key: "organization_id") var organizationID: UUID
+    @Field(key: "created_by") var createdBy: UUID
+    @Field(key: "name") var name: String
+    @Field(key: "display_prefix") var displayPrefix: String
+    @Field(key: "secret_hash") var secretHash: String
+    @Field(key: "scopes") var scopes: String
+    @Field(key: "created_at") var createdAt: Date
+    @OptionalField(key: "last_used_at") var lastUsedAt: Date?
+    @OptionalField(key: "expires_at") var expiresAt: Date?
+    @OptionalField(key: "revoked_at") var revokedAt: Date?
+
+    init() {}
+
+    init(_ key: APIKey) {
+        self.id = key.id.raw
+        self.organizationID = key.organizationID.raw
+        self.createdBy = key.createdBy.raw
+        self.name = key.name
+        self.displayPrefix = key.displayPrefix
+        self.secretHash = key.secretHash
+        self.scopes = key.scopes.map(\.rawValue).joined(separator: " ")
+        self.createdAt = key.createdAt
+        self.lastUsedAt = key.lastUsedAt
+        self.expiresAt = key.expiresAt
+        self.revokedAt = key.revokedAt
+    }
+
+    var domain: APIKey {
+        APIKey(
+            id: APIKeyID(raw: id!), organizationID: OrganizationID(raw: organizationID), createdBy: UserID(raw: createdBy),
+            name: name, displayPrefix: displayPrefix, secretHash: secretHash,
+            scopes: scopes.split(separator: " ").compactMap { APIKeyScope(rawValue: String($0)) },
+            createdAt: createdAt, lastUsedAt: lastUsedAt, expiresAt: expiresAt, revokedAt: revokedAt)
+    }
+}
+
+public struct FluentAPIKeyRepository: APIKeyRepository {
+    private let database: AtriumDatabase
+
+    public init(database: AtriumDatabase) { self.database = database }
+
+    public func insert(_ key: APIKey) async throws {
+        try await APIKeyModel(key).create(on: database.database)
+    }
+
+    public func list(organization: OrganizationID) async throws -> [APIKey] {
+        try await APIKeyModel.query(on: database.database)
+            .filter(\.$organizationID == organization.raw)
+            .filter(\.$revokedAt == nil)
+            .sort(\.$createdAt, .descending)
+            .all().map(\.domain)
+    }
+
+    public func find(id: APIKeyID, organization: OrganizationID) async throws -> APIKey? {
+        try await APIKeyModel.query(on: database.database)
+            .filter(\.$id == id.raw).filter(\.$organizationID == organization.raw).first()?.domain
+    }
+
+    public func find(secretHash: String) async throws -> APIKey? {
+        try await APIKeyModel.query(on: database.database).filter(\.$secretHash == secretHash).first()?.domain
+    }
+
+    public func revoke(id: APIKeyID, organization: OrganizationID, at date: Date) async throws -> Bool {
+        let db = database.database
+        guard let model = try await APIKeyModel.query(on: db)
+            .filter(\.$id == id.raw).filter(\.$organizationID == organization.raw).filter(\.$revokedAt == nil).first()
+        else { return false }
+        model.revokedAt = date
+        try await model.update(on: db)
+        return true
+    }
+
+    public func touch(_ keys: [APIKeyID], at date: Date) async throws {
+        guard !keys.isEmpty else { return }
+        try await APIKeyModel.query(on: database.database)
+            .filter(\.$id ~~ keys.map(\.raw))
+            .set(\.$lastUsedAt, to: date)
+            .update()
+    }
+}

@@ -1,0 +1,14 @@
+import FluentKit
+
+/// Every migration, in order. Landed migrations are never edited: add a new numbered one.
+enum AtriumMigrations {
+    static func all() -> Migrations {
+        let migrations = Migrations()
+        migrations.add(M0001CreateUsers())
+        migrations.add(M0002CreateOrganizations())
+        migrations.add(M0003CreateMemberships())
+        migrations.add(M0004CreateSessions())
+        migrations.add(M0005CreateAPIKeys())
+        return migrations
+    }
+}

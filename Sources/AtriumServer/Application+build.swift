@@ -1,0 +1,90 @@
+import AtriumCore
+import AtriumPersistence
+import Foundation
+import Hummingbird
+import Logging
+import ServiceLifecycle
+
+/// The object graph every entry point shares: database, repositories and domain services.
+/// `buildApplication` puts HTTP around it; the CLI's admin commands use it directly.
+public struct AtriumServices: Sendable {
+    public let config: AtriumConfig
+    public let database: AtriumDatabase
+    public let accounts: AccountService
+    public let keys: KeyService
+
+    public static func make(config: AtriumConfig, logger: Logger) async throws -> AtriumServices {
+        let database = try AtriumDatabase(location: try DatabaseLocation(url: config.resolvedDatabaseURL), logger: logger)
+        if config.migrateOnStart {
+            do {
+                try await database.migrate()
+            } catch {
+                await database.shutdown()
+                throw error
+            }
+        }
+        let accounts = AccountService(
+            accounts: FluentAccountRepository(database: database), sessions: FluentSessionRepository(database: database),
+            hasher: BcryptPasswordHasher(cost: UInt8(config.bcryptCost)))
+        let keys = KeyService(repository: FluentAPIKeyRepository(database: database), cacheTTL: config.keyCacheTTL)
+        return AtriumServices(config: config, database: database, accounts: accounts, keys: keys)
+    }
+}
+
+/// The composition root: wires services, providers, middleware and routes into one application.
+/// Tests call this same function with a test configuration.
+public func buildApplication(config: AtriumConfig, logger: Logger, metrics: ServerMetrics = ServerMetrics()) async throws
+    -> some ApplicationProtocol
+{
+    let services = try await AtriumServices.make(config: config, logger: logger)
+    let upstreams = config.providers.map { provider in
+        OpenAICompatibleProvider(
+            name: provider.name, baseURL: provider.baseURL,
+            apiKey: provider.apiKeyEnv.flatMap { ProcessInfo.processInfo.environment[$0] },
+            timeouts: provider.upstreamTimeouts, logger: logger)
+    }
+    let catalog = ModelCatalog(entries: zip(config.providers, upstreams).map { config, provider in
+        (provider: provider as any InferenceProvider,
+         models: config.models.map { (name: $0.name, upstream: $0.upstream ?? $0.name, kind: $0.kind) })
+    })
+    let dispatcher = GatewayDispatcher(catalog: catalog, logger: logger)
+
+    let router = Router(context: AtriumRequestContext.self)
+    router.middlewares.add(RequestIDMiddleware())
+    router.middlewares.add(MetricsMiddleware(metrics: metrics))
+    router.middlewares.add(ErrorMiddleware())
+
+    HealthController(database: services.database, catalog: catalog, metrics: metrics).addRoutes(to: router)
+    try OpenAPIController().addRoutes(to: router)
+
+    let api = router.group("api").add(middleware: SessionMiddleware(accounts: services.accounts))
+    AuthController(accounts: services.accounts, secureCookies: config.secureCookies, maxBodyBytes: config.maxBodyBytes)
+        .addRoutes(to: api.group("auth"))
+    let signedIn = api.group(context: UserRequestContext.self)
+    OrganizationController(accounts: services.accounts, maxBodyBytes: config.maxBodyBytes)
+        .addRoutes(to: signedIn.group("organizations"))
+    KeyController(keys: services.keys, accounts: services.accounts, maxBodyBytes: config.maxBodyBytes)
+        .addRoutes(to: signedIn.group("keys"))
+
+    let v1 = router.group("v1").add(middleware: KeyAuthMiddleware(keys: services.keys)).group(context: KeyRequestContext.self)
+    ModelAPIController(dispatcher: dispatcher, metrics: metrics, maxBodyBytes: config.maxBodyBytes).addRoutes(to: v1)
+
+    var app = Application(
+        router: router,
+        configuration: .init(address: .hostname(config.host, port: config.port), serverName: nil),
+        logger: logger)
+    let keys = services.keys
+    app.addServices(
+        ShutdownHook {
+            for upstream in upstreams { try? await upstream.shutdown() }
+            try? await keys.flushUsage()
+            await services.database.shutdown()
+        },
+        PeriodicService(interval: .seconds(10)) { try? await keys.flushUsage() },
+        PeriodicService(interval: .seconds(2)) {
+            for entry in catalog.providers where entry.breaker.wantsProbe() {
+                if await entry.provider.probe() { entry.breaker.recordSuccess() }
+            }
+        })
+    return app
+}

@@ -1,0 +1,104 @@
+import Foundation
+import Logging
+
+/// Everything `atrium serve` needs, resolved from flags, environment, config file and defaults.
+public struct AtriumConfig: Sendable {
+    public enum LogFormat: String, Sendable { case text, json }
+
+    public var host = "127.0.0.1"
+    public var port = 8080
+    public var dataDirectory = "./data"
+    /// `sqlite:///path`, `sqlite::memory:` or `postgres://…`; nil means SQLite under the data directory.
+    public var databaseURL: String?
+    public var migrateOnStart = true
+    public var logFormat = LogFormat.text
+    public var logLevel = Logger.Level.info
+    /// How long SIGTERM waits for in-flight requests and streams before cancelling them.
+    public var shutdownGracePeriod = Duration.seconds(30)
+    /// Largest request body accepted on `/v1` and `/api`.
+    public var maxBodyBytes = 4 << 20
+    public var bcryptCost = 12
+    /// How long a verified API key is trusted before the database is asked again (revocations on other
+    /// instances take effect within this time).
+    public var keyCacheTTL: TimeInterval = 5
+    /// Session cookies carry `Secure` (set this behind HTTPS).
+    public var secureCookies = false
+    public var providers: [ProviderConfig] = []
+
+    public init() {}
+
+    public var resolvedDatabaseURL: String {
+        databaseURL ?? "sqlite://\(URL(fileURLWithPath: dataDirectory).standardizedFileURL.path)/atrium.db"
+    }
+}
+
+/// An inference provider declared in the config file.
+public struct ProviderConfig: Sendable, Codable, Equatable {
+    public enum Kind: String, Sendable, Codable { case openai }
+
+    public struct Model: Sendable, Codable, Equatable {
+        /// The name clients use.
+        public var name: String
+        /// The name the upstream knows it by (defaults to `name`).
+        public var upstream: String?
+        public var kind: ModelKind
+
+        public init(name: String, upstream: String? = nil, kind: ModelKind) {
+            self.name = name
+            self.upstream = upstream
+            self.kind = kind
+        }
+    }
+
+    public struct Timeouts: Sendable, Codable, Equatable {
+        public var connect: Double?
+        public var firstByte: Double?
+        public var idle: Double?
+
+        enum CodingKeys: String, CodingKey {
+            case connect
+            case firstByte = "first_byte"
+            case idle
+        }
+
+        public init(connect: Double? = nil, firstByte: Double? = nil, idle: Double? = nil) {
+            self.connect = connect
+            self.firstByte = firstByte
+            self.idle = idle
+        }
+    }
+
+    public var name: String
+    public var kind: Kind
+    public var baseURL: String
+    /// The environment variable holding the upstream's API key (never the key itself).
+    public var apiKeyEnv: String?
+    public var timeouts: Timeouts?
+    public var models: [Model]
+
+    enum CodingKeys: String, CodingKey {
+        case name, kind, models, timeouts
+        case baseURL = "base_url"
+        case apiKeyEnv = "api_key_env"
+    }
+
+    public init(name: String, kind: Kind = .openai, baseURL: String, apiKeyEnv: String? = nil, timeouts: Timeouts? = nil, models: [Model]) {
+        self.name = name
+        self.kind = kind
+        self.baseURL = baseURL
+        self.apiKeyEnv = apiKeyEnv
+        self.timeouts = timeouts
+        self.models = models
+    }
+
+    var upstreamTimeouts: UpstreamTimeouts {
+        let defaults = UpstreamTimeouts()
+        func duration(_ seconds: Double?, _ fallback: Duration) -> Duration {
+            seconds.map { .milliseconds(Int64($0 * 1000)) } ?? fallback
+        }
+        return UpstreamTimeouts(
+            connect: duration(timeouts?.connect, defaults.connect),
+            firstByte: duration(timeouts?.firstByte, defaults.firstByte),
+            idle: duration(timeouts?.idle, defaults.idle))
+    }
+}

@@ -1,0 +1,135 @@
+import Configuration
+import Foundation
+import Logging
+import SystemPackage
+import Yams
+
+/// A configuration problem, told in a way an operator can act on.
+public struct ConfigError: Error, CustomStringConvertible {
+    public var description: String
+}
+
+/// Resolves `AtriumConfig` with the precedence flags > environment > config file > defaults.
+///
+/// Scalar settings go through swift-configuration: `port` in the file is `ATRIUM_PORT` in the
+/// environment, `data_dir` is `ATRIUM_DATA_DIR`, and `DATABASE_URL` is honoured as the convention it is.
+/// The `providers` list is structured data, decoded from the same YAML file with Yams.
+public enum ConfigLoader {
+    public static func load(
+        flags: [String: String], configFile: String?, environment: [String: String] = ProcessInfo.processInfo.environment
+    ) async throws -> AtriumConfig {
+        let filePath = configFile ?? "./atrium.yaml"
+        let fileExists = FileManager.default.fileExists(atPath: filePath)
+        if configFile != nil && !fileExists {
+            throw ConfigError(description: "The config file \(filePath) does not exist.")
+        }
+        var providers: [any ConfigProvider] = [
+            InMemoryProvider(name: "flags", values: Dictionary(uniqueKeysWithValues: flags.map { (AbsoluteConfigKey($0.key.split(separator: ".").map(String.init)), ConfigValue(.string($0.value), isSecret: false)) })),
+            EnvironmentVariablesProvider(environmentVariables: environment).prefixKeys(with: "atrium"),
+        ]
+        if let databaseURL = environment["DATABASE_URL"] {
+            providers.append(InMemoryProvider(name: "DATABASE_URL", values: ["database_url": ConfigValue(.string(databaseURL), isSecret: true)]))
+        }
+        var fileText = ""
+        if fileExists {
+            do {
+                fileText = try String(contentsOfFile: filePath, encoding: .utf8)
+                providers.append(try await FileProvider<YAMLSnapshot>(filePath: FilePath(filePath)))
+            } catch {
+                throw ConfigError(description: "The config file \(filePath) could not be read: \(error)")
+            }
+        }
+        let reader = ConfigReader(providers: providers)
+
+        var config = AtriumConfig()
+        config.host = reader.string(forKey: "host", default: config.host)
+        config.port = try integer(reader, "port", default: config.port, range: 0...65535)
+        config.dataDirectory = reader.string(forKey: "data_dir", default: config.dataDirectory)
+        config.databaseURL = reader.string(forKey: "database_url", isSecret: true)
+        config.migrateOnStart = try boolean(reader, "migrate_on_start", default: config.migrateOnStart)
+        let format = reader.string(forKey: "log_format", default: config.logFormat.rawValue)
+        guard let logFormat = AtriumConfig.LogFormat(rawValue: format) else {
+            throw ConfigError(description: "log_format must be text or json, not \(format).")
+        }
+        config.logFormat = logFormat
+        let level = reader.string(forKey: "log_level", default: config.logLevel.rawValue)
+        guard let logLevel = Logger.Level(rawValue: level) else {
+            throw ConfigError(description: "log_level must be one of trace, debug, info, notice, warning, error, critical.")
+        }
+        config.logLevel = logLevel
+        config.shutdownGracePeriod = .seconds(try integer(reader, "shutdown_grace_seconds", default: 30, range: 0...3600))
+        config.maxBodyBytes = try integer(reader, "max_body_bytes", default: config.maxBodyBytes, range: 1024...(1 << 30))
+        config.bcryptCost = try integer(reader, "bcrypt_cost", default: config.bcryptCost, range: 4...31)
+        config.keyCacheTTL = TimeInterval(try integer(reader, "key_cache_seconds", default: 5, range: 0...3600))
+        config.secureCookies = try boolean(reader, "secure_cookies", default: config.secureCookies)
+        config.providers = try parseProviders(yaml: fileText, file: filePath)
+        return config
+    }
+
+    /// The `providers:` section of the config file.
+    static func parseProviders(yaml: String, file: String) throws -> [ProviderConfig] {
+        struct File: Decodable { var providers: [ProviderConfig]? }
+        guard !yaml.isEmpty else { return [] }
+        let providers: [ProviderConfig]
+        do {
+            providers = try YAMLDecoder().decode(File.self, from: yaml).providers ?? []
+        } catch let error as DecodingError {
+            throw ConfigError(description: "\(file): \(describe(error))")
+        } catch {
+            throw ConfigError(description: "\(file): \(error)")
+        }
+        var seen = Set<String>()
+        for provider in providers {
+            guard seen.insert(provider.name).inserted else {
+                throw ConfigError(description: "\(file): two providers are named \(provider.name).")
+            }
+            guard let url = URL(string: provider.baseURL), let scheme = url.scheme, ["http", "https"].contains(scheme), url.host != nil else {
+                throw ConfigError(description: "\(file): provider \(provider.name) has base_url \(provider.baseURL), which is not an http(s) URL.")
+            }
+            if provider.models.isEmpty {
+                throw ConfigError(description: "\(file): provider \(provider.name) serves no models.")
+            }
+        }
+        return providers
+    }
+
+    private static func describe(_ error: DecodingError) -> String {
+        func path(_ context: DecodingError.Context) -> String {
+            context.codingPath.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined()
+        }
+        switch error {
+        case .keyNotFound(let key, let context): return "missing \(key.stringValue) at \(path(context).isEmpty ? "top level" : path(context))"
+        case .typeMismatch(_, let context), .valueNotFound(_, let context), .dataCorrupted(let context):
+            return "\(path(context)): \(context.debugDescription)"
+        @unknown default: return "\(error)"
+        }
+    }
+
+    private static func integer(_ reader: ConfigReader, _ key: String, default value: Int, range: ClosedRange<Int>) throws -> Int {
+        guard let raw = reader.string(forKey: ConfigKey(key)) else {
+            if let int = reader.int(forKey: ConfigKey(key)) { return try check(int, key, range) }
+            return value
+        }
+        guard let int = Int(raw.trimmingCharacters(in: .whitespaces)) else {
+            throw ConfigError(description: "\(key) must be an integer, not \"\(raw)\".")
+        }
+        return try check(int, key, range)
+    }
+
+    private static func check(_ value: Int, _ key: String, _ range: ClosedRange<Int>) throws -> Int {
+        guard range.contains(value) else {
+            throw ConfigError(description: "\(key) must be between \(range.lowerBound) and \(range.upperBound), not \(value).")
+        }
+        return value
+    }
+
+    private static func boolean(_ reader: ConfigReader, _ key: String, default value: Bool) throws -> Bool {
+        if let bool = reader.bool(forKey: ConfigKey(key)) { return bool }
+        guard let raw = reader.string(forKey: ConfigKey(key)) else { return value }
+        switch raw.lowercased() {
+        case "1", "true", "yes", "on": return true
+        case "0", "false", "no", "off": return false
+        default: throw ConfigError(description: "\(key) must be true or false, not \"\(raw)\".")
+        }
+    }
+}

@@ -1,0 +1,66 @@
+import AtriumCore
+import Foundation
+import Synchronization
+
+/// One way to reach a public model: a provider, the name it knows the model by, and its breaker.
+public struct ModelRoute: Sendable {
+    public var provider: any InferenceProvider
+    public var upstreamModel: String
+    public var kind: ModelKind
+    public var breaker: CircuitBreaker
+}
+
+/// A model as `/v1/models` lists it.
+public struct PublicModel: Sendable {
+    public var id: String
+    public var kind: ModelKind
+    public var ownedBy: String
+    public var created: Int64
+}
+
+/// Which providers serve which public model, built once from the configuration.
+public final class ModelCatalog: Sendable {
+    public let models: [PublicModel]
+    private let routesByModel: [String: [ModelRoute]]
+    public let providers: [(provider: any InferenceProvider, breaker: CircuitBreaker)]
+    private let nextStart = Atomic<Int>(0)
+
+    public init(entries: [(provider: any InferenceProvider, models: [(name: String, upstream: String, kind: ModelKind)])],
+                breaker makeBreaker: () -> CircuitBreaker = { CircuitBreaker() }, created: Date = Date()) {
+        var routes: [String: [ModelRoute]] = [:]
+        var models: [PublicModel] = []
+        var providers: [(any InferenceProvider, CircuitBreaker)] = []
+        for entry in entries {
+            let breaker = makeBreaker()
+            providers.append((entry.provider, breaker))
+            for model in entry.models {
+                if routes[model.name] == nil {
+                    models.append(PublicModel(id: model.name, kind: model.kind, ownedBy: entry.provider.name, created: Int64(created.timeIntervalSince1970)))
+                }
+                routes[model.name, default: []].append(
+                    ModelRoute(provider: entry.provider, upstreamModel: model.upstream, kind: model.kind, breaker: breaker))
+            }
+        }
+        self.routesByModel = routes
+        self.models = models.sorted { $0.id < $1.id }
+        self.providers = providers
+    }
+
+    public func model(named name: String) -> PublicModel? { models.first { $0.id == name } }
+
+    /// The routes to try for `model`, healthy ones first, rotated so load spreads across providers.
+    public func routes(for model: String, operation: ModelOperation) throws -> [ModelRoute] {
+        guard let all = routesByModel[model], !all.isEmpty else {
+            throw AtriumError.notFound("The model `\(model.prefix(200))` does not exist or you do not have access to it.", code: "model_not_found")
+        }
+        let capable = all.filter { $0.kind.supports(operation) }
+        guard !capable.isEmpty else {
+            throw AtriumError.invalidRequest(
+                "The model `\(model)` is a \(all[0].kind.rawValue) model and does not support /v1/\(operation.rawValue).",
+                param: "model", code: "unsupported_model")
+        }
+        let start = nextStart.wrappingAdd(1, ordering: .relaxed).oldValue
+        let rotated = (0..<capable.count).map { capable[(start + $0) % capable.count] }
+        return rotated.filter { !$0.breaker.isOpen } + rotated.filter { $0.breaker.isOpen }
+    }
+}

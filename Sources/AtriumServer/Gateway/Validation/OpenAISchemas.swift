@@ -1,0 +1,93 @@
+/// The request bodies of the `/v1` operations, as OpenAI documents them.
+enum OpenAISchemas {
+    private static let stop = FieldRule.nullable(
+        .either([.string(), .array(of: .string(), count: 0...4)], expected: "a string or an array of up to 4 strings"))
+    private static let streamOptions = FieldRule.nullable(.object)
+    private static let common: [String: FieldRule] = [
+        "model": .nonEmptyString,
+        "temperature": .nullable(.number(0...2)),
+        "top_p": .nullable(.number(0...1)),
+        "n": .nullable(.integer(1...128)),
+        "stream": .nullable(.bool),
+        "stream_options": streamOptions,
+        "stop": stop,
+        "max_tokens": .nullable(.integer(0...Int64(Int32.max))),
+        "presence_penalty": .nullable(.number(-2...2)),
+        "frequency_penalty": .nullable(.number(-2...2)),
+        "logit_bias": .nullable(.object),
+        "user": .string(maxLength: 512),
+        "seed": .nullable(.integer()),
+        "metadata": .nullable(.object),
+        "service_tier": .nullable(.string()),
+    ]
+
+    static let chatCompletions = RequestSchema(
+        required: ["model", "messages"],
+        fields: common.merging([
+            "messages": .array(of: .object, count: 1...100_000),
+            "max_completion_tokens": .nullable(.integer(0...Int64(Int32.max))),
+            "logprobs": .nullable(.bool),
+            "top_logprobs": .nullable(.integer(0...20)),
+            "tools": .array(of: .object),
+            "tool_choice": .either([.string(), .object], expected: "a string or an object"),
+            "parallel_tool_calls": .bool,
+            "functions": .array(of: .object),
+            "function_call": .either([.string(), .object], expected: "a string or an object"),
+            "response_format": .object,
+            "store": .nullable(.bool),
+            "modalities": .nullable(.array(of: .string())),
+            "audio": .nullable(.object),
+            "prediction": .nullable(.object),
+            "reasoning_effort": .nullable(.string()),
+            "verbosity": .nullable(.string()),
+            "web_search_options": .object,
+            "prompt_cache_key": .string(),
+            "safety_identifier": .string(),
+        ]) { _, new in new })
+
+    static let completions = RequestSchema(
+        required: ["model", "prompt"],
+        fields: common.merging([
+            "prompt": .either(
+                [.string(), .array(of: .string()), .array(of: .integer()), .array(of: .array(of: .integer()))],
+                expected: "a string, an array of strings, an array of integers or an array of integer arrays"),
+            "suffix": .nullable(.string()),
+            "logprobs": .nullable(.integer(0...5)),
+            "echo": .nullable(.bool),
+            "best_of": .nullable(.integer(0...20)),
+        ]) { _, new in new })
+
+    static let embeddings = RequestSchema(
+        required: ["model", "input"],
+        fields: [
+            "model": .nonEmptyString,
+            "input": .either(
+                [.nonEmptyString, .array(of: .nonEmptyString, count: 1...2048), .array(of: .integer(), count: 1...100_000),
+                 .array(of: .array(of: .integer(), count: 1...100_000), count: 1...2048)],
+                expected: "a string, an array of strings, an array of integers or an array of integer arrays"),
+            "encoding_format": .oneOf(["float", "base64"]),
+            "dimensions": .integer(1...100_000),
+            "user": .string(maxLength: 512),
+        ])
+
+    /// Rules that span fields and so cannot live on one field.
+    static func checkMessages(_ body: JSONValue) throws {
+        guard let messages = body["messages"]?.arrayValue else { return }
+        let roles = ["system", "developer", "user", "assistant", "tool", "function"]
+        for (index, message) in messages.enumerated() {
+            let param = "messages[\(index)]"
+            guard let role = message["role"] else {
+                throw AtriumError.invalidRequest("Missing required parameter: '\(param).role'.", param: "\(param).role", code: "missing_required_parameter")
+            }
+            if let error = FieldRule.oneOf(roles).check(role, param: "\(param).role") { throw error }
+            if let content = message["content"],
+                let error = FieldRule.nullable(.either([.string(), .array(of: .object)], expected: "a string or an array of content parts"))
+                    .check(content, param: "\(param).content")
+            {
+                throw error
+            }
+        }
+    }
+}
+
+import AtriumCore

@@ -1,0 +1,98 @@
+import AtriumCore
+import Foundation
+import Hummingbird
+
+/// `/api/keys`: create (the secret is shown once), list and revoke API keys of an organization.
+struct KeyController {
+    let keys: KeyService
+    let accounts: AccountService
+    let maxBodyBytes: Int
+
+    struct CreateRequest: Decodable {
+        var name: String
+        var scopes: [String]?
+        var expiresAt: Date?
+        var organizationId: String?
+    }
+
+    struct KeyDTO: ResponseCodable {
+        var object = "api_key"
+        var id: String
+        var organizationId: String
+        var name: String
+        var prefix: String
+        var scopes: [String]
+        var createdAt: Date
+        var lastUsedAt: Date?
+        var expiresAt: Date?
+        /// Only in the answer to a creation.
+        var secret: String?
+
+        init(_ key: APIKey, secret: String? = nil) {
+            self.id = key.id.description
+            self.organizationId = key.organizationID.description
+            self.name = key.name
+            self.prefix = key.displayPrefix
+            self.scopes = key.scopes.map(\.rawValue)
+            self.createdAt = key.createdAt
+            self.lastUsedAt = key.lastUsedAt
+            self.expiresAt = key.expiresAt
+            self.secret = secret
+        }
+    }
+
+    func addRoutes(to group: RouterGroup<UserRequestContext>) {
+        group.post(use: create)
+        group.get(use: list)
+        group.delete(":key", use: revoke)
+    }
+
+    @Sendable func create(_ request: Request, context: UserRequestContext) async throws -> Response {
+        let body = try await JSONRequest.decode(CreateRequest.self, from: request, limit: maxBodyBytes)
+        let organization = try await acting(body.organizationId, context: context)
+        let scopes = try body.scopes.map { names in
+            try names.map { name in
+                guard let scope = APIKeyScope(rawValue: name) else {
+                    throw AtriumError.invalidRequest(
+                        "Unknown scope '\(name.prefix(50))'. Known scopes: \(APIKeyScope.allCases.map(\.rawValue).joined(separator: ", ")).",
+                        param: "scopes")
+                }
+                return scope
+            }
+        }
+        let created = try await keys.create(
+            organization: organization.organization.id, createdBy: context.user.id, name: body.name, scopes: scopes,
+            expiresAt: body.expiresAt)
+        return try APICoding.response(KeyDTO(created.key, secret: created.secret), status: .created)
+    }
+
+    @Sendable func list(_ request: Request, context: UserRequestContext) async throws -> ListDTO<KeyDTO> {
+        let organization = try await acting(request.uri.queryParameters.get("organization_id"), context: context)
+        return ListDTO(data: try await keys.list(organization: organization.organization.id).map { KeyDTO($0) })
+    }
+
+    /// Revokes a key of any organization the user manages, or one they created themselves.
+    @Sendable func revoke(_ request: Request, context: UserRequestContext) async throws -> Response {
+        guard let id = context.parameters.get("key").flatMap(APIKeyID.init) else {
+            throw AtriumError.notFound("No API key with that id.")
+        }
+        for membership in try await accounts.organizations(of: context.user.id) {
+            let owned = try await keys.list(organization: membership.organization.id)
+            guard let key = owned.first(where: { $0.id == id }) else { continue }
+            guard membership.role.canManage || key.createdBy == context.user.id else {
+                throw AtriumError.permissionDenied("Only owners and admins can revoke keys that others created.")
+            }
+            try await keys.revoke(id: id, organization: membership.organization.id)
+            return Response(status: .noContent)
+        }
+        throw AtriumError.notFound("No API key with id \(id).")
+    }
+
+    private func acting(_ organizationID: String?, context: UserRequestContext) async throws -> OrganizationMembership {
+        guard let organizationID else { return try await accounts.actingOrganization(nil, user: context.user.id) }
+        guard let id = OrganizationID(organizationID) else {
+            throw AtriumError.notFound("No organization with id \(organizationID.prefix(64)).")
+        }
+        return try await accounts.actingOrganization(id, user: context.user.id)
+    }
+}

@@ -1,0 +1,36 @@
+import AtriumPersistence
+import Hummingbird
+import NIOCore
+
+/// `/healthz` (the process answers), `/readyz` (the database answers; providers' state) and `/metrics`.
+struct HealthController {
+    let database: AtriumDatabase
+    let catalog: ModelCatalog
+    let metrics: ServerMetrics
+
+    func addRoutes(to router: Router<AtriumRequestContext>) {
+        router.get("healthz") { _, _ in ModelAPIController.json(.object(["status": .string("ok")])) }
+        router.get("readyz", use: ready)
+        router.get("metrics") { _, _ in
+            Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"], body: .init(byteBuffer: metrics.render()))
+        }
+    }
+
+    @Sendable func ready(_ request: Request, context: AtriumRequestContext) async throws -> Response {
+        let databaseUp = await database.isReachable()
+        let providers: [JSONValue] = catalog.providers.map { entry in
+            let state: String = switch entry.breaker.current {
+            case .closed: "up"
+            case .open: "down"
+            case .halfOpen: "probing"
+            }
+            return .object(["name": .string(entry.provider.name), "state": .string(state)])
+        }
+        let body: JSONValue = .object([
+            "status": .string(databaseUp ? "ready" : "unavailable"),
+            "database": .string(databaseUp ? "up" : "down"),
+            "providers": .array(providers),
+        ])
+        return ModelAPIController.json(body, status: databaseUp ? .ok : .serviceUnavailable)
+    }
+}

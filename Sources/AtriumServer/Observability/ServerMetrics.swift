@@ -1,0 +1,71 @@
+import Hummingbird
+import Prometheus
+import Synchronization
+
+/// The Prometheus series Atrium exposes on `/metrics`.
+public final class ServerMetrics: Sendable {
+    public let registry: PrometheusCollectorRegistry
+    private static let latencyBuckets: [Duration] = [
+        .microseconds(500), .milliseconds(1), .milliseconds(5), .milliseconds(25), .milliseconds(100),
+        .milliseconds(500), .seconds(1), .seconds(5), .seconds(30), .seconds(120),
+    ]
+
+    public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
+        self.registry = registry
+    }
+
+    func recordRequest(route: String, method: String, status: Int, duration: Duration) {
+        registry.makeCounter(
+            name: "atrium_http_requests_total",
+            labels: [("route", route), ("method", method), ("status", String(status))],
+            help: "HTTP requests by route, method and status."
+        ).increment()
+        registry.makeDurationHistogram(
+            name: "atrium_http_request_duration_seconds", labels: [("route", route)], buckets: Self.latencyBuckets,
+            help: "Time to the response head."
+        ).record(duration)
+    }
+
+    func recordUpstream(provider: String, operation: String, outcome: String, duration: Duration) {
+        registry.makeCounter(
+            name: "atrium_upstream_requests_total", labels: [("provider", provider), ("operation", operation), ("outcome", outcome)],
+            help: "Requests sent to providers, by outcome."
+        ).increment()
+        registry.makeDurationHistogram(
+            name: "atrium_upstream_latency_seconds", labels: [("provider", provider)], buckets: Self.latencyBuckets,
+            help: "Time until a provider's answer (its first chunk for streams)."
+        ).record(duration)
+    }
+
+    func recordTokens(model: String, prompt: Int64, completion: Int64) {
+        if prompt > 0 {
+            registry.makeCounter(name: "atrium_tokens_total", labels: [("model", model), ("kind", "prompt")], help: "Tokens processed.")
+                .increment(by: prompt)
+        }
+        if completion > 0 {
+            registry.makeCounter(name: "atrium_tokens_total", labels: [("model", model), ("kind", "completion")], help: "Tokens processed.")
+                .increment(by: completion)
+        }
+    }
+
+    func render() -> ByteBuffer {
+        var bytes: [UInt8] = []
+        registry.emit(into: &bytes)
+        return ByteBuffer(bytes: bytes)
+    }
+}
+
+/// Counts every request by its route pattern (not its raw path, which would explode the label set).
+struct MetricsMiddleware: RouterMiddleware {
+    typealias Context = AtriumRequestContext
+    let metrics: ServerMetrics
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let start = ContinuousClock.now
+        let response = try await next(request, context)
+        metrics.recordRequest(
+            route: context.endpointPath ?? "unmatched", method: request.method.rawValue, status: response.status.code,
+            duration: .now - start)
+        return response
+    }
+}

@@ -1,0 +1,86 @@
+import AtriumCore
+import Foundation
+import Hummingbird
+import NIOCore
+
+/// Request-scoped data: the request id, the connection (to notice a client that leaves mid-stream) and,
+/// once a middleware has authenticated the request, the user or the API key behind it.
+public struct AtriumRequestContext: RequestContext {
+    public var coreContext: CoreRequestContextStorage
+    public let channel: any Channel
+    public var requestID = ""
+    public var user: User?
+    public var keyPrincipal: KeyPrincipal?
+
+    public init(source: ApplicationRequestContextSource) {
+        self.coreContext = .init(source: source)
+        self.channel = source.channel
+    }
+
+    public var requestDecoder: JSONDecoder { APICoding.decoder }
+    public var responseEncoder: JSONEncoder { APICoding.encoder }
+}
+
+/// A request made with a session cookie: `user` is there, so a handler cannot forget to check it.
+public struct UserRequestContext: ChildRequestContext {
+    public var coreContext: CoreRequestContextStorage
+    public let requestID: String
+    public let user: User
+
+    public init(context: AtriumRequestContext) throws {
+        guard let user = context.user else {
+            throw AtriumError.unauthenticated("You need to log in to do that.", code: "not_logged_in")
+        }
+        self.coreContext = context.coreContext
+        self.requestID = context.requestID
+        self.user = user
+    }
+
+    public var requestDecoder: JSONDecoder { APICoding.decoder }
+    public var responseEncoder: JSONEncoder { APICoding.encoder }
+}
+
+/// A `/v1` request made with an API key: `principal` is there.
+public struct KeyRequestContext: ChildRequestContext {
+    public var coreContext: CoreRequestContextStorage
+    public let channel: any Channel
+    public let requestID: String
+    public let principal: KeyPrincipal
+
+    public init(context: AtriumRequestContext) throws {
+        guard let principal = context.keyPrincipal else {
+            throw AtriumError.unauthenticated(
+                "You didn't provide an API key. You need to provide your API key in an Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).",
+                code: "missing_api_key")
+        }
+        self.coreContext = context.coreContext
+        self.channel = context.channel
+        self.requestID = context.requestID
+        self.principal = principal
+    }
+
+    func require(_ scope: APIKeyScope) throws {
+        guard principal.allows(scope) else {
+            throw AtriumError.permissionDenied(
+                "You have insufficient permissions for this operation. Missing scopes: \(scope.rawValue).", code: "insufficient_permissions")
+        }
+    }
+}
+
+/// JSON of the management API: snake_case keys and Unix-second timestamps, as OpenAI's own API.
+enum APICoding {
+    static let encoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        encoder.dateEncodingStrategy = .secondsSince1970
+        encoder.outputFormatting = [.sortedKeys]
+        return encoder
+    }()
+
+    static let decoder: JSONDecoder = {
+        let decoder = JSONDecoder()
+        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        decoder.dateDecodingStrategy = .secondsSince1970
+        return decoder
+    }()
+}

@@ -1,0 +1,135 @@
+import AtriumCore
+import Foundation
+import Hummingbird
+import Logging
+
+/// Turns every error into OpenAI's envelope `{"error":{"message","type","param","code"}}` with the right
+/// status. This is the one place where domain errors meet HTTP. Anything unexpected becomes a 500 that
+/// names the request id and is logged, never shown.
+struct ErrorMiddleware: RouterMiddleware {
+    typealias Context = AtriumRequestContext
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        do {
+            return try await next(request, context)
+        } catch {
+            return Self.response(for: error, request: request, requestID: context.requestID, logger: context.logger)
+        }
+    }
+
+    static func response(for error: any Error, request: Request, requestID: String, logger: Logger) -> Response {
+        let envelope = ErrorEnvelope(error, request: request, requestID: requestID)
+        if envelope.status == .internalServerError {
+            logger.error("unhandled error", metadata: ["error": .string(String(reflecting: error)), "request_id": .string(requestID)])
+        }
+        var headers: HTTPFields = [.contentType: "application/json"]
+        if let retryAfter = envelope.retryAfter { headers[.retryAfter] = String(retryAfter) }
+        return Response(status: envelope.status, headers: headers, body: .init(byteBuffer: ByteBuffer(data: envelope.body.encoded())))
+    }
+}
+
+struct ErrorEnvelope {
+    var status: HTTPResponse.Status
+    var body: JSONValue
+    var retryAfter: Int?
+
+    init(_ error: any Error, request: Request, requestID: String) {
+        func make(_ status: HTTPResponse.Status, _ message: String, type: String, param: String? = nil, code: String? = nil) -> (HTTPResponse.Status, JSONValue) {
+            (status, .object(["error": .object([
+                "message": .string(message), "type": .string(type),
+                "param": param.map(JSONValue.string) ?? .null, "code": code.map(JSONValue.string) ?? .null,
+            ])]))
+        }
+        var retryAfter: Int?
+        let result: (HTTPResponse.Status, JSONValue)
+        switch error {
+        case let error as AtriumError:
+            switch error {
+            case .invalidRequest(let message, let param, let code): result = make(.badRequest, message, type: "invalid_request_error", param: param, code: code)
+            case .unauthenticated(let message, let code): result = make(.unauthorized, message, type: "invalid_request_error", code: code)
+            case .permissionDenied(let message, let code): result = make(.forbidden, message, type: "invalid_request_error", code: code ?? "permission_denied")
+            case .notFound(let message, let code): result = make(.notFound, message, type: "invalid_request_error", code: code)
+            case .conflict(let message, let param): result = make(.conflict, message, type: "invalid_request_error", param: param, code: "conflict")
+            case .payloadTooLarge(let message): result = make(.contentTooLarge, message, type: "invalid_request_error", code: "request_too_large")
+            case .rateLimited(let message, let seconds, let code):
+                retryAfter = seconds
+                result = make(.tooManyRequests, message, type: "requests", code: code ?? "rate_limit_exceeded")
+            case .badGateway(let message): result = make(.badGateway, message, type: "server_error", code: "upstream_error")
+            case .serviceUnavailable(let message): result = make(.serviceUnavailable, message, type: "server_error", code: "service_unavailable")
+            case .gatewayTimeout(let message): result = make(.gatewayTimeout, message, type: "server_error", code: "upstream_timeout")
+            }
+        case let rejection as UpstreamRejection:
+            let status = HTTPResponse.Status(code: rejection.status)
+            if let upstream = rejection.error, upstream["message"]?.stringValue != nil {
+                var object = upstream.objectValue ?? [:]
+                for key in ["type", "param", "code"] where object[key] == nil { object[key] = .null }
+                result = (status, .object(["error": .object(object)]))
+            } else {
+                result = make(status, rejection.message, type: "invalid_request_error")
+            }
+        case JSONBodyError.unparsable:
+            result = make(
+                .badRequest,
+                "We could not parse the JSON body of your request. (HINT: This likely means you aren't using your HTTP library correctly. The API expects a JSON payload, but what was sent was not valid JSON.)",
+                type: "invalid_request_error")
+        case let error as DecodingError:
+            let (message, param) = Self.describe(error)
+            result = make(.badRequest, message, type: "invalid_request_error", param: param, code: "invalid_value")
+        case let error as HTTPError:
+            switch error.status {
+            case .notFound:
+                result = make(.notFound, "Unknown request URL: \(request.method) \(request.uri.path). Please check the URL for typos.", type: "invalid_request_error", code: "unknown_url")
+            case .contentTooLarge:
+                result = make(.contentTooLarge, "The request body is too large.", type: "invalid_request_error", code: "request_too_large")
+            case .methodNotAllowed:
+                result = make(.methodNotAllowed, "Method \(request.method) is not allowed on \(request.uri.path).", type: "invalid_request_error", code: "method_not_allowed")
+            default:
+                result = make(error.status, error.body ?? error.status.reasonPhrase, type: error.status.code >= 500 ? "server_error" : "invalid_request_error")
+            }
+        default:
+            result = make(
+                .internalServerError,
+                "The server had an error while processing your request. Please retry, and include the request id \(requestID) if you contact us.",
+                type: "server_error")
+        }
+        (self.status, self.body, self.retryAfter) = (result.0, result.1, retryAfter)
+    }
+
+    private static func describe(_ error: DecodingError) -> (String, String?) {
+        func path(_ context: DecodingError.Context) -> String? {
+            let keys = context.codingPath.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }
+            return keys.isEmpty ? nil : keys.joined(separator: ".").replacingOccurrences(of: ".[", with: "[")
+        }
+        switch error {
+        case .keyNotFound(let key, let context):
+            let param = ([path(context)].compactMap { $0 } + [key.stringValue.snakeCased]).joined(separator: ".")
+            return ("Missing required parameter: '\(param)'.", param)
+        case .typeMismatch(let type, let context):
+            let param = path(context)?.snakeCased
+            return ("Invalid type for '\(param ?? "body")': expected \(type).", param)
+        case .valueNotFound(_, let context):
+            let param = path(context)?.snakeCased
+            return ("Missing value for '\(param ?? "body")'.", param)
+        case .dataCorrupted(let context):
+            let param = path(context)?.snakeCased
+            return param == nil ? ("We could not parse the JSON body of your request.", nil) : ("Invalid value for '\(param!)'.", param)
+        @unknown default:
+            return ("Invalid request body.", nil)
+        }
+    }
+}
+
+extension String {
+    /// `expiresAt` → `expires_at`, for naming fields in errors as clients send them.
+    var snakeCased: String {
+        var result = ""
+        for character in self {
+            if character.isUppercase {
+                result += "_" + character.lowercased()
+            } else {
+                result.append(character)
+            }
+        }
+        return result
+    }
+}

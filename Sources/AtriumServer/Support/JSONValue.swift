@@ -1,0 +1,148 @@
+import Foundation
+
+/// Any JSON document, as the gateway sees request and response bodies it passes through: it checks the
+/// fields it knows and forwards the rest untouched.
+public enum JSONValue: Sendable, Equatable, Codable {
+    case null
+    case bool(Bool)
+    case int(Int64)
+    case double(Double)
+    case string(String)
+    case array([JSONValue])
+    case object([String: JSONValue])
+
+    public init(from decoder: any Decoder) throws {
+        if var array = try? decoder.unkeyedContainer() {
+            var values: [JSONValue] = []
+            if let count = array.count { values.reserveCapacity(count) }
+            while !array.isAtEnd { values.append(try array.decode(JSONValue.self)) }
+            self = .array(values)
+            return
+        }
+        if let object = try? decoder.container(keyedBy: AnyKey.self) {
+            var values: [String: JSONValue] = [:]
+            values.reserveCapacity(object.allKeys.count)
+            for key in object.allKeys { values[key.stringValue] = try object.decode(JSONValue.self, forKey: key) }
+            self = .object(values)
+            return
+        }
+        let single = try decoder.singleValueContainer()
+        if single.decodeNil() {
+            self = .null
+        } else if let bool = try? single.decode(Bool.self) {
+            self = .bool(bool)
+        } else if let int = try? single.decode(Int64.self) {
+            self = .int(int)
+        } else if let double = try? single.decode(Double.self) {
+            self = .double(double)
+        } else {
+            self = .string(try single.decode(String.self))
+        }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        switch self {
+        case .null:
+            var container = encoder.singleValueContainer()
+            try container.encodeNil()
+        case .bool(let value):
+            var container = encoder.singleValueContainer()
+            try container.encode(value)
+        case .int(let value):
+            var container = encoder.singleValueContainer()
+            try container.encode(value)
+        case .double(let value):
+            var container = encoder.singleValueContainer()
+            try container.encode(value)
+        case .string(let value):
+            var container = encoder.singleValueContainer()
+            try container.encode(value)
+        case .array(let values):
+            var container = encoder.unkeyedContainer()
+            for value in values { try container.encode(value) }
+        case .object(let values):
+            var container = encoder.container(keyedBy: AnyKey.self)
+            for (key, value) in values { try container.encode(value, forKey: AnyKey(key)) }
+        }
+    }
+
+    public subscript(key: String) -> JSONValue? {
+        get {
+            guard case .object(let values) = self else { return nil }
+            return values[key]
+        }
+        set {
+            guard case .object(var values) = self else { return }
+            values[key] = newValue
+            self = .object(values)
+        }
+    }
+
+    public var stringValue: String? {
+        if case .string(let value) = self { return value }
+        return nil
+    }
+
+    public var boolValue: Bool? {
+        if case .bool(let value) = self { return value }
+        return nil
+    }
+
+    public var intValue: Int64? {
+        if case .int(let value) = self { return value }
+        return nil
+    }
+
+    public var objectValue: [String: JSONValue]? {
+        if case .object(let value) = self { return value }
+        return nil
+    }
+
+    public var arrayValue: [JSONValue]? {
+        if case .array(let value) = self { return value }
+        return nil
+    }
+
+    /// The word OpenAI's error messages use for this value's type.
+    var typeName: String {
+        switch self {
+        case .null: "null"
+        case .bool: "a boolean"
+        case .int: "an integer"
+        case .double: "a decimal"
+        case .string: "a string"
+        case .array: "an array"
+        case .object: "an object"
+        }
+    }
+}
+
+struct AnyKey: CodingKey {
+    var stringValue: String
+    var intValue: Int? { nil }
+    init(_ string: String) { self.stringValue = string }
+    init?(stringValue: String) { self.stringValue = stringValue }
+    init?(intValue: Int) { return nil }
+}
+
+extension JSONValue {
+    private static let decoder = JSONDecoder()
+
+    /// Parses a request body. Invalid JSON (or invalid UTF-8) becomes the error OpenAI gives for it.
+    static func parse(_ bytes: some Collection<UInt8>) throws -> JSONValue {
+        do {
+            return try decoder.decode(JSONValue.self, from: Data(bytes))
+        } catch {
+            throw JSONBodyError.unparsable
+        }
+    }
+
+    func encoded() -> Data {
+        // Encoding a JSONValue cannot fail: every case maps to a JSON value.
+        (try? JSONEncoder().encode(self)) ?? Data("null".utf8)
+    }
+}
+
+enum JSONBodyError: Error {
+    case unparsable
+}

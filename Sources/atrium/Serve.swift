@@ -1,0 +1,52 @@
+import ArgumentParser
+import AtriumServer
+import Foundation
+import ServiceLifecycle
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Run the server.")
+
+    @OptionGroup var options: CommonOptions
+
+    @Option(help: "Port to listen on (default 8080; ATRIUM_PORT).")
+    var port: Int?
+
+    @Option(help: "Address to bind (default 127.0.0.1; ATRIUM_HOST).")
+    var host: String?
+
+    @Flag(name: .customLong("no-migrate"), help: "Do not run migrations on start.")
+    var noMigrate = false
+
+    func run() async throws {
+        var flags: [String: String] = [:]
+        if let port { flags["port"] = String(port) }
+        if let host { flags["host"] = host }
+        if noMigrate { flags["migrate_on_start"] = "false" }
+        let config = try await options.load(extra: flags)
+        let logger = Logging.bootstrap(config)
+        let app = try await buildApplication(config: config, logger: logger)
+        let group = ServiceGroup(
+            configuration: .init(
+                services: [app], gracefulShutdownSignals: [.sigterm, .sigint], cancellationSignals: [],
+                logger: logger))
+        var groupConfig = ServiceGroupConfiguration(services: [.init(service: app)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        groupConfig.maximumGracefulShutdownDuration = config.shutdownGracePeriod
+        _ = group
+        try await ServiceGroup(configuration: groupConfig).run()
+    }
+}
+
+struct Migrate: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Bring the database schema up to date.")
+
+    @OptionGroup var options: CommonOptions
+
+    func run() async throws {
+        var config = try await options.load()
+        config.migrateOnStart = true
+        let logger = Logging.bootstrap(config)
+        let services = try await AtriumServices.make(config: config, logger: logger)
+        await services.database.shutdown()
+        print("Database is up to date (\(config.resolvedDatabaseURL.hasPrefix("postgres") ? "PostgreSQL" : config.resolvedDatabaseURL)).")
+    }
+}
