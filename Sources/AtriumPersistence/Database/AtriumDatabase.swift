@@ -16,7 +16,13 @@ public enum DatabaseLocation: Sendable, Equatable, CustomStringConvertible {
     /// `sqlite:///absolute/path.db`, `sqlite://relative.db`, `sqlite::memory:`, `postgres://…` or `postgresql://…`.
     public init(url: String) throws {
         if url.hasPrefix("postgres://") || url.hasPrefix("postgresql://") {
-            self = .postgres(url: url)
+            // `?search_path=schema` picks a schema (the tests give each run its own); the rest of the URL
+            // goes to PostgresKit as it is.
+            guard var components = URLComponents(string: url) else { throw DatabaseURLError(url: url) }
+            let searchPath = components.queryItems?.first { $0.name == "search_path" }?.value
+            components.queryItems = components.queryItems?.filter { $0.name != "search_path" }
+            if components.queryItems?.isEmpty == true { components.queryItems = nil }
+            self = .postgres(url: components.string ?? url, searchPath: searchPath.map { [$0] })
         } else if url == "sqlite::memory:" || url == "sqlite://:memory:" {
             self = .sqliteMemory
         } else if url.hasPrefix("sqlite://") {
@@ -89,6 +95,12 @@ public final class AtriumDatabase: Sendable {
             on: databases.eventLoopGroup.any())
         try await migrator.setupIfNeeded().get()
         try await migrator.prepareBatch().get()
+    }
+
+    /// Runs one statement outside any model (test setup, pragmas).
+    public func execute(_ sql: String) async throws {
+        guard let database = database as? any SQLDatabase else { return }
+        _ = try await database.raw(SQLQueryString(sql)).all()
     }
 
     /// True when a trivial query answers.

@@ -70,13 +70,7 @@ struct AuthController {
 /// Reads JSON bodies of the management API with a size limit, naming the offending field on error.
 enum JSONRequest {
     static func decode<T: Decodable>(_ type: T.Type, from request: Request, limit: Int) async throws -> T {
-        var request = request
-        let buffer: ByteBuffer
-        do {
-            buffer = try await request.collectBody(upTo: limit)
-        } catch let error as HTTPError where error.status == .contentTooLarge {
-            throw AtriumError.payloadTooLarge("The request body is larger than \(limit) bytes.")
-        }
+        let buffer = try await request.collectBody(limit: limit)
         guard buffer.readableBytes > 0 else {
             throw AtriumError.invalidRequest("The request needs a JSON body.")
         }
@@ -84,6 +78,20 @@ enum JSONRequest {
             throw JSONBodyError.unparsable
         }
         return try APICoding.decoder.decode(T.self, from: buffer)
+    }
+}
+
+extension Request {
+    /// The whole body, or `payloadTooLarge` when it passes `limit` bytes.
+    func collectBody(limit: Int) async throws -> ByteBuffer {
+        var request = self
+        do {
+            return try await request.collectBody(upTo: limit)
+        } catch let error as HTTPError where error.status == .contentTooLarge {
+            throw AtriumError.payloadTooLarge("The request body is larger than the limit of \(limit) bytes.")
+        } catch is NIOTooManyBytesError {
+            throw AtriumError.payloadTooLarge("The request body is larger than the limit of \(limit) bytes.")
+        }
     }
 }
 

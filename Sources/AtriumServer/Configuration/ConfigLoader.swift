@@ -1,7 +1,6 @@
 import Configuration
 import Foundation
 import Logging
-import SystemPackage
 import Yams
 
 /// A configuration problem, told in a way an operator can act on.
@@ -34,7 +33,7 @@ public enum ConfigLoader {
         if fileExists {
             do {
                 fileText = try String(contentsOfFile: filePath, encoding: .utf8)
-                providers.append(try await FileProvider<YAMLSnapshot>(filePath: FilePath(filePath)))
+                providers.append(try scalarSettings(yaml: fileText, file: filePath))
             } catch {
                 throw ConfigError(description: "The config file \(filePath) could not be read: \(error)")
             }
@@ -64,6 +63,28 @@ public enum ConfigLoader {
         config.secureCookies = try boolean(reader, "secure_cookies", default: config.secureCookies)
         config.providers = try parseProviders(yaml: fileText, file: filePath)
         return config
+    }
+
+    /// The top-level scalar settings of the config file. (swift-configuration's own YAML provider
+    /// refuses lists of objects, which `providers:` is, so the file is read with Yams once.)
+    static func scalarSettings(yaml: String, file: String) throws -> InMemoryProvider {
+        guard let root = try Yams.load(yaml: yaml) else { return InMemoryProvider(values: [:]) }
+        guard let mapping = root as? [String: Any] else {
+            throw ConfigError(description: "\(file) must hold a mapping of settings at its top level.")
+        }
+        var values: [AbsoluteConfigKey: ConfigValue] = [:]
+        for (key, value) in mapping {
+            let content: ConfigContent
+            switch value {
+            case let bool as Bool: content = .bool(bool)
+            case let int as Int: content = .int(int)
+            case let double as Double: content = .double(double)
+            case let string as String: content = .string(string)
+            default: continue
+            }
+            values[AbsoluteConfigKey([key])] = ConfigValue(content, isSecret: key == "database_url")
+        }
+        return InMemoryProvider(name: file, values: values)
     }
 
     /// The `providers:` section of the config file.

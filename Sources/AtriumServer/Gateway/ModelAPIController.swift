@@ -42,13 +42,7 @@ struct ModelAPIController {
 
     func proxy(_ operation: ModelOperation, schema: RequestSchema, request: Request, context: KeyRequestContext) async throws -> Response {
         try context.require(.modelRequest)
-        var request = request
-        let buffer: ByteBuffer
-        do {
-            buffer = try await request.collectBody(upTo: maxBodyBytes)
-        } catch let error as HTTPError where error.status == .contentTooLarge {
-            throw AtriumError.payloadTooLarge("The request body is larger than the limit of \(maxBodyBytes) bytes.")
-        }
+        let buffer = try await request.collectBody(limit: maxBodyBytes)
         let body = try JSONValue.parse(buffer.readableBytesView)
         try schema.validate(body)
         if operation == .chatCompletions { try OpenAISchemas.checkMessages(body) }

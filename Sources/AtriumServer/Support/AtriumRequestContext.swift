@@ -72,7 +72,10 @@ enum APICoding {
     static let encoder: JSONEncoder = {
         let encoder = JSONEncoder()
         encoder.keyEncodingStrategy = .convertToSnakeCase
-        encoder.dateEncodingStrategy = .secondsSince1970
+        encoder.dateEncodingStrategy = .custom { date, encoder in
+            var container = encoder.singleValueContainer()
+            try container.encode(Int64(date.timeIntervalSince1970.rounded(.down)))
+        }
         encoder.outputFormatting = [.sortedKeys]
         return encoder
     }()

@@ -2,6 +2,7 @@ import AtriumCore
 import Foundation
 import Hummingbird
 import Logging
+import NIOCore
 
 /// Turns every error into OpenAI's envelope `{"error":{"message","type","param","code"}}` with the right
 /// status. This is the one place where domain errors meet HTTP. Anything unexpected becomes a 500 that
@@ -72,6 +73,8 @@ struct ErrorEnvelope {
                 .badRequest,
                 "We could not parse the JSON body of your request. (HINT: This likely means you aren't using your HTTP library correctly. The API expects a JSON payload, but what was sent was not valid JSON.)",
                 type: "invalid_request_error")
+        case is NIOTooManyBytesError:
+            result = make(.contentTooLarge, "The request body is too large.", type: "invalid_request_error", code: "request_too_large")
         case let error as DecodingError:
             let (message, param) = Self.describe(error)
             result = make(.badRequest, message, type: "invalid_request_error", param: param, code: "invalid_value")

@@ -1,0 +1,65 @@
+import AtriumCore
+import Testing
+
+@testable import AtriumServer
+
+@Suite struct RequestSchemaTests {
+    private func body(_ json: String) throws -> JSONValue { try JSONValue.parse(Array(json.utf8)) }
+
+    private func param(of json: String, _ schema: RequestSchema = OpenAISchemas.chatCompletions) throws -> String? {
+        do {
+            try schema.validate(try body(json))
+            try OpenAISchemas.checkMessages(try body(json))
+            return nil
+        } catch AtriumError.invalidRequest(_, let param, _) {
+            return param ?? "<none>"
+        }
+    }
+
+    @Test func aValidChatRequestPasses() throws {
+        #expect(try param(of: #"{"model":"m","messages":[{"role":"user","content":"hi"}],"temperature":0.5,"stop":["a"],"max_tokens":5}"#) == nil)
+    }
+
+    @Test(arguments: [
+        (#"{"messages":[{"role":"user","content":"x"}]}"#, "model"),
+        (#"{"model":"m"}"#, "messages"),
+        (#"{"model":"m","messages":[]}"#, "messages"),
+        (#"{"model":"m","messages":[{"role":"user","content":"x"}],"temperature":"hot"}"#, "temperature"),
+        (#"{"model":"m","messages":[{"role":"user","content":"x"}],"temperature":3}"#, "temperature"),
+        (#"{"model":"m","messages":[{"role":"user","content":"x"}],"max_tokens":-1}"#, "max_tokens"),
+        (#"{"model":"m","messages":[{"role":"user","content":"x"}],"max_tokens":1.5}"#, "max_tokens"),
+        (#"{"model":"m","messages":[{"role":"user","content":"x"}],"stream":"yes"}"#, "stream"),
+        (#"{"model":"m","messages":[{"role":"user","content":"x"}],"stop":["a","b","c","d","e"]}"#, "stop"),
+        (#"{"model":"m","messages":[{"role":"user","content":"x"}],"frobnicate":1}"#, "frobnicate"),
+        (#"{"model":"m","messages":[{"role":"wizard","content":"x"}]}"#, "messages[0].role"),
+        (#"{"model":"m","messages":[{"content":"x"}]}"#, "messages[0].role"),
+        (#"{"model":"m","messages":[{"role":"user","content":5}]}"#, "messages[0].content"),
+        (#"{"model":42,"messages":[{"role":"user","content":"x"}]}"#, "model"),
+    ])
+    func invalidChatRequestsNameTheParameter(_ json: String, _ expected: String) throws {
+        #expect(try param(of: json) == expected)
+    }
+
+    @Test func aBodyThatIsNotAnObjectIsRefused() throws {
+        #expect(try param(of: #"[{"model":"m"}]"#) == "<none>")
+    }
+
+    @Test(arguments: [
+        (#"{"model":"e","input":""}"#, "input"),
+        (#"{"model":"e","input":[]}"#, "input"),
+        (#"{"model":"e","input":[1,"a"]}"#, "input"),
+        (#"{"model":"e","input":"x","encoding_format":"hex"}"#, "encoding_format"),
+    ])
+    func invalidEmbeddingRequestsNameTheParameter(_ json: String, _ expected: String) throws {
+        #expect(try param(of: json, OpenAISchemas.embeddings)?.hasPrefix(expected) == true)
+    }
+
+    @Test func completionPromptsAcceptTokenArrays() throws {
+        #expect(try param(of: #"{"model":"m","prompt":[[1,2],[3]]}"#, OpenAISchemas.completions) == nil)
+        #expect(try param(of: #"{"model":"m","prompt":{"a":1}}"#, OpenAISchemas.completions) == "prompt")
+    }
+
+    @Test func invalidUTF8IsUnparsable() {
+        #expect(throws: JSONBodyError.self) { try JSONValue.parse([0x7B, 0x22, 0xFF, 0xFE, 0x22, 0x3A, 0x31, 0x7D]) }
+    }
+}

@@ -1,0 +1,154 @@
+"""A fake OpenAI-compatible upstream for end-to-end tests: real HTTP/1.1 over a socket, SSE streams.
+
+Its behaviour is chosen by the upstream model name the gateway sends:
+  echo-*      answers at once; streams a few chunks (usage when stream_options.include_usage)
+  slow-*      streams a chunk every 50 ms for 10 s, recording whether the client went away
+  cut-*       streams two chunks, then drops the connection without [DONE]
+  hang-*      never answers (first-byte timeout)
+  reject-*    answers 400 with an OpenAI error
+and by the whole server's mode, set with POST /_control {"mode": "up"|"down"}: "down" answers 500.
+GET /_state reports counters (requests, cancelled streams) so tests can check what reached it.
+"""
+import argparse
+import json
+import socket
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+STATE = {"requests": 0, "cancelled_streams": 0, "completed_streams": 0, "mode": "up", "last_body": None}
+LOCK = threading.Lock()
+
+
+def bump(key, amount=1):
+    with LOCK:
+        STATE[key] += amount
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_name_label = "upstream"
+
+    def log_message(self, *args):
+        pass
+
+    def send_json(self, status, body):
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_GET(self):
+        if self.path == "/_state":
+            with LOCK:
+                self.send_json(200, dict(STATE))
+        elif self.path.endswith("/models"):
+            self.send_json(200, {"object": "list", "data": []})
+        else:
+            self.send_json(404, {"error": {"message": "not found", "type": "invalid_request_error"}})
+
+    def do_POST(self):
+        length = int(self.headers.get("content-length", "0"))
+        raw = self.rfile.read(length)
+        if self.path == "/_control":
+            with LOCK:
+                STATE["mode"] = json.loads(raw)["mode"]
+            self.send_json(200, {"ok": True})
+            return
+        bump("requests")
+        body = json.loads(raw)
+        with LOCK:
+            STATE["last_body"] = body
+            mode = STATE["mode"]
+        if mode == "down":
+            self.send_json(500, {"error": {"message": "upstream is down", "type": "server_error"}})
+            return
+        model = body.get("model", "")
+        if model.startswith("hang-"):
+            time.sleep(30)
+            return
+        if model.startswith("reject-"):
+            self.send_json(400, {"error": {"message": "upstream says the prompt is bad", "type": "invalid_request_error",
+                                           "param": "messages", "code": "bad_prompt"}})
+            return
+        if self.path.endswith("/embeddings"):
+            inputs = body["input"] if isinstance(body["input"], list) else [body["input"]]
+            data = [{"object": "embedding", "index": i, "embedding": [0.1 * (i + 1), 0.2, 0.3]} for i in range(len(inputs))]
+            self.send_json(200, {"object": "list", "data": data, "model": model,
+                                 "usage": {"prompt_tokens": 3 * len(inputs), "total_tokens": 3 * len(inputs)}})
+            return
+        chat = self.path.endswith("/chat/completions")
+        if body.get("stream"):
+            self.stream(body, model, chat)
+            return
+        text = f"Hello from {self.server.label}"
+        choice = {"index": 0, "finish_reason": "stop", "logprobs": None}
+        if chat:
+            choice["message"] = {"role": "assistant", "content": text}
+        else:
+            choice["text"] = text
+        self.send_json(200, {"id": "cmpl-1", "object": "chat.completion" if chat else "text_completion",
+                             "created": int(time.time()), "model": model, "choices": [choice],
+                             "usage": {"prompt_tokens": 5, "completion_tokens": 4, "total_tokens": 9}})
+
+    def write_chunk(self, data: bytes):
+        self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+        self.wfile.flush()
+
+    def event(self, obj):
+        self.write_chunk(b"data: " + json.dumps(obj).encode() + b"\n\n")
+
+    def stream(self, body, model, chat):
+        self.send_response(200)
+        self.send_header("content-type", "text/event-stream")
+        self.send_header("transfer-encoding", "chunked")
+        self.end_headers()
+        words = ["Hello", " from", " ", self.server.label]
+        if model.startswith("slow-"):
+            words = [f" w{i}" for i in range(200)]
+
+        def chunk(delta_text, finish=None):
+            if chat:
+                choice = {"index": 0, "delta": {"content": delta_text} if delta_text is not None else {}, "finish_reason": finish}
+            else:
+                choice = {"index": 0, "text": delta_text or "", "finish_reason": finish}
+            return {"id": "cmpl-1", "object": "chat.completion.chunk" if chat else "text_completion", "created": 1,
+                    "model": model, "choices": [choice]}
+
+        try:
+            for i, word in enumerate(words):
+                self.event(chunk(word))
+                if model.startswith("cut-") and i == 1:
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                    self.connection.close()
+                    return
+                if model.startswith("slow-"):
+                    time.sleep(0.05)
+            self.event(chunk(None, "stop"))
+            if (body.get("stream_options") or {}).get("include_usage"):
+                self.event({"id": "cmpl-1", "object": "chat.completion.chunk", "created": 1, "model": model, "choices": [],
+                            "usage": {"prompt_tokens": 5, "completion_tokens": len(words), "total_tokens": 5 + len(words)}})
+            self.write_chunk(b"data: [DONE]\n\n")
+            self.write_chunk(b"")
+            bump("completed_streams")
+        except (BrokenPipeError, ConnectionResetError):
+            bump("cancelled_streams")
+            self.close_connection = True
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--label", default="upstream")
+    args = parser.parse_args()
+    server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
+    server.daemon_threads = True
+    server.label = args.label
+    print(f"fake upstream {args.label} on {args.port}", flush=True)
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()
