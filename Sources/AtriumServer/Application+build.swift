@@ -44,8 +44,9 @@ public func buildApplication(config: AtriumConfig, logger: Logger, metrics: Serv
             timeouts: provider.upstreamTimeouts, logger: logger)
     }
     let catalog = ModelCatalog(entries: zip(config.providers, upstreams).map { config, provider in
-        (provider: provider as any InferenceProvider,
-         models: config.models.map { (name: $0.name, upstream: $0.upstream ?? $0.name, kind: $0.kind) })
+        ModelCatalog.Entry(
+            provider: provider, breaker: config.makeBreaker(),
+            models: config.models.map { (name: $0.name, upstream: $0.upstream ?? $0.name, kind: $0.kind) })
     })
     let dispatcher = GatewayDispatcher(catalog: catalog, logger: logger)
 

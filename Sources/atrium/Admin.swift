@@ -23,11 +23,11 @@ struct Admin: AsyncParsableCommand {
             }
             let config = try await options.load()
             let services = try await AtriumServices.make(config: config, logger: Logging.bootstrap(config))
-            defer { Task { await services.database.shutdown() } }
             do {
                 let user = try await services.accounts.register(email: email, password: line, name: name, staffRole: staff?.role)
                 print("Created user \(user.email) (\(user.id))\(user.staffRole.map { " with staff role \($0.rawValue)" } ?? "").")
             } catch let error as AtriumError {
+                await services.database.shutdown()
                 throw ValidationError(error.readableMessage)
             }
             await services.database.shutdown()

@@ -2,7 +2,7 @@
 
 Its behaviour is chosen by the upstream model name the gateway sends:
   echo-*      answers at once; streams a few chunks (usage when stream_options.include_usage)
-  slow-*      streams a chunk every 50 ms for 10 s, recording whether the client went away
+  slow-N      streams N chunks (200 when N is not a number), one every 50 ms, recording whether the client went away
   cut-*       streams two chunks, then drops the connection without [DONE]
   hang-*      never answers (first-byte timeout)
   reject-*    answers 400 with an OpenAI error
@@ -107,7 +107,8 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         words = ["Hello", " from", " ", self.server.label]
         if model.startswith("slow-"):
-            words = [f" w{i}" for i in range(200)]
+            count = model.split("-")[1]
+            words = [f" w{i}" for i in range(int(count) if count.isdigit() else 200)]
 
         def chunk(delta_text, finish=None):
             if chat:

@@ -68,27 +68,52 @@ public struct ProviderConfig: Sendable, Codable, Equatable {
         }
     }
 
+    /// When to take the provider out of rotation: after `failure_threshold` consecutive failures, for
+    /// `cooldown` seconds (doubling while it keeps failing, up to 60).
+    public struct Circuit: Sendable, Codable, Equatable {
+        public var failureThreshold: Int?
+        public var cooldown: Double?
+
+        enum CodingKeys: String, CodingKey {
+            case failureThreshold = "failure_threshold"
+            case cooldown
+        }
+
+        public init(failureThreshold: Int? = nil, cooldown: Double? = nil) {
+            self.failureThreshold = failureThreshold
+            self.cooldown = cooldown
+        }
+    }
+
     public var name: String
     public var kind: Kind
     public var baseURL: String
     /// The environment variable holding the upstream's API key (never the key itself).
     public var apiKeyEnv: String?
     public var timeouts: Timeouts?
+    public var circuit: Circuit?
     public var models: [Model]
 
     enum CodingKeys: String, CodingKey {
-        case name, kind, models, timeouts
+        case name, kind, models, timeouts, circuit
         case baseURL = "base_url"
         case apiKeyEnv = "api_key_env"
     }
 
-    public init(name: String, kind: Kind = .openai, baseURL: String, apiKeyEnv: String? = nil, timeouts: Timeouts? = nil, models: [Model]) {
+    public init(name: String, kind: Kind = .openai, baseURL: String, apiKeyEnv: String? = nil, timeouts: Timeouts? = nil, circuit: Circuit? = nil, models: [Model]) {
+        self.circuit = circuit
         self.name = name
         self.kind = kind
         self.baseURL = baseURL
         self.apiKeyEnv = apiKeyEnv
         self.timeouts = timeouts
         self.models = models
+    }
+
+    func makeBreaker() -> CircuitBreaker {
+        CircuitBreaker(
+            failureThreshold: circuit?.failureThreshold ?? 3,
+            cooldown: .milliseconds(Int64((circuit?.cooldown ?? 5) * 1000)))
     }
 
     var upstreamTimeouts: UpstreamTimeouts {

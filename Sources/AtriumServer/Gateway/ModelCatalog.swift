@@ -25,13 +25,24 @@ public final class ModelCatalog: Sendable {
     public let providers: [(provider: any InferenceProvider, breaker: CircuitBreaker)]
     private let nextStart = Atomic<Int>(0)
 
-    public init(entries: [(provider: any InferenceProvider, models: [(name: String, upstream: String, kind: ModelKind)])],
-                breaker makeBreaker: () -> CircuitBreaker = { CircuitBreaker() }, created: Date = Date()) {
+    public struct Entry: Sendable {
+        public var provider: any InferenceProvider
+        public var breaker: CircuitBreaker
+        public var models: [(name: String, upstream: String, kind: ModelKind)]
+
+        public init(provider: any InferenceProvider, breaker: CircuitBreaker = CircuitBreaker(), models: [(name: String, upstream: String, kind: ModelKind)]) {
+            self.provider = provider
+            self.breaker = breaker
+            self.models = models
+        }
+    }
+
+    public init(entries: [Entry], created: Date = Date()) {
         var routes: [String: [ModelRoute]] = [:]
         var models: [PublicModel] = []
         var providers: [(any InferenceProvider, CircuitBreaker)] = []
         for entry in entries {
-            let breaker = makeBreaker()
+            let breaker = entry.breaker
             providers.append((entry.provider, breaker))
             for model in entry.models {
                 if routes[model.name] == nil {

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Runs every test: the Swift suites (on SQLite, and on PostgreSQL too) and the end-to-end tests with
+# the official openai SDK against the built binary. Builds once, in debug; prints each phase's time.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+phase_start=$(date +%s)
+phase() {
+    local now; now=$(date +%s)
+    echo "::: $1 (previous phase took $((now - phase_start)) s)"
+    phase_start=$now
+}
+
+phase "python test environment"
+if [ ! -x .venv/bin/pytest ]; then
+    python3 -m venv .venv
+fi
+.venv/bin/pip install -q --disable-pip-version-check -r tests/e2e/requirements.txt
+
+phase "PostgreSQL"
+if [ -z "${ATRIUM_TEST_POSTGRES_URL:-}" ]; then
+    if url=$(scripts/postgres.sh start | tail -1); then
+        export ATRIUM_TEST_POSTGRES_URL="$url"
+    elif [ "${CI:-}" = "true" ]; then
+        echo "PostgreSQL could not be started, and CI needs it" >&2
+        exit 1
+    else
+        echo "note: PostgreSQL could not be started; the database tests run on SQLite only" >&2
+    fi
+fi
+
+phase "swift build (debug, with tests)"
+swift build --build-tests
+
+phase "swift test"
+swift test --skip-build
+
+phase "end-to-end (openai SDK, SQLite)"
+(cd tests/e2e && ../../.venv/bin/pytest -q -p no:cacheprovider)
+
+if [ -n "${ATRIUM_TEST_POSTGRES_URL:-}" ]; then
+    phase "end-to-end (openai SDK, PostgreSQL)"
+    schema="e2e_$(date +%s)_$$"
+    psql "${ATRIUM_TEST_POSTGRES_URL%%\?*}" -qc "CREATE SCHEMA $schema" >/dev/null
+    (cd tests/e2e && ATRIUM_E2E_DATABASE_URL="${ATRIUM_TEST_POSTGRES_URL}&search_path=$schema" \
+        ../../.venv/bin/pytest -q -p no:cacheprovider test_gateway.py)
+fi
+phase "done"
