@@ -1,0 +1,91 @@
+import Foundation
+import Testing
+
+@testable import AtriumServer
+
+@Suite struct ConfigLoaderTests {
+    private func write(_ yaml: String) throws -> String {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("atrium-\(UUID().uuidString).yaml").path
+        try yaml.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    @Test func flagsBeatEnvironmentWhichBeatsTheFile() async throws {
+        let file = try write("port: 9000\nhost: 0.0.0.0\nlog_format: json\n")
+        let fromFile = try await ConfigLoader.load(flags: [:], configFile: file, environment: [:])
+        #expect(fromFile.port == 9000)
+        #expect(fromFile.host == "0.0.0.0")
+        #expect(fromFile.logFormat == .json)
+
+        let fromEnvironment = try await ConfigLoader.load(flags: [:], configFile: file, environment: ["ATRIUM_PORT": "9100"])
+        #expect(fromEnvironment.port == 9100)
+
+        let fromFlags = try await ConfigLoader.load(flags: ["port": "9200"], configFile: file, environment: ["ATRIUM_PORT": "9100"])
+        #expect(fromFlags.port == 9200)
+    }
+
+    @Test func databaseURLComesFromTheConventionalVariable() async throws {
+        let config = try await ConfigLoader.load(flags: ["data_dir": "/tmp/x"], configFile: nil, environment: ["DATABASE_URL": "postgres://a@b/c"])
+        #expect(config.resolvedDatabaseURL == "postgres://a@b/c")
+        let fallback = try await ConfigLoader.load(flags: ["data_dir": "/tmp/x"], configFile: nil, environment: [:])
+        #expect(fallback.resolvedDatabaseURL == "sqlite:///tmp/x/atrium.db")
+    }
+
+    @Test(arguments: [
+        (["ATRIUM_PORT": "eighty"], "port must be an integer"),
+        (["ATRIUM_PORT": "70000"], "port must be between"),
+        (["ATRIUM_LOG_FORMAT": "xml"], "log_format"),
+        (["ATRIUM_MIGRATE_ON_START": "perhaps"], "migrate_on_start"),
+    ])
+    func badValuesAreNamed(_ environment: [String: String], _ message: String) async throws {
+        await #expect {
+            _ = try await ConfigLoader.load(flags: [:], configFile: nil, environment: environment)
+        } throws: { error in
+            (error as? ConfigError)?.description.contains(message) == true
+        }
+    }
+
+    @Test func providersAreReadWithTheirModels() async throws {
+        let file = try write("""
+            providers:
+              - name: box
+                kind: openai
+                base_url: http://127.0.0.1:8000/v1
+                api_key_env: BOX_KEY
+                timeouts: {connect: 1.5, first_byte: 10}
+                models:
+                  - {name: small, upstream: org/small-model, kind: chat}
+                  - {name: embed, kind: embedding}
+            """)
+        let config = try await ConfigLoader.load(flags: [:], configFile: file, environment: [:])
+        let provider = try #require(config.providers.first)
+        #expect(provider.apiKeyEnv == "BOX_KEY")
+        #expect(provider.models.map(\.name) == ["small", "embed"])
+        #expect(provider.upstreamTimeouts.connect == .milliseconds(1500))
+        #expect(provider.upstreamTimeouts.idle == .seconds(60))
+    }
+
+    @Test(arguments: [
+        ("providers:\n  - {name: a, kind: openai, base_url: 'ftp://x', models: [{name: m, kind: chat}]}\n", "not an http(s) URL"),
+        ("providers:\n  - {name: a, kind: openai, base_url: 'http://x', models: []}\n", "serves no models"),
+        ("providers:\n  - {name: a, kind: openai, base_url: 'http://x', models: [{name: m, kind: chat}]}\n  - {name: a, kind: openai, base_url: 'http://y', models: [{name: m, kind: chat}]}\n", "two providers are named a"),
+        ("providers:\n  - {name: a, kind: grpc, base_url: 'http://x', models: [{name: m, kind: chat}]}\n", "providers[0].kind"),
+        ("providers:\n  - {name: a, kind: openai, models: [{name: m, kind: chat}]}\n", "missing base_url"),
+        ("- just\n- a list\n", "mapping"),
+    ])
+    func brokenProviderSectionsAreExplained(_ yaml: String, _ message: String) async throws {
+        let file = try write(yaml)
+        await #expect {
+            _ = try await ConfigLoader.load(flags: [:], configFile: file, environment: [:])
+        } throws: { error in
+            let description = (error as? ConfigError)?.description ?? ""
+            return description.contains(message) && description.contains(file)
+        }
+    }
+
+    @Test func aMissingConfigFileNamedOnTheCommandLineIsAnError() async {
+        await #expect(throws: ConfigError.self) {
+            _ = try await ConfigLoader.load(flags: [:], configFile: "/nonexistent/atrium.yaml", environment: [:])
+        }
+    }
+}

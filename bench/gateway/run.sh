@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# Gateway benchmark: wrk against nginx directly and against `atrium serve` proxying to it, in one run,
+# with key auth on. Writes bench/results/gateway-<date>.md (and .json).
+#   DURATION=10 bench/gateway/run.sh
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+DURATION="${DURATION:-10}"
+for tool in wrk nginx; do
+    command -v "$tool" >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk nginx >/dev/null; }
+done
+[ -x .build/release/atrium ] || swift build -c release --product atrium
+
+WORK="$(mktemp -d /tmp/atrium-bench.XXXX)"
+UP_PORT=18901
+GW_PORT=18902
+sed -e "s#__DIR__#$WORK#g" -e "s#__PORT__#$UP_PORT#g" bench/gateway/nginx.conf > "$WORK/nginx.conf"
+nginx -c "$WORK/nginx.conf" -p "$WORK" &
+NGINX=$!
+cat > "$WORK/atrium.yaml" <<YAML
+port: $GW_PORT
+log_level: warning
+providers:
+  - name: nginx
+    kind: openai
+    base_url: http://127.0.0.1:$UP_PORT/v1
+    models:
+      - {name: bench, upstream: bench-upstream, kind: chat}
+YAML
+ATRIUM=".build/release/atrium"
+echo 'bench password' | $ATRIUM admin create-user --config "$WORK/atrium.yaml" --data-dir "$WORK/data" --email bench@example.com --name Bench >/dev/null
+export ATRIUM_BENCH_KEY=$($ATRIUM keys create --config "$WORK/atrium.yaml" --data-dir "$WORK/data" --email bench@example.com --name bench)
+$ATRIUM serve --config "$WORK/atrium.yaml" --data-dir "$WORK/data" > "$WORK/atrium.log" 2>&1 &
+GATEWAY=$!
+trap 'kill $GATEWAY $NGINX 2>/dev/null || true; wait 2>/dev/null || true' EXIT
+for _ in $(seq 100); do curl -sf "http://127.0.0.1:$GW_PORT/healthz" >/dev/null && break; sleep 0.1; done
+
+run_wrk() {  # target connections -> "p50_ms rps"
+    local url=$1 connections=$2 threads=$(( $2 > 1 ? 2 : 1 ))
+    wrk -t"$threads" -c"$connections" -d2s -s bench/gateway/post.lua "$url" >/dev/null  # warm-up
+    wrk -t"$threads" -c"$connections" -d"${DURATION}s" --latency -s bench/gateway/post.lua "$url" > "$WORK/wrk.txt"
+    python3 - "$WORK/wrk.txt" <<'PY'
+import re, sys
+text = open(sys.argv[1]).read()
+def ms(value, unit):
+    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+p50 = re.search(r"^\s+50%\s+([\d.]+)(us|ms|s)", text, re.M)
+p99 = re.search(r"^\s+99%\s+([\d.]+)(us|ms|s)", text, re.M)
+rps = re.search(r"Requests/sec:\s+([\d.]+)", text)
+errors = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
+print(f"{ms(*p50.groups()):.3f} {ms(*p99.groups()):.3f} {float(rps.group(1)):.0f} {errors.group(1) if errors else 0}")
+PY
+}
+
+UP_URL="http://127.0.0.1:$UP_PORT/v1/chat/completions"
+GW_URL="http://127.0.0.1:$GW_PORT/v1/chat/completions"
+curl -sf "$GW_URL" -H "authorization: Bearer $ATRIUM_BENCH_KEY" -H 'content-type: application/json' \
+    -d '{"model":"bench","messages":[{"role":"user","content":"x"}]}' >/dev/null
+read -r up1_p50 up1_p99 up1_rps up1_err <<<"$(run_wrk "$UP_URL" 1)"
+read -r gw1_p50 gw1_p99 gw1_rps gw1_err <<<"$(run_wrk "$GW_URL" 1)"
+read -r up16_p50 up16_p99 up16_rps up16_err <<<"$(run_wrk "$UP_URL" 16)"
+read -r gw16_p50 gw16_p99 gw16_rps gw16_err <<<"$(run_wrk "$GW_URL" 16)"
+rss_kb=$(awk '/VmRSS/ {print $2}' /proc/$GATEWAY/status)
+
+STAMP=$(date -u +%Y-%m-%dT%H-%M-%SZ)
+OUT="bench/results/gateway-$STAMP.md"
+added=$(python3 -c "print(f'{$gw1_p50 - $up1_p50:.3f}')")
+cat > "$OUT" <<MD
+# Gateway benchmark, $STAMP
+
+wrk posting a small chat completion with a Bearer key; nginx answers with a fixed completion.
+wrk, nginx and Atrium share this machine's $(nproc) cores. ${DURATION} s per cell after a 2 s warm-up.
+Atrium: release build, SQLite, key auth and validation on; $(git rev-parse --short HEAD 2>/dev/null || echo unknown).
+
+| target | connections | p50 (ms) | p99 (ms) | requests/s | non-2xx |
+| --- | --- | --- | --- | --- | --- |
+| nginx directly | 1 | $up1_p50 | $up1_p99 | $up1_rps | $up1_err |
+| Atrium → nginx | 1 | $gw1_p50 | $gw1_p99 | $gw1_rps | $gw1_err |
+| nginx directly | 16 | $up16_p50 | $up16_p99 | $up16_rps | $up16_err |
+| Atrium → nginx | 16 | $gw16_p50 | $gw16_p99 | $gw16_rps | $gw16_err |
+
+- Added p50 latency at 1 connection: **$added ms** (goal ≤ 0.5 ms).
+- Throughput at 16 connections: **$gw16_rps requests/s** (goal ≥ 10,000).
+- Atrium resident memory after the run: $((rss_kb / 1024)) MiB.
+MD
+cat > "${OUT%.md}.json" <<JSON
+{"stamp": "$STAMP", "upstream": {"c1": {"p50_ms": $up1_p50, "p99_ms": $up1_p99, "rps": $up1_rps}, "c16": {"p50_ms": $up16_p50, "p99_ms": $up16_p99, "rps": $up16_rps}},
+ "atrium": {"c1": {"p50_ms": $gw1_p50, "p99_ms": $gw1_p99, "rps": $gw1_rps, "non_2xx": $gw1_err}, "c16": {"p50_ms": $gw16_p50, "p99_ms": $gw16_p99, "rps": $gw16_rps, "non_2xx": $gw16_err}},
+ "added_p50_ms": $added, "rss_mib": $((rss_kb / 1024))}
+JSON
+cat "$OUT"
