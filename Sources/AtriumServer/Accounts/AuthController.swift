@@ -74,7 +74,7 @@ enum JSONRequest {
         guard buffer.readableBytes > 0 else {
             throw AtriumError.invalidRequest("The request needs a JSON body.")
         }
-        guard (try? JSONValue.parse(buffer.readableBytesView))?.objectValue != nil else {
+        guard (try? JSONValue.parse(buffer))?.objectValue != nil else {
             throw JSONBodyError.unparsable
         }
         return try APICoding.decoder.decode(T.self, from: buffer)

@@ -43,7 +43,7 @@ struct ModelAPIController {
     func proxy(_ operation: ModelOperation, schema: RequestSchema, request: Request, context: KeyRequestContext) async throws -> Response {
         try context.require(.modelRequest)
         let buffer = try await request.collectBody(limit: maxBodyBytes)
-        let body = try JSONValue.parse(buffer.readableBytesView)
+        let body = try JSONValue.parse(buffer)
         try schema.validate(body)
         if operation == .chatCompletions { try OpenAISchemas.checkMessages(body) }
         let model = body["model"]?.stringValue ?? ""
@@ -84,7 +84,7 @@ struct ModelAPIController {
                 for try await var chunk in stream.chunks {
                     chunk["model"] = .string(model)
                     if let usage = chunk["usage"], usage != .null { Self.record(usage, model: model, metrics: metrics) }
-                    try await writer.write(ServerSentEventWriter.frame(chunk.encoded()))
+                    try await writer.write(ServerSentEventWriter.frame(chunk.encodedBuffer()))
                 }
                 try await writer.write(ServerSentEventWriter.done)
             } catch let failure as ProviderFailure {
@@ -94,7 +94,7 @@ struct ModelAPIController {
                     "message": .string("The upstream failed mid-stream: \(failure.message)"), "type": .string("server_error"),
                     "param": .null, "code": .string("upstream_error"),
                 ])])
-                try await writer.write(ServerSentEventWriter.frame(event.encoded()))
+                try await writer.write(ServerSentEventWriter.frame(event.encodedBuffer()))
             } catch is CancellationError {
                 logger.debug("stream cancelled: client went away")
                 return
@@ -124,6 +124,6 @@ struct ModelAPIController {
     }
 
     static func json(_ value: JSONValue, status: HTTPResponse.Status = .ok) -> Response {
-        Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(data: value.encoded())))
+        Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: value.encodedBuffer()))
     }
 }

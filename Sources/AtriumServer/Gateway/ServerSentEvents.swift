@@ -44,11 +44,12 @@ struct ServerSentEventParser {
 
 /// Writes SSE frames as OpenAI sends them: `data: <json>\n\n`, ending with `data: [DONE]\n\n`.
 enum ServerSentEventWriter {
-    static func frame(_ json: some Sequence<UInt8>) -> ByteBuffer {
+    static func frame(_ json: ByteBuffer) -> ByteBuffer {
         var buffer = ByteBuffer()
-        buffer.writeString("data: ")
-        buffer.writeBytes(json)
-        buffer.writeString("\n\n")
+        buffer.reserveCapacity(json.readableBytes + 8)
+        buffer.writeStaticString("data: ")
+        buffer.writeImmutableBuffer(json)
+        buffer.writeStaticString("\n\n")
         return buffer
     }
 

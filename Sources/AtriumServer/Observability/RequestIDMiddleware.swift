@@ -28,12 +28,25 @@ struct RequestIDMiddleware: RouterMiddleware {
 }
 
 enum RequestIDGenerator {
+    private static let alphabet = Array("0123456789abcdefghijklmnopqrstuvwxyz".utf8)
+
+    /// 24 base-36 characters (about 124 bits) from two draws of the system generator: on Linux every
+    /// draw is a `getrandom` call, so one per character would cost more than the rest of the request.
     static func next() -> String {
         var generator = SystemRandomNumberGenerator()
-        let alphabet = Array("0123456789abcdefghijklmnopqrstuvwxyz".utf8)
-        var bytes = [UInt8](repeating: 0, count: 24)
-        for index in bytes.indices { bytes[index] = alphabet[Int(generator.next(upperBound: UInt32(alphabet.count)))] }
-        return String(decoding: bytes, as: UTF8.self)
+        var words = (generator.next() as UInt64, generator.next() as UInt64)
+        return String(unsafeUninitializedCapacity: 24) { buffer in
+            for index in 0..<24 {
+                if index < 12 {
+                    buffer[index] = alphabet[Int(words.0 % 36)]
+                    words.0 /= 36
+                } else {
+                    buffer[index] = alphabet[Int(words.1 % 36)]
+                    words.1 /= 36
+                }
+            }
+            return 24
+        }
     }
 }
 

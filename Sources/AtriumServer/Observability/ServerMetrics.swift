@@ -10,20 +10,38 @@ public final class ServerMetrics: Sendable {
         .milliseconds(500), .seconds(1), .seconds(5), .seconds(30), .seconds(120),
     ]
 
+    private struct RequestSeries: Hashable {
+        var route: String
+        var method: String
+        var status: Int
+    }
+
+    /// The registry looks series up by name and labels under a lock and builds strings to do it; the
+    /// request path keeps its own handles instead.
+    private let requestSeries = Mutex<[RequestSeries: (Counter, DurationHistogram)]>([:])
+
     public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
         self.registry = registry
     }
 
     func recordRequest(route: String, method: String, status: Int, duration: Duration) {
-        registry.makeCounter(
-            name: "atrium_http_requests_total",
-            labels: [("route", route), ("method", method), ("status", String(status))],
-            help: "HTTP requests by route, method and status."
-        ).increment()
-        registry.makeDurationHistogram(
-            name: "atrium_http_request_duration_seconds", labels: [("route", route)], buckets: Self.latencyBuckets,
-            help: "Time to the response head."
-        ).record(duration)
+        let key = RequestSeries(route: route, method: method, status: status)
+        let series = requestSeries.withLock { cache in
+            if let series = cache[key] { return series }
+            let series = (
+                registry.makeCounter(
+                    name: "atrium_http_requests_total",
+                    labels: [("route", route), ("method", method), ("status", String(status))],
+                    help: "HTTP requests by route, method and status."),
+                registry.makeDurationHistogram(
+                    name: "atrium_http_request_duration_seconds", labels: [("route", route)], buckets: Self.latencyBuckets,
+                    help: "Time to the response head.")
+            )
+            cache[key] = series
+            return series
+        }
+        series.0.increment()
+        series.1.record(duration)
     }
 
     func recordUpstream(provider: String, operation: String, outcome: String, duration: Duration) {

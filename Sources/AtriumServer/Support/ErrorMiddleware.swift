@@ -25,7 +25,7 @@ struct ErrorMiddleware: RouterMiddleware {
         }
         var headers: HTTPFields = [.contentType: "application/json"]
         if let retryAfter = envelope.retryAfter { headers[.retryAfter] = String(retryAfter) }
-        return Response(status: envelope.status, headers: headers, body: .init(byteBuffer: ByteBuffer(data: envelope.body.encoded())))
+        return Response(status: envelope.status, headers: headers, body: .init(byteBuffer: envelope.body.encodedBuffer()))
     }
 }
 

@@ -1,4 +1,5 @@
 import Foundation
+import NIOCore
 
 /// Any JSON document, as the gateway sees request and response bodies it passes through: it checks the
 /// fields it knows and forwards the rest untouched.
@@ -126,21 +127,33 @@ struct AnyKey: CodingKey {
 }
 
 extension JSONValue {
-    private static let decoder = JSONDecoder()
-
-    /// Parses a request body. Invalid JSON (or invalid UTF-8) becomes the error OpenAI gives for it.
-    static func parse(_ bytes: some Collection<UInt8>) throws -> JSONValue {
-        do {
-            return try decoder.decode(JSONValue.self, from: Data(bytes))
-        } catch {
-            throw JSONBodyError.unparsable
+    /// Parses a request or upstream body. Invalid JSON (or invalid UTF-8) becomes the error OpenAI gives.
+    static func parse(_ bytes: some Collection<UInt8>) throws(JSONBodyError) -> JSONValue {
+        if let result = bytes.withContiguousStorageIfAvailable({ buffer in
+            Result { () throws(JSONBodyError) in try JSONParser.parse(UnsafeRawBufferPointer(buffer)) }
+        }) {
+            return try result.get()
         }
+        let copy = Array(bytes)
+        let result = copy.withUnsafeBytes { buffer in
+            Result { () throws(JSONBodyError) in try JSONParser.parse(buffer) }
+        }
+        return try result.get()
     }
 
-    func encoded() -> Data {
-        // Encoding a JSONValue cannot fail: every case maps to a JSON value.
-        (try? JSONEncoder().encode(self)) ?? Data("null".utf8)
+    static func parse(_ buffer: ByteBuffer) throws(JSONBodyError) -> JSONValue {
+        try buffer.withUnsafeReadableBytes { bytes throws(JSONBodyError) in try JSONParser.parse(bytes) }
     }
+
+    /// Compact JSON.
+    func encodedBuffer() -> ByteBuffer {
+        var buffer = ByteBuffer()
+        buffer.reserveCapacity(256)
+        JSONSerializer.write(self, into: &buffer)
+        return buffer
+    }
+
+    func encoded() -> Data { Data(encodedBuffer().readableBytesView) }
 }
 
 enum JSONBodyError: Error {

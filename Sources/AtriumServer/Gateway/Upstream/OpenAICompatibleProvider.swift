@@ -58,7 +58,7 @@ public final class OpenAICompatibleProvider: InferenceProvider {
         upstream.headers.add(name: "accept", value: request.stream ? "text/event-stream" : "application/json")
         upstream.headers.add(name: "x-request-id", value: request.requestID)
         if let authorization { upstream.headers.add(name: "authorization", value: authorization) }
-        upstream.body = .bytes(ByteBuffer(data: request.body.encoded()))
+        upstream.body = .bytes(request.body.encodedBuffer())
 
         let response = try await execute(upstream)
         guard (200..<300).contains(response.status.code) else {
@@ -68,7 +68,7 @@ public final class OpenAICompatibleProvider: InferenceProvider {
             return .stream(try await openStream(response.body))
         }
         let body = try await collect(response.body)
-        guard let json = try? JSONValue.parse(body.readableBytesView), json.objectValue != nil else {
+        guard let json = try? JSONValue.parse(body), json.objectValue != nil else {
             throw ProviderFailure(.protocolViolation, "\(name) answered with a body that is not a JSON object")
         }
         return .complete(json)
@@ -116,7 +116,7 @@ public final class OpenAICompatibleProvider: InferenceProvider {
     private func failure(for response: HTTPClientResponse) async throws -> ProviderFailure {
         let status = Int(response.status.code)
         let body = try? await response.body.collect(upTo: 1 << 20)
-        let json = body.flatMap { try? JSONValue.parse($0.readableBytesView) }
+        let json = body.flatMap { try? JSONValue.parse($0) }
         let upstreamError = json?["error"]
         let message = upstreamError?["message"]?.stringValue ?? "\(name) answered HTTP \(status)"
         return ProviderFailure(.upstreamStatus(status), message, upstreamError: upstreamError)

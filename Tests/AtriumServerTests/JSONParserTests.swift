@@ -1,0 +1,50 @@
+import Foundation
+import NIOCore
+import Testing
+
+@testable import AtriumServer
+
+@Suite struct JSONParserTests {
+    private func parse(_ text: String) throws -> JSONValue { try JSONValue.parse(Array(text.utf8)) }
+
+    @Test func parsesEveryKindOfValue() throws {
+        let value = try parse(#" {"a": [1, -2, 3.5, 1e3, true, false, null], "b": {"c": "d\n\u00e9\ud83d\ude00"}, "e": -0} "#)
+        #expect(value["a"] == .array([.int(1), .int(-2), .double(3.5), .double(1000), .bool(true), .bool(false), .null]))
+        #expect(value["b"]?["c"] == .string("d\né😀"))
+        #expect(value["e"] == .int(0))
+    }
+
+    @Test func integersBeyondInt64BecomeDoubles() throws {
+        #expect(try parse("9223372036854775807") == .int(Int64.max))
+        #expect(try parse("-9223372036854775808") == .double(-9.223372036854775808e18))
+        #expect(try parse("123456789012345678901234") == .double(1.2345678901234568e23))
+    }
+
+    @Test(arguments: [
+        "", " ", "{", "}", "[1,]", "{\"a\":1,}", "{a:1}", "01", "1.", ".5", "-", "1e", "+1", "tru", "nul", "\"abc",
+        "\"a\u{01}b\"", "\"\\x\"", "\"\\u12\"", "\"\\ud800\"", "\"\\udc00\"", "[1] 2", "NaN", "Infinity", "1e999",
+    ])
+    func refusesWhatIsNotJSON(_ text: String) {
+        #expect(throws: JSONBodyError.self) { try parse(text) }
+    }
+
+    @Test func refusesInvalidUTF8() {
+        #expect(throws: JSONBodyError.self) { try JSONValue.parse([0x22, 0xC3, 0x28, 0x22]) }
+        #expect(throws: JSONBodyError.self) { try JSONValue.parse([0x22, 0xED, 0xA0, 0x80, 0x22]) }
+    }
+
+    @Test func deepNestingIsRefusedNotACrash() {
+        let deep = String(repeating: "[", count: 100_000) + String(repeating: "]", count: 100_000)
+        #expect(throws: JSONBodyError.self) { try parse(deep) }
+        let fine = String(repeating: "[", count: 200) + String(repeating: "]", count: 200)
+        #expect(throws: Never.self) { try parse(fine) }
+    }
+
+    @Test func serializationRoundTripsAndMatchesFoundation() throws {
+        let original = try parse(#"{"text":"quote \" backslash \\ tab \t nl \n ctrl \u0001 é 😀","n":[0,-1,2.25,1e-7],"o":{}}"#)
+        let bytes = original.encodedBuffer()
+        #expect(try JSONValue.parse(bytes) == original)
+        let foundation = try JSONSerialization.jsonObject(with: Data(bytes.readableBytesView)) as? [String: Any]
+        #expect(foundation?["text"] as? String == "quote \" backslash \\ tab \t nl \n ctrl \u{01} é 😀")
+    }
+}
