@@ -77,7 +77,7 @@ public func buildApplication(config: AtriumConfig, logger: Logger, metrics: Serv
     let keys = services.keys
     app.addServices(
         ShutdownHook {
-            for upstream in upstreams { try? await upstream.shutdown() }
+            for upstream in upstreams { await upstream.shutdown() }
             try? await keys.flushUsage()
             await services.database.shutdown()
         },

@@ -1,5 +1,6 @@
 import AtriumCore
 import Foundation
+import NIOCore
 
 /// The `/v1` operations a model can be called with.
 public enum ModelOperation: String, Sendable, CaseIterable {
@@ -28,6 +29,8 @@ public struct ProviderRequest: Sendable {
     public var body: JSONValue
     public var stream: Bool
     public var requestID: String
+    /// The event loop of the client's connection: providers that do I/O start it there.
+    public var eventLoop: (any EventLoop)?
 }
 
 /// A provider's streamed answer: OpenAI chunks in order, ending normally when the provider sent

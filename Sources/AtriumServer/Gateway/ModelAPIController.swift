@@ -53,7 +53,8 @@ struct ModelAPIController {
         let outcome: GatewayDispatcher.Outcome
         do {
             outcome = try await dispatcher.dispatch(
-                model: model, request: ProviderRequest(operation: operation, body: body, stream: stream, requestID: context.requestID))
+                model: model, request: ProviderRequest(
+                    operation: operation, body: body, stream: stream, requestID: context.requestID, eventLoop: context.channel.eventLoop))
         } catch {
             metrics.recordUpstream(provider: "none", operation: operation.rawValue, outcome: "failed", duration: .now - start)
             throw error

@@ -1,0 +1,338 @@
+import Logging
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+
+/// A lean HTTP/1.1 client for plain-HTTP upstreams (the usual case: vLLM or llama.cpp next to the
+/// gateway). Each event loop keeps its own pool of keep-alive connections, and a request is sent from
+/// the loop that holds the client's connection, so a proxied request costs one hop onto the loop and one
+/// back, and no locks. AsyncHTTPClient's general machinery cost more than the whole rest of the gateway.
+final class PooledHTTPTransport: UpstreamTransport {
+    private let host: String
+    private let port: Int
+    private let timeouts: UpstreamTimeouts
+    private let maxResponseBytes: Int
+    private let group: any EventLoopGroup
+    private let pools: [ObjectIdentifier: ConnectionPool]
+    private let loops: [any EventLoop]
+
+    init(host: String, port: Int, timeouts: UpstreamTimeouts, maxResponseBytes: Int = 64 << 20,
+         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) {
+        self.host = host
+        self.port = port
+        self.timeouts = timeouts
+        self.maxResponseBytes = maxResponseBytes
+        self.group = group
+        var pools: [ObjectIdentifier: ConnectionPool] = [:]
+        var loops: [any EventLoop] = []
+        for loop in group.makeIterator() {
+            loops.append(loop)
+            pools[ObjectIdentifier(loop)] = ConnectionPool(host: host, port: port, eventLoop: loop, timeouts: timeouts)
+        }
+        self.pools = pools
+        self.loops = loops
+    }
+
+    func post(
+        path: String, headers: [(String, String)], body: ByteBuffer, stream: Bool, eventLoop: (any EventLoop)?
+    ) async throws -> UpstreamReply {
+        let (loop, pool) = pool(near: eventLoop)
+        var head = HTTPRequestHead(version: .http1_1, method: .POST, uri: path)
+        head.headers.reserveCapacity(headers.count + 3)
+        head.headers.add(name: "host", value: port == 80 ? host : "\(host):\(port)")
+        head.headers.add(name: "content-length", value: String(body.readableBytes))
+        for (name, value) in headers { head.headers.add(name: name, value: value) }
+
+        let exchange = UpstreamExchange(
+            head: head, body: body, stream: stream, maxResponseBytes: maxResponseBytes, eventLoop: loop)
+        let headFuture = loop.flatSubmit {
+            pool.send(exchange)
+        }
+        let (status, complete) = try await withTaskCancellationHandler {
+            try await headFuture.get()
+        } onCancel: {
+            loop.execute { exchange.cancel() }
+        }
+        if let complete { return UpstreamReply(status: status, body: .complete(complete)) }
+        return UpstreamReply(status: status, body: .stream(exchange.bodyStream))
+    }
+
+    func shutdown() async {
+        for (_, pool) in pools {
+            try? await pool.eventLoop.submit { pool.closeAll() }.get()
+        }
+    }
+
+    private func pool(near eventLoop: (any EventLoop)?) -> (any EventLoop, ConnectionPool) {
+        if let eventLoop, let pool = pools[ObjectIdentifier(eventLoop)] { return (eventLoop, pool) }
+        let loop = group.next()
+        return (loop, pools[ObjectIdentifier(loop)] ?? pools[ObjectIdentifier(loops[0])]!)
+    }
+}
+
+/// One request and its response, owned by its event loop from `send` on.
+final class UpstreamExchange: @unchecked Sendable {  // all mutable state is touched on `eventLoop` only
+    let head: HTTPRequestHead
+    let body: ByteBuffer
+    let stream: Bool
+    let maxResponseBytes: Int
+    let eventLoop: any EventLoop
+    /// Completed when the head arrives (streams) or the whole response has (not streams).
+    let headPromise: EventLoopPromise<(Int, ByteBuffer?)>
+    let bodyStream: AsyncThrowingStream<ByteBuffer, any Error>
+    private let bodyContinuation: AsyncThrowingStream<ByteBuffer, any Error>.Continuation
+    private var status = 0
+    private var collected: ByteBuffer?
+    private var headDelivered = false
+    private(set) var finished = false
+    /// Set when the exchange is bound to a connection, so a cancellation can close it.
+    var onCancel: (() -> Void)?
+
+    init(head: HTTPRequestHead, body: ByteBuffer, stream: Bool, maxResponseBytes: Int, eventLoop: any EventLoop) {
+        self.head = head
+        self.body = body
+        self.stream = stream
+        self.maxResponseBytes = maxResponseBytes
+        self.eventLoop = eventLoop
+        self.headPromise = eventLoop.makePromise()
+        (bodyStream, bodyContinuation) = AsyncThrowingStream.makeStream()
+        let loop = eventLoop
+        bodyContinuation.onTermination = { [weak self] termination in
+            guard case .cancelled = termination else { return }
+            loop.execute { self?.cancel() }
+        }
+    }
+
+    var receivedAnything: Bool { status != 0 }
+
+    func receive(head: HTTPResponseHead) {
+        status = Int(head.status.code)
+        // Error bodies are read whole so the provider can pass the upstream's message on.
+        if !stream || !(200..<300).contains(status) { collected = ByteBuffer() } else {
+            headDelivered = true
+            headPromise.succeed((status, nil))
+        }
+    }
+
+    func receive(body part: ByteBuffer) {
+        if collected != nil {
+            guard collected!.readableBytes + part.readableBytes <= maxResponseBytes else {
+                fail(ProviderFailure(.protocolViolation, "the upstream's answer is larger than \(maxResponseBytes) bytes"))
+                return
+            }
+            var part = part
+            collected!.writeBuffer(&part)
+        } else {
+            bodyContinuation.yield(part)
+        }
+    }
+
+    func complete() {
+        guard !finished else { return }
+        finished = true
+        if let collected {
+            headPromise.succeed((status, collected))
+        }
+        bodyContinuation.finish()
+    }
+
+    func fail(_ error: any Error) {
+        guard !finished else { return }
+        finished = true
+        if headDelivered {
+            bodyContinuation.finish(throwing: error)
+        } else {
+            headPromise.fail(error)
+            bodyContinuation.finish(throwing: error)
+        }
+    }
+
+    func cancel() {
+        guard !finished else { return }
+        onCancel?()
+        fail(CancellationError())
+    }
+}
+
+/// The keep-alive connections of one event loop to one upstream. It is created, used and closed on that
+/// loop only (the transport calls it inside `eventLoop.submit`, and its futures complete there), which
+/// is what makes the `@unchecked Sendable` hold.
+final class ConnectionPool: @unchecked Sendable {
+    private let host: String
+    private let port: Int
+    let eventLoop: any EventLoop
+    private let timeouts: UpstreamTimeouts
+    private var idle: [(any Channel, UpstreamConnectionHandler)] = []
+    private var all: [ObjectIdentifier: any Channel] = [:]
+
+    init(host: String, port: Int, eventLoop: any EventLoop, timeouts: UpstreamTimeouts) {
+        self.host = host
+        self.port = port
+        self.eventLoop = eventLoop
+        self.timeouts = timeouts
+    }
+
+    /// Sends on an idle connection, or a new one. A reused connection that turns out to have been closed
+    /// by the upstream before answering is retried once on a fresh connection.
+    func send(_ exchange: UpstreamExchange) -> EventLoopFuture<(Int, ByteBuffer?)> {
+        while let (channel, handler) = idle.popLast() {
+            if channel.isActive {
+                handler.start(exchange, reused: true) { [self] in retryFresh(exchange) }
+                return exchange.headPromise.futureResult
+            }
+        }
+        retryFresh(exchange)
+        return exchange.headPromise.futureResult
+    }
+
+    private func retryFresh(_ exchange: UpstreamExchange) {
+        connect().whenComplete { result in
+            switch result {
+            case .success(let (_, handler)):
+                handler.start(exchange, reused: false, onStale: nil)
+            case .failure(let error):
+                exchange.fail(ProviderFailure(.connect, "could not connect to \(self.host):\(self.port): \(error)"))
+            }
+        }
+    }
+
+    private func connect() -> EventLoopFuture<(any Channel, UpstreamConnectionHandler)> {
+        let handler = UpstreamConnectionHandler(timeouts: timeouts) { [weak self] channel, handler in
+            self?.idle.append((channel, handler))
+        }
+        return ClientBootstrap(group: eventLoop)
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .connectTimeout(.nanoseconds(Int64(timeouts.connect.components.seconds) * 1_000_000_000 + timeouts.connect.components.attoseconds / 1_000_000_000))
+            .channelInitializer { channel in
+                do {
+                    try channel.pipeline.syncOperations.addHTTPClientHandlers()
+                    try channel.pipeline.syncOperations.addHandler(handler)
+                    return channel.eventLoop.makeSucceededVoidFuture()
+                } catch {
+                    return channel.eventLoop.makeFailedFuture(error)
+                }
+            }
+            .connect(host: host, port: port)
+            .map { [weak self] channel in
+                self?.all[ObjectIdentifier(channel)] = channel
+                channel.closeFuture.whenComplete { _ in
+                    self?.all[ObjectIdentifier(channel)] = nil
+                    self?.idle.removeAll { $0.0 === channel }
+                }
+                return (channel, handler)
+            }
+    }
+
+    func closeAll() {
+        for channel in all.values { channel.close(promise: nil) }
+        idle.removeAll()
+    }
+}
+
+/// Drives one exchange at a time on one connection: writes the request, feeds the response to the
+/// exchange, enforces the first-byte and idle timeouts, and returns the connection to the pool when the
+/// response ended cleanly with keep-alive.
+///
+/// Like every channel handler it lives on its channel's event loop; the closures that capture it run
+/// there too (scheduled tasks and futures of that loop), hence `@unchecked Sendable`.
+final class UpstreamConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler, @unchecked Sendable {
+    typealias InboundIn = HTTPClientResponsePart
+    typealias OutboundIn = HTTPClientRequestPart
+    typealias OutboundOut = HTTPClientRequestPart
+
+    private let timeouts: UpstreamTimeouts
+    private let returnToPool: (any Channel, UpstreamConnectionHandler) -> Void
+    private var context: ChannelHandlerContext?
+    private var exchange: UpstreamExchange?
+    private var onStale: (() -> Void)?
+    private var keepAlive = true
+    private var timer: Scheduled<Void>?
+    private var timerGeneration = 0
+
+    init(timeouts: UpstreamTimeouts, returnToPool: @escaping (any Channel, UpstreamConnectionHandler) -> Void) {
+        self.timeouts = timeouts
+        self.returnToPool = returnToPool
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) { self.context = context }
+    func handlerRemoved(context: ChannelHandlerContext) { self.context = nil }
+
+    func start(_ exchange: UpstreamExchange, reused: Bool, onStale: (() -> Void)?) {
+        guard let context else {
+            if let onStale { onStale() } else { exchange.fail(ProviderFailure(.connect, "the connection closed")) }
+            return
+        }
+        self.exchange = exchange
+        self.onStale = reused ? onStale : nil
+        self.keepAlive = true
+        let channel = context.channel
+        exchange.onCancel = { channel.close(promise: nil) }
+        arm(timeouts.firstByte, "did not answer within \(timeouts.firstByte)")
+        context.write(wrapOutboundOut(.head(exchange.head)), promise: nil)
+        context.write(wrapOutboundOut(.body(.byteBuffer(exchange.body))), promise: nil)
+        context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard let exchange else { return }
+        switch unwrapInboundIn(data) {
+        case .head(let head):
+            onStale = nil
+            keepAlive = head.isKeepAlive
+            exchange.receive(head: head)
+            arm(timeouts.idle, "went silent for \(timeouts.idle)")
+        case .body(let part):
+            exchange.receive(body: part)
+            arm(timeouts.idle, "went silent for \(timeouts.idle)")
+        case .end:
+            disarm()
+            self.exchange = nil
+            exchange.complete()
+            if keepAlive && context.channel.isActive {
+                returnToPool(context.channel, self)
+            } else {
+                context.close(promise: nil)
+            }
+        }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        disarm()
+        if let exchange {
+            self.exchange = nil
+            if let onStale, !exchange.receivedAnything {
+                self.onStale = nil
+                onStale()
+            } else {
+                exchange.fail(ProviderFailure(.protocolViolation, "the upstream closed the connection mid-answer"))
+            }
+        }
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        exchange?.fail(ProviderFailure(.protocolViolation, "upstream connection error: \(error)"))
+        exchange = nil
+        context.close(promise: nil)
+    }
+
+    private func arm(_ delay: Duration, _ message: String) {
+        guard let context else { return }
+        timer?.cancel()
+        timerGeneration += 1
+        let generation = timerGeneration
+        let nanoseconds = Int64(delay.components.seconds) * 1_000_000_000 + delay.components.attoseconds / 1_000_000_000
+        timer = context.eventLoop.scheduleTask(in: .nanoseconds(nanoseconds)) { [weak self] in
+            guard let self, self.timerGeneration == generation, let exchange = self.exchange else { return }
+            self.exchange = nil
+            exchange.fail(ProviderFailure(.timeout, "the upstream \(message)"))
+            self.context?.close(promise: nil)
+        }
+    }
+
+    private func disarm() {
+        timer?.cancel()
+        timer = nil
+        timerGeneration += 1
+    }
+}
