@@ -72,7 +72,6 @@ public func buildApplication(config: AtriumConfig, logger: Logger, metrics: Serv
 
     var app = Application(
         router: router,
-        server: .eventLoopAffineHTTP1(),
         configuration: .init(address: .hostname(config.host, port: config.port), serverName: nil),
         logger: logger)
     let keys = services.keys

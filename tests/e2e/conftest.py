@@ -90,6 +90,7 @@ class Atrium:
                      {"name": "slow-short", "upstream": "slow-20", "kind": "chat"},
                      {"name": "cut", "upstream": "cut-1", "kind": "chat"},
                      {"name": "hang", "upstream": "hang-1", "kind": "chat"},
+                     {"name": "stall", "upstream": "stall-1", "kind": "chat"},
                  ]},
             ],
         }

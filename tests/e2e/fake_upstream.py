@@ -5,6 +5,7 @@ Its behaviour is chosen by the upstream model name the gateway sends:
   slow-N      streams N chunks (200 when N is not a number), one every 50 ms, recording whether the client went away
   cut-*       streams two chunks, then drops the connection without [DONE]
   hang-*      never answers (first-byte timeout)
+  stall-*     streams two chunks, then goes silent (idle timeout)
   reject-*    answers 400 with an OpenAI error
 and by the whole server's mode, set with POST /_control {"mode": "up"|"down"}: "down" answers 500.
 GET /_state reports counters (requests, cancelled streams) so tests can check what reached it.
@@ -121,6 +122,9 @@ class Handler(BaseHTTPRequestHandler):
         try:
             for i, word in enumerate(words):
                 self.event(chunk(word))
+                if model.startswith("stall-") and i == 1:
+                    time.sleep(30)
+                    return
                 if model.startswith("cut-") and i == 1:
                     self.connection.shutdown(socket.SHUT_RDWR)
                     self.connection.close()

@@ -150,6 +150,17 @@ def test_upstream_cut_mid_stream_raises(client):
     assert "mid-stream" in str(error.value)
 
 
+def test_upstream_silent_mid_stream_times_out(client):
+    stream = client.chat.completions.create(model="stall", messages=MESSAGES, stream=True)
+    received = []
+    with pytest.raises(openai.APIError) as error:
+        for chunk in stream:
+            received.append(chunk.choices[0].delta.content)
+    assert received == ["Hello", " from"]
+    # the idle timeout (2 s) ended it, not the upstream closing after its 30 s silence
+    assert "went silent" in str(error.value)
+
+
 def test_client_disconnect_cancels_the_upstream(client, upstreams):
     a, _ = upstreams
     before = a.state()["cancelled_streams"]

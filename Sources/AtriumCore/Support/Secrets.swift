@@ -29,12 +29,20 @@ public enum Secrets {
         return String(decoding: digits, as: UTF8.self)
     }
 
-    /// Lowercase hex SHA-256 of the UTF-8 bytes of `secret`.
+    private static let hexDigits = Array("0123456789abcdef".utf8)
+
+    /// Lowercase hex SHA-256 of the UTF-8 bytes of `secret`. (On every `/v1` request, so no per-byte strings.)
     public static func sha256Hex(_ secret: String) -> String {
-        let digest = SHA256.hash(data: Array(secret.utf8))
-        return digest.map { byte in
-            let hex = String(byte, radix: 16)
-            return byte < 16 ? "0" + hex : hex
-        }.joined()
+        var secret = secret
+        let digest = secret.withUTF8 { SHA256.hash(data: UnsafeRawBufferPointer($0)) }
+        return String(unsafeUninitializedCapacity: SHA256.byteCount * 2) { output in
+            var index = 0
+            for byte in digest {
+                output[index] = hexDigits[Int(byte >> 4)]
+                output[index + 1] = hexDigits[Int(byte & 0x0F)]
+                index += 2
+            }
+            return index
+        }
     }
 }

@@ -69,6 +69,7 @@ struct JSONParser {
     private mutating func object(depth: Int) throws(JSONBodyError) -> JSONValue {
         cursor += 1
         var members: [String: JSONValue] = [:]
+        members.reserveCapacity(8)
         skipWhitespace()
         if cursor < end && cursor.pointee == UInt8(ascii: "}") {
             cursor += 1

@@ -248,6 +248,7 @@ final class UpstreamConnectionHandler: ChannelDuplexHandler, RemovableChannelHan
     private var keepAlive = true
     private var timer: Scheduled<Void>?
     private var timerGeneration = 0
+    private var lastRead = NIODeadline.now()
 
     init(timeouts: UpstreamTimeouts, returnToPool: @escaping (any Channel, UpstreamConnectionHandler) -> Void) {
         self.timeouts = timeouts
@@ -267,7 +268,7 @@ final class UpstreamConnectionHandler: ChannelDuplexHandler, RemovableChannelHan
         self.keepAlive = true
         let channel = context.channel
         exchange.onCancel = { channel.close(promise: nil) }
-        arm(timeouts.firstByte, "did not answer within \(timeouts.firstByte)")
+        startTimer()
         context.write(wrapOutboundOut(.head(exchange.head)), promise: nil)
         context.write(wrapOutboundOut(.body(.byteBuffer(exchange.body))), promise: nil)
         context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
@@ -280,10 +281,10 @@ final class UpstreamConnectionHandler: ChannelDuplexHandler, RemovableChannelHan
             onStale = nil
             keepAlive = head.isKeepAlive
             exchange.receive(head: head)
-            arm(timeouts.idle, "went silent for \(timeouts.idle)")
+            lastRead = .now()
         case .body(let part):
             exchange.receive(body: part)
-            arm(timeouts.idle, "went silent for \(timeouts.idle)")
+            lastRead = .now()
         case .end:
             disarm()
             self.exchange = nil
@@ -316,18 +317,41 @@ final class UpstreamConnectionHandler: ChannelDuplexHandler, RemovableChannelHan
         context.close(promise: nil)
     }
 
-    private func arm(_ delay: Duration, _ message: String) {
+    /// One timer per exchange: it fires at the first-byte deadline, and after the head it re-arms itself
+    /// for whatever is left of the idle timeout since the last read. (Rescheduling on every read cost
+    /// more than the read.)
+    private func startTimer() {
+        lastRead = .now()
         guard let context else { return }
         timer?.cancel()
         timerGeneration += 1
-        let generation = timerGeneration
-        let nanoseconds = Int64(delay.components.seconds) * 1_000_000_000 + delay.components.attoseconds / 1_000_000_000
+        schedule(after: Self.nanoseconds(timeouts.firstByte), generation: timerGeneration, context: context)
+    }
+
+    private func schedule(after nanoseconds: Int64, generation: Int, context: ChannelHandlerContext) {
         timer = context.eventLoop.scheduleTask(in: .nanoseconds(nanoseconds)) { [weak self] in
             guard let self, self.timerGeneration == generation, let exchange = self.exchange else { return }
+            let message: String
+            if exchange.receivedAnything {
+                let idle = Self.nanoseconds(self.timeouts.idle)
+                let silent = Int64(NIODeadline.now().uptimeNanoseconds) - Int64(self.lastRead.uptimeNanoseconds)
+                if silent < idle, let context = self.context {
+                    self.schedule(after: idle - silent, generation: generation, context: context)
+                    return
+                }
+                message = "went silent for \(self.timeouts.idle)"
+            } else {
+                message = "did not answer within \(self.timeouts.firstByte)"
+            }
+            self.timer = nil
             self.exchange = nil
             exchange.fail(ProviderFailure(.timeout, "the upstream \(message)"))
             self.context?.close(promise: nil)
         }
+    }
+
+    private static func nanoseconds(_ duration: Duration) -> Int64 {
+        Int64(duration.components.seconds) * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000
     }
 
     private func disarm() {
