@@ -5,10 +5,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 phase_start=$(date +%s)
-phase() {
+phase_name=""
+phase() {  # closes the running phase (printing its time) and opens the next
     local now; now=$(date +%s)
-    echo "::: $1 (previous phase took $((now - phase_start)) s)"
+    [ -n "$phase_name" ] && echo "::: $phase_name took $((now - phase_start)) s"
+    phase_name="$1"
     phase_start=$now
+    [ -n "$1" ] && echo "::: $1"
 }
 
 phase "python test environment"
@@ -36,13 +39,13 @@ phase "swift test"
 swift test --skip-build
 
 phase "end-to-end (openai SDK, SQLite)"
-(cd tests/e2e && ../../.venv/bin/pytest -q -p no:cacheprovider)
+(cd tests/e2e && ../../.venv/bin/pytest -q -rs -p no:cacheprovider)
 
 if [ -n "${ATRIUM_TEST_POSTGRES_URL:-}" ]; then
     phase "end-to-end (openai SDK, PostgreSQL)"
     schema="e2e_$(date +%s)_$$"
     psql "${ATRIUM_TEST_POSTGRES_URL%%\?*}" -qc "CREATE SCHEMA $schema" >/dev/null
     (cd tests/e2e && ATRIUM_E2E_DATABASE_URL="${ATRIUM_TEST_POSTGRES_URL}&search_path=$schema" \
-        ../../.venv/bin/pytest -q -p no:cacheprovider test_gateway.py)
+        ../../.venv/bin/pytest -q -rs -p no:cacheprovider test_gateway.py)
 fi
-phase "done"
+phase ""

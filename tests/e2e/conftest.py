@@ -58,8 +58,9 @@ class Upstream:
 class Atrium:
     """One `atrium serve` process with its own data directory and config."""
 
-    def __init__(self, upstreams, grace=30, database_url=None):
+    def __init__(self, upstreams, grace=30, database_url=None, data_dir=None, key_cache_seconds=5):
         self.dir = Path(tempfile.mkdtemp(prefix="atrium-e2e-"))
+        self.data_dir = data_dir or self.dir / "data"
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         a, b = upstreams
@@ -67,6 +68,7 @@ class Atrium:
             "port": self.port,
             "bcrypt_cost": 4,
             "shutdown_grace_seconds": grace,
+            "key_cache_seconds": key_cache_seconds,
             "providers": [
                 {"name": "up-a", "kind": "openai", "base_url": a.url + "/v1",
                  "circuit": {"failure_threshold": 2, "cooldown": 1},
@@ -102,13 +104,13 @@ class Atrium:
             self.env.pop("DATABASE_URL", None)
         self.log = open(self.dir / "server.log", "w")
         self.proc = subprocess.Popen(
-            [str(BIN), "serve", "--config", str(self.dir / "atrium.yaml"), "--data-dir", str(self.dir / "data")],
+            [str(BIN), "serve", "--config", str(self.dir / "atrium.yaml"), "--data-dir", str(self.data_dir)],
             stdout=self.log, stderr=subprocess.STDOUT, env=self.env)
         wait_http(self.url + "/healthz")
 
     def cli(self, *args, stdin=None):
         return subprocess.run(
-            [str(BIN), *args, "--config", str(self.dir / "atrium.yaml"), "--data-dir", str(self.dir / "data")],
+            [str(BIN), *args, "--config", str(self.dir / "atrium.yaml"), "--data-dir", str(self.data_dir)],
             input=stdin, capture_output=True, text=True, env=self.env, timeout=60)
 
     def create_user_and_key(self, email):
@@ -144,7 +146,7 @@ def upstreams():
 
 @pytest.fixture(scope="session")
 def atrium(upstreams):
-    server = Atrium(upstreams, database_url=os.environ.get("ATRIUM_E2E_DATABASE_URL"))
+    server = Atrium(upstreams, database_url=os.environ.get("ATRIUM_E2E_DATABASE_URL"), key_cache_seconds=1)
     yield server
     assert server.stop() == 0, (server.dir / "server.log").read_text()[-4000:]
 

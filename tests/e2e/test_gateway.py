@@ -74,6 +74,30 @@ def test_revoked_key_stops_working(atrium, api_key):
         doomed.models.list()
 
 
+def test_revocation_reaches_another_instance_within_seconds(atrium, upstreams, api_key):
+    """Two instances on one database: a key revoked through one stops working on the other once its
+    key cache (1 s here) expires."""
+    from conftest import Atrium
+    other = Atrium(upstreams, database_url=atrium.env.get("DATABASE_URL"), data_dir=atrium.data_dir, key_cache_seconds=1)
+    try:
+        session = atrium.session("e2e@example.com")
+        created = session.post("/api/keys", json={"name": "two instances"}).json()
+        on_other = openai.OpenAI(base_url=other.url + "/v1", api_key=created["secret"], max_retries=0)
+        assert on_other.models.list().data
+        assert session.delete(f"/api/keys/{created['id']}").status_code == 204
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            try:
+                on_other.models.list()
+            except openai.AuthenticationError:
+                break
+            time.sleep(0.2)
+        with pytest.raises(openai.AuthenticationError):
+            on_other.models.list()
+    finally:
+        assert other.stop() == 0
+
+
 def test_unknown_model_is_not_found(client):
     with pytest.raises(openai.NotFoundError) as error:
         client.chat.completions.create(model="gpt-9", messages=MESSAGES)

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// Sign-up, login sessions, organizations and their members.
 public struct AccountService: Sendable {
@@ -15,6 +16,7 @@ public struct AccountService: Sendable {
     private let throttle: LoginThrottle
     private let clock: any TimeSource
     private let sessionLifetime: TimeInterval
+    private let decoyHash = DecoyHash()
 
     public init(
         accounts: any AccountRepository, sessions: any SessionRepository, hasher: any PasswordHasher,
@@ -55,9 +57,12 @@ public struct AccountService: Sendable {
         let subjects = ["email:\(email)"] + (clientAddress.map { ["ip:\($0)"] } ?? [])
         let now = clock.now()
         try throttle.check(subjects, now: now)
-        guard let found = try await accounts.findUser(email: email),
-            try await hasher.verify(password, hash: found.passwordHash)
-        else {
+        let found = try await accounts.findUser(email: email)
+        // An unknown email costs a bcrypt check too, so response times do not tell which emails exist.
+        let hash: String
+        if let found { hash = found.passwordHash } else { hash = try await decoyHash.value(hasher) }
+        let verified = try await hasher.verify(password, hash: hash)
+        guard let found, verified else {
             throttle.recordFailure(subjects, now: now)
             throw AtriumError.unauthenticated("Incorrect email or password.", code: "invalid_credentials")
         }
@@ -171,5 +176,17 @@ public struct AccountService: Sendable {
         try await sessions.insert(
             Session(tokenHash: Secrets.sha256Hex(token), userID: user.id, createdAt: now, expiresAt: expiresAt))
         return OpenedSession(user: user, token: token, expiresAt: expiresAt)
+    }
+}
+
+/// A bcrypt hash of nothing in particular, made once, to check unknown emails' passwords against.
+private final class DecoyHash: Sendable {
+    private let hash = Mutex<String?>(nil)
+
+    func value(_ hasher: any PasswordHasher) async throws -> String {
+        if let hash = hash.withLock({ $0 }) { return hash }
+        let made = try await hasher.hash(Secrets.randomBase62(count: 24))
+        hash.withLock { $0 = $0 ?? made }
+        return made
     }
 }
