@@ -70,8 +70,11 @@ public func buildApplication(config: AtriumConfig, logger: Logger, metrics: Serv
     let v1 = router.group("v1").add(middleware: KeyAuthMiddleware(keys: services.keys)).group(context: KeyRequestContext.self)
     ModelAPIController(dispatcher: dispatcher, metrics: metrics, maxBodyBytes: config.maxBodyBytes).addRoutes(to: v1)
 
+    let fastLane = FastLaneHandler.Services(
+        keys: services.keys, catalog: catalog, metrics: metrics, maxBodyBytes: config.maxBodyBytes)
     var app = Application(
         router: router,
+        server: .http1(configuration: .init(additionalChannelHandlers: [FastLaneHandler(services: fastLane)])),
         configuration: .init(address: .hostname(config.host, port: config.port), serverName: nil),
         logger: logger)
     let keys = services.keys

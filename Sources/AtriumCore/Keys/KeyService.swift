@@ -93,6 +93,21 @@ public final class KeyService: Sendable {
         return KeyPrincipal(keyID: key.id, organizationID: key.organizationID, scopes: key.scopes, expiresAt: key.expiresAt)
     }
 
+    /// The principal for a secret whose verification is still cached and valid, without waiting: nil
+    /// whenever the answer needs the database or is a refusal (callers then take the full path).
+    public func cachedPrincipal(secret: String) -> KeyPrincipal? {
+        guard APIKeyFormat.isWellFormed(secret) else { return nil }
+        let hash = Secrets.sha256Hex(secret)
+        let now = clock.now()
+        let key = cache.withLock { entries -> APIKey? in
+            guard let entry = entries[hash], now.timeIntervalSince(entry.fetchedAt) < cacheTTL else { return nil }
+            return entry.key
+        }
+        guard let key, key.isUsable(at: now) else { return nil }
+        pendingTouches.withLock { _ = $0.insert(key.id) }
+        return KeyPrincipal(keyID: key.id, organizationID: key.organizationID, scopes: key.scopes, expiresAt: key.expiresAt)
+    }
+
     /// Writes the `last_used_at` of keys used since the last flush.
     public func flushUsage() async throws {
         let keys = pendingTouches.withLock { pending -> [APIKeyID] in

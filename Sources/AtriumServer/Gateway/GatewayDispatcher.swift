@@ -26,11 +26,13 @@ public struct GatewayDispatcher: Sendable {
         public var attempts: Int
     }
 
-    public func dispatch(model: String, request: ProviderRequest) async throws -> Outcome {
+    /// - Parameter priorAttempt: a provider already tried for this request (by the fast lane), which is
+    ///   skipped, and whose failure stands when no other provider answers.
+    func dispatch(model: String, request: ProviderRequest, priorAttempt: PriorAttempt? = nil) async throws -> Outcome {
         let routes = try catalog.routes(for: model, operation: request.operation)
-        var lastFailure: ProviderFailure?
-        var attempts = 0
-        for route in routes {
+        var lastFailure = priorAttempt?.failure
+        var attempts = priorAttempt == nil ? 0 : 1
+        for route in routes where route.provider.name != priorAttempt?.provider {
             guard route.breaker.acquire() else { continue }
             attempts += 1
             var upstreamRequest = request

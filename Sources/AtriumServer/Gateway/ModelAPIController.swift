@@ -14,14 +14,10 @@ struct ModelAPIController {
     func addRoutes(to group: RouterGroup<KeyRequestContext>) {
         group.get("models", use: listModels)
         group.get("models/**", use: showModel)
-        group.post("chat/completions") { request, context in
-            try await proxy(.chatCompletions, schema: OpenAISchemas.chatCompletions, request: request, context: context)
-        }
-        group.post("completions") { request, context in
-            try await proxy(.completions, schema: OpenAISchemas.completions, request: request, context: context)
-        }
-        group.post("embeddings") { request, context in
-            try await proxy(.embeddings, schema: OpenAISchemas.embeddings, request: request, context: context)
+        for operation in ModelOperation.allCases {
+            group.post(RouterPath(operation.rawValue)) { request, context in
+                try await proxy(operation, request: request, context: context)
+            }
         }
     }
 
@@ -40,21 +36,20 @@ struct ModelAPIController {
         return Self.json(Self.modelObject(model))
     }
 
-    func proxy(_ operation: ModelOperation, schema: RequestSchema, request: Request, context: KeyRequestContext) async throws -> Response {
+    func proxy(_ operation: ModelOperation, request: Request, context: KeyRequestContext) async throws -> Response {
         try context.require(.modelRequest)
         let buffer = try await request.collectBody(limit: maxBodyBytes)
         let body = try JSONValue.parse(buffer)
-        try schema.validate(body)
-        if operation == .chatCompletions { try OpenAISchemas.checkMessages(body) }
-        let model = body["model"]?.stringValue ?? ""
-        let stream = body["stream"]?.boolValue ?? false
+        let (model, stream) = try OpenAISchemas.validate(body, for: operation)
 
         let start = ContinuousClock.now
         let outcome: GatewayDispatcher.Outcome
         do {
             outcome = try await dispatcher.dispatch(
-                model: model, request: ProviderRequest(
-                    operation: operation, body: body, stream: stream, requestID: context.requestID, eventLoop: context.channel.eventLoop))
+                model: model,
+                request: ProviderRequest(
+                    operation: operation, body: body, stream: stream, requestID: context.requestID, eventLoop: context.channel.eventLoop),
+                priorAttempt: request.headers[.priorAttempt].flatMap(PriorAttempt.init(headerValue:)))
         } catch {
             metrics.recordUpstream(provider: "none", operation: operation.rawValue, outcome: "failed", duration: .now - start)
             throw error
@@ -113,7 +108,7 @@ struct ModelAPIController {
         Self.record(usage, model: model, metrics: metrics)
     }
 
-    private static func record(_ usage: JSONValue, model: String, metrics: ServerMetrics) {
+    static func record(_ usage: JSONValue, model: String, metrics: ServerMetrics) {
         metrics.recordTokens(
             model: model, prompt: usage["prompt_tokens"]?.intValue ?? 0, completion: usage["completion_tokens"]?.intValue ?? 0)
     }

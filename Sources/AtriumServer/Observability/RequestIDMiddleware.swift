@@ -9,7 +9,7 @@ struct RequestIDMiddleware: RouterMiddleware {
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         var context = context
-        let id = request.headers[.requestID].flatMap(Self.accepted) ?? "req_" + RequestIDGenerator.next()
+        let id = RequestIDGenerator.id(clientSent: request.headers[.requestID])
         context.requestID = id
         context.logger[metadataKey: "request_id"] = .string(id)
         var response = try await next(request, context)
@@ -18,7 +18,7 @@ struct RequestIDMiddleware: RouterMiddleware {
     }
 
     /// A client's own id is kept when it is short and plain, so it can be logged and echoed safely.
-    private static func accepted(_ id: String) -> String? {
+    fileprivate static func accepted(_ id: String) -> String? {
         guard !id.isEmpty, id.utf8.count <= 128 else { return nil }
         let plain = id.utf8.allSatisfy { byte in
             (byte >= 48 && byte <= 57) || (byte >= 65 && byte <= 90) || (byte >= 97 && byte <= 122) || byte == 45 || byte == 95
@@ -28,6 +28,11 @@ struct RequestIDMiddleware: RouterMiddleware {
 }
 
 enum RequestIDGenerator {
+    /// The client's id when it is acceptable, else a new one.
+    static func id(clientSent: String?) -> String {
+        clientSent.flatMap(RequestIDMiddleware.accepted) ?? "req_" + next()
+    }
+
     private static let alphabet = Array("0123456789abcdefghijklmnopqrstuvwxyz".utf8)
 
     /// 24 base-36 characters (about 124 bits) from two draws of the system generator: on Linux every

@@ -19,7 +19,7 @@ struct ErrorMiddleware: RouterMiddleware {
     }
 
     static func response(for error: any Error, request: Request, requestID: String, logger: Logger) -> Response {
-        let envelope = ErrorEnvelope(error, request: request, requestID: requestID)
+        let envelope = ErrorEnvelope(error, method: request.method.rawValue, path: request.uri.path, requestID: requestID)
         if envelope.status == .internalServerError {
             logger.error("unhandled error", metadata: ["error": .string(String(reflecting: error)), "request_id": .string(requestID)])
         }
@@ -34,7 +34,7 @@ struct ErrorEnvelope {
     var body: JSONValue
     var retryAfter: Int?
 
-    init(_ error: any Error, request: Request, requestID: String) {
+    init(_ error: any Error, method: String, path: String, requestID: String) {
         func make(_ status: HTTPResponse.Status, _ message: String, type: String, param: String? = nil, code: String? = nil) -> (HTTPResponse.Status, JSONValue) {
             (status, .object(["error": .object([
                 "message": .string(message), "type": .string(type),
@@ -81,11 +81,11 @@ struct ErrorEnvelope {
         case let error as HTTPError:
             switch error.status {
             case .notFound:
-                result = make(.notFound, "Unknown request URL: \(request.method) \(request.uri.path). Please check the URL for typos.", type: "invalid_request_error", code: "unknown_url")
+                result = make(.notFound, "Unknown request URL: \(method) \(path). Please check the URL for typos.", type: "invalid_request_error", code: "unknown_url")
             case .contentTooLarge:
                 result = make(.contentTooLarge, "The request body is too large.", type: "invalid_request_error", code: "request_too_large")
             case .methodNotAllowed:
-                result = make(.methodNotAllowed, "Method \(request.method) is not allowed on \(request.uri.path).", type: "invalid_request_error", code: "method_not_allowed")
+                result = make(.methodNotAllowed, "Method \(method) is not allowed on \(path).", type: "invalid_request_error", code: "method_not_allowed")
             default:
                 result = make(error.status, error.body ?? error.status.reasonPhrase, type: error.status.code >= 500 ? "server_error" : "invalid_request_error")
             }

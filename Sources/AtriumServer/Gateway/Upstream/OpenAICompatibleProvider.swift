@@ -46,18 +46,31 @@ public final class OpenAICompatibleProvider: InferenceProvider {
         await transport.shutdown()
     }
 
-    public func perform(_ request: ProviderRequest) async throws -> ProviderResponse {
+    private func headers(stream: Bool, requestID: String) -> [(String, String)] {
         var headers = [
             ("content-type", "application/json"),
-            ("accept", request.stream ? "text/event-stream" : "application/json"),
-            ("x-request-id", request.requestID),
+            ("accept", stream ? "text/event-stream" : "application/json"),
+            ("x-request-id", requestID),
         ]
         if let authorization { headers.append(("authorization", authorization)) }
+        return headers
+    }
+
+    /// Sends a whole request from code running on `eventLoop` (the fast lane), or nil when this
+    /// provider cannot (an HTTPS upstream, or a loop without a pool).
+    func sendOnLoop(_ eventLoop: any EventLoop, _ request: ProviderRequest) -> EventLoopFuture<(Int, ByteBuffer?)>? {
+        guard let pooled = transport as? PooledHTTPTransport, !request.stream else { return nil }
+        return pooled.sendOnLoop(
+            eventLoop, path: "\(basePath)/\(request.operation.rawValue)",
+            headers: headers(stream: false, requestID: request.requestID), body: request.body.encodedBuffer())
+    }
+
+    public func perform(_ request: ProviderRequest) async throws -> ProviderResponse {
         let reply: UpstreamReply
         do {
             reply = try await transport.post(
-                path: "\(basePath)/\(request.operation.rawValue)", headers: headers, body: request.body.encodedBuffer(),
-                stream: request.stream, eventLoop: request.eventLoop)
+                path: "\(basePath)/\(request.operation.rawValue)", headers: headers(stream: request.stream, requestID: request.requestID),
+                body: request.body.encodedBuffer(), stream: request.stream, eventLoop: request.eventLoop)
         } catch var failure as ProviderFailure {
             failure.message = "\(name): \(failure.message)"
             throw failure
@@ -87,7 +100,7 @@ public final class OpenAICompatibleProvider: InferenceProvider {
         }
     }
 
-    private func failure(status: Int, body: ByteBuffer) -> ProviderFailure {
+    func failure(status: Int, body: ByteBuffer) -> ProviderFailure {
         let upstreamError = (try? JSONValue.parse(body))?["error"]
         let message = upstreamError?["message"]?.stringValue ?? "\(name) answered HTTP \(status)"
         return ProviderFailure(.upstreamStatus(status), message, upstreamError: upstreamError)

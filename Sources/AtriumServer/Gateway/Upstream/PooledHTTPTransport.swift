@@ -37,14 +37,8 @@ final class PooledHTTPTransport: UpstreamTransport {
         path: String, headers: [(String, String)], body: ByteBuffer, stream: Bool, eventLoop: (any EventLoop)?
     ) async throws -> UpstreamReply {
         let (loop, pool) = pool(near: eventLoop)
-        var head = HTTPRequestHead(version: .http1_1, method: .POST, uri: path)
-        head.headers.reserveCapacity(headers.count + 3)
-        head.headers.add(name: "host", value: port == 80 ? host : "\(host):\(port)")
-        head.headers.add(name: "content-length", value: String(body.readableBytes))
-        for (name, value) in headers { head.headers.add(name: name, value: value) }
-
         let exchange = UpstreamExchange(
-            head: head, body: body, stream: stream, maxResponseBytes: maxResponseBytes, eventLoop: loop)
+            head: requestHead(path: path, headers: headers, body: body), body: body, stream: stream, maxResponseBytes: maxResponseBytes, eventLoop: loop)
         let headFuture = loop.flatSubmit {
             pool.send(exchange)
         }
@@ -55,6 +49,28 @@ final class PooledHTTPTransport: UpstreamTransport {
         }
         if let complete { return UpstreamReply(status: status, body: .complete(complete)) }
         return UpstreamReply(status: status, body: .stream(exchange.bodyStream))
+    }
+
+    /// Sends a whole (not streamed) request from code already running on `eventLoop`, with no task
+    /// involved. Nil when the loop has no pool here (then callers take the async path).
+    func sendOnLoop(
+        _ eventLoop: any EventLoop, path: String, headers: [(String, String)], body: ByteBuffer
+    ) -> EventLoopFuture<(Int, ByteBuffer?)>? {
+        guard let pool = pools[ObjectIdentifier(eventLoop)] else { return nil }
+        eventLoop.preconditionInEventLoop()
+        let exchange = UpstreamExchange(
+            head: requestHead(path: path, headers: headers, body: body), body: body, stream: false,
+            maxResponseBytes: maxResponseBytes, eventLoop: eventLoop)
+        return pool.send(exchange)
+    }
+
+    private func requestHead(path: String, headers: [(String, String)], body: ByteBuffer) -> HTTPRequestHead {
+        var head = HTTPRequestHead(version: .http1_1, method: .POST, uri: path)
+        head.headers.reserveCapacity(headers.count + 3)
+        head.headers.add(name: "host", value: port == 80 ? host : "\(host):\(port)")
+        head.headers.add(name: "content-length", value: String(body.readableBytes))
+        for (name, value) in headers { head.headers.add(name: name, value: value) }
+        return head
     }
 
     func shutdown() async {

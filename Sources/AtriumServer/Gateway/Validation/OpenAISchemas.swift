@@ -70,6 +70,21 @@ enum OpenAISchemas {
             "user": .string(maxLength: 512),
         ])
 
+    static func schema(for operation: ModelOperation) -> RequestSchema {
+        switch operation {
+        case .chatCompletions: chatCompletions
+        case .completions: completions
+        case .embeddings: embeddings
+        }
+    }
+
+    /// Checks a request body for `operation`; returns the model it names and whether it asks to stream.
+    static func validate(_ body: JSONValue, for operation: ModelOperation) throws -> (model: String, stream: Bool) {
+        try schema(for: operation).validate(body)
+        if operation == .chatCompletions { try checkMessages(body) }
+        return (body["model"]?.stringValue ?? "", body["stream"]?.boolValue ?? false)
+    }
+
     /// Rules that span fields and so cannot live on one field.
     static func checkMessages(_ body: JSONValue) throws {
         guard let messages = body["messages"]?.arrayValue else { return }
