@@ -1,6 +1,7 @@
 import HTTPTypes
 import Hummingbird
 import Logging
+import Synchronization
 
 /// Gives every request an id (the client's `x-request-id` when it is sane, else a new one), puts it in
 /// the logger's metadata and echoes it on the response, errors included.
@@ -35,23 +36,24 @@ enum RequestIDGenerator {
 
     private static let alphabet = Array("0123456789abcdefghijklmnopqrstuvwxyz".utf8)
 
-    /// 24 base-36 characters (about 124 bits) from two draws of the system generator: on Linux every
-    /// draw is a `getrandom` call, so one per character would cost more than the rest of the request.
-    static func next() -> String {
+    /// A random per-process prefix and a counter: unique, unguessable enough to be no handle on anything,
+    /// and free of the `getrandom` system call that drawing fresh randomness per request would cost.
+    private static let prefix: String = {
         var generator = SystemRandomNumberGenerator()
-        var words = (generator.next() as UInt64, generator.next() as UInt64)
-        return String(unsafeUninitializedCapacity: 24) { buffer in
-            for index in 0..<24 {
-                if index < 12 {
-                    buffer[index] = alphabet[Int(words.0 % 36)]
-                    words.0 /= 36
-                } else {
-                    buffer[index] = alphabet[Int(words.1 % 36)]
-                    words.1 /= 36
-                }
-            }
-            return 24
+        return String((0..<12).map { _ in Character(Unicode.Scalar(alphabet[Int(generator.next(upperBound: UInt32(36)))])) })
+    }()
+    private static let counter = Atomic<UInt64>(0)
+
+    static func next() -> String {
+        var value = counter.wrappingAdd(1, ordering: .relaxed).newValue
+        var digits = [UInt8](repeating: alphabet[0], count: 12)
+        var index = 11
+        while value > 0 && index >= 0 {
+            digits[index] = alphabet[Int(value % 36)]
+            value /= 36
+            index -= 1
         }
+        return prefix + String(decoding: digits, as: UTF8.self)
     }
 }
 

@@ -55,15 +55,20 @@ public final class ServerMetrics: Sendable {
         ).record(duration)
     }
 
+    private let tokenSeries = Mutex<[String: (prompt: Counter, completion: Counter)]>([:])
+
     func recordTokens(model: String, prompt: Int64, completion: Int64) {
-        if prompt > 0 {
-            registry.makeCounter(name: "atrium_tokens_total", labels: [("model", model), ("kind", "prompt")], help: "Tokens processed.")
-                .increment(by: prompt)
+        let series = tokenSeries.withLock { cache in
+            if let series = cache[model] { return series }
+            let series = (
+                prompt: registry.makeCounter(name: "atrium_tokens_total", labels: [("model", model), ("kind", "prompt")], help: "Tokens processed."),
+                completion: registry.makeCounter(name: "atrium_tokens_total", labels: [("model", model), ("kind", "completion")], help: "Tokens processed.")
+            )
+            cache[model] = series
+            return series
         }
-        if completion > 0 {
-            registry.makeCounter(name: "atrium_tokens_total", labels: [("model", model), ("kind", "completion")], help: "Tokens processed.")
-                .increment(by: completion)
-        }
+        if prompt > 0 { series.prompt.increment(by: prompt) }
+        if completion > 0 { series.completion.increment(by: completion) }
     }
 
     func render() -> ByteBuffer {

@@ -48,7 +48,7 @@ final class PooledHTTPTransport: UpstreamTransport {
             loop.execute { exchange.cancel() }
         }
         if let complete { return UpstreamReply(status: status, body: .complete(complete)) }
-        return UpstreamReply(status: status, body: .stream(exchange.bodyStream))
+        return UpstreamReply(status: status, body: .stream(exchange.bodyStream!))
     }
 
     /// Sends a whole (not streamed) request from code already running on `eventLoop`, with no task
@@ -95,8 +95,9 @@ final class UpstreamExchange: @unchecked Sendable {  // all mutable state is tou
     let eventLoop: any EventLoop
     /// Completed when the head arrives (streams) or the whole response has (not streams).
     let headPromise: EventLoopPromise<(Int, ByteBuffer?)>
-    let bodyStream: AsyncThrowingStream<ByteBuffer, any Error>
-    private let bodyContinuation: AsyncThrowingStream<ByteBuffer, any Error>.Continuation
+    /// Only streamed exchanges get a body stream (making one costs more than a whole small request).
+    private(set) var bodyStream: AsyncThrowingStream<ByteBuffer, any Error>?
+    private var bodyContinuation: AsyncThrowingStream<ByteBuffer, any Error>.Continuation?
     private var status = 0
     private var collected: ByteBuffer?
     private var headDelivered = false
@@ -111,12 +112,15 @@ final class UpstreamExchange: @unchecked Sendable {  // all mutable state is tou
         self.maxResponseBytes = maxResponseBytes
         self.eventLoop = eventLoop
         self.headPromise = eventLoop.makePromise()
-        (bodyStream, bodyContinuation) = AsyncThrowingStream.makeStream()
+        guard stream else { return }
+        let (bodyStream, bodyContinuation) = AsyncThrowingStream<ByteBuffer, any Error>.makeStream()
         let loop = eventLoop
         bodyContinuation.onTermination = { [weak self] termination in
             guard case .cancelled = termination else { return }
             loop.execute { self?.cancel() }
         }
+        self.bodyStream = bodyStream
+        self.bodyContinuation = bodyContinuation
     }
 
     var receivedAnything: Bool { status != 0 }
@@ -139,7 +143,7 @@ final class UpstreamExchange: @unchecked Sendable {  // all mutable state is tou
             var part = part
             collected!.writeBuffer(&part)
         } else {
-            bodyContinuation.yield(part)
+            bodyContinuation?.yield(part)
         }
     }
 
@@ -149,18 +153,14 @@ final class UpstreamExchange: @unchecked Sendable {  // all mutable state is tou
         if let collected {
             headPromise.succeed((status, collected))
         }
-        bodyContinuation.finish()
+        bodyContinuation?.finish()
     }
 
     func fail(_ error: any Error) {
         guard !finished else { return }
         finished = true
-        if headDelivered {
-            bodyContinuation.finish(throwing: error)
-        } else {
-            headPromise.fail(error)
-            bodyContinuation.finish(throwing: error)
-        }
+        if !headDelivered { headPromise.fail(error) }
+        bodyContinuation?.finish(throwing: error)
     }
 
     func cancel() {
