@@ -74,7 +74,7 @@ public func buildApplication(config: AtriumConfig, logger: Logger, metrics: Serv
         keys: services.keys, catalog: catalog, metrics: metrics, maxBodyBytes: config.maxBodyBytes)
     var app = Application(
         router: router,
-        server: .http1(configuration: .init(additionalChannelHandlers: [FastLaneHandler(services: fastLane)])),
+        server: .http1(fastLane: fastLane),
         configuration: .init(address: .hostname(config.host, port: config.port), serverName: nil),
         logger: logger)
     let keys = services.keys

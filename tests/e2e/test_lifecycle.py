@@ -5,6 +5,7 @@ import time
 
 import httpx
 import openai
+import pytest
 
 from conftest import Atrium
 
@@ -28,6 +29,25 @@ def test_sigterm_drains_an_in_flight_stream(upstreams):
             assert refused, "a new connection was accepted after SIGTERM"
     assert [p for p in pieces if p] == [f" w{i}" for i in range(20)]
     assert server.proc.wait(15) == 0
+
+
+def fast_lane_answers(atrium):
+    for line in httpx.get(atrium.url + "/metrics").text.splitlines():
+        if line.startswith("atrium_fast_lane_answers_total"):
+            return float(line.split()[-1])
+    return 0.0
+
+
+def test_whole_requests_take_the_fast_lane_and_streams_do_not(atrium, client):
+    client.models.list()  # the key is verified (and cached) by the router
+    before = fast_lane_answers(atrium)
+    for _ in range(3):
+        assert client.chat.completions.create(model="echo", messages=[{"role": "user", "content": "x"}]).choices
+    assert fast_lane_answers(atrium) == before + 3
+    list(client.chat.completions.create(model="echo", messages=[{"role": "user", "content": "x"}], stream=True))
+    with pytest.raises(openai.BadRequestError):
+        client.chat.completions.create(model="echo", messages=[{"role": "user", "content": "x"}], temperature=9)
+    assert fast_lane_answers(atrium) == before + 3
 
 
 def test_readiness_and_metrics(atrium, client):

@@ -20,8 +20,13 @@ public final class ServerMetrics: Sendable {
     /// request path keeps its own handles instead.
     private let requestSeries = Mutex<[RequestSeries: (Counter, DurationHistogram)]>([:])
 
+    /// Requests the fast lane answered itself (the rest of `/v1` went through the router).
+    let fastLaneAnswers: Counter
+
     public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
         self.registry = registry
+        self.fastLaneAnswers = registry.makeCounter(
+            name: "atrium_fast_lane_answers_total", help: "Model API requests answered on the event loop's fast lane.")
     }
 
     func recordRequest(route: String, method: String, status: Int, duration: Duration) {
