@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Gateway benchmark: wrk against nginx directly and against `atrium serve` proxying to it, in one run,
-# with key auth on. Writes bench/results/gateway-<date>.md (and .json).
-#   DURATION=10 bench/gateway/run.sh
+# with key auth on. Each cell is the median of REPEAT runs (the machine is shared and noisy).
+# Writes bench/results/gateway-<date>.md (and .json).
+#   DURATION=10 REPEAT=3 bench/gateway/run.sh
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 DURATION="${DURATION:-10}"
+REPEAT="${REPEAT:-3}"
 for tool in wrk nginx; do
     command -v "$tool" >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk nginx >/dev/null; }
 done
@@ -34,21 +36,28 @@ GATEWAY=$!
 trap 'kill $GATEWAY $NGINX 2>/dev/null || true; wait 2>/dev/null || true' EXIT
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$GW_PORT/healthz" >/dev/null && break; sleep 0.1; done
 
-run_wrk() {  # target connections -> "p50_ms rps"
+run_wrk() {  # target connections -> "p50_ms p99_ms rps non2xx", medians over REPEAT runs
     local url=$1 connections=$2 threads=$(( $2 > 1 ? 2 : 1 ))
     wrk -t"$threads" -c"$connections" -d2s -s bench/gateway/post.lua "$url" >/dev/null  # warm-up
-    wrk -t"$threads" -c"$connections" -d"${DURATION}s" --latency -s bench/gateway/post.lua "$url" > "$WORK/wrk.txt"
-    python3 - "$WORK/wrk.txt" <<'PY'
-import re, sys
-text = open(sys.argv[1]).read()
+    for i in $(seq "$REPEAT"); do
+        wrk -t"$threads" -c"$connections" -d"${DURATION}s" --latency -s bench/gateway/post.lua "$url" > "$WORK/wrk-$i.txt"
+    done
+    python3 - "$WORK"/wrk-*.txt <<'PY'
+import re, statistics, sys
 def ms(value, unit):
     return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
-p50 = re.search(r"^\s+50%\s+([\d.]+)(us|ms|s)", text, re.M)
-p99 = re.search(r"^\s+99%\s+([\d.]+)(us|ms|s)", text, re.M)
-rps = re.search(r"Requests/sec:\s+([\d.]+)", text)
-errors = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
-print(f"{ms(*p50.groups()):.3f} {ms(*p99.groups()):.3f} {float(rps.group(1)):.0f} {errors.group(1) if errors else 0}")
+rows = []
+for path in sys.argv[1:]:
+    text = open(path).read()
+    p50 = re.search(r"^\s+50%\s+([\d.]+)(us|ms|s)", text, re.M)
+    p99 = re.search(r"^\s+99%\s+([\d.]+)(us|ms|s)", text, re.M)
+    rps = re.search(r"Requests/sec:\s+([\d.]+)", text)
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
+    rows.append((ms(*p50.groups()), ms(*p99.groups()), float(rps.group(1)), int(errors.group(1)) if errors else 0))
+median = lambda i: statistics.median(r[i] for r in rows)
+print(f"{median(0):.3f} {median(1):.3f} {median(2):.0f} {sum(r[3] for r in rows)}")
 PY
+    rm -f "$WORK"/wrk-*.txt
 }
 
 UP_URL="http://127.0.0.1:$UP_PORT/v1/chat/completions"
@@ -68,7 +77,8 @@ cat > "$OUT" <<MD
 # Gateway benchmark, $STAMP
 
 wrk posting a small chat completion with a Bearer key; nginx answers with a fixed completion.
-wrk, nginx and Atrium share this machine's $(nproc) cores. ${DURATION} s per cell after a 2 s warm-up.
+wrk, nginx and Atrium share this machine's $(nproc) cores. Each cell: the median of $REPEAT runs of
+${DURATION} s after a 2 s warm-up.
 Atrium: release build, SQLite, key auth and validation on; $(git rev-parse --short HEAD 2>/dev/null || echo unknown).
 
 | target | connections | p50 (ms) | p99 (ms) | requests/s | non-2xx |
