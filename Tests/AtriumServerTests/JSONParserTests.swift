@@ -47,4 +47,17 @@ import Testing
         let foundation = try JSONSerialization.jsonObject(with: Data(bytes.readableBytesView)) as? [String: Any]
         #expect(foundation?["text"] as? String == "quote \" backslash \\ tab \t nl \n ctrl \u{01} é 😀")
     }
+
+    @Test func theTopLevelModelIsLocatedAndSplicedInPlace() throws {
+        let text = #"{"messages":[{"model":"inner"}], "model" : "public-name","n":1}"#
+        let buffer = ByteBuffer(string: text)
+        let (value, range) = try JSONValue.parse(buffer, locating: "model")
+        let located = try #require(range)
+        #expect(String(text.utf8.dropFirst(located.lowerBound).prefix(located.count))! == #""public-name""#)
+        let spliced = JSONValue.splice(buffer, replacing: located, with: "org/upstream \"q\"")
+        var expected = value
+        expected["model"] = .string("org/upstream \"q\"")
+        #expect(try JSONValue.parse(spliced) == expected)
+        #expect(try JSONValue.parse(ByteBuffer(string: #"{"other":1}"#), locating: "model").range == nil)
+    }
 }

@@ -125,7 +125,7 @@ final class FastLaneHandler: ChannelDuplexHandler, RemovableChannelHandler {
         guard let authorization = head.headers.first(name: "authorization"), authorization.hasPrefix("Bearer "),
             let principal = services.keys.cachedPrincipal(secret: String(authorization.dropFirst(7))),
             principal.allows(.modelRequest),
-            let json = try? JSONValue.parse(body),
+            let (json, modelRange) = try? JSONValue.parse(body, locating: "model"), let modelRange,
             let (model, stream) = try? OpenAISchemas.validate(json, for: operation), !stream,
             let routes = try? services.catalog.routes(for: model, operation: operation),
             // The same admission as the dispatcher's: a closed circuit, or the trial of a half-open one.
@@ -136,10 +136,11 @@ final class FastLaneHandler: ChannelDuplexHandler, RemovableChannelHandler {
             return
         }
         let requestID = RequestIDGenerator.id(clientSent: head.headers.first(name: "x-request-id"))
-        var upstreamBody = json
-        upstreamBody["model"] = .string(route.upstreamModel)
-        let request = ProviderRequest(operation: operation, body: upstreamBody, stream: false, requestID: requestID)
-        guard let provider = route.provider as? OpenAICompatibleProvider, let reply = provider.sendOnLoop(context.eventLoop, request) else {
+        // The body goes on as the client wrote it, with only the model's name swapped in place.
+        let upstreamBody = route.upstreamModel == model ? body : JSONValue.splice(body, replacing: modelRange, with: route.upstreamModel)
+        guard let provider = route.provider as? OpenAICompatibleProvider,
+            let reply = provider.sendOnLoop(context.eventLoop, operation: operation, body: upstreamBody, requestID: requestID)
+        else {
             route.breaker.releaseTrial()
             state = .idle
             handOver([.head(head), .body(body), .end(nil)], context: context)
@@ -153,16 +154,24 @@ final class FastLaneHandler: ChannelDuplexHandler, RemovableChannelHandler {
         reply.whenComplete { result in
             switch result {
             case .success((let status, let answer?)) where (200..<300).contains(status):
-                guard var json = try? JSONValue.parse(answer), json.objectValue != nil else {
+                guard let (json, range) = try? JSONValue.parse(answer, locating: "model"), json.objectValue != nil else {
                     route.breaker.recordFailure()
                     let failure = ProviderFailure(.protocolViolation, "\(provider.name) answered with a body that is not a JSON object")
                     return self.fallBack(head, body, after: PriorAttempt(provider: provider.name, failure: failure), context: context)
                 }
                 route.breaker.recordSuccess()
-                json["model"] = .string(model)
                 if let usage = json["usage"] { ModelAPIController.record(usage, model: model, metrics: metrics) }
                 metrics.recordUpstream(provider: provider.name, operation: operation.rawValue, outcome: "ok", duration: .now - start)
-                self.respond(.ok, json, requestID: requestID, version: version, closeAfter: closeAfter, start: start, context: context)
+                // The client sees its own name for the model, spliced into the upstream's bytes.
+                let output: ByteBuffer
+                if let range, json["model"]?.stringValue != nil {
+                    output = JSONValue.splice(answer, replacing: range, with: model)
+                } else {
+                    var rewritten = json
+                    rewritten["model"] = .string(model)
+                    output = rewritten.encodedBuffer()
+                }
+                self.respond(.ok, output, requestID: requestID, version: version, closeAfter: closeAfter, start: start, context: context)
             case .success((let status, let answer)) where status != 429 && (400..<500).contains(status):
                 // The upstream refused the request itself: answer as the router would, without a retry.
                 route.breaker.recordSuccess()
@@ -170,7 +179,7 @@ final class FastLaneHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 let envelope = ErrorEnvelope(
                     UpstreamRejection(status: status, error: failure.upstreamError, message: failure.message),
                     method: "POST", path: head.uri, requestID: requestID)
-                self.respond(envelope.status, envelope.body, requestID: requestID, version: version, closeAfter: closeAfter, start: start, context: context)
+                self.respond(envelope.status, envelope.body.encodedBuffer(), requestID: requestID, version: version, closeAfter: closeAfter, start: start, context: context)
             case .success((let status, let answer)):
                 // A 5xx or a 429: the router goes on with the other providers.
                 route.breaker.recordFailure()
@@ -195,10 +204,9 @@ final class FastLaneHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     private func respond(
-        _ status: HTTPResponse.Status, _ json: JSONValue, requestID: String, version: HTTPVersion, closeAfter: Bool,
+        _ status: HTTPResponse.Status, _ body: ByteBuffer, requestID: String, version: HTTPVersion, closeAfter: Bool,
         start: ContinuousClock.Instant, context: ChannelHandlerContext
     ) {
-        let body = json.encodedBuffer()
         var headers = HTTPHeaders([
             ("content-type", "application/json"), ("content-length", String(body.readableBytes)), ("x-request-id", requestID),
         ])

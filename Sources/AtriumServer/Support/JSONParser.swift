@@ -8,6 +8,9 @@ struct JSONParser {
     private let start: UnsafePointer<UInt8>
     private let end: UnsafePointer<UInt8>
     private var cursor: UnsafePointer<UInt8>
+    /// A member of the top-level object whose value's byte range is wanted (see `parse(_:locating:)`).
+    private var wantedKey: String?
+    private var wantedRange: Range<Int>?
 
     private init(_ buffer: UnsafeBufferPointer<UInt8>) {
         start = buffer.baseAddress!
@@ -16,13 +19,20 @@ struct JSONParser {
     }
 
     static func parse(_ bytes: UnsafeRawBufferPointer) throws(JSONBodyError) -> JSONValue {
+        try parse(bytes, locating: nil).value
+    }
+
+    /// Parses, and also reports where the value of the top-level member `key` lies in the bytes, so it
+    /// can be replaced without writing the whole document again.
+    static func parse(_ bytes: UnsafeRawBufferPointer, locating key: String?) throws(JSONBodyError) -> (value: JSONValue, range: Range<Int>?) {
         let buffer = bytes.bindMemory(to: UInt8.self)
         guard buffer.count > 0 else { throw .unparsable }
         var parser = JSONParser(buffer)
+        parser.wantedKey = key
         let value = try parser.value(depth: 0)
         parser.skipWhitespace()
         guard parser.cursor == parser.end else { throw .unparsable }
-        return value
+        return (value, parser.wantedRange)
     }
 
     private mutating func skipWhitespace() {
@@ -82,7 +92,10 @@ struct JSONParser {
             skipWhitespace()
             guard cursor < end, cursor.pointee == UInt8(ascii: ":") else { throw .unparsable }
             cursor += 1
+            skipWhitespace()
+            let valueStart = cursor - start
             members[key] = try value(depth: depth)
+            if depth == 1, key == wantedKey { wantedRange = valueStart..<(cursor - start) }
             skipWhitespace()
             guard cursor < end else { throw .unparsable }
             switch cursor.pointee {

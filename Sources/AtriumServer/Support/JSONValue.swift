@@ -145,6 +145,25 @@ extension JSONValue {
         try buffer.withUnsafeReadableBytes { bytes throws(JSONBodyError) in try JSONParser.parse(bytes) }
     }
 
+    /// Parses `buffer` and finds the bytes of the top-level member `key`'s value.
+    static func parse(_ buffer: ByteBuffer, locating key: String) throws(JSONBodyError) -> (value: JSONValue, range: Range<Int>?) {
+        let result = buffer.withUnsafeReadableBytes { bytes in
+            Result { () throws(JSONBodyError) in try JSONParser.parse(bytes, locating: key) }
+        }
+        return try result.get()
+    }
+
+    /// `buffer` with the bytes in `range` replaced by the JSON string `replacement`.
+    static func splice(_ buffer: ByteBuffer, replacing range: Range<Int>, with replacement: String) -> ByteBuffer {
+        var output = ByteBuffer()
+        output.reserveCapacity(buffer.readableBytes + replacement.utf8.count)
+        output.writeImmutableBuffer(buffer.getSlice(at: buffer.readerIndex, length: range.lowerBound)!)
+        JSONSerializer.writeString(replacement, into: &output)
+        output.writeImmutableBuffer(
+            buffer.getSlice(at: buffer.readerIndex + range.upperBound, length: buffer.readableBytes - range.upperBound)!)
+        return output
+    }
+
     /// Compact JSON.
     func encodedBuffer() -> ByteBuffer {
         var buffer = ByteBuffer()

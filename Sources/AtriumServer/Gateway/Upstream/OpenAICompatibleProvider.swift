@@ -58,11 +58,12 @@ public final class OpenAICompatibleProvider: InferenceProvider {
 
     /// Sends a whole request from code running on `eventLoop` (the fast lane), or nil when this
     /// provider cannot (an HTTPS upstream, or a loop without a pool).
-    func sendOnLoop(_ eventLoop: any EventLoop, _ request: ProviderRequest) -> EventLoopFuture<(Int, ByteBuffer?)>? {
-        guard let pooled = transport as? PooledHTTPTransport, !request.stream else { return nil }
+    func sendOnLoop(
+        _ eventLoop: any EventLoop, operation: ModelOperation, body: ByteBuffer, requestID: String
+    ) -> EventLoopFuture<(Int, ByteBuffer?)>? {
+        guard let pooled = transport as? PooledHTTPTransport else { return nil }
         return pooled.sendOnLoop(
-            eventLoop, path: "\(basePath)/\(request.operation.rawValue)",
-            headers: headers(stream: false, requestID: request.requestID), body: request.body.encodedBuffer())
+            eventLoop, path: "\(basePath)/\(operation.rawValue)", headers: headers(stream: false, requestID: requestID), body: body)
     }
 
     public func perform(_ request: ProviderRequest) async throws -> ProviderResponse {
