@@ -37,7 +37,7 @@ trap 'kill $GATEWAY $NGINX 2>/dev/null || true; wait 2>/dev/null || true' EXIT
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$GW_PORT/healthz" >/dev/null && break; sleep 0.1; done
 
 run_wrk() {  # target connections -> "p50_ms p99_ms rps non2xx", medians over REPEAT runs
-    local url=$1 connections=$2 threads=$(( $2 > 1 ? 2 : 1 ))
+    local url=$1 connections=$2 threads=1  # one wrk thread: it shares the two cores with nginx and Atrium
     wrk -t"$threads" -c"$connections" -d2s -s bench/gateway/post.lua "$url" >/dev/null  # warm-up
     for i in $(seq "$REPEAT"); do
         wrk -t"$threads" -c"$connections" -d"${DURATION}s" --latency -s bench/gateway/post.lua "$url" > "$WORK/wrk-$i.txt"
