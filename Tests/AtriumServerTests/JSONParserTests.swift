@@ -61,3 +61,16 @@ import Testing
         #expect(try JSONValue.parse(ByteBuffer(string: #"{"other":1}"#), locating: "model").range == nil)
     }
 }
+
+@Suite struct JSONScanTests {
+    @Test func scanningKeepsOnlyTheNamedMembersAndStillChecksTheRest() throws {
+        let text = #"{"id":"x","choices":[{"message":{"content":"a \"b\" \u00e9"}}],"model":"up","usage":{"total_tokens":9}}"#
+        let members = try JSONValue.scanObject(ByteBuffer(string: text), keep: ["model", "usage"])
+        #expect(members["model"]?.value == .string("up"))
+        #expect(members["usage"]?.value["total_tokens"] == .int(9))
+        #expect(members["id"] == nil)
+        for broken in [#"{"a":[1,}"#, #"{"a":"\x"}"#, #"[1]"#, #"{"a":tru}"#, #"{"a":1} x"#, "{\"a\":\"\u{01}\"}"] {
+            #expect(throws: JSONBodyError.self) { try JSONValue.scanObject(ByteBuffer(string: broken), keep: ["model"]) }
+        }
+    }
+}

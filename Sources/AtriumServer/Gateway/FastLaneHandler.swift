@@ -154,22 +154,22 @@ final class FastLaneHandler: ChannelDuplexHandler, RemovableChannelHandler {
         reply.whenComplete { result in
             switch result {
             case .success((let status, let answer?)) where (200..<300).contains(status):
-                guard let (json, range) = try? JSONValue.parse(answer, locating: "model"), json.objectValue != nil else {
+                guard let members = try? JSONValue.scanObject(answer, keep: ["model", "usage"]) else {
                     route.breaker.recordFailure()
                     let failure = ProviderFailure(.protocolViolation, "\(provider.name) answered with a body that is not a JSON object")
                     return self.fallBack(head, body, after: PriorAttempt(provider: provider.name, failure: failure), context: context)
                 }
                 route.breaker.recordSuccess()
-                if let usage = json["usage"] { ModelAPIController.record(usage, model: model, metrics: metrics) }
+                if let usage = members["usage"] { ModelAPIController.record(usage.value, model: model, metrics: metrics) }
                 metrics.recordUpstream(provider: provider.name, operation: operation.rawValue, outcome: "ok", duration: .now - start)
                 // The client sees its own name for the model, spliced into the upstream's bytes.
                 let output: ByteBuffer
-                if let range, json["model"]?.stringValue != nil {
-                    output = JSONValue.splice(answer, replacing: range, with: model)
+                if let upstreamModel = members["model"], upstreamModel.value.stringValue != nil {
+                    output = JSONValue.splice(answer, replacing: upstreamModel.range, with: model)
                 } else {
-                    var rewritten = json
-                    rewritten["model"] = .string(model)
-                    output = rewritten.encodedBuffer()
+                    guard var json = try? JSONValue.parse(answer) else { return }
+                    json["model"] = .string(model)
+                    output = json.encodedBuffer()
                 }
                 self.respond(.ok, output, requestID: requestID, version: version, closeAfter: closeAfter, start: start, context: context)
             case .success((let status, let answer)) where status != 429 && (400..<500).contains(status):

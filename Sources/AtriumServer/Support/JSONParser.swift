@@ -35,6 +35,130 @@ struct JSONParser {
         return (value, parser.wantedRange)
     }
 
+    /// Checks that `bytes` is one JSON object and returns the members named in `keep` with their byte
+    /// ranges, skipping over every other value without building it. For the upstream's answers, whose
+    /// bulk (choices, embeddings) the gateway forwards as it came.
+    static func scanObject(
+        _ bytes: UnsafeRawBufferPointer, keep: [StaticString]
+    ) throws(JSONBodyError) -> [String: (value: JSONValue, range: Range<Int>)] {
+        let buffer = bytes.bindMemory(to: UInt8.self)
+        guard buffer.count > 0 else { throw .unparsable }
+        var parser = JSONParser(buffer)
+        var kept: [String: (value: JSONValue, range: Range<Int>)] = [:]
+        parser.skipWhitespace()
+        guard parser.cursor < parser.end, parser.cursor.pointee == UInt8(ascii: "{") else { throw .unparsable }
+        parser.cursor += 1
+        parser.skipWhitespace()
+        if parser.cursor < parser.end && parser.cursor.pointee == UInt8(ascii: "}") {
+            parser.cursor += 1
+        } else {
+            while true {
+                parser.skipWhitespace()
+                guard parser.cursor < parser.end, parser.cursor.pointee == UInt8(ascii: "\"") else { throw .unparsable }
+                let key = try parser.skipString()
+                parser.skipWhitespace()
+                guard parser.cursor < parser.end, parser.cursor.pointee == UInt8(ascii: ":") else { throw .unparsable }
+                parser.cursor += 1
+                parser.skipWhitespace()
+                let valueStart = parser.cursor - parser.start
+                if let wanted = keep.first(where: { $0.utf8CodeUnitCount == key.count && memcmp($0.utf8Start, key.baseAddress!, key.count) == 0 }) {
+                    let value = try parser.value(depth: 1)
+                    kept[wanted.description] = (value, valueStart..<(parser.cursor - parser.start))
+                } else {
+                    try parser.skipValue(depth: 1)
+                }
+                parser.skipWhitespace()
+                guard parser.cursor < parser.end else { throw .unparsable }
+                if parser.cursor.pointee == UInt8(ascii: ",") {
+                    parser.cursor += 1
+                } else if parser.cursor.pointee == UInt8(ascii: "}") {
+                    parser.cursor += 1
+                    break
+                } else {
+                    throw .unparsable
+                }
+            }
+        }
+        parser.skipWhitespace()
+        guard parser.cursor == parser.end else { throw .unparsable }
+        return kept
+    }
+
+    /// Steps over one value, checking its structure but building nothing.
+    private mutating func skipValue(depth: Int) throws(JSONBodyError) {
+        skipWhitespace()
+        guard cursor < end, depth < Self.maxDepth else { throw .unparsable }
+        switch cursor.pointee {
+        case UInt8(ascii: "{"), UInt8(ascii: "["):
+            let close = cursor.pointee == UInt8(ascii: "{") ? UInt8(ascii: "}") : UInt8(ascii: "]")
+            let isObject = close == UInt8(ascii: "}")
+            cursor += 1
+            skipWhitespace()
+            if cursor < end && cursor.pointee == close {
+                cursor += 1
+                return
+            }
+            while true {
+                if isObject {
+                    skipWhitespace()
+                    guard cursor < end, cursor.pointee == UInt8(ascii: "\"") else { throw .unparsable }
+                    _ = try skipString()
+                    skipWhitespace()
+                    guard cursor < end, cursor.pointee == UInt8(ascii: ":") else { throw .unparsable }
+                    cursor += 1
+                }
+                try skipValue(depth: depth + 1)
+                skipWhitespace()
+                guard cursor < end else { throw .unparsable }
+                if cursor.pointee == UInt8(ascii: ",") {
+                    cursor += 1
+                } else if cursor.pointee == close {
+                    cursor += 1
+                    return
+                } else {
+                    throw .unparsable
+                }
+            }
+        case UInt8(ascii: "\""):
+            _ = try skipString()
+        case UInt8(ascii: "t"): try literal("true")
+        case UInt8(ascii: "f"): try literal("false")
+        case UInt8(ascii: "n"): try literal("null")
+        default: _ = try number()
+        }
+    }
+
+    /// Steps over a string (escapes checked, no copy) and returns its raw bytes between the quotes.
+    private mutating func skipString() throws(JSONBodyError) -> UnsafeBufferPointer<UInt8> {
+        cursor += 1
+        let begin = cursor
+        while cursor < end {
+            let byte = cursor.pointee
+            if byte == UInt8(ascii: "\"") {
+                let raw = UnsafeBufferPointer(start: begin, count: cursor - begin)
+                cursor += 1
+                return raw
+            }
+            if byte < 0x20 { throw .unparsable }
+            if byte == UInt8(ascii: "\\") {
+                guard end - cursor >= 2 else { throw .unparsable }
+                switch cursor[1] {
+                case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"), UInt8(ascii: "b"), UInt8(ascii: "f"),
+                    UInt8(ascii: "n"), UInt8(ascii: "r"), UInt8(ascii: "t"):
+                    cursor += 2
+                case UInt8(ascii: "u"):
+                    cursor += 2
+                    _ = try hex4()
+                default:
+                    throw .unparsable
+                }
+                continue
+            }
+            cursor += 1
+        }
+        throw .unparsable
+    }
+
     private mutating func skipWhitespace() {
         while cursor < end {
             switch cursor.pointee {

@@ -153,6 +153,15 @@ extension JSONValue {
         return try result.get()
     }
 
+    /// The top-level members `keep` of the JSON object in `buffer`, with their byte ranges; the rest is
+    /// checked but not built.
+    static func scanObject(_ buffer: ByteBuffer, keep: [StaticString]) throws(JSONBodyError) -> [String: (value: JSONValue, range: Range<Int>)] {
+        let result = buffer.withUnsafeReadableBytes { bytes in
+            Result { () throws(JSONBodyError) in try JSONParser.scanObject(bytes, keep: keep) }
+        }
+        return try result.get()
+    }
+
     /// `buffer` with the bytes in `range` replaced by the JSON string `replacement`.
     static func splice(_ buffer: ByteBuffer, replacing range: Range<Int>, with replacement: String) -> ByteBuffer {
         var output = ByteBuffer()
