@@ -8,10 +8,10 @@ phase_start=$(date +%s)
 phase_name=""
 phase() {  # closes the running phase (printing its time) and opens the next
     local now; now=$(date +%s)
-    [ -n "$phase_name" ] && echo "::: $phase_name took $((now - phase_start)) s"
+    if [ -n "$phase_name" ]; then echo "::: $phase_name took $((now - phase_start)) s"; fi
     phase_name="$1"
     phase_start=$now
-    [ -n "$1" ] && echo "::: $1"
+    if [ -n "$1" ]; then echo "::: $1"; fi
 }
 
 phase "python test environment"
@@ -49,3 +49,4 @@ if [ -n "${ATRIUM_TEST_POSTGRES_URL:-}" ]; then
         ../../.venv/bin/pytest -q -rs -p no:cacheprovider test_gateway.py)
 fi
 phase ""
+echo "all tests passed"

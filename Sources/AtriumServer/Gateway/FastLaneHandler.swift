@@ -152,6 +152,12 @@ final class FastLaneHandler: ChannelDuplexHandler, RemovableChannelHandler {
         let version = head.version
         let metrics = services.metrics
         reply.whenComplete { result in
+            guard context.channel.isActive else {
+                // The client left while the upstream answered: nothing to write, nothing to hand over.
+                self.state = .idle
+                self.held.removeAll()
+                return
+            }
             switch result {
             case .success((let status, let answer?)) where (200..<300).contains(status):
                 guard let members = try? JSONValue.scanObject(answer, keep: ["model", "usage"]) else {
