@@ -25,13 +25,11 @@ struct Serve: AsyncParsableCommand {
         let config = try await options.load(extra: flags)
         let logger = Logging.bootstrap(config)
         let app = try await buildApplication(config: config, logger: logger)
-        let group = ServiceGroup(
-            configuration: .init(
-                services: [app], gracefulShutdownSignals: [.sigterm, .sigint], cancellationSignals: [],
-                logger: logger))
-        var groupConfig = ServiceGroupConfiguration(services: [.init(service: app)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        // SIGTERM or SIGINT: stop accepting, let in-flight requests and streams finish, then cancel
+        // whatever is still running once the grace period is over.
+        var groupConfig = ServiceGroupConfiguration(
+            services: [.init(service: app)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         groupConfig.maximumGracefulShutdownDuration = config.shutdownGracePeriod
-        _ = group
         try await ServiceGroup(configuration: groupConfig).run()
     }
 }
