@@ -75,6 +75,8 @@ let package = Package(
         .executableTarget(
             name: "atrium",
             dependencies: [
+                "AtriumCore",
+                "AtriumPersistence",
                 "AtriumServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],

@@ -21,16 +21,10 @@ struct Admin: AsyncParsableCommand {
             guard let line = readLine(strippingNewline: true), !line.isEmpty else {
                 throw ValidationError("Give the password on standard input, e.g. `echo \"$PASSWORD\" | atrium admin create-user …`.")
             }
-            let config = try await options.load()
-            let services = try await AtriumServices.make(config: config, logger: Logging.bootstrap(config))
-            do {
+            try await options.withServices { services in
                 let user = try await services.accounts.register(email: email, password: line, name: name, staffRole: staff?.role)
                 print("Created user \(user.email) (\(user.id))\(user.staffRole.map { " with staff role \($0.rawValue)" } ?? "").")
-            } catch let error as AtriumError {
-                await services.database.shutdown()
-                throw ValidationError(error.readableMessage)
             }
-            await services.database.shutdown()
         }
     }
 }
@@ -55,9 +49,7 @@ struct Keys: AsyncParsableCommand {
         @Option(help: "A name for the key.") var name: String
 
         func run() async throws {
-            let config = try await options.load()
-            let services = try await AtriumServices.make(config: config, logger: Logging.bootstrap(config))
-            do {
+            try await options.withServices { services in
                 guard let user = try await services.accounts.user(email: email) else {
                     throw ValidationError("No user with email \(email).")
                 }
@@ -65,11 +57,7 @@ struct Keys: AsyncParsableCommand {
                 let created = try await services.keys.create(
                     organization: organization.organization.id, createdBy: user.id, name: name, scopes: nil, expiresAt: nil)
                 print(created.secret)
-            } catch let error as AtriumError {
-                await services.database.shutdown()
-                throw ValidationError(error.readableMessage)
             }
-            await services.database.shutdown()
         }
     }
 }

@@ -1,4 +1,6 @@
 import ArgumentParser
+import AtriumCore
+import AtriumPersistence
 import AtriumServer
 import Foundation
 import Logging
@@ -18,6 +20,30 @@ struct CommonOptions: ParsableArguments {
             return try await ConfigLoader.load(flags: flags, configFile: config)
         } catch let error as ConfigError {
             throw ValidationError(error.description)
+        }
+    }
+}
+
+extension CommonOptions {
+    /// Opens the database and services, runs `body`, and always closes the database again; domain
+    /// errors become the plain message the command line shows.
+    func withServices(extra: [String: String] = [:], _ body: (AtriumServices) async throws -> Void) async throws {
+        let config = try await load(extra: extra)
+        let services: AtriumServices
+        do {
+            services = try await AtriumServices.make(config: config, logger: Logging.bootstrap(config))
+        } catch let error as DatabaseURLError {
+            throw ValidationError(error.description)
+        }
+        do {
+            try await body(services)
+            await services.database.shutdown()
+        } catch let error as AtriumError {
+            await services.database.shutdown()
+            throw ValidationError(error.readableMessage)
+        } catch {
+            await services.database.shutdown()
+            throw error
         }
     }
 }

@@ -40,11 +40,8 @@ struct Migrate: AsyncParsableCommand {
     @OptionGroup var options: CommonOptions
 
     func run() async throws {
-        var config = try await options.load()
-        config.migrateOnStart = true
-        let logger = Logging.bootstrap(config)
-        let services = try await AtriumServices.make(config: config, logger: logger)
-        await services.database.shutdown()
+        let config = try await options.load(extra: ["migrate_on_start": "true"])
+        try await options.withServices(extra: ["migrate_on_start": "true"]) { _ in }
         print("Database is up to date (\(config.resolvedDatabaseURL.hasPrefix("postgres") ? "PostgreSQL" : config.resolvedDatabaseURL)).")
     }
 }
