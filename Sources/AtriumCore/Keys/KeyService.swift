@@ -62,6 +62,11 @@ public final class KeyService: Sendable {
         try await repository.list(organization: organization)
     }
 
+    /// One key of the organization, nil when it has no such key.
+    public func key(id: APIKeyID, organization: OrganizationID) async throws -> APIKey? {
+        try await repository.find(id: id, organization: organization)
+    }
+
     public func revoke(id: APIKeyID, organization: OrganizationID) async throws {
         guard try await repository.revoke(id: id, organization: organization, at: clock.now()) else {
             throw AtriumError.notFound("No API key with id \(id).")

@@ -23,7 +23,6 @@ public struct GatewayDispatcher: Sendable {
     public struct Outcome: Sendable {
         public var response: ProviderResponse
         public var route: ModelRoute
-        public var attempts: Int
     }
 
     /// - Parameter priorAttempt: a provider already tried for this request (by the fast lane), which is
@@ -31,16 +30,14 @@ public struct GatewayDispatcher: Sendable {
     func dispatch(model: String, request: ProviderRequest, priorAttempt: PriorAttempt? = nil) async throws -> Outcome {
         let routes = try catalog.routes(for: model, operation: request.operation)
         var lastFailure = priorAttempt?.failure
-        var attempts = priorAttempt == nil ? 0 : 1
         for route in routes where route.provider.name != priorAttempt?.provider {
             guard route.breaker.acquire() else { continue }
-            attempts += 1
             var upstreamRequest = request
             upstreamRequest.body["model"] = .string(route.upstreamModel)
             do {
                 let response = try await route.provider.perform(upstreamRequest)
                 route.breaker.recordSuccess()
-                return Outcome(response: response, route: route, attempts: attempts)
+                return Outcome(response: response, route: route)
             } catch let failure as ProviderFailure {
                 if failure.retryable {
                     route.breaker.recordFailure()

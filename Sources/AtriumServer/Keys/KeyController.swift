@@ -77,8 +77,9 @@ struct KeyController {
             throw AtriumError.notFound("No API key with that id.")
         }
         for membership in try await accounts.organizations(of: context.user.id) {
-            let owned = try await keys.list(organization: membership.organization.id)
-            guard let key = owned.first(where: { $0.id == id }) else { continue }
+            guard let key = try await keys.key(id: id, organization: membership.organization.id), key.revokedAt == nil else {
+                continue
+            }
             guard membership.role.canManage || key.createdBy == context.user.id else {
                 throw AtriumError.permissionDenied("Only owners and admins can revoke keys that others created.")
             }
