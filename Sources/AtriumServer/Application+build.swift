@@ -12,6 +12,9 @@ public struct AtriumServices: Sendable {
     public let database: AtriumDatabase
     public let accounts: AccountService
     public let keys: KeyService
+    public let credits: CreditService
+    public let prices: PriceBook
+    public let usage: any UsageRepository
 
     public static func make(config: AtriumConfig, logger: Logger) async throws -> AtriumServices {
         let database = try AtriumDatabase(location: try DatabaseLocation(url: config.resolvedDatabaseURL), logger: logger)
@@ -27,7 +30,18 @@ public struct AtriumServices: Sendable {
             accounts: FluentAccountRepository(database: database), sessions: FluentSessionRepository(database: database),
             hasher: BcryptPasswordHasher(cost: UInt8(config.bcryptCost)))
         let keys = KeyService(repository: FluentAPIKeyRepository(database: database), cacheTTL: config.keyCacheTTL)
-        return AtriumServices(config: config, database: database, accounts: accounts, keys: keys)
+        let creditRepository = SQLCreditRepository(database: database)
+        let gate = CreditGate(repository: creditRepository, freeGrant: config.freeCreditMicros, overdraft: config.creditOverdraftMicros)
+        let prices = PriceBook(repository: SQLPriceRepository(database: database))
+        do {
+            try await prices.reload()
+        } catch {
+            await database.shutdown()
+            throw error
+        }
+        return AtriumServices(
+            config: config, database: database, accounts: accounts, keys: keys,
+            credits: CreditService(repository: creditRepository, gate: gate), prices: prices, usage: SQLUsageRepository(database: database))
     }
 }
 
@@ -49,6 +63,20 @@ public func buildApplication(config: AtriumConfig, logger: Logger, metrics: Serv
             models: config.models.map { (name: $0.name, upstream: $0.upstream ?? $0.name, kind: $0.kind) })
     })
     let dispatcher = GatewayDispatcher(catalog: catalog, logger: logger)
+    let journal: UsageJournal
+    do {
+        journal = try UsageJournal(directory: config.resolvedJournalDirectory)
+    } catch {
+        await services.database.shutdown()
+        throw error
+    }
+    let meter = Meter(
+        limiter: RateLimiter(), credits: services.credits.gate, prices: services.prices, journal: journal,
+        plans: Dictionary(config.plans.map { ($0.name, $0.rateLimit) }, uniquingKeysWith: { first, _ in first }),
+        defaultPlan: config.defaultRateLimit, defaultMaxTokens: config.defaultMaxTokens)
+    let committer = UsageCommitter(
+        journal: journal, usage: services.usage, credits: services.credits.gate, prices: services.prices,
+        interval: config.usageCommitInterval, logger: logger, metrics: metrics)
 
     let router = Router(context: AtriumRequestContext.self)
     router.middlewares.add(RequestIDMiddleware())
@@ -66,12 +94,18 @@ public func buildApplication(config: AtriumConfig, logger: Logger, metrics: Serv
         .addRoutes(to: signedIn.group("organizations"))
     KeyController(keys: services.keys, accounts: services.accounts, maxBodyBytes: config.maxBodyBytes)
         .addRoutes(to: signedIn.group("keys"))
+    UsageController(usage: services.usage, accounts: services.accounts).addRoutes(to: signedIn.group("usage"))
+    CreditController(credits: services.credits, accounts: services.accounts, maxBodyBytes: config.maxBodyBytes)
+        .addRoutes(to: signedIn.group("credits"))
+    PriceController(prices: services.prices, maxBodyBytes: config.maxBodyBytes).addRoutes(to: signedIn.group("prices"))
+    StaffBillingController(credits: services.credits, plans: Set(config.plans.map(\.name)), maxBodyBytes: config.maxBodyBytes)
+        .addRoutes(to: signedIn.group("admin"))
 
     let v1 = router.group("v1").add(middleware: KeyAuthMiddleware(keys: services.keys)).group(context: KeyRequestContext.self)
-    ModelAPIController(dispatcher: dispatcher, metrics: metrics, maxBodyBytes: config.maxBodyBytes).addRoutes(to: v1)
+    ModelAPIController(dispatcher: dispatcher, meter: meter, metrics: metrics, maxBodyBytes: config.maxBodyBytes).addRoutes(to: v1)
 
     let fastLane = FastLaneHandler.Services(
-        keys: services.keys, catalog: catalog, metrics: metrics, maxBodyBytes: config.maxBodyBytes)
+        keys: services.keys, catalog: catalog, meter: meter, metrics: metrics, maxBodyBytes: config.maxBodyBytes)
     var app = Application(
         router: router,
         server: .http1(fastLane: fastLane),
@@ -81,10 +115,12 @@ public func buildApplication(config: AtriumConfig, logger: Logger, metrics: Serv
     app.addServices(
         ShutdownHook {
             for upstream in upstreams { await upstream.shutdown() }
+            await committer.drain()
             try? await keys.flushUsage()
             await services.database.shutdown()
         },
         PeriodicService(interval: .seconds(10)) { try? await keys.flushUsage() },
+        UsageCommitterService(committer: committer),
         PeriodicService(interval: .seconds(2)) {
             for entry in catalog.providers where entry.breaker.wantsProbe() {
                 if await entry.provider.probe() { entry.breaker.recordSuccess() }

@@ -68,7 +68,7 @@ extension AtriumError {
         switch self {
         case .invalidRequest(let message, _, _), .unauthenticated(let message, _), .permissionDenied(let message, _),
             .notFound(let message, _), .conflict(let message, _), .payloadTooLarge(let message), .rateLimited(let message, _, _),
-            .badGateway(let message), .serviceUnavailable(let message), .gatewayTimeout(let message):
+            .limitReached(let message, _, _), .insufficientQuota(let message), .badGateway(let message), .serviceUnavailable(let message), .gatewayTimeout(let message):
             return message
         }
     }

@@ -24,11 +24,13 @@ public struct APIKey: Sendable, Codable, Equatable {
     public var lastUsedAt: Date?
     public var expiresAt: Date?
     public var revokedAt: Date?
+    /// Overrides of the plan's limits for this key alone (the organization's limits apply as well).
+    public var rateLimit: RateLimit
 
     public init(
         id: APIKeyID, organizationID: OrganizationID, createdBy: UserID, name: String, displayPrefix: String,
         secretHash: String, scopes: [APIKeyScope], createdAt: Date, lastUsedAt: Date? = nil,
-        expiresAt: Date? = nil, revokedAt: Date? = nil
+        expiresAt: Date? = nil, revokedAt: Date? = nil, rateLimit: RateLimit = .unlimited
     ) {
         self.id = id
         self.organizationID = organizationID
@@ -41,6 +43,7 @@ public struct APIKey: Sendable, Codable, Equatable {
         self.lastUsedAt = lastUsedAt
         self.expiresAt = expiresAt
         self.revokedAt = revokedAt
+        self.rateLimit = rateLimit
     }
 
     public func isUsable(at date: Date) -> Bool {
@@ -54,12 +57,14 @@ public struct KeyPrincipal: Sendable, Equatable {
     public var organizationID: OrganizationID
     public var scopes: [APIKeyScope]
     public var expiresAt: Date?
+    public var rateLimit: RateLimit
 
-    public init(keyID: APIKeyID, organizationID: OrganizationID, scopes: [APIKeyScope], expiresAt: Date?) {
+    public init(keyID: APIKeyID, organizationID: OrganizationID, scopes: [APIKeyScope], expiresAt: Date?, rateLimit: RateLimit = .unlimited) {
         self.keyID = keyID
         self.organizationID = organizationID
         self.scopes = scopes
         self.expiresAt = expiresAt
+        self.rateLimit = rateLimit
     }
 
     public func allows(_ scope: APIKeyScope) -> Bool { scopes.contains(scope) }

@@ -15,6 +15,10 @@ public enum AtriumError: Error, Sendable, Equatable {
     case payloadTooLarge(_ message: String)
     /// Too many attempts; the client may retry after `retryAfterSeconds`.
     case rateLimited(_ message: String, retryAfterSeconds: Int, code: String? = nil)
+    /// A `/v1` rate limit of the key or organization; `limit` is `requests` or `tokens` (OpenAI's type).
+    case limitReached(_ message: String, retryAfterSeconds: Int, limit: String)
+    /// No credit left (OpenAI's `insufficient_quota`; clients should not retry).
+    case insufficientQuota(_ message: String)
     /// An upstream answered badly or not at all.
     case badGateway(_ message: String)
     /// No provider can take the request right now.

@@ -16,6 +16,8 @@ final class APIKeyModel: Model, @unchecked Sendable {  // see AccountModels.swif
     @OptionalField(key: "last_used_at") var lastUsedAt: Date?
     @OptionalField(key: "expires_at") var expiresAt: Date?
     @OptionalField(key: "revoked_at") var revokedAt: Date?
+    @OptionalField(key: "requests_per_minute") var requestsPerMinute: Int64?
+    @OptionalField(key: "tokens_per_minute") var tokensPerMinute: Int64?
 
     init() {}
 
@@ -31,6 +33,8 @@ final class APIKeyModel: Model, @unchecked Sendable {  // see AccountModels.swif
         self.lastUsedAt = key.lastUsedAt
         self.expiresAt = key.expiresAt
         self.revokedAt = key.revokedAt
+        self.requestsPerMinute = key.rateLimit.requestsPerMinute.map(Int64.init)
+        self.tokensPerMinute = key.rateLimit.tokensPerMinute.map(Int64.init)
     }
 
     var domain: APIKey {
@@ -38,7 +42,8 @@ final class APIKeyModel: Model, @unchecked Sendable {  // see AccountModels.swif
             id: APIKeyID(raw: id!), organizationID: OrganizationID(raw: organizationID), createdBy: UserID(raw: createdBy),
             name: name, displayPrefix: displayPrefix, secretHash: secretHash,
             scopes: scopes.split(separator: " ").compactMap { APIKeyScope(rawValue: String($0)) },
-            createdAt: createdAt, lastUsedAt: lastUsedAt, expiresAt: expiresAt, revokedAt: revokedAt)
+            createdAt: createdAt, lastUsedAt: lastUsedAt, expiresAt: expiresAt, revokedAt: revokedAt,
+            rateLimit: RateLimit(requestsPerMinute: requestsPerMinute.map(Int.init), tokensPerMinute: tokensPerMinute.map(Int.init)))
     }
 }
 
@@ -76,6 +81,14 @@ public struct FluentAPIKeyRepository: APIKeyRepository {
         model.revokedAt = date
         try await model.update(on: db)
         return true
+    }
+
+    public func setRateLimit(_ limit: RateLimit, id: APIKeyID, organization: OrganizationID) async throws {
+        try await APIKeyModel.query(on: database.database)
+            .filter(\.$id == id.raw).filter(\.$organizationID == organization.raw)
+            .set(\.$requestsPerMinute, to: limit.requestsPerMinute.map(Int64.init))
+            .set(\.$tokensPerMinute, to: limit.tokensPerMinute.map(Int64.init))
+            .update()
     }
 
     public func touch(_ keys: [APIKeyID], at date: Date) async throws {

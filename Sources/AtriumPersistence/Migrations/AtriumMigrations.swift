@@ -9,6 +9,11 @@ enum AtriumMigrations {
         migrations.add(M0003CreateMemberships())
         migrations.add(M0004CreateSessions())
         migrations.add(M0005CreateAPIKeys())
+        migrations.add(M0006CreateModelPrices())
+        migrations.add(M0007CreateCreditLedger())
+        migrations.add(M0008CreateUsageRecords())
+        migrations.add(M0009CreateRedemptionCodes())
+        migrations.add(M0010AddKeyRateLimits())
         return migrations
     }
 }

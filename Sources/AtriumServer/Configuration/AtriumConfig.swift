@@ -1,3 +1,4 @@
+import AtriumCore
 import Foundation
 import Logging
 
@@ -25,11 +26,51 @@ public struct AtriumConfig: Sendable {
     public var secureCookies = false
     public var providers: [ProviderConfig] = []
 
+    /// Where each server process keeps its usage journal (nil: `journal/` in the data directory).
+    public var usageJournalDirectory: String?
+    /// How long the usage committer waits between group commits.
+    public var usageCommitInterval = Duration.milliseconds(20)
+    /// Credit every new organization starts with, in micro-units.
+    public var freeCreditMicros: Micros = 5_000_000
+    /// How far below zero a balance may go.
+    public var creditOverdraftMicros: Micros = 0
+    /// Answer tokens reserved (for rate limits and credit) when a request sets no `max_tokens`.
+    public var defaultMaxTokens = 1024
+    /// The limits of organizations without a plan of their own.
+    public var defaultRateLimit = RateLimit(requestsPerMinute: 3_500, tokensPerMinute: 2_000_000)
+    /// Named plans an organization can be put on (`plans:` in the config file).
+    public var plans: [PlanConfig] = []
+
     public init() {}
+
+    public var resolvedJournalDirectory: String {
+        usageJournalDirectory ?? "\(URL(fileURLWithPath: dataDirectory).standardizedFileURL.path)/journal"
+    }
 
     public var resolvedDatabaseURL: String {
         databaseURL ?? "sqlite://\(URL(fileURLWithPath: dataDirectory).standardizedFileURL.path)/atrium.db"
     }
+}
+
+/// A plan: the rate limits of the organizations on it (a missing limit is no limit).
+public struct PlanConfig: Sendable, Codable, Equatable {
+    public var name: String
+    public var requestsPerMinute: Int?
+    public var tokensPerMinute: Int?
+
+    enum CodingKeys: String, CodingKey {
+        case name
+        case requestsPerMinute = "requests_per_minute"
+        case tokensPerMinute = "tokens_per_minute"
+    }
+
+    public init(name: String, requestsPerMinute: Int?, tokensPerMinute: Int?) {
+        self.name = name
+        self.requestsPerMinute = requestsPerMinute
+        self.tokensPerMinute = tokensPerMinute
+    }
+
+    public var rateLimit: RateLimit { RateLimit(requestsPerMinute: requestsPerMinute, tokensPerMinute: tokensPerMinute) }
 }
 
 /// An inference provider declared in the config file.

@@ -1,3 +1,4 @@
+import AtriumCore
 import Configuration
 import Foundation
 import Logging
@@ -62,6 +63,16 @@ public enum ConfigLoader {
         config.keyCacheTTL = TimeInterval(try integer(reader, "key_cache_seconds", default: 5, range: 0...3600))
         config.secureCookies = try boolean(reader, "secure_cookies", default: config.secureCookies)
         config.providers = try parseProviders(yaml: fileText, file: filePath)
+        config.usageJournalDirectory = reader.string(forKey: "usage_journal_dir")
+        config.usageCommitInterval = .milliseconds(try integer(reader, "usage_commit_interval_ms", default: 20, range: 1...10_000))
+        config.freeCreditMicros = Micros(try integer(reader, "free_credit_micros", default: Int(config.freeCreditMicros), range: 0...Int(CreditService.maxAmount)))
+        config.creditOverdraftMicros = Micros(try integer(reader, "credit_overdraft_micros", default: 0, range: 0...Int(CreditService.maxAmount)))
+        config.defaultMaxTokens = try integer(reader, "default_max_tokens", default: config.defaultMaxTokens, range: 0...10_000_000)
+        // 0 turns a default limit off.
+        let requests = try integer(reader, "requests_per_minute", default: config.defaultRateLimit.requestsPerMinute!, range: 0...1_000_000_000)
+        let tokens = try integer(reader, "tokens_per_minute", default: config.defaultRateLimit.tokensPerMinute!, range: 0...1_000_000_000_000)
+        config.defaultRateLimit = RateLimit(requestsPerMinute: requests == 0 ? nil : requests, tokensPerMinute: tokens == 0 ? nil : tokens)
+        config.plans = try parsePlans(yaml: fileText, file: filePath)
         return config
     }
 
@@ -112,6 +123,26 @@ public enum ConfigLoader {
             }
         }
         return providers
+    }
+
+    /// The `plans:` section of the config file.
+    static func parsePlans(yaml: String, file: String) throws -> [PlanConfig] {
+        struct File: Decodable { var plans: [PlanConfig]? }
+        guard !yaml.isEmpty else { return [] }
+        let plans: [PlanConfig]
+        do {
+            plans = try YAMLDecoder().decode(File.self, from: yaml).plans ?? []
+        } catch let error as DecodingError {
+            throw ConfigError(description: "\(file): \(describe(error))")
+        }
+        var seen = Set<String>()
+        for plan in plans {
+            guard seen.insert(plan.name).inserted else { throw ConfigError(description: "\(file): two plans are named \(plan.name).") }
+            for (value, key) in [(plan.requestsPerMinute, "requests_per_minute"), (plan.tokensPerMinute, "tokens_per_minute")] {
+                if let value, value < 1 { throw ConfigError(description: "\(file): plan \(plan.name) has \(key) \(value); give a positive number or leave it out for no limit.") }
+            }
+        }
+        return plans
     }
 
     private static func describe(_ error: DecodingError) -> String {

@@ -31,6 +31,7 @@ final class FastLaneHandler: ChannelDuplexHandler, RemovableChannelHandler {
     struct Services: Sendable {
         var keys: KeyService
         var catalog: ModelCatalog
+        var meter: Meter
         var metrics: ServerMetrics
         var maxBodyBytes: Int
     }
@@ -126,48 +127,68 @@ final class FastLaneHandler: ChannelDuplexHandler, RemovableChannelHandler {
             let principal = services.keys.cachedPrincipal(secret: String(authorization.dropFirst(7))),
             principal.allows(.modelRequest),
             let (json, modelRange) = try? JSONValue.parse(body, locating: "model"), let modelRange,
-            let (model, stream) = try? OpenAISchemas.validate(json, for: operation), !stream,
-            let routes = try? services.catalog.routes(for: model, operation: operation),
-            // The same admission as the dispatcher's: a closed circuit, or the trial of a half-open one.
-            let route = routes.first(where: { $0.breaker.acquire() })
+            let (model, stream) = try? OpenAISchemas.validate(json, for: operation), !stream
         else {
-            state = .idle
-            handOver([.head(head), .body(body), .end(nil)], context: context)
-            return
+            return handOverWhole(head, body, context: context)
         }
         let requestID = RequestIDGenerator.id(clientSent: head.headers.first(name: "x-request-id"))
+        let meter = services.meter
+        let admission: Admission
+        switch meter.admit(principal, model: model, operation: operation, body: json, streamed: false, requestID: requestID, start: start) {
+        case .unknownAccount:
+            // The router loads the organization's account and admits the request there.
+            return handOverWhole(head, body, context: context)
+        case .refused(let refusal):
+            let envelope = ErrorEnvelope(refusal.error, method: "POST", path: head.uri, requestID: requestID)
+            servedPath = head.uri
+            return respond(
+                envelope.status, envelope.body.encodedBuffer(), extraHeaders: refusal.headers, requestID: requestID, version: head.version,
+                closeAfter: !head.isKeepAlive, start: start, context: context)
+        case .admitted(let admitted):
+            admission = admitted
+        }
+        // The same admission as the dispatcher's: a closed circuit, or the trial of a half-open one.
+        guard let routes = try? services.catalog.routes(for: model, operation: operation),
+            let route = routes.first(where: { $0.breaker.acquire() })
+        else {
+            meter.cancel(admission)
+            return handOverWhole(head, body, context: context)
+        }
         // The body goes on as the client wrote it, with only the model's name swapped in place.
         let upstreamBody = route.upstreamModel == model ? body : JSONValue.splice(body, replacing: modelRange, with: route.upstreamModel)
         guard let provider = route.provider as? OpenAICompatibleProvider,
             let reply = provider.sendOnLoop(context.eventLoop, operation: operation, body: upstreamBody, requestID: requestID)
         else {
             route.breaker.releaseTrial()
-            state = .idle
-            handOver([.head(head), .body(body), .end(nil)], context: context)
-            return
+            meter.cancel(admission)
+            return handOverWhole(head, body, context: context)
         }
         state = .serving
         servedPath = head.uri
         let closeAfter = !head.isKeepAlive
         let version = head.version
         let metrics = services.metrics
+        let rateLimitHeaders = RateLimitHeaders.fields(admission.readings)
         reply.whenComplete { result in
-            guard context.channel.isActive else {
-                // The client left while the upstream answered: nothing to write, nothing to hand over.
-                self.state = .idle
-                self.held.removeAll()
-                return
-            }
             switch result {
             case .success((let status, let answer?)) where (200..<300).contains(status):
-                guard let members = try? JSONValue.scanObject(answer, keep: ["model", "usage"]) else {
+                guard let members = try? JSONValue.scanObject(answer, keep: ["model", "usage", "choices"]) else {
                     route.breaker.recordFailure()
+                    meter.cancel(admission)
                     let failure = ProviderFailure(.protocolViolation, "\(provider.name) answered with a body that is not a JSON object")
                     return self.fallBack(head, body, after: PriorAttempt(provider: provider.name, failure: failure), context: context)
                 }
                 route.breaker.recordSuccess()
-                if let usage = members["usage"] { ModelAPIController.record(usage.value, model: model, metrics: metrics) }
+                let usage = ModelAPIController.reportedUsage(members["usage"]?.value)
+                if let usage { metrics.recordTokens(model: model, prompt: usage.prompt, completion: usage.completion) }
                 metrics.recordUpstream(provider: provider.name, operation: operation.rawValue, outcome: "ok", duration: .now - start)
+                let choices = members["choices"].map { JSONValue.object(["choices": $0.value]) } ?? .null
+                // Written to the journal before the answer goes out: a client that has the answer has its record.
+                meter.finish(admission, requestID: requestID, outcome: MeteredOutcome(
+                    provider: provider.name, status: context.channel.isActive ? 200 : 499, reported: usage,
+                    generatedCharacters: TokenEstimate.generatedCharacters(in: choices),
+                    finishReason: choices["choices"]?.arrayValue?.first?["finish_reason"]?.stringValue, charged: true))
+                guard context.channel.isActive else { return self.clientLeft() }
                 // The client sees its own name for the model, spliced into the upstream's bytes.
                 let output: ByteBuffer
                 if let upstreamModel = members["model"], upstreamModel.value.stringValue != nil {
@@ -177,7 +198,9 @@ final class FastLaneHandler: ChannelDuplexHandler, RemovableChannelHandler {
                     json["model"] = .string(model)
                     output = json.encodedBuffer()
                 }
-                self.respond(.ok, output, requestID: requestID, version: version, closeAfter: closeAfter, start: start, context: context)
+                self.respond(
+                    .ok, output, extraHeaders: rateLimitHeaders, requestID: requestID, version: version, closeAfter: closeAfter, start: start,
+                    context: context)
             case .success((let status, let answer)) where status != 429 && (400..<500).contains(status):
                 // The upstream refused the request itself: answer as the router would, without a retry.
                 route.breaker.recordSuccess()
@@ -185,18 +208,44 @@ final class FastLaneHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 let envelope = ErrorEnvelope(
                     UpstreamRejection(status: status, error: failure.upstreamError, message: failure.message),
                     method: "POST", path: head.uri, requestID: requestID)
-                self.respond(envelope.status, envelope.body.encodedBuffer(), requestID: requestID, version: version, closeAfter: closeAfter, start: start, context: context)
+                meter.finish(admission, requestID: requestID, outcome: MeteredOutcome(
+                    provider: provider.name, status: context.channel.isActive ? Int(envelope.status.code) : 499, charged: false))
+                guard context.channel.isActive else { return self.clientLeft() }
+                self.respond(
+                    envelope.status, envelope.body.encodedBuffer(), extraHeaders: rateLimitHeaders, requestID: requestID, version: version,
+                    closeAfter: closeAfter, start: start, context: context)
             case .success((let status, let answer)):
                 // A 5xx or a 429: the router goes on with the other providers.
                 route.breaker.recordFailure()
+                meter.cancel(admission)
+                guard context.channel.isActive else { return self.clientGoneBeforeAnswer(admission, requestID: requestID) }
                 let failure = provider.failure(status: status, body: answer ?? ByteBuffer())
                 self.fallBack(head, body, after: PriorAttempt(provider: provider.name, failure: failure), context: context)
             case .failure(let error):
                 route.breaker.recordFailure()
+                meter.cancel(admission)
+                guard context.channel.isActive else { return self.clientGoneBeforeAnswer(admission, requestID: requestID) }
                 let failure = error as? ProviderFailure ?? ProviderFailure(.connect, "\(error)")
                 self.fallBack(head, body, after: PriorAttempt(provider: provider.name, failure: failure), context: context)
             }
         }
+    }
+
+    private func handOverWhole(_ head: HTTPRequestHead, _ body: ByteBuffer, context: ChannelHandlerContext) {
+        state = .idle
+        handOver([.head(head), .body(body), .end(nil)], context: context)
+    }
+
+    /// The client left while the upstream answered: nothing to write, nothing to hand over.
+    private func clientLeft() {
+        state = .idle
+        held.removeAll()
+    }
+
+    /// The client left and the upstream failed: the request still gets its (uncharged) record.
+    private func clientGoneBeforeAnswer(_ admission: Admission, requestID: String) {
+        services.meter.recordRefusal(admission.principal, model: admission.model, requestID: requestID, status: 499, streamed: false, start: admission.start)
+        clientLeft()
     }
 
     /// Hands a request whose upstream call failed to the router, telling it which provider already
@@ -210,12 +259,13 @@ final class FastLaneHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     private func respond(
-        _ status: HTTPResponse.Status, _ body: ByteBuffer, requestID: String, version: HTTPVersion, closeAfter: Bool,
-        start: ContinuousClock.Instant, context: ChannelHandlerContext
+        _ status: HTTPResponse.Status, _ body: ByteBuffer, extraHeaders: [(String, String)], requestID: String, version: HTTPVersion,
+        closeAfter: Bool, start: ContinuousClock.Instant, context: ChannelHandlerContext
     ) {
         var headers = HTTPHeaders([
             ("content-type", "application/json"), ("content-length", String(body.readableBytes)), ("x-request-id", requestID),
         ])
+        headers.add(contentsOf: extraHeaders)
         if closeAfter { headers.add(name: "connection", value: "close") }
         let head = HTTPResponseHead(version: version, status: .init(statusCode: status.code), headers: headers)
         context.write(wrapOutboundOut(.head(head)), promise: nil)

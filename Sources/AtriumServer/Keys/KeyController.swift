@@ -25,6 +25,7 @@ struct KeyController {
         var createdAt: Date
         var lastUsedAt: Date?
         var expiresAt: Date?
+        var rateLimits: RateLimitDTO
         /// Only in the answer to a creation.
         var secret: String?
 
@@ -37,6 +38,7 @@ struct KeyController {
             self.createdAt = key.createdAt
             self.lastUsedAt = key.lastUsedAt
             self.expiresAt = key.expiresAt
+            self.rateLimits = RateLimitDTO(requestsPerMinute: key.rateLimit.requestsPerMinute, tokensPerMinute: key.rateLimit.tokensPerMinute)
             self.secret = secret
         }
     }
@@ -45,11 +47,36 @@ struct KeyController {
         group.post(use: create)
         group.get(use: list)
         group.delete(":key", use: revoke)
+        group.patch(":key", use: update)
+    }
+
+    struct UpdateRequest: Decodable {
+        var organizationId: String?
+        var rateLimits: RateLimit?
+
+        enum CodingKeys: String, CodingKey { case organizationId, rateLimits }
+    }
+
+    /// Sets a key's own rate limits (`{"rate_limits": {"requests_per_minute": 60, "tokens_per_minute": null}}`);
+    /// owners and admins of the organization only.
+    @Sendable func update(_ request: Request, context: UserRequestContext) async throws -> KeyDTO {
+        guard let id = context.parameters.get("key").flatMap(APIKeyID.init) else {
+            throw AtriumError.notFound("No API key with that id.")
+        }
+        let body = try await JSONRequest.decode(UpdateRequest.self, from: request, limit: maxBodyBytes)
+        let membership = try await accounts.acting(body.organizationId, user: context.user.id)
+        guard membership.role.canManage else {
+            throw AtriumError.permissionDenied("Only owners and admins can change a key's limits.")
+        }
+        guard let limits = body.rateLimits else {
+            throw AtriumError.invalidRequest("Missing required parameter: 'rate_limits'.", param: "rate_limits")
+        }
+        return KeyDTO(try await keys.setRateLimit(limits, id: id, organization: membership.organization.id))
     }
 
     @Sendable func create(_ request: Request, context: UserRequestContext) async throws -> Response {
         let body = try await JSONRequest.decode(CreateRequest.self, from: request, limit: maxBodyBytes)
-        let organization = try await acting(body.organizationId, context: context)
+        let organization = try await accounts.acting(body.organizationId, user: context.user.id)
         let scopes = try body.scopes.map { names in
             try names.map { name in
                 guard let scope = APIKeyScope(rawValue: name) else {
@@ -67,7 +94,7 @@ struct KeyController {
     }
 
     @Sendable func list(_ request: Request, context: UserRequestContext) async throws -> ListDTO<KeyDTO> {
-        let organization = try await acting(request.uri.queryParameters.get("organization_id"), context: context)
+        let organization = try await accounts.acting(request.uri.queryParameters.get("organization_id"), user: context.user.id)
         return ListDTO(data: try await keys.list(organization: organization.organization.id).map { KeyDTO($0) })
     }
 
@@ -88,12 +115,16 @@ struct KeyController {
         }
         throw AtriumError.notFound("No API key with id \(id).")
     }
+}
 
-    private func acting(_ organizationID: String?, context: UserRequestContext) async throws -> OrganizationMembership {
-        guard let organizationID else { return try await accounts.actingOrganization(nil, user: context.user.id) }
-        guard let id = OrganizationID(organizationID) else {
-            throw AtriumError.notFound("No organization with id \(organizationID.prefix(64)).")
-        }
-        return try await accounts.actingOrganization(id, user: context.user.id)
+/// A key's own limits; null fields are no limit beyond the organization's. (Nulls are written out.)
+struct RateLimitDTO: Codable, Sendable {
+    var requestsPerMinute: Int?
+    var tokensPerMinute: Int?
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(requestsPerMinute, forKey: .requestsPerMinute)
+        try container.encode(tokensPerMinute, forKey: .tokensPerMinute)
     }
 }

@@ -22,11 +22,15 @@ public final class ServerMetrics: Sendable {
 
     /// Requests the fast lane answered itself (the rest of `/v1` went through the router).
     let fastLaneAnswers: Counter
+    /// Usage records the group commits have written to the ledger.
+    let usageRecordsCommitted: Counter
 
     public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
         self.registry = registry
         self.fastLaneAnswers = registry.makeCounter(
             name: "atrium_fast_lane_answers_total", help: "Model API requests answered on the event loop's fast lane.")
+        self.usageRecordsCommitted = registry.makeCounter(
+            name: "atrium_usage_records_committed_total", help: "Usage records written to the ledger by group commits.")
     }
 
     func recordRequest(route: String, method: String, status: Int, duration: Duration) {
@@ -62,7 +66,7 @@ public final class ServerMetrics: Sendable {
 
     private let tokenSeries = Mutex<[String: (prompt: Counter, completion: Counter)]>([:])
 
-    func recordTokens(model: String, prompt: Int64, completion: Int64) {
+    func recordTokens(model: String, prompt: Int, completion: Int) {
         let series = tokenSeries.withLock { cache in
             if let series = cache[model] { return series }
             let series = (
@@ -72,8 +76,8 @@ public final class ServerMetrics: Sendable {
             cache[model] = series
             return series
         }
-        if prompt > 0 { series.prompt.increment(by: prompt) }
-        if completion > 0 { series.completion.increment(by: completion) }
+        if prompt > 0 { series.prompt.increment(by: Int64(prompt)) }
+        if completion > 0 { series.completion.increment(by: Int64(completion)) }
     }
 
     func render() -> ByteBuffer {

@@ -55,6 +55,11 @@ struct ErrorEnvelope {
             case .rateLimited(let message, let seconds, let code):
                 retryAfter = seconds
                 result = make(.tooManyRequests, message, type: "requests", code: code ?? "rate_limit_exceeded")
+            case .limitReached(let message, let seconds, let limit):
+                retryAfter = seconds
+                result = make(.tooManyRequests, message, type: limit, code: "rate_limit_exceeded")
+            case .insufficientQuota(let message):
+                result = make(.tooManyRequests, message, type: "insufficient_quota", code: "insufficient_quota")
             case .badGateway(let message): result = make(.badGateway, message, type: "server_error", code: "upstream_error")
             case .serviceUnavailable(let message): result = make(.serviceUnavailable, message, type: "server_error", code: "service_unavailable")
             case .gatewayTimeout(let message): result = make(.gatewayTimeout, message, type: "server_error", code: "upstream_timeout")

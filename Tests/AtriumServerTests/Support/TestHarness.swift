@@ -51,6 +51,7 @@ func testConfig(_ database: TestDatabase, providers: [ProviderConfig] = []) asyn
     config.port = 0
     config.providers = providers
     config.maxBodyBytes = 64 * 1024
+    config.usageJournalDirectory = "\(FileManager.default.temporaryDirectory.path)/atrium-test-journal-\(UUID().uuidString)"
     return config
 }
 

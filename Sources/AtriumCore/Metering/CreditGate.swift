@@ -1,0 +1,125 @@
+import Foundation
+import Synchronization
+
+/// Decides on the hot path whether an organization may spend, without a database round trip.
+///
+/// For each organization seen, it keeps the committed balance (as the database had it, plus what this
+/// instance has changed since), the cost of requests admitted but not finished (`reserved`), and the
+/// cost of requests finished but not yet committed to the ledger (`pending`). A request is admitted
+/// when the balance left after all of those, and after its own reservation, stays at or above minus the
+/// overdraft.
+public final class CreditGate: Sendable {
+    struct State {
+        var committed: Micros
+        var reserved: Micros = 0
+        var pending: Micros = 0
+        var plan: String?
+        var available: Micros { committed - reserved - pending }
+    }
+
+    public enum Decision: Sendable, Equatable {
+        case admitted
+        case insufficient(available: Micros)
+        /// The organization's account is not in memory yet: `load` it (the caller may wait, the hot path
+        /// hands the request to the slower path).
+        case unknown
+    }
+
+    private let repository: any CreditRepository
+    private let clock: any TimeSource
+    public let freeGrant: Micros
+    public let overdraft: Micros
+    private let states = Mutex<[OrganizationID: State]>([:])
+
+    public init(repository: any CreditRepository, freeGrant: Micros, overdraft: Micros, clock: any TimeSource = SystemTimeSource()) {
+        self.repository = repository
+        self.freeGrant = freeGrant
+        self.overdraft = overdraft
+        self.clock = clock
+    }
+
+    /// Reads (or opens, with the free grant) the organization's account into memory.
+    public func load(_ organization: OrganizationID) async throws {
+        if states.withLock({ $0[organization] != nil }) { return }
+        let account = try await repository.openAccount(organization, freeGrant: freeGrant, at: clock.now())
+        states.withLock { states in
+            if states[organization] == nil { states[organization] = State(committed: account.balanceMicros, plan: account.plan) }
+        }
+    }
+
+    /// What the hot path needs of an organization whose account is in memory.
+    public struct Standing: Sendable, Equatable {
+        /// nil: the default plan.
+        public var plan: String?
+    }
+
+    /// nil when the organization's account is not in memory yet.
+    public func standing(of organization: OrganizationID) -> Standing? {
+        states.withLock { $0[organization].map { Standing(plan: $0.plan) } }
+    }
+
+    public func reserve(_ organization: OrganizationID, amount: Micros) -> Decision {
+        states.withLock { states in
+            guard var state = states[organization] else { return .unknown }
+            guard state.available - amount >= -overdraft else { return .insufficient(available: state.available) }
+            state.reserved += amount
+            states[organization] = state
+            return .admitted
+        }
+    }
+
+    /// A request finished: its reservation is released and its real cost waits for the ledger.
+    public func settle(_ organization: OrganizationID, reserved: Micros, cost: Micros) {
+        states.withLock { states in
+            states[organization]?.reserved -= reserved
+            states[organization]?.pending += cost
+        }
+    }
+
+    /// Records reached the ledger: their cost moves from pending to the committed balance.
+    public func committed(_ debits: [OrganizationID: Micros]) {
+        states.withLock { states in
+            for (organization, amount) in debits {
+                states[organization]?.pending -= amount
+                states[organization]?.committed -= amount
+            }
+        }
+    }
+
+    /// Debits of records this instance did not have pending (replayed from a dead instance's journal).
+    public func replayed(_ debits: [OrganizationID: Micros]) {
+        states.withLock { states in
+            for (organization, amount) in debits { states[organization]?.committed -= amount }
+        }
+    }
+
+    /// Credit added or taken outside the hot path (a grant, a redemption) by this instance.
+    public func credited(_ organization: OrganizationID, amount: Micros) {
+        states.withLock { $0[organization]?.committed += amount }
+    }
+
+    public func planChanged(_ organization: OrganizationID, to plan: String?) {
+        states.withLock { $0[organization]?.plan = plan }
+    }
+
+    /// Re-reads the committed balances and plans of the organizations in memory, to see changes made by
+    /// other instances or the CLI. Call it from the task that commits usage, between two commits, so no
+    /// commit of this instance is half-counted.
+    public func refresh() async throws {
+        let organizations = states.withLock { Array($0.keys) }
+        for start in stride(from: 0, to: organizations.count, by: 500) {
+            let accounts = try await repository.accounts(Array(organizations[start..<min(start + 500, organizations.count)]))
+            states.withLock { states in
+                for account in accounts {
+                    states[account.organizationID]?.committed = account.balanceMicros
+                    states[account.organizationID]?.plan = account.plan
+                }
+            }
+        }
+    }
+
+    /// What the organization could still spend now, for display.
+    public func available(_ organization: OrganizationID) -> Micros? {
+        states.withLock { $0[organization]?.available }
+    }
+}

@@ -1,0 +1,109 @@
+import Foundation
+
+/// One `/v1` request as the usage ledger keeps it: append-only, one row per request, whatever its outcome.
+public struct UsageRecord: Sendable, Equatable, Codable {
+    /// Unique per record (the ledger's key, so a replayed journal never counts a request twice);
+    /// `requestID` is the `x-request-id` a client sees, which a client may also choose.
+    public var id: UUID
+    public var requestID: String
+    public var organizationID: OrganizationID
+    public var keyID: APIKeyID
+    public var model: String
+    /// The provider that answered, nil when none did.
+    public var provider: String?
+    public var promptTokens: Int
+    public var completionTokens: Int
+    public var totalTokens: Int { promptTokens + completionTokens }
+    public var costMicros: Micros
+    /// The price the request was charged at, nil for a free model.
+    public var priceID: UUID?
+    /// The HTTP status the client got (499 when the client went away first).
+    public var status: Int
+    public var finishReason: String?
+    public var streamed: Bool
+    /// The token counts are Atrium's estimate, not the upstream's report.
+    public var estimated: Bool
+    public var latencyMilliseconds: Int
+    public var createdAt: Date
+
+    public init(
+        id: UUID = UUID(), requestID: String, organizationID: OrganizationID, keyID: APIKeyID, model: String, provider: String?,
+        promptTokens: Int, completionTokens: Int, costMicros: Micros, priceID: UUID?, status: Int, finishReason: String?,
+        streamed: Bool, estimated: Bool, latencyMilliseconds: Int, createdAt: Date
+    ) {
+        self.id = id
+        self.requestID = requestID
+        self.organizationID = organizationID
+        self.keyID = keyID
+        self.model = model
+        self.provider = provider
+        self.promptTokens = promptTokens
+        self.completionTokens = completionTokens
+        self.costMicros = costMicros
+        self.priceID = priceID
+        self.status = status
+        self.finishReason = finishReason
+        self.streamed = streamed
+        self.estimated = estimated
+        self.latencyMilliseconds = latencyMilliseconds
+        self.createdAt = createdAt
+    }
+
+    /// The UTC day (`2026-11-23`), which the ledger stores for grouping.
+    public var day: String { UsageRecord.day(of: createdAt) }
+
+    public static func day(of date: Date) -> String {
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(identifier: "UTC")!
+        let parts = calendar.dateComponents([.year, .month, .day], from: date)
+        return String(format: "%04d-%02d-%02d", parts.year!, parts.month!, parts.day!)
+    }
+}
+
+/// A filter over the usage ledger of one organization; days are inclusive UTC dates (`2026-11-23`).
+public struct UsageQuery: Sendable, Equatable {
+    public var organizationID: OrganizationID
+    public var fromDay: String?
+    public var toDay: String?
+    public var model: String?
+    public var keyID: APIKeyID?
+
+    public init(organizationID: OrganizationID, fromDay: String? = nil, toDay: String? = nil, model: String? = nil, keyID: APIKeyID? = nil) {
+        self.organizationID = organizationID
+        self.fromDay = fromDay
+        self.toDay = toDay
+        self.model = model
+        self.keyID = keyID
+    }
+}
+
+/// Usage summed over one day, model and key.
+public struct UsageBucket: Sendable, Equatable, Codable {
+    public var day: String
+    public var model: String
+    public var keyID: APIKeyID
+    public var requests: Int
+    public var promptTokens: Int
+    public var completionTokens: Int
+    public var costMicros: Micros
+
+    public init(day: String, model: String, keyID: APIKeyID, requests: Int, promptTokens: Int, completionTokens: Int, costMicros: Micros) {
+        self.day = day
+        self.model = model
+        self.keyID = keyID
+        self.requests = requests
+        self.promptTokens = promptTokens
+        self.completionTokens = completionTokens
+        self.costMicros = costMicros
+    }
+}
+
+public protocol UsageRepository: Sendable {
+    /// Appends records in one transaction, together with one usage debit per organization in the credit
+    /// ledger and the matching balance updates. Records already in the ledger (same `id`) are skipped, so
+    /// committing a batch twice counts it once. Returns what was debited per organization.
+    func commit(_ records: [UsageRecord]) async throws -> [OrganizationID: Micros]
+    func buckets(_ query: UsageQuery) async throws -> [UsageBucket]
+    /// Individual records, newest first (for tests, audits and support).
+    func records(_ query: UsageQuery, limit: Int) async throws -> [UsageRecord]
+}

@@ -1,0 +1,115 @@
+import AtriumCore
+import FluentKit
+import Foundation
+import SQLKit
+
+/// The usage ledger in SQL. A batch goes in as one transaction with its credit debits.
+public struct SQLUsageRepository: UsageRepository {
+    private let database: AtriumDatabase
+    private let clock: any TimeSource
+
+    public init(database: AtriumDatabase, clock: any TimeSource = SystemTimeSource()) {
+        self.database = database
+        self.clock = clock
+    }
+
+    static let columns = [
+        "id", "request_id", "organization_id", "api_key_id", "model", "provider", "prompt_tokens", "completion_tokens",
+        "total_tokens", "cost_micros", "price_id", "status", "finish_reason", "streamed", "estimated", "latency_ms", "day", "created_at",
+    ]
+
+    public func commit(_ records: [UsageRecord]) async throws -> [OrganizationID: Micros] {
+        guard !records.isEmpty else { return [:] }
+        let now = clock.now()
+        return try await database.database.transaction { db in
+            let sql = db as! any SQLDatabase
+            var known = Set<UUID>()
+            for start in stride(from: 0, to: records.count, by: 500) {
+                let ids = records[start..<min(start + 500, records.count)].map(\.id)
+                for row in try await sql.select().column("id").from("usage_records").where("id", .in, SQLBind.group(ids)).all() {
+                    known.insert(try row.decode(column: "id", as: UUID.self))
+                }
+            }
+            let fresh = records.filter { !known.contains($0.id) }
+            for start in stride(from: 0, to: fresh.count, by: 200) {
+                let insert = sql.insert(into: "usage_records").columns(Self.columns)
+                for record in fresh[start..<min(start + 200, fresh.count)] {
+                    insert.values([
+                        record.id, record.requestID, record.organizationID.raw, record.keyID.raw, record.model, record.provider,
+                        Int64(record.promptTokens), Int64(record.completionTokens), Int64(record.totalTokens), record.costMicros,
+                        record.priceID, Int64(record.status), record.finishReason, record.streamed, record.estimated,
+                        Int64(record.latencyMilliseconds), record.day, record.createdAt,
+                    ] as [any Encodable & Sendable])
+                }
+                try await insert.run()
+            }
+            var debits: [OrganizationID: (amount: Micros, requests: Int)] = [:]
+            for record in fresh where record.costMicros > 0 {
+                debits[record.organizationID, default: (0, 0)].amount += record.costMicros
+                debits[record.organizationID, default: (0, 0)].requests += 1
+            }
+            for (organization, debit) in debits {
+                try await SQLCreditRepository.insert(
+                    CreditEntry(
+                        organizationID: organization, kind: .usage, amountMicros: -debit.amount,
+                        description: debit.requests == 1 ? "1 request" : "\(debit.requests) requests", createdAt: now),
+                    on: sql)
+                _ = try await SQLCreditRepository.move(organization, by: -debit.amount, on: sql)
+            }
+            return debits.mapValues(\.amount)
+        }
+    }
+
+    public func buckets(_ query: UsageQuery) async throws -> [UsageBucket] {
+        var statement: SQLQueryString = """
+            SELECT day, model, api_key_id, CAST(COUNT(*) AS BIGINT) AS requests, CAST(SUM(prompt_tokens) AS BIGINT) AS prompt, \
+            CAST(SUM(completion_tokens) AS BIGINT) AS completion, CAST(SUM(cost_micros) AS BIGINT) AS cost \
+            FROM usage_records WHERE organization_id = \(bind: query.organizationID.raw)
+            """
+        if let from = query.fromDay { statement = statement + " AND day >= \(bind: from)" }
+        if let to = query.toDay { statement = statement + " AND day <= \(bind: to)" }
+        if let model = query.model { statement = statement + " AND model = \(bind: model)" }
+        if let key = query.keyID { statement = statement + " AND api_key_id = \(bind: key.raw)" }
+        statement = statement + " GROUP BY day, model, api_key_id ORDER BY day, model, api_key_id"
+        return try await sql.raw(statement).all().map(Self.bucket)
+    }
+
+    private static func bucket(_ row: any SQLRow) throws -> UsageBucket {
+        UsageBucket(
+            day: try row.decode(column: "day", as: String.self), model: try row.decode(column: "model", as: String.self),
+            keyID: APIKeyID(raw: try row.decode(column: "api_key_id", as: UUID.self)),
+            requests: Int(try row.decode(column: "requests", as: Int64.self)),
+            promptTokens: Int(try row.decode(column: "prompt", as: Int64.self)),
+            completionTokens: Int(try row.decode(column: "completion", as: Int64.self)),
+            costMicros: try row.decode(column: "cost", as: Int64.self))
+    }
+
+    public func records(_ query: UsageQuery, limit: Int) async throws -> [UsageRecord] {
+        let select = sql.select().columns(Self.columns).from("usage_records")
+        filter(select, query)
+        return try await select.orderBy("created_at", .descending).limit(limit).all().map { row in
+            UsageRecord(
+                id: try row.decode(column: "id", as: UUID.self), requestID: try row.decode(column: "request_id", as: String.self),
+                organizationID: OrganizationID(raw: try row.decode(column: "organization_id", as: UUID.self)),
+                keyID: APIKeyID(raw: try row.decode(column: "api_key_id", as: UUID.self)),
+                model: try row.decode(column: "model", as: String.self), provider: try row.decode(column: "provider", as: String?.self),
+                promptTokens: Int(try row.decode(column: "prompt_tokens", as: Int64.self)),
+                completionTokens: Int(try row.decode(column: "completion_tokens", as: Int64.self)),
+                costMicros: try row.decode(column: "cost_micros", as: Int64.self), priceID: try row.decode(column: "price_id", as: UUID?.self),
+                status: Int(try row.decode(column: "status", as: Int64.self)), finishReason: try row.decode(column: "finish_reason", as: String?.self),
+                streamed: try row.decode(column: "streamed", as: Bool.self), estimated: try row.decode(column: "estimated", as: Bool.self),
+                latencyMilliseconds: Int(try row.decode(column: "latency_ms", as: Int64.self)),
+                createdAt: try row.decode(column: "created_at", as: Date.self))
+        }
+    }
+
+    private func filter(_ select: SQLSelectBuilder, _ query: UsageQuery) {
+        select.where("organization_id", .equal, query.organizationID.raw)
+        if let from = query.fromDay { select.where("day", .greaterThanOrEqual, from) }
+        if let to = query.toDay { select.where("day", .lessThanOrEqual, to) }
+        if let model = query.model { select.where("model", .equal, model) }
+        if let key = query.keyID { select.where("api_key_id", .equal, key.raw) }
+    }
+
+    private var sql: any SQLDatabase { database.database as! any SQLDatabase }
+}

@@ -1,0 +1,191 @@
+import AtriumCore
+import Foundation
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The durability half of the usage ledger: every finished `/v1` request is appended here, one JSON
+/// line, with a plain `write(2)` before its response is sent. Once `write` returns, the operating system
+/// holds the line, so killing the process (even with `kill -9`) loses nothing; the records move into
+/// the database in group commits, and the file is emptied whenever everything in it is committed.
+///
+/// Each server process writes a file of its own (`usage-<uuid>.jsonl`) and holds an exclusive `flock`
+/// on it. A file nobody holds belongs to a process that died: `orphans()` hands its records to whoever
+/// finds it, and the ledger's unique record ids make a replay count each request once.
+public final class UsageJournal: Sendable {
+    private struct State {
+        var descriptor: Int32
+        /// Appended and not yet committed, oldest first.
+        var pending: [UsageRecord] = []
+        var writeFailures = 0
+    }
+
+    public let path: String
+    private let directory: String
+    private let state: Mutex<State>
+
+    public init(directory: String) throws {
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        self.directory = directory
+        self.path = "\(directory)/usage-\(UUID().uuidString.lowercased()).jsonl"
+        let descriptor = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
+        guard descriptor >= 0 else { throw JournalError("cannot create the usage journal \(path): \(String(cString: strerror(errno)))") }
+        guard flock(descriptor, LOCK_EX | LOCK_NB) == 0 else {
+            systemClose(descriptor)
+            throw JournalError("cannot lock the usage journal \(path)")
+        }
+        self.state = Mutex(State(descriptor: descriptor))
+    }
+
+    /// Appends a record. Returns false when the file could not be written (a full disk, say): the
+    /// record is still kept for the next commit, only its crash safety is lost.
+    @discardableResult
+    public func append(_ record: UsageRecord) -> Bool {
+        var line = Self.encode(record)
+        return line.withUTF8 { bytes in
+            state.withLock { state in
+                state.pending.append(record)
+                var offset = 0
+                while offset < bytes.count {
+                    let written = write(state.descriptor, bytes.baseAddress! + offset, bytes.count - offset)
+                    if written < 0 {
+                        if errno == EINTR { continue }
+                        state.writeFailures += 1
+                        return false
+                    }
+                    offset += written
+                }
+                return true
+            }
+        }
+    }
+
+    /// The oldest records not yet committed, at most `limit`.
+    public func uncommitted(limit: Int) -> [UsageRecord] {
+        state.withLock { Array($0.pending.prefix(limit)) }
+    }
+
+    public var uncommittedCount: Int { state.withLock { $0.pending.count } }
+
+    /// The oldest `count` records are in the database. When nothing else is pending, the file is
+    /// emptied (under the same lock as appends, so no line is lost in between).
+    public func committed(_ count: Int) {
+        state.withLock { state in
+            state.pending.removeFirst(min(count, state.pending.count))
+            if state.pending.isEmpty { _ = ftruncate(state.descriptor, 0) }
+        }
+    }
+
+    /// Closes the journal; the file is removed when everything in it was committed.
+    public func close() {
+        state.withLock { state in
+            guard state.descriptor >= 0 else { return }
+            if state.pending.isEmpty { unlink(path) }
+            systemClose(state.descriptor)
+            state.descriptor = -1
+        }
+    }
+
+    /// A journal left by a process that is gone, locked by us until `discard`.
+    public final class Orphan: Sendable {
+        public let path: String
+        public let records: [UsageRecord]
+        /// Lines that could not be read (a line cut short by the crash).
+        public let damagedLines: Int
+        private let descriptor: Int32
+
+        init(path: String, records: [UsageRecord], damagedLines: Int, descriptor: Int32) {
+            self.path = path
+            self.records = records
+            self.damagedLines = damagedLines
+            self.descriptor = descriptor
+        }
+
+        /// The records are committed: the file goes.
+        public func discard() {
+            unlink(path)
+            systemClose(descriptor)
+        }
+
+        /// Not committed this time: let go of the lock so a later scan (or another instance) takes it.
+        public func release() {
+            systemClose(descriptor)
+        }
+    }
+
+    /// Journals in the directory that no live process holds.
+    public func orphans() -> [Orphan] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+        var found: [Orphan] = []
+        for name in names.sorted() where name.hasPrefix("usage-") && name.hasSuffix(".jsonl") {
+            let file = "\(directory)/\(name)"
+            guard file != path else { continue }
+            let descriptor = open(file, O_RDWR | O_CLOEXEC)
+            guard descriptor >= 0 else { continue }
+            guard flock(descriptor, LOCK_EX | LOCK_NB) == 0 else {
+                systemClose(descriptor)
+                continue
+            }
+            let data = FileManager.default.contents(atPath: file) ?? Data()
+            let (records, damaged) = Self.decode(data)
+            found.append(Orphan(path: file, records: records, damagedLines: damaged, descriptor: descriptor))
+        }
+        return found
+    }
+
+    // MARK: Lines
+
+    static func encode(_ record: UsageRecord) -> String {
+        func text(_ value: String?) -> String {
+            guard let value else { return "null" }
+            var out = "\""
+            for scalar in value.unicodeScalars {
+                switch scalar {
+                case "\"": out += "\\\""
+                case "\\": out += "\\\\"
+                case _ where scalar.value < 0x20: out += String(format: "\\u%04x", scalar.value)
+                default: out.unicodeScalars.append(scalar)
+                }
+            }
+            return out + "\""
+        }
+        return """
+            {"id":"\(record.id.uuidString)","requestID":\(text(record.requestID)),"organizationID":"\(record.organizationID)",\
+            "keyID":"\(record.keyID)","model":\(text(record.model)),"provider":\(text(record.provider)),\
+            "promptTokens":\(record.promptTokens),"completionTokens":\(record.completionTokens),"costMicros":\(record.costMicros),\
+            "priceID":\(record.priceID.map { "\"\($0.uuidString)\"" } ?? "null"),"status":\(record.status),\
+            "finishReason":\(text(record.finishReason)),"streamed":\(record.streamed),"estimated":\(record.estimated),\
+            "latencyMilliseconds":\(record.latencyMilliseconds),"createdAt":\(record.createdAt.timeIntervalSince1970)}
+
+            """
+    }
+
+    static func decode(_ data: Data) -> (records: [UsageRecord], damaged: Int) {
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .secondsSince1970
+        var records: [UsageRecord] = []
+        var damaged = 0
+        for line in data.split(separator: UInt8(ascii: "\n")) where !line.isEmpty {
+            if let record = try? decoder.decode(UsageRecord.self, from: Data(line)) {
+                records.append(record)
+            } else {
+                damaged += 1
+            }
+        }
+        return (records, damaged)
+    }
+}
+
+public struct JournalError: Error, CustomStringConvertible {
+    public var description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// `close(2)`, under a name that the journal's own `close()` does not shadow.
+private func systemClose(_ descriptor: Int32) {
+    _ = close(descriptor)
+}

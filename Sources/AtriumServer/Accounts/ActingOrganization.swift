@@ -1,0 +1,22 @@
+import AtriumCore
+
+extension AccountService {
+    /// The organization a management request acts in, from its `organization_id` (a query parameter or
+    /// body field): the one named, if the user is a member, else the user's personal organization.
+    func acting(_ organizationID: String?, user: UserID) async throws -> OrganizationMembership {
+        guard let organizationID else { return try await actingOrganization(nil, user: user) }
+        guard let id = OrganizationID(organizationID) else {
+            throw AtriumError.notFound("No organization with id \(organizationID.prefix(64)).")
+        }
+        return try await actingOrganization(id, user: user)
+    }
+}
+
+extension UserRequestContext {
+    /// Platform staff with the admin role; everyone else is refused.
+    func requireStaffAdmin() throws {
+        guard user.staffRole == .admin else {
+            throw AtriumError.permissionDenied("Only platform administrators can do this.")
+        }
+    }
+}

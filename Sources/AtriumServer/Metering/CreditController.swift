@@ -1,0 +1,77 @@
+import AtriumCore
+import Foundation
+import Hummingbird
+
+/// `/api/credits`: an organization's balance and credit ledger, and redeeming codes.
+struct CreditController {
+    let credits: CreditService
+    let accounts: AccountService
+    let maxBodyBytes: Int
+
+    func addRoutes(to group: RouterGroup<UserRequestContext>) {
+        group.get(use: show)
+        group.post("redeem", use: redeem)
+    }
+
+    struct EntryDTO: ResponseCodable {
+        var object = "credit.entry"
+        var id: String
+        var kind: String
+        var amountMicros: Int64
+        var description: String
+        var createdAt: Date
+
+        init(_ entry: CreditEntry) {
+            self.id = entry.id.uuidString.lowercased()
+            self.kind = entry.kind.rawValue
+            self.amountMicros = entry.amountMicros
+            self.description = entry.description
+            self.createdAt = entry.createdAt
+        }
+    }
+
+    struct CreditsDTO: ResponseCodable {
+        var object = "credits"
+        var organizationId: String
+        var balanceMicros: Int64
+        /// The balance in whole units, exact (`4.996210`).
+        var balance: String
+        var plan: String
+        var data: [EntryDTO]
+    }
+
+    /// `?organization_id=…&limit=…` (the newest entries, at most 1000).
+    @Sendable func show(_ request: Request, context: UserRequestContext) async throws -> CreditsDTO {
+        let membership = try await accounts.acting(request.uri.queryParameters.get("organization_id"), user: context.user.id)
+        let raw = request.uri.queryParameters.get("limit") ?? "100"
+        guard let limit = Int(raw), (1...1000).contains(limit) else {
+            throw AtriumError.invalidRequest("limit must be between 1 and 1000.", param: "limit")
+        }
+        let organization = membership.organization.id
+        let account = try await credits.account(of: organization)
+        return CreditsDTO(
+            organizationId: organization.description, balanceMicros: account.balanceMicros, balance: account.balanceMicros.formattedUnits,
+            plan: account.plan ?? "default", data: try await credits.entries(of: organization, limit: limit).map(EntryDTO.init))
+    }
+
+    struct RedeemRequest: Decodable {
+        var code: String
+        var organizationId: String?
+    }
+
+    struct RedeemedDTO: ResponseCodable {
+        var object = "credit.redemption"
+        var entry: EntryDTO
+        var balanceMicros: Int64
+    }
+
+    @Sendable func redeem(_ request: Request, context: UserRequestContext) async throws -> RedeemedDTO {
+        let body = try await JSONRequest.decode(RedeemRequest.self, from: request, limit: maxBodyBytes)
+        let membership = try await accounts.acting(body.organizationId, user: context.user.id)
+        guard membership.role.canManage else {
+            throw AtriumError.permissionDenied("Only owners and admins can redeem codes for an organization.")
+        }
+        let (entry, balance) = try await credits.redeem(code: body.code, for: membership.organization.id)
+        return RedeemedDTO(entry: EntryDTO(entry), balanceMicros: balance)
+    }
+}

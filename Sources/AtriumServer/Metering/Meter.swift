@@ -1,0 +1,238 @@
+import AtriumCore
+import AtriumPersistence
+import Foundation
+
+/// A request let through: what it reserved, to be settled when it ends.
+struct Admission: Sendable {
+    var principal: KeyPrincipal
+    var model: String
+    var streamed: Bool
+    var promptEstimate: Int
+    var reservedTokens: Int
+    var reservedCost: Micros
+    var price: ModelPrice?
+    var organizationLimit: RateLimit
+    var readings: [RateLimiter.Reading]
+    var start: ContinuousClock.Instant
+}
+
+/// How a request ended, as far as the ledger cares.
+struct MeteredOutcome: Sendable {
+    var provider: String?
+    var status: Int
+    /// The upstream's own count.
+    var reported: (prompt: Int, completion: Int)?
+    /// Characters of text generated (for an estimate when nothing was reported).
+    var generatedCharacters = 0
+    var finishReason: String?
+    /// The client is charged: the request was served, or the client left while it was being served.
+    var charged: Bool
+}
+
+/// The refusal of a request by a limit, with the headers its answer carries.
+struct MeterRefusal: Error {
+    var error: AtriumError
+    var headers: [(String, String)]
+}
+
+/// Admits `/v1` requests against rate limits and credit, and writes one usage record per request to the
+/// journal when it ends. Everything here is synchronous and in memory, so the fast lane can call it on
+/// the event loop; only loading an organization's account the first time needs the database.
+final class Meter: Sendable {
+    let limiter: RateLimiter
+    let credits: CreditGate
+    let prices: PriceBook
+    let journal: UsageJournal
+    let plans: [String: RateLimit]
+    let defaultPlan: RateLimit
+    /// Tokens reserved for the answer when a request sets no `max_tokens`.
+    let defaultMaxTokens: Int
+
+    init(limiter: RateLimiter, credits: CreditGate, prices: PriceBook, journal: UsageJournal, plans: [String: RateLimit], defaultPlan: RateLimit, defaultMaxTokens: Int) {
+        self.limiter = limiter
+        self.credits = credits
+        self.prices = prices
+        self.journal = journal
+        self.plans = plans
+        self.defaultPlan = defaultPlan
+        self.defaultMaxTokens = defaultMaxTokens
+    }
+
+    enum Decision {
+        case admitted(Admission)
+        case refused(MeterRefusal)
+        /// The organization's account is not in memory: `load` it first.
+        case unknownAccount
+    }
+
+    /// Admits a request (synchronously), or refuses it; a refusal is written to the ledger here.
+    func admit(
+        _ principal: KeyPrincipal, model: String, operation: ModelOperation, body: JSONValue, streamed: Bool, requestID: String,
+        start: ContinuousClock.Instant
+    ) -> Decision {
+        let organization = principal.organizationID
+        guard let standing = credits.standing(of: organization) else { return .unknownAccount }
+        let organizationLimit = standing.plan.flatMap { plans[$0] } ?? defaultPlan
+        let prompt = TokenEstimate.prompt(of: body, operation: operation)
+        let choices = max(1, Int(body["n"]?.intValue ?? 1))
+        let maxTokens = operation == .embeddings
+            ? 0 : Int(body["max_completion_tokens"]?.intValue ?? body["max_tokens"]?.intValue ?? Int64(defaultMaxTokens)) * choices
+        let tokens = prompt + maxTokens
+        let demands = Self.demands(principal, organizationLimit: organizationLimit, tokens: tokens)
+
+        switch limiter.acquire(demands) {
+        case .denied(let demand, let reading, let retryAfter):
+            let readings = demands.map { limiter.reading($0.bucket, perMinute: $0.perMinute) }
+            let refusal = MeterRefusal(
+                error: Self.limitError(demand, reading: reading, retryAfter: retryAfter, model: model, keyLimit: demand.bucket.owner == principal.keyID.raw),
+                headers: RateLimitHeaders.fields(readings) + [("retry-after", String(Self.retrySeconds(retryAfter)))])
+            recordRefusal(principal, model: model, requestID: requestID, status: 429, streamed: streamed, start: start)
+            return .refused(refusal)
+        case .allowed(let readings):
+            let price = prices.price(of: model)
+            let reservedCost = price?.cost(promptTokens: prompt, completionTokens: maxTokens) ?? 0
+            if case .insufficient = credits.reserve(organization, amount: reservedCost) {
+                refund(demands, tokens: tokens)
+                recordRefusal(principal, model: model, requestID: requestID, status: 429, streamed: streamed, start: start)
+                return .refused(MeterRefusal(
+                    error: .insufficientQuota(
+                        "You exceeded your current quota, please check your plan and billing details. For more information on this error, read the docs: https://platform.openai.com/docs/guides/error-codes/api-errors."),
+                    headers: RateLimitHeaders.fields(readings) + [("x-should-retry", "false")]))
+            }
+            return .admitted(Admission(
+                principal: principal, model: model, streamed: streamed, promptEstimate: prompt, reservedTokens: tokens,
+                reservedCost: reservedCost, price: price, organizationLimit: organizationLimit, readings: readings, start: start))
+        }
+    }
+
+    /// `admit`, loading the organization's account first when needed (the router's path).
+    func admitLoading(
+        _ principal: KeyPrincipal, model: String, operation: ModelOperation, body: JSONValue, streamed: Bool, requestID: String,
+        start: ContinuousClock.Instant
+    ) async throws -> Admission {
+        for _ in 0..<2 {
+            switch admit(principal, model: model, operation: operation, body: body, streamed: streamed, requestID: requestID, start: start) {
+            case .admitted(let admission): return admission
+            case .refused(let refusal): throw refusal
+            case .unknownAccount: try await credits.load(principal.organizationID)
+            }
+        }
+        throw AtriumError.serviceUnavailable("The billing account could not be loaded. Please retry.")
+    }
+
+    /// The request ended: settle its reservations and write its record. Returns the record.
+    @discardableResult
+    func finish(_ admission: Admission, requestID: String, outcome: MeteredOutcome) -> UsageRecord {
+        let prompt: Int
+        let completion: Int
+        let estimated: Bool
+        if let reported = outcome.reported {
+            (prompt, completion, estimated) = (reported.prompt, reported.completion, false)
+        } else if outcome.charged {
+            (prompt, completion, estimated) = (admission.promptEstimate, TokenEstimate.completion(characters: outcome.generatedCharacters), true)
+        } else {
+            (prompt, completion, estimated) = (0, 0, false)
+        }
+        let cost = outcome.charged ? admission.price?.cost(promptTokens: prompt, completionTokens: completion) ?? 0 : 0
+        let delta = prompt + completion - admission.reservedTokens
+        for demand in Self.demands(admission.principal, organizationLimit: admission.organizationLimit, tokens: 0)
+        where demand.bucket.dimension == .tokens {
+            limiter.adjust(demand.bucket, perMinute: demand.perMinute, delta: delta)
+        }
+        credits.settle(admission.principal.organizationID, reserved: admission.reservedCost, cost: cost)
+        let record = UsageRecord(
+            requestID: requestID, organizationID: admission.principal.organizationID, keyID: admission.principal.keyID,
+            model: admission.model, provider: outcome.provider, promptTokens: prompt, completionTokens: completion, costMicros: cost,
+            priceID: cost > 0 ? admission.price?.id : nil, status: outcome.status, finishReason: outcome.finishReason,
+            streamed: admission.streamed, estimated: estimated, latencyMilliseconds: Self.milliseconds(since: admission.start),
+            createdAt: Date())
+        journal.append(record)
+        return record
+    }
+
+    /// Gives back everything an admission took, for a request the fast lane hands to the router (which
+    /// admits it again).
+    func cancel(_ admission: Admission) {
+        refund(Self.demands(admission.principal, organizationLimit: admission.organizationLimit, tokens: admission.reservedTokens), tokens: admission.reservedTokens)
+        credits.settle(admission.principal.organizationID, reserved: admission.reservedCost, cost: 0)
+    }
+
+    /// The record of a request refused before it was admitted (bad input, missing scope, a limit).
+    func recordRefusal(_ principal: KeyPrincipal, model: String?, requestID: String, status: Int, streamed: Bool, start: ContinuousClock.Instant) {
+        journal.append(UsageRecord(
+            requestID: requestID, organizationID: principal.organizationID, keyID: principal.keyID, model: model ?? "", provider: nil,
+            promptTokens: 0, completionTokens: 0, costMicros: 0, priceID: nil, status: status, finishReason: nil, streamed: streamed,
+            estimated: false, latencyMilliseconds: Self.milliseconds(since: start), createdAt: Date()))
+    }
+
+    // MARK: -
+
+    private func refund(_ demands: [RateLimiter.Demand], tokens: Int) {
+        for demand in demands {
+            limiter.adjust(demand.bucket, perMinute: demand.perMinute, delta: -demand.cost)
+        }
+    }
+
+    private static func demands(_ principal: KeyPrincipal, organizationLimit: RateLimit, tokens: Int) -> [RateLimiter.Demand] {
+        var demands: [RateLimiter.Demand] = []
+        for (owner, limit) in [(principal.keyID.raw, principal.rateLimit), (principal.organizationID.raw, organizationLimit)] {
+            if let perMinute = limit.requestsPerMinute {
+                demands.append(.init(bucket: .init(owner: owner, dimension: .requests), perMinute: perMinute, cost: 1))
+            }
+            if let perMinute = limit.tokensPerMinute {
+                demands.append(.init(bucket: .init(owner: owner, dimension: .tokens), perMinute: perMinute, cost: tokens))
+            }
+        }
+        return demands
+    }
+
+    private static func limitError(_ demand: RateLimiter.Demand, reading: RateLimiter.Reading, retryAfter: Double, model: String, keyLimit: Bool) -> AtriumError {
+        let scope = keyLimit ? "this API key" : "your organization"
+        let (what, type) = demand.bucket.dimension == .requests ? ("requests per min (RPM)", "requests") : ("tokens per min (TPM)", "tokens")
+        let used = reading.limit - reading.remaining
+        if retryAfter.isInfinite {
+            return .limitReached(
+                "Request too large for \(model.prefix(100)) on \(what) for \(scope): Limit \(reading.limit), Requested \(demand.cost). Reduce the prompt or max_tokens.",
+                retryAfterSeconds: 60, limit: type)
+        }
+        return .limitReached(
+            "Rate limit reached for \(model.prefix(100)) on \(what) for \(scope): Limit \(reading.limit), Used \(used), Requested \(demand.cost). Please try again in \(RateLimitHeaders.duration(retryAfter)).",
+            retryAfterSeconds: retrySeconds(retryAfter), limit: type)
+    }
+
+    private static func retrySeconds(_ seconds: Double) -> Int {
+        seconds.isFinite ? max(1, Int(seconds.rounded(.up))) : 60
+    }
+
+    static func milliseconds(since start: ContinuousClock.Instant) -> Int {
+        let elapsed = ContinuousClock.now - start
+        return Int(elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000)
+    }
+}
+
+/// OpenAI's `x-ratelimit-*` response headers.
+enum RateLimitHeaders {
+    /// For each dimension, the bucket closest to its limit.
+    static func fields(_ readings: [RateLimiter.Reading]) -> [(String, String)] {
+        var fields: [(String, String)] = []
+        for (dimension, name) in [(RateLimiter.Dimension.requests, "requests"), (.tokens, "tokens")] {
+            guard let tightest = readings.filter({ $0.dimension == dimension }).min(by: { $0.remaining < $1.remaining }) else { continue }
+            fields.append(("x-ratelimit-limit-\(name)", String(tightest.limit)))
+            fields.append(("x-ratelimit-remaining-\(name)", String(tightest.remaining)))
+            fields.append(("x-ratelimit-reset-\(name)", duration(tightest.resetSeconds)))
+        }
+        return fields
+    }
+
+    /// `20ms`, `1.5s`, `6m0s`, as OpenAI writes durations.
+    static func duration(_ seconds: Double) -> String {
+        let seconds = max(0, seconds)
+        if seconds < 1 { return "\(Int((seconds * 1000).rounded(.up)))ms" }
+        if seconds < 60 {
+            let tenths = (seconds * 10).rounded(.up) / 10
+            return tenths == tenths.rounded() ? "\(Int(tenths))s" : "\(tenths)s"
+        }
+        let whole = Int(seconds.rounded(.up))
+        return "\(whole / 60)m\(whole % 60)s"
+    }
+}

@@ -1,0 +1,58 @@
+import AtriumCore
+import Foundation
+import Hummingbird
+
+/// `/api/prices`: the price table, readable by every signed-in user; staff administrators set prices.
+struct PriceController {
+    let prices: PriceBook
+    let maxBodyBytes: Int
+
+    func addRoutes(to group: RouterGroup<UserRequestContext>) {
+        group.get(use: list)
+        group.get("**", use: history)
+        group.put(use: set)
+    }
+
+    struct PriceDTO: ResponseCodable {
+        var object = "model.price"
+        var id: String
+        var model: String
+        var inputMicrosPerMillion: Int64
+        var outputMicrosPerMillion: Int64
+        var createdAt: Date
+
+        init(_ price: ModelPrice) {
+            self.id = price.id.uuidString.lowercased()
+            self.model = price.model
+            self.inputMicrosPerMillion = price.inputMicrosPerMillion
+            self.outputMicrosPerMillion = price.outputMicrosPerMillion
+            self.createdAt = price.createdAt
+        }
+    }
+
+    @Sendable func list(_ request: Request, context: UserRequestContext) async throws -> ListDTO<PriceDTO> {
+        ListDTO(data: prices.all.map(PriceDTO.init))
+    }
+
+    /// Every price a model has had, newest first.
+    @Sendable func history(_ request: Request, context: UserRequestContext) async throws -> ListDTO<PriceDTO> {
+        let model = context.parameters.getCatchAll().joined(separator: "/")
+        return ListDTO(data: try await prices.history(model: model).map(PriceDTO.init))
+    }
+
+    struct SetRequest: Decodable {
+        var model: String
+        var inputMicrosPerMillion: Int64
+        var outputMicrosPerMillion: Int64
+    }
+
+    /// A new price for a model; requests from now on are charged at it, earlier ones keep theirs.
+    @Sendable func set(_ request: Request, context: UserRequestContext) async throws -> Response {
+        try context.requireStaffAdmin()
+        let body = try await JSONRequest.decode(SetRequest.self, from: request, limit: maxBodyBytes)
+        let price = try await prices.set(
+            model: body.model, inputMicrosPerMillion: body.inputMicrosPerMillion, outputMicrosPerMillion: body.outputMicrosPerMillion,
+            by: context.user.id)
+        return try APICoding.response(PriceDTO(price), status: .created)
+    }
+}
