@@ -101,7 +101,7 @@ public func buildApplication(config: AtriumConfig, logger: Logger, metrics: Serv
     StaffBillingController(credits: services.credits, plans: Set(config.plans.map(\.name)), maxBodyBytes: config.maxBodyBytes)
         .addRoutes(to: signedIn.group("admin"))
 
-    let v1 = router.group("v1").add(middleware: KeyAuthMiddleware(keys: services.keys)).group(context: KeyRequestContext.self)
+    let v1 = router.group("v1").add(middleware: KeyAuthMiddleware(keys: services.keys, credits: services.credits.gate)).group(context: KeyRequestContext.self)
     ModelAPIController(dispatcher: dispatcher, meter: meter, metrics: metrics, maxBodyBytes: config.maxBodyBytes).addRoutes(to: v1)
 
     let fastLane = FastLaneHandler.Services(

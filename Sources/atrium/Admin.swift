@@ -5,7 +5,7 @@ import Foundation
 
 struct Admin: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Operator tasks.", subcommands: [CreateUser.self])
+        abstract: "Operator tasks.", subcommands: [CreateUser.self, Usage.self, Grant.self, SetPrice.self])
 
     struct CreateUser: AsyncParsableCommand {
         static let configuration = CommandConfiguration(

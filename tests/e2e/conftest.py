@@ -58,7 +58,7 @@ class Upstream:
 class Atrium:
     """One `atrium serve` process with its own data directory and config."""
 
-    def __init__(self, upstreams, grace=30, database_url=None, data_dir=None, key_cache_seconds=5):
+    def __init__(self, upstreams, grace=30, database_url=None, data_dir=None, key_cache_seconds=5, extra=None):
         self.dir = Path(tempfile.mkdtemp(prefix="atrium-e2e-"))
         self.data_dir = data_dir or self.dir / "data"
         self.port = free_port()
@@ -78,7 +78,13 @@ class Atrium:
                      {"name": "picky", "upstream": "reject-1", "kind": "chat"},
                      {"name": "instruct", "upstream": "echo-instruct", "kind": "completion"},
                      {"name": "embedder", "upstream": "echo-embed", "kind": "embedding"},
+                     {"name": "priced", "upstream": "echo-priced", "kind": "chat"},
+                     {"name": "counted", "upstream": "count-a", "kind": "chat"},
                  ]},
+                # Fails every third request: `counted` fails over from here to up-a.
+                {"name": "flaky", "kind": "openai", "base_url": b.url + "/v1",
+                 "circuit": {"failure_threshold": 1000, "cooldown": 1},
+                 "models": [{"name": "counted", "upstream": "flaky-b", "kind": "chat"}]},
                 {"name": "up-b", "kind": "openai", "base_url": b.url + "/v1",
                  "circuit": {"failure_threshold": 2, "cooldown": 1},
                  "models": [{"name": "dual", "upstream": "echo-dual", "kind": "chat"}]},
@@ -96,6 +102,7 @@ class Atrium:
                  ]},
             ],
         }
+        config.update(extra or {})
         (self.dir / "atrium.yaml").write_text(json.dumps(config))  # JSON is YAML
         self.env = dict(os.environ)
         if database_url:
@@ -119,6 +126,11 @@ class Atrium:
         key = self.cli("keys", "create", "--email", email, "--name", "e2e")
         assert key.returncode == 0, key.stderr
         return key.stdout.strip()
+
+    def create_staff(self, email):
+        made = self.cli("admin", "create-user", "--email", email, "--name", "Staff", "--staff", "admin", stdin="correct horse\n")
+        assert made.returncode == 0, made.stderr
+        return self.session(email)
 
     def session(self, email, password="correct horse"):
         client = httpx.Client(base_url=self.url)

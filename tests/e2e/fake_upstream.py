@@ -7,6 +7,9 @@ Its behaviour is chosen by the upstream model name the gateway sends:
   hang-*      never answers (first-byte timeout)
   stall-*     streams two chunks, then goes silent (idle timeout)
   reject-*    answers 400 with an OpenAI error
+  count-*     like echo-*, but its usage depends on the request (prompt tokens from the prompt's length,
+              1 to 6 completion tokens), so sums over many requests are telling
+  flaky-*     a count-* model that answers 500 to every third request
 and by the whole server's mode, set with POST /_control {"mode": "up"|"down"}: "down" answers 500.
 GET /_state reports counters (requests, cancelled streams) so tests can check what reached it.
 """
@@ -17,7 +20,10 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-STATE = {"requests": 0, "cancelled_streams": 0, "completed_streams": 0, "mode": "up", "last_body": None}
+STATE = {"requests": 0, "cancelled_streams": 0, "completed_streams": 0, "mode": "up", "last_body": None,
+         "flaky_calls": 0,
+         # x-request-id → the usage this server reported for a response it completed
+         "usage": {}}
 LOCK = threading.Lock()
 
 
@@ -67,6 +73,13 @@ class Handler(BaseHTTPRequestHandler):
             self.send_json(500, {"error": {"message": "upstream is down", "type": "server_error"}})
             return
         model = body.get("model", "")
+        if model.startswith("flaky-"):
+            with LOCK:
+                STATE["flaky_calls"] += 1
+                fail = STATE["flaky_calls"] % 3 == 0
+            if fail:
+                self.send_json(500, {"error": {"message": "flaky upstream failed", "type": "server_error"}})
+                return
         if model.startswith("hang-"):
             time.sleep(30)
             return
@@ -85,6 +98,7 @@ class Handler(BaseHTTPRequestHandler):
             self.stream(body, model, chat)
             return
         text = f"Hello from {self.server.label}"
+        prompt, completion = usage_of(body, model)
         choice = {"index": 0, "finish_reason": "stop", "logprobs": None}
         if chat:
             choice["message"] = {"role": "assistant", "content": text}
@@ -92,7 +106,14 @@ class Handler(BaseHTTPRequestHandler):
             choice["text"] = text
         self.send_json(200, {"id": "cmpl-1", "object": "chat.completion" if chat else "text_completion",
                              "created": int(time.time()), "model": model, "choices": [choice],
-                             "usage": {"prompt_tokens": 5, "completion_tokens": 4, "total_tokens": 9}})
+                             "usage": {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}})
+        self.reported(prompt, completion)
+
+    def reported(self, prompt, completion):
+        request_id = self.headers.get("x-request-id")
+        if request_id:
+            with LOCK:
+                STATE["usage"][request_id] = [prompt, completion]
 
     def write_chunk(self, data: bytes):
         self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
@@ -107,6 +128,9 @@ class Handler(BaseHTTPRequestHandler):
         self.send_header("transfer-encoding", "chunked")
         self.end_headers()
         words = ["Hello", " from", " ", self.server.label]
+        prompt, completion = usage_of(body, model)
+        if counted(model):
+            words = [f" t{i}" for i in range(completion)]
         if model.startswith("slow-"):
             count = model.split("-")[1]
             words = [f" w{i}" for i in range(int(count) if count.isdigit() else 200)]
@@ -132,15 +156,30 @@ class Handler(BaseHTTPRequestHandler):
                 if model.startswith("slow-"):
                     time.sleep(0.05)
             self.event(chunk(None, "stop"))
-            if (body.get("stream_options") or {}).get("include_usage"):
+            usage_sent = (body.get("stream_options") or {}).get("include_usage")
+            if usage_sent:
                 self.event({"id": "cmpl-1", "object": "chat.completion.chunk", "created": 1, "model": model, "choices": [],
-                            "usage": {"prompt_tokens": 5, "completion_tokens": len(words), "total_tokens": 5 + len(words)}})
+                            "usage": {"prompt_tokens": prompt, "completion_tokens": len(words), "total_tokens": prompt + len(words)}})
             self.write_chunk(b"data: [DONE]\n\n")
             self.write_chunk(b"")
             bump("completed_streams")
+            if usage_sent:
+                self.reported(prompt, len(words))
         except (BrokenPipeError, ConnectionResetError):
             bump("cancelled_streams")
             self.close_connection = True
+
+
+def counted(model):
+    return model.startswith("count-") or model.startswith("flaky-")
+
+
+def usage_of(body, model):
+    """(prompt, completion) tokens this server reports for a request."""
+    if not counted(model):
+        return 5, 4
+    prompt = 3 + len(json.dumps(body.get("messages") or body.get("prompt") or "")) // 4
+    return prompt, 1 + prompt % 6
 
 
 def main():

@@ -54,7 +54,7 @@ def test_readiness_and_metrics(atrium, client):
     client.chat.completions.create(model="echo", messages=[{"role": "user", "content": "x"}])
     ready = httpx.get(atrium.url + "/readyz").json()
     assert ready["database"] == "up"
-    assert {p["name"] for p in ready["providers"]} == {"up-a", "up-b", "faults"}
+    assert {p["name"] for p in ready["providers"]} == {"up-a", "up-b", "faults", "flaky"}
     metrics = httpx.get(atrium.url + "/metrics").text
     assert 'atrium_http_requests_total{route="/v1/chat/completions"' in metrics
     assert "atrium_upstream_latency_seconds" in metrics
