@@ -18,13 +18,12 @@ public struct AtriumServices: Sendable {
 
     public static func make(config: AtriumConfig, logger: Logger) async throws -> AtriumServices {
         let database = try AtriumDatabase(location: try DatabaseLocation(url: config.resolvedDatabaseURL), logger: logger)
-        if config.migrateOnStart {
-            do {
-                try await database.migrate()
-            } catch {
-                await database.shutdown()
-                throw error
-            }
+        do {
+            try await database.prepareConnections()
+            if config.migrateOnStart { try await database.migrate() }
+        } catch {
+            await database.shutdown()
+            throw error
         }
         let accounts = AccountService(
             accounts: FluentAccountRepository(database: database), sessions: FluentSessionRepository(database: database),

@@ -84,6 +84,39 @@ public final class AtriumDatabase: Sendable {
         databases.database(logger: logger, on: databases.eventLoopGroup.any())!
     }
 
+    /// Settings every SQLite connection needs. Fluent keeps one connection per event loop, so two
+    /// transactions can write at once (the usage committer and a grant, or the CLI next to a server);
+    /// without a busy timeout the second would fail at once with "database is locked" instead of
+    /// waiting its turn.
+    public func prepareConnections() async throws {
+        guard location.isSQLite else { return }
+        for eventLoop in databases.eventLoopGroup.makeIterator() {
+            let database = databases.database(logger: logger, on: eventLoop)
+            _ = try await (database as? any SQLDatabase)?.raw("PRAGMA busy_timeout = 10000").all()
+        }
+    }
+
+    /// Runs `body` in a transaction that writes. On SQLite it begins `IMMEDIATE`, taking the write lock
+    /// up front: a deferred transaction that reads first and writes later fails with "database is
+    /// locked" when another connection wrote in between, and no busy timeout can save it.
+    public func writeTransaction<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
+        guard location.isSQLite else {
+            return try await database.transaction { try await body($0 as! any SQLDatabase) }
+        }
+        return try await database.withConnection { connection in
+            let sql = connection as! any SQLDatabase
+            try await sql.raw("BEGIN IMMEDIATE").run()
+            do {
+                let result = try await body(sql)
+                try await sql.raw("COMMIT").run()
+                return result
+            } catch {
+                try? await sql.raw("ROLLBACK").run()
+                throw error
+            }
+        }
+    }
+
     /// Brings the schema up to date with every numbered migration.
     public func migrate() async throws {
         if case .sqliteFile = location {

@@ -13,8 +13,7 @@ public struct SQLCreditRepository: CreditRepository {
     public func openAccount(_ organization: OrganizationID, freeGrant: Micros, at date: Date) async throws -> BillingAccount {
         if let account = try await accounts([organization]).first { return account }
         do {
-            try await database.database.transaction { db in
-                let sql = db as! any SQLDatabase
+            try await database.writeTransaction { sql in
                 try await sql.insert(into: "billing_accounts").columns("id", "balance_micros", "plan", "created_at")
                     .values(organization.raw, freeGrant, String?.none, date).run()
                 if freeGrant != 0 {
@@ -44,8 +43,7 @@ public struct SQLCreditRepository: CreditRepository {
     }
 
     public func append(_ entry: CreditEntry) async throws -> Micros {
-        try await database.database.transaction { db in
-            let sql = db as! any SQLDatabase
+        try await database.writeTransaction { sql in
             try await Self.insert(entry, on: sql)
             return try await Self.move(entry.organizationID, by: entry.amountMicros, on: sql)
         }
@@ -85,8 +83,7 @@ public struct SQLCreditRepository: CreditRepository {
     }
 
     public func redeem(codeHash: String, organization: OrganizationID, at date: Date) async throws -> RedemptionOutcome {
-        try await database.database.transaction { db in
-            let sql = db as! any SQLDatabase
+        try await database.writeTransaction { sql in
             guard let row = try await sql.select().columns("id", "amount_micros", "max_redemptions", "expires_at").from("redemption_codes")
                 .where("code_hash", .equal, codeHash).first()
             else { return .unknown }

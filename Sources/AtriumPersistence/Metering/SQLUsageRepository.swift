@@ -21,8 +21,7 @@ public struct SQLUsageRepository: UsageRepository {
     public func commit(_ records: [UsageRecord]) async throws -> [OrganizationID: Micros] {
         guard !records.isEmpty else { return [:] }
         let now = clock.now()
-        return try await database.database.transaction { db in
-            let sql = db as! any SQLDatabase
+        return try await database.writeTransaction { sql in
             var known = Set<UUID>()
             for start in stride(from: 0, to: records.count, by: 500) {
                 let ids = records[start..<min(start + 500, records.count)].map(\.id)

@@ -90,6 +90,15 @@ public final class UsageJournal: Sendable {
         }
     }
 
+    /// Lets go of the file as a crashed process would, leaving it for `orphans()` (tests use this).
+    public func abandon() {
+        state.withLock { state in
+            guard state.descriptor >= 0 else { return }
+            systemClose(state.descriptor)
+            state.descriptor = -1
+        }
+    }
+
     /// A journal left by a process that is gone, locked by us until `discard`.
     public final class Orphan: Sendable {
         public let path: String

@@ -1,0 +1,75 @@
+import Foundation
+import Synchronization
+import Testing
+
+@testable import AtriumCore
+
+/// A clock the test moves by hand.
+final class ManualClock: Sendable {
+    private let seconds = Mutex(1000.0)
+    var now: Double { seconds.withLock { $0 } }
+    func advance(_ by: Double) { seconds.withLock { $0 += by } }
+}
+
+@Suite struct RateLimiterTests {
+    let clock = ManualClock()
+    var limiter: RateLimiter { RateLimiter(clock: { [clock] in clock.now }) }
+    let key = RateLimiter.BucketID(owner: UUID(), dimension: .requests)
+
+    @Test func aFullMinuteOfRequestsPassesAtOnceThenOneEveryInterval() {
+        let limiter = self.limiter
+        let demand = RateLimiter.Demand(bucket: key, perMinute: 60, cost: 1)
+        for expected in (0..<60).reversed() {
+            guard case .allowed(let readings) = limiter.acquire([demand]) else { Issue.record("refused early"); return }
+            #expect(readings[0].remaining == expected)
+        }
+        guard case .denied(_, _, let retryAfter) = limiter.acquire([demand]) else { Issue.record("not refused"); return }
+        #expect(abs(retryAfter - 1) < 1e-6)
+        clock.advance(1)
+        guard case .allowed = limiter.acquire([demand]) else { Issue.record("refused after the interval"); return }
+    }
+
+    @Test func allOrNothingAcrossBuckets() {
+        let limiter = self.limiter
+        let tokens = RateLimiter.BucketID(owner: key.owner, dimension: .tokens)
+        let requests = RateLimiter.Demand(bucket: key, perMinute: 10, cost: 1)
+        guard case .allowed = limiter.acquire([requests, .init(bucket: tokens, perMinute: 100, cost: 90)]) else { Issue.record(); return }
+        // The token bucket refuses, so the request bucket must not be charged either.
+        guard case .denied(let demand, _, _) = limiter.acquire([requests, .init(bucket: tokens, perMinute: 100, cost: 20)]) else { Issue.record(); return }
+        #expect(demand.bucket == tokens)
+        #expect(limiter.reading(key, perMinute: 10).remaining == 9)
+    }
+
+    @Test func aReservationIsReconciledWithTheRealCount() {
+        let limiter = self.limiter
+        let tokens = RateLimiter.BucketID(owner: UUID(), dimension: .tokens)
+        guard case .allowed = limiter.acquire([.init(bucket: tokens, perMinute: 1000, cost: 800)]) else { Issue.record(); return }
+        limiter.adjust(tokens, perMinute: 1000, delta: -790)  // only 10 were used
+        #expect(limiter.reading(tokens, perMinute: 1000).remaining == 990)
+        limiter.adjust(tokens, perMinute: 1000, delta: -5000)  // a refund never overfills
+        #expect(limiter.reading(tokens, perMinute: 1000).remaining == 1000)
+    }
+
+    @Test func aRequestLargerThanTheLimitCanNeverPass() {
+        guard case .denied(_, _, let retryAfter) = limiter.acquire([.init(bucket: key, perMinute: 100, cost: 101)]) else { Issue.record(); return }
+        #expect(retryAfter.isInfinite)
+    }
+}
+
+@Suite struct PricingTests {
+    @Test func costsRoundUpToAWholeMicroUnit() {
+        let price = ModelPrice(model: "m", inputMicrosPerMillion: 150_000, outputMicrosPerMillion: 600_000, createdAt: Date())
+        #expect(price.cost(promptTokens: 1_000_000, completionTokens: 0) == 150_000)
+        #expect(price.cost(promptTokens: 1, completionTokens: 0) == 1)  // 0.15 micro-units
+        #expect(price.cost(promptTokens: 0, completionTokens: 0) == 0)
+        #expect(price.cost(promptTokens: 10, completionTokens: 5) == 5)  // 1.5 + 3 = 4.5
+        let top = ModelPrice(model: "m", inputMicrosPerMillion: ModelPrice.maxMicrosPerMillion, outputMicrosPerMillion: 0, createdAt: Date())
+        #expect(top.cost(promptTokens: 1_000_000, completionTokens: 0) == ModelPrice.maxMicrosPerMillion)
+    }
+
+    @Test func unitsAreFormattedExactly() {
+        #expect(Micros(4_996_210).formattedUnits == "4.996210")
+        #expect(Micros(-17).formattedUnits == "-0.000017")
+        #expect(Micros(0).formattedUnits == "0.000000")
+    }
+}

@@ -1,0 +1,159 @@
+import AtriumCore
+import Foundation
+import Testing
+
+@testable import AtriumPersistence
+@testable import AtriumServer
+
+/// The ledgers in the real databases: commits counted once, balances equal to their ledgers, codes
+/// that cannot be over-redeemed.
+@Suite struct MeteringStoreTests {
+    func services(_ database: TestDatabase) async throws -> AtriumServices {
+        var config = try await testConfig(database)
+        config.freeCreditMicros = 1_000
+        return try await AtriumServices.make(config: config, logger: testLogger)
+    }
+
+    func organization(_ services: AtriumServices) async throws -> OrganizationID {
+        let user = try await services.accounts.register(email: "\(UUID().uuidString.prefix(8))@example.com", password: "correct horse", name: "T")
+        return try await services.accounts.actingOrganization(nil, user: user.id).organization.id
+    }
+
+    func record(_ organization: OrganizationID, cost: Micros, tokens: Int = 10) -> UsageRecord {
+        UsageRecord(
+            requestID: "req_\(UUID().uuidString.prefix(8))", organizationID: organization, keyID: .generate(), model: "m", provider: "p",
+            promptTokens: tokens, completionTokens: tokens, costMicros: cost, priceID: nil, status: 200, finishReason: "stop",
+            streamed: false, estimated: false, latencyMilliseconds: 3, createdAt: Date())
+    }
+
+    @Test(arguments: TestDatabase.all)
+    func aBatchCommittedTwiceIsCountedOnce(_ database: TestDatabase) async throws {
+        let services = try await services(database)
+        defer { Task { await services.database.shutdown() } }
+        let organization = try await organization(services)
+        _ = try await services.credits.account(of: organization)
+        let batch = (0..<250).map { record(organization, cost: Micros($0 % 3)) }
+        let debits = try await services.usage.commit(batch)
+        #expect(debits[organization] == 249)
+        // The same records again (a journal replayed after a crash): nothing new.
+        let again = try await services.usage.commit(batch + [record(organization, cost: 7)])
+        #expect(again[organization] == 7)
+        let buckets = try await services.usage.buckets(UsageQuery(organizationID: organization))
+        #expect(buckets.reduce(0) { $0 + $1.requests } == 251)
+        #expect(buckets.reduce(0) { $0 + $1.promptTokens } == 2510)
+        let account = try await services.credits.account(of: organization)
+        #expect(account.balanceMicros == 1_000 - 256)
+        #expect(try await services.credits.ledgerSum(of: organization) == account.balanceMicros)
+    }
+
+    @Test(arguments: TestDatabase.all)
+    func theFreeGrantIsGivenOnceEvenWhenAccountsOpenAtOnce(_ database: TestDatabase) async throws {
+        let services = try await services(database)
+        defer { Task { await services.database.shutdown() } }
+        let organization = try await organization(services)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for _ in 0..<8 { group.addTask { _ = try await services.credits.account(of: organization) } }
+            try await group.waitForAll()
+        }
+        let entries = try await services.credits.entries(of: organization)
+        #expect(entries.map(\.kind) == [.grant])
+        #expect(try await services.credits.account(of: organization).balanceMicros == 1_000)
+    }
+
+    @Test(arguments: TestDatabase.all)
+    func aCodeIsNeverRedeemedMoreOftenThanAllowed(_ database: TestDatabase) async throws {
+        let services = try await services(database)
+        defer { Task { await services.database.shutdown() } }
+        let code = try await services.credits.createCode(amount: 500, maxRedemptions: 3, expiresAt: nil, by: nil)
+        var organizations: [OrganizationID] = []
+        for _ in 0..<8 { organizations.append(try await organization(services)) }
+        let successes = try await withThrowingTaskGroup(of: Bool.self) { group in
+            for organization in organizations {
+                group.addTask {
+                    do {
+                        _ = try await services.credits.redeem(code: code.secret, for: organization)
+                        return true
+                    } catch let error as AtriumError {
+                        guard case .invalidRequest(_, _, "code_exhausted") = error else { throw error }
+                        return false
+                    }
+                }
+            }
+            return try await group.reduce(0) { $0 + ($1 ? 1 : 0) }
+        }
+        #expect(successes == 3)
+        for organization in organizations {
+            let balance = try await services.credits.account(of: organization).balanceMicros
+            #expect(balance == 1_000 || balance == 1_500)
+            #expect(try await services.credits.ledgerSum(of: organization) == balance)
+        }
+    }
+
+    @Test(arguments: TestDatabase.all)
+    func pricesAreVersioned(_ database: TestDatabase) async throws {
+        let services = try await services(database)
+        defer { Task { await services.database.shutdown() } }
+        let first = try await services.prices.set(model: "m", inputMicrosPerMillion: 1, outputMicrosPerMillion: 2, by: nil)
+        try await Task.sleep(for: .milliseconds(5))
+        let second = try await services.prices.set(model: "m", inputMicrosPerMillion: 3, outputMicrosPerMillion: 4, by: nil)
+        #expect(services.prices.price(of: "m") == second)
+        try await services.prices.reload()
+        #expect(services.prices.price(of: "m")?.id == second.id)
+        #expect(try await services.prices.history(model: "m").map(\.id) == [second.id, first.id])
+        await #expect(throws: AtriumError.self) {
+            try await services.prices.set(model: "m", inputMicrosPerMillion: -1, outputMicrosPerMillion: 0, by: nil)
+        }
+    }
+}
+
+@Suite struct UsageJournalTests {
+    let directory = "\(FileManager.default.temporaryDirectory.path)/atrium-journal-test-\(UUID().uuidString)"
+
+    func record(_ requestID: String) -> UsageRecord {
+        UsageRecord(
+            requestID: requestID, organizationID: .generate(), keyID: .generate(), model: "mo\"del\\\n\u{1}é", provider: nil,
+            promptTokens: 12, completionTokens: 34, costMicros: 56, priceID: UUID(), status: 499, finishReason: nil,
+            streamed: true, estimated: true, latencyMilliseconds: 78, createdAt: Date(timeIntervalSince1970: 1_790_000_000.123))
+    }
+
+    @Test func linesRoundTripWhateverTheStrings() {
+        let original = record("req_\"quoted\"")
+        let (decoded, damaged) = UsageJournal.decode(Data(UsageJournal.encode(original).utf8))
+        #expect(damaged == 0)
+        #expect(decoded == [original])
+    }
+
+    @Test func aJournalNobodyHoldsIsAnOrphanAndACutLineIsSkipped() throws {
+        let dead = try UsageJournal(directory: directory)
+        dead.append(record("a"))
+        dead.append(record("b"))
+        // Simulate a crash in the middle of a write: a half line at the end.
+        let handle = try #require(FileHandle(forWritingAtPath: dead.path))
+        handle.seekToEndOfFile()
+        handle.write(Data(#"{"id":"trunc"#.utf8))
+        try handle.close()
+
+        let survivor = try UsageJournal(directory: directory)
+        #expect(survivor.orphans().isEmpty)  // still held by its (live) writer
+        dead.abandon()
+        let orphans = survivor.orphans()
+        #expect(orphans.count == 1)
+        #expect(orphans[0].records.map(\.requestID) == ["a", "b"])
+        #expect(orphans[0].damagedLines == 1)
+        orphans[0].discard()
+        #expect(!FileManager.default.fileExists(atPath: dead.path))
+        survivor.close()
+    }
+
+    @Test func theFileIsEmptiedOnceEverythingIsCommitted() throws {
+        let journal = try UsageJournal(directory: directory)
+        for id in ["a", "b", "c"] { journal.append(record(id)) }
+        #expect(journal.uncommitted(limit: 2).map(\.requestID) == ["a", "b"])
+        journal.committed(2)
+        #expect(try FileManager.default.attributesOfItem(atPath: journal.path)[.size] as? Int ?? 0 > 0)
+        journal.committed(1)
+        #expect(try FileManager.default.attributesOfItem(atPath: journal.path)[.size] as? Int == 0)
+        journal.close()
+        #expect(!FileManager.default.fileExists(atPath: journal.path))
+    }
+}
