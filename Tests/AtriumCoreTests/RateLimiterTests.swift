@@ -73,3 +73,21 @@ final class ManualClock: Sendable {
         #expect(Micros(0).formattedUnits == "0.000000")
     }
 }
+
+@Suite struct UsageRecordDayTests {
+    @Test func daysAreUTCCivilDates() {
+        #expect(UsageRecord.day(of: Date(timeIntervalSince1970: 0)) == "1970-01-01")
+        #expect(UsageRecord.day(of: Date(timeIntervalSince1970: 951_782_400)) == "2000-02-29")
+        #expect(UsageRecord.day(of: Date(timeIntervalSince1970: 1_795_478_399)) == "2026-11-23")
+        #expect(UsageRecord.day(of: Date(timeIntervalSince1970: 1_795_478_400)) == "2026-11-24")
+        #expect(UsageRecord.day(of: Date(timeIntervalSince1970: -1)) == "1969-12-31")
+    }
+
+    @Test func timeOrderedIDsSortByTimeAndNeverRepeat() {
+        let early = TimeOrderedID.make(at: Date(timeIntervalSince1970: 1_000))
+        let late = TimeOrderedID.make(at: Date(timeIntervalSince1970: 2_000))
+        #expect(early.uuidString < late.uuidString)
+        #expect(Set((0..<10_000).map { _ in TimeOrderedID.make() }).count == 10_000)
+        #expect(late.uuidString.dropFirst(14).first == "7")
+    }
+}

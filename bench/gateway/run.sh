@@ -21,6 +21,10 @@ NGINX=$!
 cat > "$WORK/atrium.yaml" <<YAML
 port: $GW_PORT
 log_level: warning
+# Metering and limits stay on; the limits are set above what wrk can send, so none refuses.
+requests_per_minute: 100000000
+tokens_per_minute: 100000000000
+free_credit_micros: 1000000000000000
 providers:
   - name: nginx
     kind: openai
@@ -31,6 +35,7 @@ YAML
 ATRIUM=".build/release/atrium"
 echo 'bench password' | $ATRIUM admin create-user --config "$WORK/atrium.yaml" --data-dir "$WORK/data" --email bench@example.com --name Bench >/dev/null
 export ATRIUM_BENCH_KEY=$($ATRIUM keys create --config "$WORK/atrium.yaml" --data-dir "$WORK/data" --email bench@example.com --name bench)
+$ATRIUM admin set-price --config "$WORK/atrium.yaml" --data-dir "$WORK/data" --model bench --input 0.15 --output 0.60 >/dev/null
 $ATRIUM serve --config "$WORK/atrium.yaml" --data-dir "$WORK/data" > "$WORK/atrium.log" 2>&1 &
 GATEWAY=$!
 trap 'kill $GATEWAY $NGINX 2>/dev/null || true; wait 2>/dev/null || true' EXIT
@@ -69,6 +74,16 @@ read -r gw1_p50 gw1_p99 gw1_rps gw1_err <<<"$(run_wrk "$GW_URL" 1)"
 read -r up16_p50 up16_p99 up16_rps up16_err <<<"$(run_wrk "$UP_URL" 16)"
 read -r gw16_p50 gw16_p99 gw16_rps gw16_err <<<"$(run_wrk "$GW_URL" 16)"
 rss_kb=$(awk '/VmRSS/ {print $2}' /proc/$GATEWAY/status)
+# Every request wrk sent is a row of the usage ledger once the last group commit is in.
+sleep 1
+ledger=$(python3 -c "
+import sqlite3, sys
+db = sqlite3.connect('$WORK/data/atrium.db')
+rows, tokens, cost = db.execute('SELECT COUNT(*), SUM(total_tokens), SUM(cost_micros) FROM usage_records').fetchone()
+balance = db.execute('SELECT SUM(balance_micros) FROM billing_accounts').fetchone()[0]
+ledger = db.execute('SELECT SUM(amount_micros) FROM credit_entries').fetchone()[0]
+print(rows, tokens, cost, 'yes' if balance == ledger else 'NO')")
+read -r ledger_rows ledger_tokens ledger_cost balance_matches <<<"$ledger"
 
 STAMP=$(date -u +%Y-%m-%dT%H-%M-%SZ)
 OUT="bench/results/gateway-$STAMP.md"
@@ -79,7 +94,9 @@ cat > "$OUT" <<MD
 wrk posting a small chat completion with a Bearer key; nginx answers with a fixed completion.
 wrk, nginx and Atrium share this machine's $(nproc) cores. Each cell: the median of $REPEAT runs of
 ${DURATION} s after a 2 s warm-up.
-Atrium: release build, SQLite, key auth and validation on; $(git rev-parse --short HEAD 2>/dev/null || echo unknown).
+Atrium: release build, SQLite, key auth and validation on, metering on (a priced model, a usage record
+per request in the journal and group commits to the ledger, credit check, GCRA rate limits per key and
+organization with their headers); $(git rev-parse --short HEAD 2>/dev/null || echo unknown).
 
 | target | connections | p50 (ms) | p99 (ms) | requests/s | non-2xx |
 | --- | --- | --- | --- | --- | --- |
@@ -91,10 +108,12 @@ Atrium: release build, SQLite, key auth and validation on; $(git rev-parse --sho
 - Added p50 latency at 1 connection: **$added ms** (goal ≤ 0.5 ms).
 - Throughput at 16 connections: **$gw16_rps requests/s** (goal ≥ 10,000).
 - Atrium resident memory after the run: $((rss_kb / 1024)) MiB.
+- Usage ledger after the run: $ledger_rows records, $ledger_tokens tokens, $ledger_cost micro-units charged;
+  balances equal the credit ledger: $balance_matches.
 MD
 cat > "${OUT%.md}.json" <<JSON
 {"stamp": "$STAMP", "upstream": {"c1": {"p50_ms": $up1_p50, "p99_ms": $up1_p99, "rps": $up1_rps}, "c16": {"p50_ms": $up16_p50, "p99_ms": $up16_p99, "rps": $up16_rps}},
  "atrium": {"c1": {"p50_ms": $gw1_p50, "p99_ms": $gw1_p99, "rps": $gw1_rps, "non_2xx": $gw1_err}, "c16": {"p50_ms": $gw16_p50, "p99_ms": $gw16_p99, "rps": $gw16_rps, "non_2xx": $gw16_err}},
- "added_p50_ms": $added, "rss_mib": $((rss_kb / 1024))}
+ "added_p50_ms": $added, "rss_mib": $((rss_kb / 1024)), "ledger_rows": $ledger_rows, "balance_matches_ledger": "$balance_matches"}
 JSON
 cat "$OUT"

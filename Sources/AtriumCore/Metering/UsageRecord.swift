@@ -27,7 +27,7 @@ public struct UsageRecord: Sendable, Equatable, Codable {
     public var createdAt: Date
 
     public init(
-        id: UUID = UUID(), requestID: String, organizationID: OrganizationID, keyID: APIKeyID, model: String, provider: String?,
+        id: UUID = TimeOrderedID.make(), requestID: String, organizationID: OrganizationID, keyID: APIKeyID, model: String, provider: String?,
         promptTokens: Int, completionTokens: Int, costMicros: Micros, priceID: UUID?, status: Int, finishReason: String?,
         streamed: Bool, estimated: Bool, latencyMilliseconds: Int, createdAt: Date
     ) {
@@ -52,11 +52,21 @@ public struct UsageRecord: Sendable, Equatable, Codable {
     /// The UTC day (`2026-11-23`), which the ledger stores for grouping.
     public var day: String { UsageRecord.day(of: createdAt) }
 
+    /// The civil date of a UTC day number (Howard Hinnant's `civil_from_days`): integer arithmetic,
+    /// as this runs for every record of every group commit.
     public static func day(of date: Date) -> String {
-        var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = TimeZone(identifier: "UTC")!
-        let parts = calendar.dateComponents([.year, .month, .day], from: date)
-        return String(format: "%04d-%02d-%02d", parts.year!, parts.month!, parts.day!)
+        let days = Int((date.timeIntervalSince1970 / 86_400).rounded(.down))
+        let shifted = days + 719_468
+        let era = (shifted >= 0 ? shifted : shifted - 146_096) / 146_097
+        let dayOfEra = shifted - era * 146_097
+        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
+        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
+        let monthIndex = (5 * dayOfYear + 2) / 153
+        let day = dayOfYear - (153 * monthIndex + 2) / 5 + 1
+        let month = monthIndex < 10 ? monthIndex + 3 : monthIndex - 9
+        let year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
+        func two(_ value: Int) -> String { value < 10 ? "0\(value)" : String(value) }
+        return "\(year)-\(two(month))-\(two(day))"
     }
 }
 

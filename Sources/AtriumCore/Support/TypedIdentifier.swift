@@ -15,7 +15,7 @@ extension TypedIdentifier {
         self.init(raw: uuid)
     }
 
-    public var description: String { raw.uuidString.lowercased() }
+    public var description: String { raw.hexString() }
 
     public init(from decoder: any Decoder) throws {
         self.init(raw: try decoder.singleValueContainer().decode(UUID.self))

@@ -92,7 +92,12 @@ public final class AtriumDatabase: Sendable {
         guard location.isSQLite else { return }
         for eventLoop in databases.eventLoopGroup.makeIterator() {
             let database = databases.database(logger: logger, on: eventLoop)
-            _ = try await (database as? any SQLDatabase)?.raw("PRAGMA busy_timeout = 10000").all()
+            guard let sql = database as? any SQLDatabase else { continue }
+            _ = try await sql.raw("PRAGMA busy_timeout = 10000").all()
+            // In WAL mode, NORMAL syncs at checkpoints rather than at every commit: a commit survives a
+            // crash of the process, and at worst the last moments are lost when the power fails.
+            _ = try await sql.raw("PRAGMA synchronous = NORMAL").all()
+            _ = try await sql.raw("PRAGMA cache_size = -32768").all()
         }
     }
 

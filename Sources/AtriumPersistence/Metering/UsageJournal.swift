@@ -148,29 +148,55 @@ public final class UsageJournal: Sendable {
 
     // MARK: Lines
 
+    /// One JSON line. Written by hand, not with `JSONEncoder`: this runs on the event loop for every
+    /// request, and the line's shape is fixed (`decode` reads it back with `Codable`).
     static func encode(_ record: UsageRecord) -> String {
-        func text(_ value: String?) -> String {
-            guard let value else { return "null" }
-            var out = "\""
-            for scalar in value.unicodeScalars {
-                switch scalar {
-                case "\"": out += "\\\""
-                case "\\": out += "\\\\"
-                case _ where scalar.value < 0x20: out += String(format: "\\u%04x", scalar.value)
-                default: out.unicodeScalars.append(scalar)
+        var line = ""
+        line.reserveCapacity(400)
+        func text(_ value: String?) {
+            guard let value else {
+                line += "null"
+                return
+            }
+            line += "\""
+            if !value.utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
+                line += value
+            } else {
+                for scalar in value.unicodeScalars {
+                    switch scalar {
+                    case "\"": line += "\\\""
+                    case "\\": line += "\\\\"
+                    case _ where scalar.value < 0x20:
+                        let hex = String(scalar.value, radix: 16)
+                        line += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+                    default: line.unicodeScalars.append(scalar)
+                    }
                 }
             }
-            return out + "\""
+            line += "\""
         }
-        return """
-            {"id":"\(record.id.uuidString)","requestID":\(text(record.requestID)),"organizationID":"\(record.organizationID)",\
-            "keyID":"\(record.keyID)","model":\(text(record.model)),"provider":\(text(record.provider)),\
-            "promptTokens":\(record.promptTokens),"completionTokens":\(record.completionTokens),"costMicros":\(record.costMicros),\
-            "priceID":\(record.priceID.map { "\"\($0.uuidString)\"" } ?? "null"),"status":\(record.status),\
-            "finishReason":\(text(record.finishReason)),"streamed":\(record.streamed),"estimated":\(record.estimated),\
-            "latencyMilliseconds":\(record.latencyMilliseconds),"createdAt":\(record.createdAt.timeIntervalSince1970)}
-
-            """
+        line += "{\"id\":\""
+        line += record.id.hexString()
+        line += "\",\"requestID\":"
+        text(record.requestID)
+        line += ",\"organizationID\":\""
+        line += record.organizationID.raw.hexString()
+        line += "\",\"keyID\":\""
+        line += record.keyID.raw.hexString()
+        line += "\",\"model\":"
+        text(record.model)
+        line += ",\"provider\":"
+        text(record.provider)
+        line += ",\"promptTokens\":\(record.promptTokens),\"completionTokens\":\(record.completionTokens),\"costMicros\":\(record.costMicros)"
+        line += ",\"priceID\":"
+        text(record.priceID?.hexString())
+        line += ",\"status\":\(record.status),\"finishReason\":"
+        text(record.finishReason)
+        line += ",\"streamed\":\(record.streamed),\"estimated\":\(record.estimated),\"latencyMilliseconds\":\(record.latencyMilliseconds)"
+        // Milliseconds are all the precision the ledger keeps; integers print without `printf`.
+        let milliseconds = Int64((record.createdAt.timeIntervalSince1970 * 1000).rounded())
+        line += ",\"createdAt\":\(milliseconds / 1000).\(String(1000 + milliseconds % 1000).dropFirst())}\n"
+        return line
     }
 
     static func decode(_ data: Data) -> (records: [UsageRecord], damaged: Int) {

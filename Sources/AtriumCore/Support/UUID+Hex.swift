@@ -1,0 +1,27 @@
+import Foundation
+
+extension UUID {
+    private static let lower = Array("0123456789abcdef".utf8)
+    private static let upper = Array("0123456789ABCDEF".utf8)
+
+    /// The canonical 8-4-4-4-12 form. Foundation's `uuidString` goes through `sprintf` on Linux, which
+    /// showed up in profiles of the usage ledger (four ids per record); this writes the digits directly.
+    public func hexString(uppercase: Bool = false) -> String {
+        let digits = uppercase ? Self.upper : Self.lower
+        return withUnsafeBytes(of: uuid) { bytes in
+            String(unsafeUninitializedCapacity: 36) { output in
+                var index = 0
+                for (position, byte) in bytes.enumerated() {
+                    if position == 4 || position == 6 || position == 8 || position == 10 {
+                        output[index] = UInt8(ascii: "-")
+                        index += 1
+                    }
+                    output[index] = digits[Int(byte >> 4)]
+                    output[index + 1] = digits[Int(byte & 0x0F)]
+                    index += 2
+                }
+                return index
+            }
+        }
+    }
+}
