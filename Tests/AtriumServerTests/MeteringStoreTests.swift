@@ -33,10 +33,12 @@ import Testing
         let organization = try await organization(services)
         _ = try await services.credits.account(of: organization)
         let batch = (0..<250).map { record(organization, cost: Micros($0 % 3)) }
-        let debits = try await services.usage.commit(batch)
+        let debits = try await services.usage.commit(batch, mayRepeat: false)
         #expect(debits[organization] == 249)
         // The same records again (a journal replayed after a crash): nothing new.
-        let again = try await services.usage.commit(batch + [record(organization, cost: 7)])
+        // Without looking first, a record already in the ledger fails the whole batch: nothing counts twice.
+        await #expect(throws: (any Error).self) { try await services.usage.commit(batch, mayRepeat: false) }
+        let again = try await services.usage.commit(batch + [record(organization, cost: 7)], mayRepeat: true)
         #expect(again[organization] == 7)
         let buckets = try await services.usage.buckets(UsageQuery(organizationID: organization))
         #expect(buckets.reduce(0) { $0 + $1.requests } == 251)

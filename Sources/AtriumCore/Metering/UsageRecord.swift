@@ -110,9 +110,13 @@ public struct UsageBucket: Sendable, Equatable, Codable {
 
 public protocol UsageRepository: Sendable {
     /// Appends records in one transaction, together with one usage debit per organization in the credit
-    /// ledger and the matching balance updates. Records already in the ledger (same `id`) are skipped, so
-    /// committing a batch twice counts it once. Returns what was debited per organization.
-    func commit(_ records: [UsageRecord]) async throws -> [OrganizationID: Micros]
+    /// ledger and the matching balance updates. Returns what was debited per organization.
+    ///
+    /// With `mayRepeat`, records already in the ledger (same `id`) are skipped, so committing a batch
+    /// twice counts it once: pass it for journals replayed after a crash and for retries of a commit
+    /// that failed. Without it the ledger does not look first, and a record already there fails the
+    /// whole transaction (its primary key), so nothing is ever counted twice either way.
+    func commit(_ records: [UsageRecord], mayRepeat: Bool) async throws -> [OrganizationID: Micros]
     func buckets(_ query: UsageQuery) async throws -> [UsageBucket]
     /// Individual records, newest first (for tests, audits and support).
     func records(_ query: UsageQuery, limit: Int) async throws -> [UsageRecord]

@@ -19,15 +19,15 @@ public struct SQLUsageRepository: UsageRepository {
         "total_tokens", "cost_micros", "price_id", "status", "finish_reason", "streamed", "estimated", "latency_ms", "day", "created_at",
     ]
 
-    public func commit(_ records: [UsageRecord]) async throws -> [OrganizationID: Micros] {
+    public func commit(_ records: [UsageRecord], mayRepeat: Bool) async throws -> [OrganizationID: Micros] {
         guard !records.isEmpty else { return [:] }
         let now = clock.now()
         return try await database.writeTransaction { sql in
             let fresh: [UsageRecord]
             if let sqlite = sql as? any SQLiteDatabase {
-                fresh = try await Self.insertNew(records, sqlite: sqlite)
+                fresh = try await Self.insertNew(records, sqlite: sqlite, mayRepeat: mayRepeat)
             } else {
-                fresh = try await Self.insertNew(records, sql: sql)
+                fresh = try await Self.insertNew(records, sql: sql, mayRepeat: mayRepeat)
             }
             var debits: [OrganizationID: (amount: Micros, requests: Int)] = [:]
             for record in fresh where record.costMicros > 0 {
@@ -47,9 +47,9 @@ public struct SQLUsageRepository: UsageRepository {
     }
 
     /// Inserts the records not in the ledger yet, through SQLKit (PostgreSQL).
-    private static func insertNew(_ records: [UsageRecord], sql: any SQLDatabase) async throws -> [UsageRecord] {
+    private static func insertNew(_ records: [UsageRecord], sql: any SQLDatabase, mayRepeat: Bool) async throws -> [UsageRecord] {
         var known = Set<UUID>()
-        for start in stride(from: 0, to: records.count, by: 500) {
+        for start in stride(from: 0, to: mayRepeat ? records.count : 0, by: 500) {
             let ids = records[start..<min(start + 500, records.count)].map(\.id)
             for row in try await sql.select().column("id").from("usage_records").where("id", .in, SQLBind.group(ids)).all() {
                 known.insert(try row.decode(column: "id", as: UUID.self))
@@ -76,11 +76,11 @@ public struct SQLUsageRepository: UsageRepository {
     /// to unpack with `json_each` was tried and was slower still: every `->>` re-reads the element.)
     /// The values are exactly what Fluent stores: UUIDs as uppercase text, dates as seconds, booleans
     /// as integers.
-    private static func insertNew(_ records: [UsageRecord], sqlite: any SQLiteDatabase) async throws -> [UsageRecord] {
+    private static func insertNew(_ records: [UsageRecord], sqlite: any SQLiteDatabase, mayRepeat: Bool) async throws -> [UsageRecord] {
         func uuid(_ id: UUID) -> SQLiteData { .text(id.hexString(uppercase: true)) }
         func text(_ value: String?) -> SQLiteData { value.map(SQLiteData.text) ?? .null }
         var known = Set<String>()
-        for start in stride(from: 0, to: records.count, by: 500) {
+        for start in stride(from: 0, to: mayRepeat ? records.count : 0, by: 500) {
             let chunk = records[start..<min(start + 500, records.count)]
             let placeholders = Array(repeating: "?", count: chunk.count).joined(separator: ",")
             for row in try await sqlite.query("SELECT id FROM usage_records WHERE id IN (\(placeholders))", chunk.map { uuid($0.id) }) {

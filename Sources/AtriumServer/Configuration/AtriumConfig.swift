@@ -29,7 +29,7 @@ public struct AtriumConfig: Sendable {
     /// Where each server process keeps its usage journal (nil: `journal/` in the data directory).
     public var usageJournalDirectory: String?
     /// How long the usage committer waits between group commits.
-    public var usageCommitInterval = Duration.milliseconds(20)
+    public var usageCommitInterval = Duration.milliseconds(100)
     /// Credit every new organization starts with, in micro-units.
     public var freeCreditMicros: Micros = 5_000_000
     /// How far below zero a balance may go.

@@ -64,7 +64,7 @@ public enum ConfigLoader {
         config.secureCookies = try boolean(reader, "secure_cookies", default: config.secureCookies)
         config.providers = try parseProviders(yaml: fileText, file: filePath)
         config.usageJournalDirectory = reader.string(forKey: "usage_journal_dir")
-        config.usageCommitInterval = .milliseconds(try integer(reader, "usage_commit_interval_ms", default: 20, range: 1...10_000))
+        config.usageCommitInterval = .milliseconds(try integer(reader, "usage_commit_interval_ms", default: 100, range: 1...10_000))
         config.freeCreditMicros = Micros(try integer(reader, "free_credit_micros", default: Int(config.freeCreditMicros), range: 0...Int(CreditService.maxAmount)))
         config.creditOverdraftMicros = Micros(try integer(reader, "credit_overdraft_micros", default: 0, range: 0...Int(CreditService.maxAmount)))
         config.defaultMaxTokens = try integer(reader, "default_max_tokens", default: config.defaultMaxTokens, range: 0...10_000_000)

@@ -2,6 +2,7 @@ import AtriumCore
 import AtriumPersistence
 import Logging
 import ServiceLifecycle
+import Synchronization
 
 /// Moves usage records from the journal into the database in group commits: whatever finished since
 /// the last commit goes in one transaction (with its credit debits). Between commits it re-reads the
@@ -28,6 +29,10 @@ final class UsageCommitter: Sendable {
         self.metrics = metrics
     }
 
+    /// Set when a commit failed: the next attempt may find some of its records already in (the
+    /// transaction may have committed before the error reached us), so it looks first.
+    private let lastCommitFailed = Mutex(false)
+
     /// Commits what is pending now; false when the database refused (the records stay pending).
     @discardableResult
     func commitPending() async -> Bool {
@@ -35,11 +40,13 @@ final class UsageCommitter: Sendable {
             let batch = journal.uncommitted(limit: Self.batchLimit)
             guard !batch.isEmpty else { return true }
             do {
-                let debits = try await usage.commit(batch)
+                let debits = try await usage.commit(batch, mayRepeat: lastCommitFailed.withLock { $0 })
+                lastCommitFailed.withLock { $0 = false }
                 credits.committed(debits)
                 journal.committed(batch.count)
                 metrics.usageRecordsCommitted.increment(by: Int64(batch.count))
             } catch {
+                lastCommitFailed.withLock { $0 = true }
                 logger.error("usage commit failed; the records stay in the journal", metadata: ["error": "\(String(reflecting: error))", "records": "\(batch.count)"])
                 return false
             }
@@ -50,7 +57,7 @@ final class UsageCommitter: Sendable {
     func recoverOrphans() async {
         for orphan in journal.orphans() {
             do {
-                let debits = try await usage.commit(orphan.records)
+                let debits = try await usage.commit(orphan.records, mayRepeat: true)
                 credits.replayed(debits)
                 orphan.discard()
                 logger.notice(
