@@ -1,3 +1,4 @@
+import AtriumCore
 import Foundation
 import Testing
 
@@ -22,6 +23,26 @@ import Testing
 
         let fromFlags = try await ConfigLoader.load(flags: ["port": "9200"], configFile: file, environment: ["ATRIUM_PORT": "9100"])
         #expect(fromFlags.port == 9200)
+    }
+
+    @Test func meteringSettingsAndPlansAreRead() async throws {
+        let file = try write("""
+            free_credit_micros: 2500000
+            requests_per_minute: 0
+            tokens_per_minute: 90000
+            plans:
+              - {name: pro, requests_per_minute: 10000, tokens_per_minute: 2000000}
+              - {name: unlimited}
+            """)
+        let config = try await ConfigLoader.load(flags: ["data_dir": "/tmp/x"], configFile: file, environment: [:])
+        #expect(config.freeCreditMicros == 2_500_000)
+        #expect(config.defaultRateLimit == RateLimit(requestsPerMinute: nil, tokensPerMinute: 90_000))
+        #expect(config.plans.map(\.name) == ["pro", "unlimited"])
+        #expect(config.plans[0].rateLimit == RateLimit(requestsPerMinute: 10_000, tokensPerMinute: 2_000_000))
+        #expect(config.plans[1].rateLimit == .unlimited)
+        #expect(config.resolvedJournalDirectory == "/tmp/x/journal")
+        let bad = try write("plans:\n  - {name: pro, requests_per_minute: -5}\n")
+        await #expect(throws: ConfigError.self) { try await ConfigLoader.load(flags: [:], configFile: bad, environment: [:]) }
     }
 
     @Test func databaseURLComesFromTheConventionalVariable() async throws {

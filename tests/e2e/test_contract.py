@@ -52,6 +52,32 @@ def test_management_responses_match_the_contract(atrium, contract, api_key):
     check(contract, httpx.post(atrium.url + "/api/auth/login", json={"email": "contract@example.com", "password": "nope nope"}))
 
 
+def test_billing_responses_match_the_contract(atrium, contract, api_key):
+    staff = atrium.create_staff("contract-staff@example.com")
+    dev = atrium.session("e2e@example.com")
+    key = dev.get("/api/keys").json()["data"][0]
+    httpx.post(atrium.url + "/v1/chat/completions", headers={"authorization": f"Bearer {api_key}"},
+               json={"model": "echo", "messages": [{"role": "user", "content": "x"}]}, timeout=20)
+    check(contract, dev.patch(f"/api/keys/{key['id']}", json={"rate_limits": {"requests_per_minute": 10000}}))
+    check(contract, dev.patch(f"/api/keys/{key['id']}", json={"rate_limits": {"requests_per_minute": 0}}))
+    check(contract, dev.get("/api/usage"))
+    check(contract, dev.get("/api/usage", params={"from": "soon"}))
+    check(contract, dev.get("/api/usage/records", params={"limit": 5}))
+    check(contract, dev.get("/api/credits"))
+    check(contract, staff.put("/api/prices", json={"model": "contract", "input_micros_per_million": 1, "output_micros_per_million": 2}))
+    check(contract, dev.put("/api/prices", json={"model": "contract", "input_micros_per_million": 1, "output_micros_per_million": 2}))
+    check(contract, dev.get("/api/prices"))
+    check(contract, dev.get("/api/prices/contract"))
+    organization = dev.get("/api/credits").json()["organization_id"]
+    check(contract, staff.post("/api/admin/credits", json={"organization_id": organization, "amount_micros": 1000}))
+    code = staff.post("/api/admin/redemption-codes", json={"amount_micros": 5})
+    check(contract, code)
+    check(contract, dev.post("/api/credits/redeem", json={"code": code.json()["code"]}))
+    check(contract, dev.post("/api/credits/redeem", json={"code": code.json()["code"]}))
+    assert staff.put(f"/api/admin/organizations/{organization}/plan", json={"plan": "default"}).status_code == 204
+    check(contract, staff.put(f"/api/admin/organizations/{organization}/plan", json={"plan": "gold"}))
+
+
 def test_model_api_responses_match_the_contract(atrium, contract, api_key):
     v1 = httpx.Client(base_url=atrium.url, headers={"authorization": f"Bearer {api_key}"}, timeout=20)
     check(contract, v1.get("/v1/models"))
@@ -75,7 +101,11 @@ def test_every_route_is_documented(contract):
         ("GET", "/api/organizations"), ("POST", "/api/organizations"), ("GET", "/api/organizations/{organization}"),
         ("GET", "/api/organizations/{organization}/members"), ("POST", "/api/organizations/{organization}/members"),
         ("DELETE", "/api/organizations/{organization}/members/{user}"),
-        ("GET", "/api/keys"), ("POST", "/api/keys"), ("DELETE", "/api/keys/{key}"),
+        ("GET", "/api/keys"), ("POST", "/api/keys"), ("DELETE", "/api/keys/{key}"), ("PATCH", "/api/keys/{key}"),
+        ("GET", "/api/usage"), ("GET", "/api/usage/records"), ("GET", "/api/credits"), ("POST", "/api/credits/redeem"),
+        ("GET", "/api/prices"), ("PUT", "/api/prices"), ("GET", "/api/prices/{model}"),
+        ("POST", "/api/admin/credits"), ("POST", "/api/admin/redemption-codes"),
+        ("PUT", "/api/admin/organizations/{organization}/plan"),
         ("GET", "/v1/models"), ("GET", "/v1/models/{model}"), ("POST", "/v1/chat/completions"),
         ("POST", "/v1/completions"), ("POST", "/v1/embeddings"),
     }
