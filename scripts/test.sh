@@ -46,7 +46,8 @@ if [ -n "${ATRIUM_TEST_POSTGRES_URL:-}" ]; then
     schema="e2e_$(date +%s)_$$"
     psql "${ATRIUM_TEST_POSTGRES_URL%%\?*}" -qc "CREATE SCHEMA $schema" >/dev/null
     (cd tests/e2e && ATRIUM_E2E_DATABASE_URL="${ATRIUM_TEST_POSTGRES_URL}&search_path=$schema" \
-        ../../.venv/bin/pytest -q -rs -p no:cacheprovider test_gateway.py)
+        ../../.venv/bin/pytest -q -rs -p no:cacheprovider test_gateway.py test_metering.py test_shared_limits.py \
+        "test_metering_load.py::test_concurrent_load_is_metered_exactly")
 fi
 phase ""
 echo "all tests passed"

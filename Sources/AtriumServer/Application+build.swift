@@ -72,7 +72,8 @@ public func buildApplication(config: AtriumConfig, logger: Logger, metrics: Serv
     let meter = Meter(
         limiter: RateLimiter(), credits: services.credits.gate, prices: services.prices, journal: journal,
         plans: Dictionary(config.plans.map { ($0.name, $0.rateLimit) }, uniquingKeysWith: { first, _ in first }),
-        defaultPlan: config.defaultRateLimit, defaultMaxTokens: config.defaultMaxTokens)
+        defaultPlan: config.defaultRateLimit, defaultMaxTokens: config.defaultMaxTokens,
+        shared: config.resolvedLimitsMode == .shared ? SQLSharedLimits(database: services.database) : nil, logger: logger)
     let committer = UsageCommitter(
         journal: journal, usage: services.usage, credits: services.credits.gate, prices: services.prices,
         interval: config.usageCommitInterval, logger: logger, metrics: metrics)

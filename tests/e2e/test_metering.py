@@ -135,9 +135,9 @@ def test_only_staff_set_prices_and_grant(atrium):
 def test_no_credit_left_is_insufficient_quota(atrium, staff, upstreams):
     dev = Developer(atrium)
     taken = staff.post("/api/admin/credits", json={
-        "organization_id": dev.organization, "amount_micros": -4_999_990, "kind": "adjustment", "description": "test"})
+        "organization_id": dev.organization, "amount_micros": -4_999_980, "kind": "adjustment", "description": "test"})
     assert taken.status_code == 200, taken.text
-    assert taken.json()["balance_micros"] == 10
+    assert taken.json()["balance_micros"] == 20
     set_price(staff, "priced", 1_000_000, 1_000_000)
     before = upstreams[0].state()["requests"]
     client = dev.client(max_retries=2)
@@ -148,7 +148,7 @@ def test_no_credit_left_is_insufficient_quota(atrium, staff, upstreams):
     # Not forwarded, and not retried by the SDK (x-should-retry: false).
     assert upstreams[0].state()["requests"] == before
     assert len(dev.records(1)) == 1
-    # A request that fits the balance still goes through.
+    # A request that fits the balance still goes through (prompt estimate 11 + max_tokens 2 ≤ 20).
     client.chat.completions.create(model="priced", messages=MESSAGES, max_tokens=2)
 
 

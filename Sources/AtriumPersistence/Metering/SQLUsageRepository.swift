@@ -28,6 +28,11 @@ public struct SQLUsageRepository: UsageRepository {
                 fresh = try await Self.insertNew(records, sqlite: sqlite, mayRepeat: mayRepeat)
             } else {
                 fresh = try await Self.insertNew(records, sql: sql, mayRepeat: mayRepeat)
+                // Shared limits held credit for these requests until now; the debit below replaces the holds.
+                for start in stride(from: 0, to: records.count, by: 500) {
+                    let ids = records[start..<min(start + 500, records.count)].map(\.id)
+                    try await sql.delete(from: "credit_holds").where("id", .in, SQLBind.group(ids)).run()
+                }
             }
             var debits: [OrganizationID: (amount: Micros, requests: Int)] = [:]
             for record in fresh where record.costMicros > 0 {

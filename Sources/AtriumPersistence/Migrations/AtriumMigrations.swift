@@ -14,6 +14,7 @@ enum AtriumMigrations {
         migrations.add(M0008CreateUsageRecords())
         migrations.add(M0009CreateRedemptionCodes())
         migrations.add(M0010AddKeyRateLimits())
+        migrations.add(M0011CreateSharedLimits())
         return migrations
     }
 }

@@ -38,6 +38,16 @@ public struct AtriumConfig: Sendable {
     public var defaultMaxTokens = 1024
     /// The limits of organizations without a plan of their own.
     public var defaultRateLimit = RateLimit(requestsPerMinute: 3_500, tokensPerMinute: 2_000_000)
+    /// Where rate limits and credit are decided: `local` (in this process's memory; one instance) or
+    /// `shared` (in the database, so they hold across every instance on it; PostgreSQL only).
+    /// nil: shared on PostgreSQL, local on SQLite.
+    public var limitsMode: LimitsMode?
+    public enum LimitsMode: String, Sendable { case local, shared }
+
+    public var resolvedLimitsMode: LimitsMode {
+        limitsMode ?? (resolvedDatabaseURL.hasPrefix("postgres") ? .shared : .local)
+    }
+
     /// Named plans an organization can be put on (`plans:` in the config file).
     public var plans: [PlanConfig] = []
 

@@ -73,6 +73,15 @@ public enum ConfigLoader {
         let tokens = try integer(reader, "tokens_per_minute", default: config.defaultRateLimit.tokensPerMinute!, range: 0...1_000_000_000_000)
         config.defaultRateLimit = RateLimit(requestsPerMinute: requests == 0 ? nil : requests, tokensPerMinute: tokens == 0 ? nil : tokens)
         config.plans = try parsePlans(yaml: fileText, file: filePath)
+        if let mode = reader.string(forKey: "limits") {
+            guard let limitsMode = AtriumConfig.LimitsMode(rawValue: mode) else {
+                throw ConfigError(description: "limits must be local or shared, not \(mode).")
+            }
+            config.limitsMode = limitsMode
+        }
+        if config.resolvedLimitsMode == .shared && !config.resolvedDatabaseURL.hasPrefix("postgres") {
+            throw ConfigError(description: "limits: shared needs PostgreSQL (DATABASE_URL=postgres://…); one instance on SQLite keeps them in memory.")
+        }
         return config
     }
 

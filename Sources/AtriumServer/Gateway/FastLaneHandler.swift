@@ -135,8 +135,8 @@ final class FastLaneHandler: ChannelDuplexHandler, RemovableChannelHandler {
         let meter = services.meter
         let admission: Admission
         switch meter.admit(principal, model: model, operation: operation, body: json, streamed: false, requestID: requestID, start: start) {
-        case .unknownAccount:
-            // The router loads the organization's account and admits the request there.
+        case .needsDatabase:
+            // The router loads the organization's account, or asks the shared limits, and admits it there.
             return handOverWhole(head, body, context: context)
         case .refused(let refusal):
             let envelope = ErrorEnvelope(refusal.error, method: "POST", path: head.uri, requestID: requestID)

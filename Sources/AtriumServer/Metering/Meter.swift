@@ -1,6 +1,7 @@
 import AtriumCore
 import AtriumPersistence
 import Foundation
+import Logging
 
 /// A request let through: what it reserved, to be settled when it ends.
 struct Admission: Sendable {
@@ -14,6 +15,8 @@ struct Admission: Sendable {
     var organizationLimit: RateLimit
     var readings: [RateLimiter.Reading]
     var start: ContinuousClock.Instant
+    /// The id its usage record will have (and, in shared mode, its credit hold).
+    var recordID = TimeOrderedID.make()
 }
 
 /// How a request ended, as far as the ledger cares.
@@ -47,8 +50,16 @@ final class Meter: Sendable {
     let defaultPlan: RateLimit
     /// Tokens reserved for the answer when a request sets no `max_tokens`.
     let defaultMaxTokens: Int
+    /// Set when several instances share the database: limits and credit are decided there.
+    let shared: (any SharedLimits)?
+    let logger: Logger
 
-    init(limiter: RateLimiter, credits: CreditGate, prices: PriceBook, journal: UsageJournal, plans: [String: RateLimit], defaultPlan: RateLimit, defaultMaxTokens: Int) {
+    init(
+        limiter: RateLimiter, credits: CreditGate, prices: PriceBook, journal: UsageJournal, plans: [String: RateLimit], defaultPlan: RateLimit,
+        defaultMaxTokens: Int, shared: (any SharedLimits)?, logger: Logger
+    ) {
+        self.shared = shared
+        self.logger = logger
         self.limiter = limiter
         self.credits = credits
         self.prices = prices
@@ -61,8 +72,9 @@ final class Meter: Sendable {
     enum Decision {
         case admitted(Admission)
         case refused(MeterRefusal)
-        /// The organization's account is not in memory: `load` it first.
-        case unknownAccount
+        /// Not decidable without waiting: the organization's account is not in memory yet, or limits
+        /// are shared and the database decides (`admitLoading` does both).
+        case needsDatabase
     }
 
     /// Admits a request (synchronously), or refuses it; a refusal is written to the ledger here.
@@ -71,12 +83,9 @@ final class Meter: Sendable {
         start: ContinuousClock.Instant
     ) -> Decision {
         let organization = principal.organizationID
-        guard let standing = credits.standing(of: organization) else { return .unknownAccount }
+        guard shared == nil, let standing = credits.standing(of: organization) else { return .needsDatabase }
         let organizationLimit = standing.plan.flatMap { plans[$0] } ?? defaultPlan
-        let prompt = TokenEstimate.prompt(of: body, operation: operation)
-        let choices = max(1, Int(body["n"]?.intValue ?? 1))
-        let maxTokens = operation == .embeddings
-            ? 0 : Int(body["max_completion_tokens"]?.intValue ?? body["max_tokens"]?.intValue ?? Int64(defaultMaxTokens)) * choices
+        let (prompt, maxTokens) = estimate(body, operation: operation)
         let tokens = prompt + maxTokens
         let demands = Self.demands(principal, organizationLimit: organizationLimit, tokens: tokens)
 
@@ -94,10 +103,7 @@ final class Meter: Sendable {
             if case .insufficient = credits.reserve(organization, amount: reservedCost) {
                 refund(demands, tokens: tokens)
                 recordRefusal(principal, model: model, requestID: requestID, status: 429, streamed: streamed, start: start)
-                return .refused(MeterRefusal(
-                    error: .insufficientQuota(
-                        "You exceeded your current quota, please check your plan and billing details. For more information on this error, read the docs: https://platform.openai.com/docs/guides/error-codes/api-errors."),
-                    headers: RateLimitHeaders.fields(readings) + [("x-should-retry", "false")]))
+                return .refused(Self.quotaRefusal(headers: RateLimitHeaders.fields(readings)))
             }
             return .admitted(Admission(
                 principal: principal, model: model, streamed: streamed, promptEstimate: prompt, reservedTokens: tokens,
@@ -105,19 +111,65 @@ final class Meter: Sendable {
         }
     }
 
-    /// `admit`, loading the organization's account first when needed (the router's path).
+    /// `admit`, loading the organization's account first when needed, and asking the database when
+    /// limits are shared (the router's path).
     func admitLoading(
         _ principal: KeyPrincipal, model: String, operation: ModelOperation, body: JSONValue, streamed: Bool, requestID: String,
         start: ContinuousClock.Instant
     ) async throws -> Admission {
-        for _ in 0..<2 {
-            switch admit(principal, model: model, operation: operation, body: body, streamed: streamed, requestID: requestID, start: start) {
-            case .admitted(let admission): return admission
-            case .refused(let refusal): throw refusal
-            case .unknownAccount: try await credits.load(principal.organizationID)
-            }
+        try await credits.load(principal.organizationID)
+        if let shared {
+            return try await admitShared(
+                shared, principal, model: model, operation: operation, body: body, streamed: streamed, requestID: requestID, start: start)
         }
-        throw AtriumError.serviceUnavailable("The billing account could not be loaded. Please retry.")
+        switch admit(principal, model: model, operation: operation, body: body, streamed: streamed, requestID: requestID, start: start) {
+        case .admitted(let admission): return admission
+        case .refused(let refusal): throw refusal
+        case .needsDatabase: throw AtriumError.serviceUnavailable("The billing account could not be loaded. Please retry.")
+        }
+    }
+
+    private func admitShared(
+        _ shared: any SharedLimits, _ principal: KeyPrincipal, model: String, operation: ModelOperation, body: JSONValue, streamed: Bool,
+        requestID: String, start: ContinuousClock.Instant
+    ) async throws -> Admission {
+        let organizationLimit = credits.standing(of: principal.organizationID)?.plan.flatMap { plans[$0] } ?? defaultPlan
+        let (prompt, maxTokens) = estimate(body, operation: operation)
+        let demands = Self.demands(principal, organizationLimit: organizationLimit, tokens: prompt + maxTokens)
+        let price = prices.price(of: model)
+        var admission = Admission(
+            principal: principal, model: model, streamed: streamed, promptEstimate: prompt, reservedTokens: prompt + maxTokens,
+            reservedCost: price?.cost(promptTokens: prompt, completionTokens: maxTokens) ?? 0, price: price,
+            organizationLimit: organizationLimit, readings: [], start: start)
+        let hold = CreditHold(id: admission.recordID, organizationID: principal.organizationID, amount: admission.reservedCost, overdraft: credits.overdraft)
+        switch try await shared.admit(demands, hold: hold) {
+        case .admitted(let readings):
+            admission.readings = readings
+            return admission
+        case .limited(let demand, let reading, let retryAfter, let readings):
+            recordRefusal(principal, model: model, requestID: requestID, status: 429, streamed: streamed, start: start)
+            throw MeterRefusal(
+                error: Self.limitError(demand, reading: reading, retryAfter: retryAfter, model: model, keyLimit: demand.bucket.owner == principal.keyID.raw),
+                headers: RateLimitHeaders.fields(readings) + [("retry-after", String(Self.retrySeconds(retryAfter)))])
+        case .insufficient(let readings):
+            recordRefusal(principal, model: model, requestID: requestID, status: 429, streamed: streamed, start: start)
+            throw Self.quotaRefusal(headers: RateLimitHeaders.fields(readings))
+        }
+    }
+
+    /// Prompt tokens (estimated) and the most the answer may take.
+    private func estimate(_ body: JSONValue, operation: ModelOperation) -> (prompt: Int, maxTokens: Int) {
+        let prompt = TokenEstimate.prompt(of: body, operation: operation)
+        guard operation != .embeddings else { return (prompt, 0) }
+        let choices = max(1, Int(body["n"]?.intValue ?? 1))
+        return (prompt, Int(body["max_completion_tokens"]?.intValue ?? body["max_tokens"]?.intValue ?? Int64(defaultMaxTokens)) * choices)
+    }
+
+    private static func quotaRefusal(headers: [(String, String)]) -> MeterRefusal {
+        MeterRefusal(
+            error: .insufficientQuota(
+                "You exceeded your current quota, please check your plan and billing details. For more information on this error, read the docs: https://platform.openai.com/docs/guides/error-codes/api-errors."),
+            headers: headers + [("x-should-retry", "false")])
     }
 
     /// The request ended: settle its reservations and write its record. Returns the record.
@@ -135,13 +187,25 @@ final class Meter: Sendable {
         }
         let cost = outcome.charged ? admission.price?.cost(promptTokens: prompt, completionTokens: completion) ?? 0 : 0
         let delta = prompt + completion - admission.reservedTokens
-        for demand in Self.demands(admission.principal, organizationLimit: admission.organizationLimit, tokens: 0)
-        where demand.bucket.dimension == .tokens {
-            limiter.adjust(demand.bucket, perMinute: demand.perMinute, delta: delta)
+        let tokenBuckets = Self.demands(admission.principal, organizationLimit: admission.organizationLimit, tokens: 0)
+            .filter { $0.bucket.dimension == .tokens }
+        if let shared {
+            // The database learns the real count and cost; until the record is committed its hold stands.
+            let (logger, recordID) = (logger, admission.recordID)
+            Task {
+                do {
+                    for demand in tokenBuckets { try await shared.adjust(demand.bucket, perMinute: demand.perMinute, delta: delta) }
+                    try await shared.settle(hold: recordID, cost: cost)
+                } catch {
+                    logger.warning("could not settle a request's shared limits", metadata: ["error": "\(error)"])
+                }
+            }
+        } else {
+            for demand in tokenBuckets { limiter.adjust(demand.bucket, perMinute: demand.perMinute, delta: delta) }
+            credits.settle(admission.principal.organizationID, reserved: admission.reservedCost, cost: cost)
         }
-        credits.settle(admission.principal.organizationID, reserved: admission.reservedCost, cost: cost)
         let record = UsageRecord(
-            requestID: requestID, organizationID: admission.principal.organizationID, keyID: admission.principal.keyID,
+            id: admission.recordID, requestID: requestID, organizationID: admission.principal.organizationID, keyID: admission.principal.keyID,
             model: admission.model, provider: outcome.provider, promptTokens: prompt, completionTokens: completion, costMicros: cost,
             priceID: cost > 0 ? admission.price?.id : nil, status: outcome.status, finishReason: outcome.finishReason,
             streamed: admission.streamed, estimated: estimated, latencyMilliseconds: Self.milliseconds(since: admission.start),
@@ -186,7 +250,7 @@ final class Meter: Sendable {
         return demands
     }
 
-    private static func limitError(_ demand: RateLimiter.Demand, reading: RateLimiter.Reading, retryAfter: Double, model: String, keyLimit: Bool) -> AtriumError {
+    static func limitError(_ demand: RateLimiter.Demand, reading: RateLimiter.Reading, retryAfter: Double, model: String, keyLimit: Bool) -> AtriumError {
         let scope = keyLimit ? "this API key" : "your organization"
         let (what, type) = demand.bucket.dimension == .requests ? ("requests per min (RPM)", "requests") : ("tokens per min (TPM)", "tokens")
         let used = reading.limit - reading.remaining
@@ -200,7 +264,7 @@ final class Meter: Sendable {
             retryAfterSeconds: retrySeconds(retryAfter), limit: type)
     }
 
-    private static func retrySeconds(_ seconds: Double) -> Int {
+    static func retrySeconds(_ seconds: Double) -> Int {
         seconds.isFinite ? max(1, Int(seconds.rounded(.up))) : 60
     }
 
