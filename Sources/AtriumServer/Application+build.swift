@@ -13,6 +13,7 @@ public struct AtriumServices: Sendable {
     public let accounts: AccountService
     public let keys: KeyService
     public let credits: CreditService
+    public let spend: SpendTracker
     public let prices: PriceBook
     public let usage: any UsageRepository
 
@@ -40,7 +41,8 @@ public struct AtriumServices: Sendable {
         }
         return AtriumServices(
             config: config, database: database, accounts: accounts, keys: keys,
-            credits: CreditService(repository: creditRepository, gate: gate), prices: prices, usage: SQLUsageRepository(database: database))
+            credits: CreditService(repository: creditRepository, gate: gate), spend: SpendTracker(repository: creditRepository), prices: prices,
+            usage: SQLUsageRepository(database: database))
     }
 }
 
@@ -70,12 +72,12 @@ public func buildApplication(config: AtriumConfig, logger: Logger, metrics: Serv
         throw error
     }
     let meter = Meter(
-        limiter: RateLimiter(), credits: services.credits.gate, prices: services.prices, journal: journal,
+        limiter: RateLimiter(), credits: services.credits.gate, spend: services.spend, prices: services.prices, journal: journal,
         plans: Dictionary(config.plans.map { ($0.name, $0.rateLimit) }, uniquingKeysWith: { first, _ in first }),
         defaultPlan: config.defaultRateLimit, defaultMaxTokens: config.defaultMaxTokens,
         shared: config.resolvedLimitsMode == .shared ? SQLSharedLimits(database: services.database) : nil, logger: logger)
     let committer = UsageCommitter(
-        journal: journal, usage: services.usage, credits: services.credits.gate, prices: services.prices,
+        journal: journal, usage: services.usage, credits: services.credits.gate, spend: services.spend, prices: services.prices,
         interval: config.usageCommitInterval, logger: logger, metrics: metrics)
 
     let router = Router(context: AtriumRequestContext.self)
@@ -97,6 +99,7 @@ public func buildApplication(config: AtriumConfig, logger: Logger, metrics: Serv
     UsageController(usage: services.usage, accounts: services.accounts).addRoutes(to: signedIn.group("usage"))
     CreditController(credits: services.credits, accounts: services.accounts, maxBodyBytes: config.maxBodyBytes)
         .addRoutes(to: signedIn.group("credits"))
+    NotificationController(credits: services.credits, accounts: services.accounts).addRoutes(to: signedIn.group("notifications"))
     PriceController(prices: services.prices, maxBodyBytes: config.maxBodyBytes).addRoutes(to: signedIn.group("prices"))
     StaffBillingController(credits: services.credits, plans: Set(config.plans.map(\.name)), maxBodyBytes: config.maxBodyBytes)
         .addRoutes(to: signedIn.group("admin"))

@@ -64,6 +64,10 @@ def test_billing_responses_match_the_contract(atrium, contract, api_key):
     check(contract, dev.get("/api/usage", params={"from": "soon"}))
     check(contract, dev.get("/api/usage/records", params={"limit": 5}))
     check(contract, dev.get("/api/credits"))
+    check(contract, dev.put("/api/credits/budget", json={"monthly_budget_micros": 10**12, "alert_micros": 10**11}))
+    check(contract, dev.put("/api/credits/budget", json={"monthly_budget_micros": 1, "alert_micros": 2}))
+    check(contract, dev.put("/api/credits/budget", json={"monthly_budget_micros": None}))
+    check(contract, dev.get("/api/notifications"))
     check(contract, staff.put("/api/prices", json={"model": "contract", "input_micros_per_million": 1, "output_micros_per_million": 2}))
     check(contract, dev.put("/api/prices", json={"model": "contract", "input_micros_per_million": 1, "output_micros_per_million": 2}))
     check(contract, dev.get("/api/prices"))
@@ -103,6 +107,7 @@ def test_every_route_is_documented(contract):
         ("DELETE", "/api/organizations/{organization}/members/{user}"),
         ("GET", "/api/keys"), ("POST", "/api/keys"), ("DELETE", "/api/keys/{key}"), ("PATCH", "/api/keys/{key}"),
         ("GET", "/api/usage"), ("GET", "/api/usage/records"), ("GET", "/api/credits"), ("POST", "/api/credits/redeem"),
+        ("PUT", "/api/credits/budget"), ("GET", "/api/notifications"),
         ("GET", "/api/prices"), ("PUT", "/api/prices"), ("GET", "/api/prices/{model}"),
         ("POST", "/api/admin/credits"), ("POST", "/api/admin/redemption-codes"),
         ("PUT", "/api/admin/organizations/{organization}/plan"),

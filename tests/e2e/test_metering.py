@@ -266,3 +266,49 @@ def test_admin_cli_grant_and_usage(atrium):
     assert bad.returncode != 0 and "amount" in bad.stderr
     nobody = atrium.cli("admin", "usage", "--email", "nobody@example.com")
     assert nobody.returncode != 0 and "No user with email" in nobody.stderr
+
+
+def test_an_organization_budget_caps_the_month_and_warns_at_its_soft_limit(atrium, staff):
+    dev = Developer(atrium)
+    set_price(staff, "priced", 1_000_000, 1_000_000)  # a request costs 9; it reserves 16 (prompt estimate 11 + max_tokens 5)
+    budget = dev.session.put("/api/credits/budget", json={"monthly_budget_micros": 40, "alert_micros": 20})
+    assert budget.status_code == 200, budget.text
+    assert budget.json()["monthly_budget_micros"] == 40
+    client = dev.client(max_retries=2)
+    for _ in range(3):
+        client.chat.completions.create(model="priced", messages=MESSAGES, max_tokens=5)
+    with pytest.raises(openai.RateLimitError) as raised:
+        client.chat.completions.create(model="priced", messages=MESSAGES, max_tokens=5)
+    assert raised.value.code == "insufficient_quota" and "monthly budget of your organization" in raised.value.message
+    dev.records(4)
+    deadline = time.time() + 5
+    while time.time() < deadline:
+        notices = dev.session.get("/api/notifications").json()["data"]
+        if notices:
+            break
+        time.sleep(0.1)
+    assert [notice["kind"] for notice in notices] == ["budget.soft_limit"]
+    assert "0.000027" in notices[0]["message"]
+    credits = dev.credits()
+    assert credits["spent_this_month_micros"] == 27 and credits["budget_alert_micros"] == 20
+    # A soft limit above the cap is refused; without a cap, requests go through again.
+    bad = dev.session.put("/api/credits/budget", json={"monthly_budget_micros": 10, "alert_micros": 20})
+    assert bad.status_code == 400 and bad.json()["error"]["param"] == "alert_micros"
+    assert dev.session.put("/api/credits/budget", json={"monthly_budget_micros": None}).status_code == 200
+    client.chat.completions.create(model="priced", messages=MESSAGES, max_tokens=5)
+
+
+def test_a_key_budget_caps_that_key_only(atrium, staff):
+    dev = Developer(atrium)
+    set_price(staff, "priced", 1_000_000, 1_000_000)
+    capped = dev.session.patch(f"/api/keys/{dev.key_id}", json={"monthly_budget_micros": 20})
+    assert capped.status_code == 200 and capped.json()["monthly_budget_micros"] == 20
+    assert capped.json()["rate_limits"] == {"requests_per_minute": None, "tokens_per_minute": None}
+    client = dev.client()
+    client.chat.completions.create(model="priced", messages=MESSAGES, max_tokens=5)
+    with pytest.raises(openai.RateLimitError) as raised:
+        client.chat.completions.create(model="priced", messages=MESSAGES, max_tokens=5)
+    assert "monthly budget of this API key" in raised.value.message
+    other = dev.session.post("/api/keys", json={"name": "uncapped"}).json()["secret"]
+    openai.OpenAI(base_url=atrium.url + "/v1", api_key=other, max_retries=0).chat.completions.create(
+        model="priced", messages=MESSAGES, max_tokens=5)

@@ -26,11 +26,13 @@ public struct APIKey: Sendable, Codable, Equatable {
     public var revokedAt: Date?
     /// Overrides of the plan's limits for this key alone (the organization's limits apply as well).
     public var rateLimit: RateLimit
+    /// The most this key may spend in a calendar month (UTC), in micro-units; nil: no cap of its own.
+    public var monthlyBudget: Micros?
 
     public init(
         id: APIKeyID, organizationID: OrganizationID, createdBy: UserID, name: String, displayPrefix: String,
         secretHash: String, scopes: [APIKeyScope], createdAt: Date, lastUsedAt: Date? = nil,
-        expiresAt: Date? = nil, revokedAt: Date? = nil, rateLimit: RateLimit = .unlimited
+        expiresAt: Date? = nil, revokedAt: Date? = nil, rateLimit: RateLimit = .unlimited, monthlyBudget: Micros? = nil
     ) {
         self.id = id
         self.organizationID = organizationID
@@ -44,6 +46,11 @@ public struct APIKey: Sendable, Codable, Equatable {
         self.expiresAt = expiresAt
         self.revokedAt = revokedAt
         self.rateLimit = rateLimit
+        self.monthlyBudget = monthlyBudget
+    }
+
+    public var principal: KeyPrincipal {
+        KeyPrincipal(keyID: id, organizationID: organizationID, scopes: scopes, expiresAt: expiresAt, rateLimit: rateLimit, monthlyBudget: monthlyBudget)
     }
 
     public func isUsable(at date: Date) -> Bool {
@@ -58,13 +65,18 @@ public struct KeyPrincipal: Sendable, Equatable {
     public var scopes: [APIKeyScope]
     public var expiresAt: Date?
     public var rateLimit: RateLimit
+    public var monthlyBudget: Micros?
 
-    public init(keyID: APIKeyID, organizationID: OrganizationID, scopes: [APIKeyScope], expiresAt: Date?, rateLimit: RateLimit = .unlimited) {
+    public init(
+        keyID: APIKeyID, organizationID: OrganizationID, scopes: [APIKeyScope], expiresAt: Date?, rateLimit: RateLimit = .unlimited,
+        monthlyBudget: Micros? = nil
+    ) {
         self.keyID = keyID
         self.organizationID = organizationID
         self.scopes = scopes
         self.expiresAt = expiresAt
         self.rateLimit = rateLimit
+        self.monthlyBudget = monthlyBudget
     }
 
     public func allows(_ scope: APIKeyScope) -> Bool { scopes.contains(scope) }

@@ -74,20 +74,28 @@ public final class KeyService: Sendable {
         cache.withLock { entries in entries = entries.filter { $0.value.key?.id != id } }
     }
 
-    /// Sets a key's own rate limits (nil: none beyond the organization's).
-    public func setRateLimit(_ limit: RateLimit, id: APIKeyID, organization: OrganizationID) async throws -> APIKey {
+    /// Sets a key's own limits: rate limits and a monthly budget (nil fields: none beyond the
+    /// organization's).
+    public func setLimits(_ limit: RateLimit, monthlyBudget: Micros?, id: APIKeyID, organization: OrganizationID) async throws -> APIKey {
         for (value, param) in [(limit.requestsPerMinute, "requests_per_minute"), (limit.tokensPerMinute, "tokens_per_minute")] {
             if let value, !(1...1_000_000_000).contains(value) {
                 throw AtriumError.invalidRequest("\(param) must be between 1 and 1000000000, or null.", param: param)
             }
         }
+        if let monthlyBudget, !(0...CreditService.maxAmount).contains(monthlyBudget) {
+            throw AtriumError.invalidRequest("monthly_budget_micros must be between 0 and \(CreditService.maxAmount), or null.", param: "monthly_budget_micros")
+        }
         guard var key = try await repository.find(id: id, organization: organization), key.revokedAt == nil else {
             throw AtriumError.notFound("No API key with id \(id).")
         }
-        try await repository.setRateLimit(limit, id: id, organization: organization)
+        try await repository.setLimits(limit, monthlyBudget: monthlyBudget, id: id, organization: organization)
         key.rateLimit = limit
+        key.monthlyBudget = monthlyBudget
         cache.withLock { entries in
-            for (hash, entry) in entries where entry.key?.id == id { entries[hash]?.key?.rateLimit = limit }
+            for (hash, entry) in entries where entry.key?.id == id {
+                entries[hash]?.key?.rateLimit = limit
+                entries[hash]?.key?.monthlyBudget = monthlyBudget
+            }
         }
         return key
     }
@@ -113,7 +121,7 @@ public final class KeyService: Sendable {
             throw AtriumError.unauthenticated("The API key \(APIKeyFormat.masked(secret)) has expired.", code: "expired_api_key")
         }
         pendingTouches.withLock { _ = $0.insert(key.id) }
-        return KeyPrincipal(keyID: key.id, organizationID: key.organizationID, scopes: key.scopes, expiresAt: key.expiresAt, rateLimit: key.rateLimit)
+        return key.principal
     }
 
     /// The principal for a secret whose verification is still cached and valid, without waiting: nil
@@ -128,7 +136,7 @@ public final class KeyService: Sendable {
         }
         guard let key, key.isUsable(at: now) else { return nil }
         pendingTouches.withLock { _ = $0.insert(key.id) }
-        return KeyPrincipal(keyID: key.id, organizationID: key.organizationID, scopes: key.scopes, expiresAt: key.expiresAt, rateLimit: key.rateLimit)
+        return key.principal
     }
 
     /// Writes the `last_used_at` of keys used since the last flush.

@@ -14,6 +14,7 @@ public final class CreditGate: Sendable {
         var reserved: Micros = 0
         var pending: Micros = 0
         var plan: String?
+        var monthlyBudget: Micros?
         var available: Micros { committed - reserved - pending }
     }
 
@@ -43,7 +44,9 @@ public final class CreditGate: Sendable {
         if states.withLock({ $0[organization] != nil }) { return }
         let account = try await repository.openAccount(organization, freeGrant: freeGrant, at: clock.now())
         states.withLock { states in
-            if states[organization] == nil { states[organization] = State(committed: account.balanceMicros, plan: account.plan) }
+            if states[organization] == nil {
+                states[organization] = State(committed: account.balanceMicros, plan: account.plan, monthlyBudget: account.monthlyBudget)
+            }
         }
     }
 
@@ -51,11 +54,12 @@ public final class CreditGate: Sendable {
     public struct Standing: Sendable, Equatable {
         /// nil: the default plan.
         public var plan: String?
+        public var monthlyBudget: Micros?
     }
 
     /// nil when the organization's account is not in memory yet.
     public func standing(of organization: OrganizationID) -> Standing? {
-        states.withLock { $0[organization].map { Standing(plan: $0.plan) } }
+        states.withLock { $0[organization].map { Standing(plan: $0.plan, monthlyBudget: $0.monthlyBudget) } }
     }
 
     public func reserve(_ organization: OrganizationID, amount: Micros) -> Decision {
@@ -102,6 +106,10 @@ public final class CreditGate: Sendable {
         states.withLock { $0[organization]?.plan = plan }
     }
 
+    public func budgetChanged(_ organization: OrganizationID, to monthlyBudget: Micros?) {
+        states.withLock { $0[organization]?.monthlyBudget = monthlyBudget }
+    }
+
     /// Re-reads the committed balances and plans of the organizations in memory, to see changes made by
     /// other instances or the CLI. Call it from the task that commits usage, between two commits, so no
     /// commit of this instance is half-counted.
@@ -113,6 +121,7 @@ public final class CreditGate: Sendable {
                 for account in accounts {
                     states[account.organizationID]?.committed = account.balanceMicros
                     states[account.organizationID]?.plan = account.plan
+                    states[account.organizationID]?.monthlyBudget = account.monthlyBudget
                 }
             }
         }

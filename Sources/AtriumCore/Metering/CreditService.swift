@@ -93,6 +93,31 @@ public final class CreditService: Sendable {
         }
     }
 
+    /// An organization's monthly cap and the spend at which it is notified (owners and admins set it).
+    public func setBudget(_ monthlyBudget: Micros?, alert: Micros?, of organization: OrganizationID) async throws {
+        for (value, param) in [(monthlyBudget, "monthly_budget_micros"), (alert, "alert_micros")] {
+            if let value, !(0...Self.maxAmount).contains(value) {
+                throw AtriumError.invalidRequest("\(param) must be between 0 and \(Self.maxAmount), or null.", param: param)
+            }
+        }
+        if let monthlyBudget, let alert, alert > monthlyBudget {
+            throw AtriumError.invalidRequest("alert_micros is the soft limit: at most monthly_budget_micros.", param: "alert_micros")
+        }
+        _ = try await account(of: organization)
+        try await repository.setBudget(monthlyBudget, alert: alert, of: organization)
+        gate.budgetChanged(organization, to: monthlyBudget)
+    }
+
+    /// What the organization has spent this calendar month (UTC), as committed.
+    public func spentThisMonth(by organization: OrganizationID) async throws -> Micros {
+        let month = String(UsageRecord.day(of: clock.now()).prefix(7))
+        return try await repository.monthlySpend([organization.raw], month: month)[organization.raw] ?? 0
+    }
+
+    public func notifications(of organization: OrganizationID, limit: Int = 100) async throws -> [PlatformNotice] {
+        try await repository.notifications(of: organization, limit: limit)
+    }
+
     public func setPlan(_ plan: String?, of organization: OrganizationID) async throws {
         _ = try await account(of: organization)
         try await repository.setPlan(plan, of: organization)

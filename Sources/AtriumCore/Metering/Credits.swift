@@ -44,11 +44,34 @@ public struct BillingAccount: Sendable, Equatable {
     public var balanceMicros: Micros
     /// nil: the default plan.
     public var plan: String?
+    /// The most the organization may spend in a calendar month (UTC); nil: no cap.
+    public var monthlyBudget: Micros?
+    /// Spend at which the organization is notified (the soft limit); nil: no notification.
+    public var budgetAlert: Micros?
 
-    public init(organizationID: OrganizationID, balanceMicros: Micros, plan: String?) {
+    public init(organizationID: OrganizationID, balanceMicros: Micros, plan: String?, monthlyBudget: Micros? = nil, budgetAlert: Micros? = nil) {
         self.organizationID = organizationID
         self.balanceMicros = balanceMicros
         self.plan = plan
+        self.monthlyBudget = monthlyBudget
+        self.budgetAlert = budgetAlert
+    }
+}
+
+/// Something the platform tells an organization (a budget's soft limit crossed, a cap reached).
+public struct PlatformNotice: Sendable, Equatable {
+    public var id: UUID
+    public var organizationID: OrganizationID
+    public var kind: String
+    public var message: String
+    public var createdAt: Date
+
+    public init(id: UUID = UUID(), organizationID: OrganizationID, kind: String, message: String, createdAt: Date) {
+        self.id = id
+        self.organizationID = organizationID
+        self.kind = kind
+        self.message = message
+        self.createdAt = createdAt
     }
 }
 
@@ -96,6 +119,10 @@ public protocol CreditRepository: Sendable {
     /// The sum of every entry of the organization (for audits: it must equal the balance).
     func ledgerSum(of organization: OrganizationID) async throws -> Micros
     func setPlan(_ plan: String?, of organization: OrganizationID) async throws
+    func setBudget(_ monthlyBudget: Micros?, alert: Micros?, of organization: OrganizationID) async throws
+    /// What each owner (organization or key) has spent in `month` (`2026-11`), as committed.
+    func monthlySpend(_ owners: [UUID], month: String) async throws -> [UUID: Micros]
+    func notifications(of organization: OrganizationID, limit: Int) async throws -> [PlatformNotice]
     func insert(_ code: RedemptionCode) async throws
     /// Redeems in one transaction: the code's count, the redemption, the entry and the balance.
     func redeem(codeHash: String, organization: OrganizationID, at date: Date) async throws -> RedemptionOutcome

@@ -18,6 +18,7 @@ final class APIKeyModel: Model, @unchecked Sendable {  // see AccountModels.swif
     @OptionalField(key: "revoked_at") var revokedAt: Date?
     @OptionalField(key: "requests_per_minute") var requestsPerMinute: Int64?
     @OptionalField(key: "tokens_per_minute") var tokensPerMinute: Int64?
+    @OptionalField(key: "monthly_budget_micros") var monthlyBudget: Int64?
 
     init() {}
 
@@ -35,6 +36,7 @@ final class APIKeyModel: Model, @unchecked Sendable {  // see AccountModels.swif
         self.revokedAt = key.revokedAt
         self.requestsPerMinute = key.rateLimit.requestsPerMinute.map(Int64.init)
         self.tokensPerMinute = key.rateLimit.tokensPerMinute.map(Int64.init)
+        self.monthlyBudget = key.monthlyBudget
     }
 
     var domain: APIKey {
@@ -43,7 +45,8 @@ final class APIKeyModel: Model, @unchecked Sendable {  // see AccountModels.swif
             name: name, displayPrefix: displayPrefix, secretHash: secretHash,
             scopes: scopes.split(separator: " ").compactMap { APIKeyScope(rawValue: String($0)) },
             createdAt: createdAt, lastUsedAt: lastUsedAt, expiresAt: expiresAt, revokedAt: revokedAt,
-            rateLimit: RateLimit(requestsPerMinute: requestsPerMinute.map(Int.init), tokensPerMinute: tokensPerMinute.map(Int.init)))
+            rateLimit: RateLimit(requestsPerMinute: requestsPerMinute.map(Int.init), tokensPerMinute: tokensPerMinute.map(Int.init)),
+            monthlyBudget: monthlyBudget)
     }
 }
 
@@ -83,11 +86,12 @@ public struct FluentAPIKeyRepository: APIKeyRepository {
         return true
     }
 
-    public func setRateLimit(_ limit: RateLimit, id: APIKeyID, organization: OrganizationID) async throws {
+    public func setLimits(_ limit: RateLimit, monthlyBudget: Micros?, id: APIKeyID, organization: OrganizationID) async throws {
         try await APIKeyModel.query(on: database.database)
             .filter(\.$id == id.raw).filter(\.$organizationID == organization.raw)
             .set(\.$requestsPerMinute, to: limit.requestsPerMinute.map(Int64.init))
             .set(\.$tokensPerMinute, to: limit.tokensPerMinute.map(Int64.init))
+            .set(\.$monthlyBudget, to: monthlyBudget)
             .update()
     }
 

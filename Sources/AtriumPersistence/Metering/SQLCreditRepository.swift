@@ -32,13 +32,15 @@ public struct SQLCreditRepository: CreditRepository {
 
     public func accounts(_ organizations: [OrganizationID]) async throws -> [BillingAccount] {
         guard !organizations.isEmpty else { return [] }
-        let rows = try await sql.select().columns("id", "balance_micros", "plan").from("billing_accounts")
-            .where("id", .in, SQLBind.group(organizations.map(\.raw))).all()
+        let rows = try await sql.select().columns("id", "balance_micros", "plan", "monthly_budget_micros", "budget_alert_micros")
+            .from("billing_accounts").where("id", .in, SQLBind.group(organizations.map(\.raw))).all()
         return try rows.map { row in
             BillingAccount(
                 organizationID: OrganizationID(raw: try row.decode(column: "id", as: UUID.self)),
                 balanceMicros: try row.decode(column: "balance_micros", as: Int64.self),
-                plan: try row.decode(column: "plan", as: String?.self))
+                plan: try row.decode(column: "plan", as: String?.self),
+                monthlyBudget: try row.decode(column: "monthly_budget_micros", as: Int64?.self),
+                budgetAlert: try row.decode(column: "budget_alert_micros", as: Int64?.self))
         }
     }
 
@@ -73,6 +75,37 @@ public struct SQLCreditRepository: CreditRepository {
 
     public func setPlan(_ plan: String?, of organization: OrganizationID) async throws {
         try await sql.update("billing_accounts").set("plan", to: plan).where("id", .equal, organization.raw).run()
+    }
+
+    public func setBudget(_ monthlyBudget: Micros?, alert: Micros?, of organization: OrganizationID) async throws {
+        try await sql.update("billing_accounts").set("monthly_budget_micros", to: monthlyBudget).set("budget_alert_micros", to: alert)
+            .where("id", .equal, organization.raw).run()
+    }
+
+    public func monthlySpend(_ owners: [UUID], month: String) async throws -> [UUID: Micros] {
+        guard !owners.isEmpty else { return [:] }
+        let ids = owners.map { Self.spendKey($0, month: month) }
+        var spent: [UUID: Micros] = [:]
+        for row in try await sql.select().columns("id", "spent_micros").from("monthly_spend").where("id", .in, SQLBind.group(ids)).all() {
+            let id = try row.decode(column: "id", as: String.self)
+            if let owner = UUID(uuidString: String(id.prefix(36))) { spent[owner] = try row.decode(column: "spent_micros", as: Int64.self) }
+        }
+        return spent
+    }
+
+    public func notifications(of organization: OrganizationID, limit: Int) async throws -> [PlatformNotice] {
+        try await sql.select().columns("id", "kind", "message", "created_at").from("notifications")
+            .where("organization_id", .equal, organization.raw).orderBy("created_at", .descending).limit(limit).all()
+            .map { row in
+                PlatformNotice(
+                    id: try row.decode(column: "id", as: UUID.self), organizationID: organization, kind: try row.decode(column: "kind", as: String.self),
+                    message: try row.decode(column: "message", as: String.self), createdAt: try row.decode(column: "created_at", as: Date.self))
+            }
+    }
+
+    /// `monthly_spend`'s key: the owner (an organization or a key) and the month.
+    static func spendKey(_ owner: UUID, month: String) -> String {
+        "\(owner.hexString())/\(month)"
     }
 
     public func insert(_ code: RedemptionCode) async throws {

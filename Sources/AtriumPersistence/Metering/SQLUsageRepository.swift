@@ -39,6 +39,7 @@ public struct SQLUsageRepository: UsageRepository {
                 debits[record.organizationID, default: (0, 0)].amount += record.costMicros
                 debits[record.organizationID, default: (0, 0)].requests += 1
             }
+            try await Self.addSpend(fresh, at: now, on: sql)
             for (organization, debit) in debits {
                 try await SQLCreditRepository.insert(
                     CreditEntry(
@@ -48,6 +49,51 @@ public struct SQLUsageRepository: UsageRepository {
                 _ = try await SQLCreditRepository.move(organization, by: -debit.amount, on: sql)
             }
             return debits.mapValues(\.amount)
+        }
+    }
+
+    /// Adds the records' cost to their organization's and key's spend of the month, and tells an
+    /// organization when this commit took it past its soft limit or its cap, or one of its keys past
+    /// the key's cap (each once: only the commit that crosses the line sees it crossed).
+    private static func addSpend(_ records: [UsageRecord], at now: Date, on sql: any SQLDatabase) async throws {
+        struct Owner: Hashable { var id: UUID; var month: String; var organization: OrganizationID; var isKey: Bool }
+        var costs: [Owner: Micros] = [:]
+        for record in records where record.costMicros > 0 {
+            let month = String(record.day.prefix(7))
+            costs[Owner(id: record.organizationID.raw, month: month, organization: record.organizationID, isKey: false), default: 0] += record.costMicros
+            costs[Owner(id: record.keyID.raw, month: month, organization: record.organizationID, isKey: true), default: 0] += record.costMicros
+        }
+        for (owner, cost) in costs {
+            let key = SQLCreditRepository.spendKey(owner.id, month: owner.month)
+            guard let row = try await sql.raw("""
+                INSERT INTO monthly_spend (id, spent_micros) VALUES (\(bind: key), \(bind: cost))
+                ON CONFLICT (id) DO UPDATE SET spent_micros = monthly_spend.spent_micros + \(bind: cost) RETURNING spent_micros
+                """).first() else { continue }
+            let spent = try row.decode(column: "spent_micros", as: Int64.self)
+            let before = spent - cost
+            var lines: [(kind: String, message: String)] = []
+            if owner.isKey {
+                let budget = try await sql.select().column("monthly_budget_micros").from("api_keys").where("id", .equal, owner.id).first()?
+                    .decode(column: "monthly_budget_micros", as: Int64?.self)
+                if let budget, before < budget, spent >= budget {
+                    lines.append(("key_budget.reached", "API key \(owner.id.hexString()) reached its monthly budget of \(budget.formattedUnits) in \(owner.month); its requests are refused until next month or a higher budget."))
+                }
+            } else {
+                let account = try await sql.select().columns("monthly_budget_micros", "budget_alert_micros").from("billing_accounts")
+                    .where("id", .equal, owner.id).first()
+                let alert = try account?.decode(column: "budget_alert_micros", as: Int64?.self)
+                let budget = try account?.decode(column: "monthly_budget_micros", as: Int64?.self)
+                if let alert, before < alert, spent >= alert {
+                    lines.append(("budget.soft_limit", "Your organization has spent \(spent.formattedUnits) in \(owner.month), past its soft limit of \(alert.formattedUnits)."))
+                }
+                if let budget, before < budget, spent >= budget {
+                    lines.append(("budget.reached", "Your organization reached its monthly budget of \(budget.formattedUnits) in \(owner.month); requests are refused until next month or a higher budget."))
+                }
+            }
+            for line in lines {
+                try await sql.insert(into: "notifications").columns("id", "organization_id", "kind", "message", "created_at")
+                    .values(UUID(), owner.organization.raw, line.kind, line.message, now).run()
+            }
         }
     }
 

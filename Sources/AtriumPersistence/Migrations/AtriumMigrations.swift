@@ -15,6 +15,7 @@ enum AtriumMigrations {
         migrations.add(M0009CreateRedemptionCodes())
         migrations.add(M0010AddKeyRateLimits())
         migrations.add(M0011CreateSharedLimits())
+        migrations.add(M0012CreateBudgets())
         return migrations
     }
 }

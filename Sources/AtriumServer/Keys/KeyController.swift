@@ -26,6 +26,7 @@ struct KeyController {
         var lastUsedAt: Date?
         var expiresAt: Date?
         var rateLimits: RateLimitDTO
+        var monthlyBudgetMicros: Int64?
         /// Only in the answer to a creation.
         var secret: String?
 
@@ -39,6 +40,7 @@ struct KeyController {
             self.lastUsedAt = key.lastUsedAt
             self.expiresAt = key.expiresAt
             self.rateLimits = RateLimitDTO(requestsPerMinute: key.rateLimit.requestsPerMinute, tokensPerMinute: key.rateLimit.tokensPerMinute)
+            self.monthlyBudgetMicros = key.monthlyBudget
             self.secret = secret
         }
     }
@@ -50,15 +52,26 @@ struct KeyController {
         group.patch(":key", use: update)
     }
 
+    /// A change of a key's limits: the fields present are set (null removes a limit), the others kept.
     struct UpdateRequest: Decodable {
         var organizationId: String?
         var rateLimits: RateLimit?
+        var monthlyBudgetMicros: Micros??
 
-        enum CodingKeys: String, CodingKey { case organizationId, rateLimits }
+        enum CodingKeys: String, CodingKey { case organizationId, rateLimits, monthlyBudgetMicros }
+
+        init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            organizationId = try container.decodeIfPresent(String.self, forKey: .organizationId)
+            rateLimits = try container.decodeIfPresent(RateLimit.self, forKey: .rateLimits)
+            if container.contains(.monthlyBudgetMicros) {
+                monthlyBudgetMicros = .some(try container.decodeNil(forKey: .monthlyBudgetMicros) ? nil : try container.decode(Micros.self, forKey: .monthlyBudgetMicros))
+            }
+        }
     }
 
-    /// Sets a key's own rate limits (`{"rate_limits": {"requests_per_minute": 60, "tokens_per_minute": null}}`);
-    /// owners and admins of the organization only.
+    /// Sets a key's own limits: `{"rate_limits": {"requests_per_minute": 60, "tokens_per_minute": null},
+    /// "monthly_budget_micros": 5000000}`; owners and admins of the organization only.
     @Sendable func update(_ request: Request, context: UserRequestContext) async throws -> KeyDTO {
         guard let id = context.parameters.get("key").flatMap(APIKeyID.init) else {
             throw AtriumError.notFound("No API key with that id.")
@@ -68,10 +81,15 @@ struct KeyController {
         guard membership.role.canManage else {
             throw AtriumError.permissionDenied("Only owners and admins can change a key's limits.")
         }
-        guard let limits = body.rateLimits else {
-            throw AtriumError.invalidRequest("Missing required parameter: 'rate_limits'.", param: "rate_limits")
+        guard body.rateLimits != nil || body.monthlyBudgetMicros != nil else {
+            throw AtriumError.invalidRequest("Give rate_limits, monthly_budget_micros or both.", param: "rate_limits")
         }
-        return KeyDTO(try await keys.setRateLimit(limits, id: id, organization: membership.organization.id))
+        guard let current = try await keys.key(id: id, organization: membership.organization.id) else {
+            throw AtriumError.notFound("No API key with id \(id).")
+        }
+        return KeyDTO(try await keys.setLimits(
+            body.rateLimits ?? current.rateLimit, monthlyBudget: body.monthlyBudgetMicros ?? current.monthlyBudget,
+            id: id, organization: membership.organization.id))
     }
 
     @Sendable func create(_ request: Request, context: UserRequestContext) async throws -> Response {

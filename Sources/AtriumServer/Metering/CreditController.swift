@@ -11,6 +11,7 @@ struct CreditController {
     func addRoutes(to group: RouterGroup<UserRequestContext>) {
         group.get(use: show)
         group.post("redeem", use: redeem)
+        group.put("budget", use: setBudget)
     }
 
     struct EntryDTO: ResponseCodable {
@@ -37,6 +38,10 @@ struct CreditController {
         /// The balance in whole units, exact (`4.996210`).
         var balance: String
         var plan: String
+        var monthlyBudgetMicros: Int64?
+        var budgetAlertMicros: Int64?
+        /// Committed spend of the current calendar month (UTC).
+        var spentThisMonthMicros: Int64
         var data: [EntryDTO]
     }
 
@@ -47,11 +52,33 @@ struct CreditController {
         guard let limit = Int(raw), (1...1000).contains(limit) else {
             throw AtriumError.invalidRequest("limit must be between 1 and 1000.", param: "limit")
         }
-        let organization = membership.organization.id
+        return try await dto(of: membership.organization.id, limit: limit)
+    }
+
+    private func dto(of organization: OrganizationID, limit: Int) async throws -> CreditsDTO {
         let account = try await credits.account(of: organization)
         return CreditsDTO(
             organizationId: organization.description, balanceMicros: account.balanceMicros, balance: account.balanceMicros.formattedUnits,
-            plan: account.plan ?? "default", data: try await credits.entries(of: organization, limit: limit).map(EntryDTO.init))
+            plan: account.plan ?? "default", monthlyBudgetMicros: account.monthlyBudget, budgetAlertMicros: account.budgetAlert,
+            spentThisMonthMicros: try await credits.spentThisMonth(by: organization),
+            data: try await credits.entries(of: organization, limit: limit).map(EntryDTO.init))
+    }
+
+    struct BudgetRequest: Decodable {
+        var organizationId: String?
+        var monthlyBudgetMicros: Int64?
+        var alertMicros: Int64?
+    }
+
+    /// Sets the organization's monthly cap and soft limit (null: none); owners and admins.
+    @Sendable func setBudget(_ request: Request, context: UserRequestContext) async throws -> CreditsDTO {
+        let body = try await JSONRequest.decode(BudgetRequest.self, from: request, limit: maxBodyBytes)
+        let membership = try await accounts.acting(body.organizationId, user: context.user.id)
+        guard membership.role.canManage else {
+            throw AtriumError.permissionDenied("Only owners and admins can change the organization's budget.")
+        }
+        try await credits.setBudget(body.monthlyBudgetMicros, alert: body.alertMicros, of: membership.organization.id)
+        return try await dto(of: membership.organization.id, limit: 100)
     }
 
     struct RedeemRequest: Decodable {

@@ -44,6 +44,7 @@ struct MeterRefusal: Error {
 final class Meter: Sendable {
     let limiter: RateLimiter
     let credits: CreditGate
+    let spend: SpendTracker
     let prices: PriceBook
     let journal: UsageJournal
     let plans: [String: RateLimit]
@@ -55,13 +56,14 @@ final class Meter: Sendable {
     let logger: Logger
 
     init(
-        limiter: RateLimiter, credits: CreditGate, prices: PriceBook, journal: UsageJournal, plans: [String: RateLimit], defaultPlan: RateLimit,
+        limiter: RateLimiter, credits: CreditGate, spend: SpendTracker, prices: PriceBook, journal: UsageJournal, plans: [String: RateLimit], defaultPlan: RateLimit,
         defaultMaxTokens: Int, shared: (any SharedLimits)?, logger: Logger
     ) {
         self.shared = shared
         self.logger = logger
         self.limiter = limiter
         self.credits = credits
+        self.spend = spend
         self.prices = prices
         self.journal = journal
         self.plans = plans
@@ -88,6 +90,15 @@ final class Meter: Sendable {
         let (prompt, maxTokens) = estimate(body, operation: operation)
         let tokens = prompt + maxTokens
         let demands = Self.demands(principal, organizationLimit: organizationLimit, tokens: tokens)
+        let price = prices.price(of: model)
+        let reservedCost = price?.cost(promptTokens: prompt, completionTokens: maxTokens) ?? 0
+        switch budgetCheck(principal, organizationBudget: standing.monthlyBudget, cost: reservedCost) {
+        case .within: break
+        case .spendNotLoaded: return .needsDatabase
+        case .refused(let refusal):
+            recordRefusal(principal, model: model, requestID: requestID, status: 429, streamed: streamed, start: start)
+            return .refused(refusal)
+        }
 
         switch limiter.acquire(demands) {
         case .denied(let demand, let reading, let retryAfter):
@@ -98,8 +109,6 @@ final class Meter: Sendable {
             recordRefusal(principal, model: model, requestID: requestID, status: 429, streamed: streamed, start: start)
             return .refused(refusal)
         case .allowed(let readings):
-            let price = prices.price(of: model)
-            let reservedCost = price?.cost(promptTokens: prompt, completionTokens: maxTokens) ?? 0
             if case .insufficient = credits.reserve(organization, amount: reservedCost) {
                 refund(demands, tokens: tokens)
                 recordRefusal(principal, model: model, requestID: requestID, status: 429, streamed: streamed, start: start)
@@ -118,6 +127,9 @@ final class Meter: Sendable {
         start: ContinuousClock.Instant
     ) async throws -> Admission {
         try await credits.load(principal.organizationID)
+        if principal.monthlyBudget != nil || credits.standing(of: principal.organizationID)?.monthlyBudget != nil {
+            try await spend.load([principal.organizationID.raw, principal.keyID.raw])
+        }
         if let shared {
             return try await admitShared(
                 shared, principal, model: model, operation: operation, body: body, streamed: streamed, requestID: requestID, start: start)
@@ -133,10 +145,17 @@ final class Meter: Sendable {
         _ shared: any SharedLimits, _ principal: KeyPrincipal, model: String, operation: ModelOperation, body: JSONValue, streamed: Bool,
         requestID: String, start: ContinuousClock.Instant
     ) async throws -> Admission {
-        let organizationLimit = credits.standing(of: principal.organizationID)?.plan.flatMap { plans[$0] } ?? defaultPlan
+        let standing = credits.standing(of: principal.organizationID)
+        let organizationLimit = standing?.plan.flatMap { plans[$0] } ?? defaultPlan
         let (prompt, maxTokens) = estimate(body, operation: operation)
         let demands = Self.demands(principal, organizationLimit: organizationLimit, tokens: prompt + maxTokens)
         let price = prices.price(of: model)
+        if case .refused(let refusal) = budgetCheck(
+            principal, organizationBudget: standing?.monthlyBudget, cost: price?.cost(promptTokens: prompt, completionTokens: maxTokens) ?? 0)
+        {
+            recordRefusal(principal, model: model, requestID: requestID, status: 429, streamed: streamed, start: start)
+            throw refusal
+        }
         var admission = Admission(
             principal: principal, model: model, streamed: streamed, promptEstimate: prompt, reservedTokens: prompt + maxTokens,
             reservedCost: price?.cost(promptTokens: prompt, completionTokens: maxTokens) ?? 0, price: price,
@@ -155,6 +174,31 @@ final class Meter: Sendable {
             recordRefusal(principal, model: model, requestID: requestID, status: 429, streamed: streamed, start: start)
             throw Self.quotaRefusal(headers: RateLimitHeaders.fields(readings))
         }
+    }
+
+    private enum BudgetVerdict {
+        case within
+        case spendNotLoaded
+        case refused(MeterRefusal)
+    }
+
+    /// Checks the key's and the organization's monthly budgets against this month's spend and what
+    /// this request may cost.
+    private func budgetCheck(_ principal: KeyPrincipal, organizationBudget: Micros?, cost: Micros) -> BudgetVerdict {
+        guard principal.monthlyBudget != nil || organizationBudget != nil else { return .within }
+        for (owner, budget, whose) in [
+            (principal.keyID.raw, principal.monthlyBudget, "this API key"), (principal.organizationID.raw, organizationBudget, "your organization"),
+        ] {
+            guard let budget else { continue }
+            guard let spent = spend.spent(owner) else { return .spendNotLoaded }
+            if spent + cost > budget {
+                return .refused(MeterRefusal(
+                    error: .insufficientQuota(
+                        "You reached the monthly budget of \(whose) (\(budget.formattedUnits); \(spent.formattedUnits) spent this month). Raise the budget or wait for next month."),
+                    headers: [("x-should-retry", "false")]))
+            }
+        }
+        return .within
     }
 
     /// Prompt tokens (estimated) and the most the answer may take.
@@ -204,6 +248,7 @@ final class Meter: Sendable {
             for demand in tokenBuckets { limiter.adjust(demand.bucket, perMinute: demand.perMinute, delta: delta) }
             credits.settle(admission.principal.organizationID, reserved: admission.reservedCost, cost: cost)
         }
+        spend.add(cost, to: [admission.principal.organizationID.raw, admission.principal.keyID.raw])
         let record = UsageRecord(
             id: admission.recordID, requestID: requestID, organizationID: admission.principal.organizationID, keyID: admission.principal.keyID,
             model: admission.model, provider: outcome.provider, promptTokens: prompt, completionTokens: completion, costMicros: cost,

@@ -1,5 +1,6 @@
 import AtriumCore
 import AtriumPersistence
+import Foundation
 import Logging
 import ServiceLifecycle
 import Synchronization
@@ -12,6 +13,7 @@ final class UsageCommitter: Sendable {
     let journal: UsageJournal
     let usage: any UsageRepository
     let credits: CreditGate
+    let spend: SpendTracker
     let prices: PriceBook
     let interval: Duration
     let logger: Logger
@@ -19,8 +21,12 @@ final class UsageCommitter: Sendable {
 
     static let batchLimit = 5_000
 
-    init(journal: UsageJournal, usage: any UsageRepository, credits: CreditGate, prices: PriceBook, interval: Duration, logger: Logger, metrics: ServerMetrics) {
+    init(
+        journal: UsageJournal, usage: any UsageRepository, credits: CreditGate, spend: SpendTracker, prices: PriceBook, interval: Duration,
+        logger: Logger, metrics: ServerMetrics
+    ) {
         self.journal = journal
+        self.spend = spend
         self.usage = usage
         self.credits = credits
         self.prices = prices
@@ -43,6 +49,12 @@ final class UsageCommitter: Sendable {
                 let debits = try await usage.commit(batch, mayRepeat: lastCommitFailed.withLock { $0 })
                 lastCommitFailed.withLock { $0 = false }
                 credits.committed(debits)
+                var costs: [UUID: Micros] = [:]
+                for record in batch where record.costMicros > 0 {
+                    costs[record.organizationID.raw, default: 0] += record.costMicros
+                    costs[record.keyID.raw, default: 0] += record.costMicros
+                }
+                spend.committed(costs)
                 journal.committed(batch.count)
                 metrics.usageRecordsCommitted.increment(by: Int64(batch.count))
             } catch {
@@ -82,6 +94,7 @@ final class UsageCommitter: Sendable {
                 sinceRefresh = .now
                 do {
                     try await credits.refresh()
+                    try await spend.refresh()
                     try await prices.reload()
                 } catch {
                     logger.warning("could not refresh balances and prices", metadata: ["error": "\(error)"])
