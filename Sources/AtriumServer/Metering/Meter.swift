@@ -231,8 +231,7 @@ final class Meter: Sendable {
         }
         let cost = outcome.charged ? admission.price?.cost(promptTokens: prompt, completionTokens: completion) ?? 0 : 0
         let delta = prompt + completion - admission.reservedTokens
-        let tokenBuckets = Self.demands(admission.principal, organizationLimit: admission.organizationLimit, tokens: 0)
-            .filter { $0.bucket.dimension == .tokens }
+        let tokenBuckets = Self.tokenBuckets(admission.principal, organizationLimit: admission.organizationLimit)
         if let shared {
             // The database learns the real count and cost; until the record is committed its hold stands.
             let (logger, recordID) = (logger, admission.recordID)
@@ -282,6 +281,14 @@ final class Meter: Sendable {
         }
     }
 
+    /// The token buckets a request was charged to (the key's own, the organization's), with their limits.
+    private static func tokenBuckets(_ principal: KeyPrincipal, organizationLimit: RateLimit) -> [(bucket: RateLimiter.BucketID, perMinute: Int)] {
+        var buckets: [(bucket: RateLimiter.BucketID, perMinute: Int)] = []
+        if let perMinute = principal.rateLimit.tokensPerMinute { buckets.append((.init(owner: principal.keyID.raw, dimension: .tokens), perMinute)) }
+        if let perMinute = organizationLimit.tokensPerMinute { buckets.append((.init(owner: principal.organizationID.raw, dimension: .tokens), perMinute)) }
+        return buckets
+    }
+
     private static func demands(_ principal: KeyPrincipal, organizationLimit: RateLimit, tokens: Int) -> [RateLimiter.Demand] {
         var demands: [RateLimiter.Demand] = []
         for (owner, limit) in [(principal.keyID.raw, principal.rateLimit), (principal.organizationID.raw, organizationLimit)] {
@@ -323,25 +330,37 @@ final class Meter: Sendable {
 enum RateLimitHeaders {
     /// For each dimension, the bucket closest to its limit.
     static func fields(_ readings: [RateLimiter.Reading]) -> [(String, String)] {
+        var requests: RateLimiter.Reading?
+        var tokens: RateLimiter.Reading?
+        for reading in readings {
+            switch reading.dimension {
+            case .requests: if reading.remaining < requests?.remaining ?? .max { requests = reading }
+            case .tokens: if reading.remaining < tokens?.remaining ?? .max { tokens = reading }
+            }
+        }
         var fields: [(String, String)] = []
-        for (dimension, name) in [(RateLimiter.Dimension.requests, "requests"), (.tokens, "tokens")] {
-            guard let tightest = readings.filter({ $0.dimension == dimension }).min(by: { $0.remaining < $1.remaining }) else { continue }
-            fields.append(("x-ratelimit-limit-\(name)", String(tightest.limit)))
-            fields.append(("x-ratelimit-remaining-\(name)", String(tightest.remaining)))
-            fields.append(("x-ratelimit-reset-\(name)", duration(tightest.resetSeconds)))
+        fields.reserveCapacity(6)
+        if let requests {
+            fields.append(("x-ratelimit-limit-requests", String(requests.limit)))
+            fields.append(("x-ratelimit-remaining-requests", String(requests.remaining)))
+            fields.append(("x-ratelimit-reset-requests", duration(requests.resetSeconds)))
+        }
+        if let tokens {
+            fields.append(("x-ratelimit-limit-tokens", String(tokens.limit)))
+            fields.append(("x-ratelimit-remaining-tokens", String(tokens.remaining)))
+            fields.append(("x-ratelimit-reset-tokens", duration(tokens.resetSeconds)))
         }
         return fields
     }
 
-    /// `20ms`, `1.5s`, `6m0s`, as OpenAI writes durations.
+    /// `20ms`, `1.5s`, `6m0s`, as OpenAI writes durations (rounded up, so a client that waits that
+    /// long finds the capacity back).
     static func duration(_ seconds: Double) -> String {
-        let seconds = max(0, seconds)
-        if seconds < 1 { return "\(Int((seconds * 1000).rounded(.up)))ms" }
-        if seconds < 60 {
-            let tenths = (seconds * 10).rounded(.up) / 10
-            return tenths == tenths.rounded() ? "\(Int(tenths))s" : "\(tenths)s"
-        }
-        let whole = Int(seconds.rounded(.up))
+        let milliseconds = Int((max(0, seconds) * 1000).rounded(.up))
+        if milliseconds < 1000 { return "\(milliseconds)ms" }
+        let tenths = (milliseconds + 99) / 100
+        if tenths < 600 { return tenths % 10 == 0 ? "\(tenths / 10)s" : "\(tenths / 10).\(tenths % 10)s" }
+        let whole = (milliseconds + 999) / 1000
         return "\(whole / 60)m\(whole % 60)s"
     }
 }
