@@ -71,14 +71,16 @@ public func buildApplication(config: AtriumConfig, logger: Logger, metrics: Serv
         await services.database.shutdown()
         throw error
     }
+    let shared: (any SharedLimits)? = config.resolvedLimitsMode == .shared ? SQLSharedLimits(database: services.database) : nil
     let meter = Meter(
         limiter: RateLimiter(), credits: services.credits.gate, spend: services.spend, prices: services.prices, journal: journal,
         plans: Dictionary(config.plans.map { ($0.name, $0.rateLimit) }, uniquingKeysWith: { first, _ in first }),
         defaultPlan: config.defaultRateLimit, defaultMaxTokens: config.defaultMaxTokens,
-        shared: config.resolvedLimitsMode == .shared ? SQLSharedLimits(database: services.database) : nil, logger: logger)
+        shared: shared, logger: logger)
     let committer = UsageCommitter(
         journal: journal, usage: services.usage, credits: services.credits.gate, spend: services.spend, prices: services.prices,
-        interval: config.usageCommitInterval, logger: logger, metrics: metrics)
+        interval: config.usageCommitInterval, logger: logger, metrics: metrics, shared: shared,
+        isDatabaseUp: { [database = services.database] in await database.isReachable() })
 
     let router = Router(context: AtriumRequestContext.self)
     router.middlewares.add(RequestIDMiddleware())

@@ -55,12 +55,7 @@ extension Admin {
                 let organization = try await target.resolve(services)
                 let buckets = try await services.usage.buckets(UsageQuery(organizationID: organization, fromDay: from, toDay: to, model: model))
                 if csv {
-                    print("day,model,api_key_id,requests,prompt_tokens,completion_tokens,total_tokens,cost")
-                    for bucket in buckets {
-                        print([bucket.day, bucket.model, bucket.keyID.description, String(bucket.requests), String(bucket.promptTokens),
-                               String(bucket.completionTokens), String(bucket.promptTokens + bucket.completionTokens), bucket.costMicros.formattedUnits]
-                            .joined(separator: ","))
-                    }
+                    print(UsageCSV.render(buckets), terminator: "")
                     return
                 }
                 guard !buckets.isEmpty else {

@@ -67,6 +67,12 @@ final class ManualClock: Sendable {
         #expect(top.cost(promptTokens: 1_000_000, completionTokens: 0) == ModelPrice.maxMicrosPerMillion)
     }
 
+    @Test func absurdCostsSaturateInsteadOfOverflowing() {
+        let top = ModelPrice(model: "m", inputMicrosPerMillion: ModelPrice.maxMicrosPerMillion, outputMicrosPerMillion: ModelPrice.maxMicrosPerMillion, createdAt: Date())
+        #expect(top.cost(promptTokens: Int.max, completionTokens: Int.max) == Micros.max / 1_000_000)
+        #expect(top.cost(promptTokens: -5, completionTokens: 0) == 0)
+    }
+
     @Test func unitsAreFormattedExactly() {
         #expect(Micros(4_996_210).formattedUnits == "4.996210")
         #expect(Micros(-17).formattedUnits == "-0.000017")

@@ -312,3 +312,23 @@ def test_a_key_budget_caps_that_key_only(atrium, staff):
     other = dev.session.post("/api/keys", json={"name": "uncapped"}).json()["secret"]
     openai.OpenAI(base_url=atrium.url + "/v1", api_key=other, max_retries=0).chat.completions.create(
         model="priced", messages=MESSAGES, max_tokens=5)
+
+
+def test_hostile_model_names_and_huge_reservations_are_recorded_not_fatal(atrium, staff):
+    dev = Developer(atrium)
+    # A NUL byte in the model name (PostgreSQL text cannot hold it) must not stall the ledger.
+    raw = httpx.post(atrium.url + "/v1/chat/completions", headers={"authorization": f"Bearer {dev.key}"},
+                     content=b'{"model": "ec\\u0000ho-' + b"z" * 500 + b'", "messages": [{"role": "user", "content": "x"}]}')
+    assert raw.status_code == 404, raw.text
+    # A reservation whose cost is beyond 64-bit arithmetic at the highest price is refused (by the
+    # tokens-per-minute limit, which it also breaks), and the server lives on.
+    set_price(staff, "priced", 1_000_000_000_000, 1_000_000_000_000)
+    with pytest.raises(openai.RateLimitError) as raised:
+        dev.client().chat.completions.create(model="priced", messages=MESSAGES, max_tokens=2**31 - 1, n=128)
+    assert raised.value.code in ("insufficient_quota", "rate_limit_exceeded")
+    dev.client().chat.completions.create(model="echo", messages=MESSAGES)
+    rows = dev.records(3)
+    assert len(rows) == 3
+    hostile = next(row for row in rows if row["status"] == 404)
+    assert hostile["model"].startswith("echo-z") and len(hostile["model"]) == 200
+    assert staff.post("/api/admin/credits", json={"organization_id": str(uuid.uuid4()), "amount_micros": 5}).status_code == 404

@@ -80,13 +80,13 @@ public final class CreditGate: Sendable {
         }
     }
 
-    /// Records reached the ledger: their cost moves from pending to the committed balance.
-    public func committed(_ debits: [OrganizationID: Micros]) {
+    /// A batch of records reached the ledger: their cost (`pending`, per organization) is no longer
+    /// pending, and what this commit debited (`debited`: less than that when a retried commit found
+    /// records already in) comes off the committed balance.
+    public func committed(pending: [OrganizationID: Micros], debited: [OrganizationID: Micros]) {
         states.withLock { states in
-            for (organization, amount) in debits {
-                states[organization]?.pending -= amount
-                states[organization]?.committed -= amount
-            }
+            for (organization, amount) in pending { states[organization]?.pending -= amount }
+            for (organization, amount) in debited { states[organization]?.committed -= amount }
         }
     }
 
@@ -112,7 +112,8 @@ public final class CreditGate: Sendable {
 
     /// Re-reads the committed balances and plans of the organizations in memory, to see changes made by
     /// other instances or the CLI. Call it from the task that commits usage, between two commits, so no
-    /// commit of this instance is half-counted.
+    /// commit of this instance is half-counted. (A grant or redemption made here while it reads may be
+    /// missed or counted twice until the next refresh, two seconds later.)
     public func refresh() async throws {
         let organizations = states.withLock { Array($0.keys) }
         for start in stride(from: 0, to: organizations.count, by: 500) {

@@ -34,13 +34,20 @@ public struct ModelPrice: Sendable, Equatable, Codable {
         self.createdBy = createdBy
     }
 
-    /// The charge for one request, rounded up to a whole micro-unit (a request is never free by rounding).
+    /// The charge for one request, rounded up to a whole micro-unit (a request is never free by
+    /// rounding). Absurd products (a huge `max_tokens` at a high price) saturate at `Micros.max` instead
+    /// of overflowing: such a reservation is simply refused.
     public func cost(promptTokens: Int, completionTokens: Int) -> Micros {
-        let numerator = Micros(promptTokens) * inputMicrosPerMillion + Micros(completionTokens) * outputMicrosPerMillion
+        func product(_ tokens: Int, _ price: Micros) -> Micros {
+            let (value, overflow) = Micros(max(tokens, 0)).multipliedReportingOverflow(by: price)
+            return overflow ? .max : value
+        }
+        let (numerator, overflow) = product(promptTokens, inputMicrosPerMillion).addingReportingOverflow(product(completionTokens, outputMicrosPerMillion))
+        if overflow || numerator > Micros.max - 999_999 { return Micros.max / 1_000_000 }
         return numerator <= 0 ? 0 : (numerator + 999_999) / 1_000_000
     }
 
-    /// The largest price a staff member may set, so that costs cannot overflow 64 bits.
+    /// The largest price a staff member may set: a million units per million tokens.
     public static let maxMicrosPerMillion: Micros = 1_000_000_000_000
 }
 

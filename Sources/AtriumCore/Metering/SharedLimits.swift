@@ -11,6 +11,8 @@ public protocol SharedLimits: Sendable {
     /// The request finished and costs `cost`: its hold shrinks (or grows) to that until the usage
     /// record is committed, which releases it in the same transaction as the debit.
     func settle(hold id: UUID, cost: Micros) async throws
+    /// Deletes holds that lapsed (their instance died before committing the request's record).
+    func purgeExpiredHolds() async throws
 }
 
 /// Credit set aside for an admitted request, keyed by its usage record's id.

@@ -55,8 +55,11 @@ public final class SpendTracker: Sendable {
     public func committed(_ costs: [UUID: Micros]) {
         entries.withLock { entries in
             for (owner, cost) in costs {
-                entries[owner]?.pending -= cost
-                entries[owner]?.committed += cost
+                // Spend finished before the owner was loaded was never pending here.
+                guard var entry = entries[owner] else { continue }
+                entry.pending = max(0, entry.pending - cost)
+                entry.committed += cost
+                entries[owner] = entry
             }
         }
     }

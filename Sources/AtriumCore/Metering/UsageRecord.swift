@@ -32,22 +32,35 @@ public struct UsageRecord: Sendable, Equatable, Codable {
         streamed: Bool, estimated: Bool, latencyMilliseconds: Int, createdAt: Date
     ) {
         self.id = id
-        self.requestID = requestID
+        self.requestID = Self.storable(requestID)
         self.organizationID = organizationID
         self.keyID = keyID
-        self.model = model
-        self.provider = provider
-        self.promptTokens = promptTokens
-        self.completionTokens = completionTokens
+        self.model = Self.storable(model)
+        self.provider = provider.map(Self.storable)
+        self.promptTokens = Self.storable(promptTokens)
+        self.completionTokens = Self.storable(completionTokens)
         self.costMicros = costMicros
         self.priceID = priceID
         self.status = status
-        self.finishReason = finishReason
+        self.finishReason = finishReason.map(Self.storable)
         self.streamed = streamed
         self.estimated = estimated
         self.latencyMilliseconds = latencyMilliseconds
         self.createdAt = createdAt
     }
+
+    /// Text as every database stores it: no control characters (PostgreSQL refuses NUL), at most
+    /// `maxTextLength` characters. Clients choose model names and request ids; upstreams finish reasons.
+    static func storable(_ text: String) -> String {
+        guard text.utf8.count > maxTextLength || text.utf8.contains(where: { $0 < 0x20 || $0 == 0x7F }) else { return text }
+        return String(String.UnicodeScalarView(text.unicodeScalars.filter { $0.value >= 0x20 && $0.value != 0x7F }.prefix(maxTextLength)))
+    }
+
+    public static let maxTextLength = 200
+    /// Token counts beyond this are not believed (and would overflow costs): 2^40.
+    public static let maxTokens = 1 << 40
+
+    static func storable(_ tokens: Int) -> Int { min(max(tokens, 0), maxTokens) }
 
     /// The UTC day (`2026-11-23`), which the ledger stores for grouping.
     public var day: String { UsageRecord.day(of: createdAt) }

@@ -24,8 +24,11 @@ public struct SQLCreditRepository: CreditRepository {
             }
         } catch {
             // Two requests opened the account at once: the other one's insert won, which is just as good.
-            guard let account = try await accounts([organization]).first else { throw error }
-            return account
+            if let account = try await accounts([organization]).first { return account }
+            if let error = error as? any DatabaseError, error.isConstraintFailure {
+                throw AtriumError.notFound("No organization with id \(organization).")
+            }
+            throw error
         }
         return BillingAccount(organizationID: organization, balanceMicros: freeGrant, plan: nil)
     }
@@ -116,6 +119,15 @@ public struct SQLCreditRepository: CreditRepository {
     }
 
     public func redeem(codeHash: String, organization: OrganizationID, at date: Date) async throws -> RedemptionOutcome {
+        do {
+            return try await redeemOnce(codeHash: codeHash, organization: organization, at: date)
+        } catch let error as any DatabaseError where error.isConstraintFailure {
+            // The same organization redeemed the same code at the same moment: the other one won.
+            return .alreadyRedeemed
+        }
+    }
+
+    private func redeemOnce(codeHash: String, organization: OrganizationID, at date: Date) async throws -> RedemptionOutcome {
         try await database.writeTransaction { sql in
             guard let row = try await sql.select().columns("id", "amount_micros", "max_redemptions", "expires_at").from("redemption_codes")
                 .where("code_hash", .equal, codeHash).first()

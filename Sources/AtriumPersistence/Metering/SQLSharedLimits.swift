@@ -85,6 +85,10 @@ public struct SQLSharedLimits: SharedLimits {
         try await sql.raw("UPDATE credit_holds SET amount_micros = \(bind: cost) WHERE id = \(bind: id)").run()
     }
 
+    public func purgeExpiredHolds() async throws {
+        try await sql.raw("DELETE FROM credit_holds WHERE expires_at < EXTRACT(EPOCH FROM clock_timestamp())").run()
+    }
+
     private var sql: any SQLDatabase { database.database as! any SQLDatabase }
 
     private static func key(_ bucket: RateLimiter.BucketID) -> String {

@@ -31,10 +31,14 @@ public final class UsageJournal: Sendable {
     public init(directory: String) throws {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         self.directory = directory
-        self.path = "\(directory)/usage-\(UUID().uuidString.lowercased()).jsonl"
-        let descriptor = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
+        let name = "usage-\(UUID().uuidString.lowercased()).jsonl"
+        self.path = "\(directory)/\(name)"
+        // Created under a name `orphans()` ignores and renamed once locked, so no other instance can
+        // take a brand-new journal for a dead one's.
+        let creating = "\(directory)/creating-\(name)"
+        let descriptor = open(creating, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
         guard descriptor >= 0 else { throw JournalError("cannot create the usage journal \(path): \(String(cString: strerror(errno)))") }
-        guard flock(descriptor, LOCK_EX | LOCK_NB) == 0 else {
+        guard flock(descriptor, LOCK_EX | LOCK_NB) == 0, rename(creating, path) == 0 else {
             systemClose(descriptor)
             throw JournalError("cannot lock the usage journal \(path)")
         }
@@ -62,6 +66,16 @@ public final class UsageJournal: Sendable {
                 return true
             }
         }
+    }
+
+    /// Keeps a record the database refuses (it is taken out of the pending ones by `committed`) in
+    /// `rejected-usage.jsonl` next to the journals, for an operator to look at.
+    public func setAside(_ record: UsageRecord) {
+        let descriptor = open("\(directory)/rejected-usage.jsonl", O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
+        guard descriptor >= 0 else { return }
+        var line = Self.encode(record)
+        line.withUTF8 { bytes in _ = write(descriptor, bytes.baseAddress!, bytes.count) }
+        systemClose(descriptor)
     }
 
     /// The oldest records not yet committed, at most `limit`.

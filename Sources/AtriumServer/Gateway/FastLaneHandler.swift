@@ -175,6 +175,7 @@ final class FastLaneHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 guard let members = try? JSONValue.scanObject(answer, keep: ["model", "usage", "choices"]) else {
                     route.breaker.recordFailure()
                     meter.cancel(admission)
+                    guard context.channel.isActive else { return self.clientGoneBeforeAnswer(admission, requestID: requestID) }
                     let failure = ProviderFailure(.protocolViolation, "\(provider.name) answered with a body that is not a JSON object")
                     return self.fallBack(head, body, after: PriorAttempt(provider: provider.name, failure: failure), context: context)
                 }

@@ -178,7 +178,9 @@ struct ModelAPIController {
 
     static func reportedUsage(_ usage: JSONValue?) -> (prompt: Int, completion: Int)? {
         guard let usage, let prompt = usage["prompt_tokens"]?.intValue else { return nil }
-        return (Int(prompt), Int(usage["completion_tokens"]?.intValue ?? 0))
+        // Counts are the upstream's word; they are kept within what the ledger believes.
+        func believable(_ value: Int64) -> Int { Int(min(max(value, 0), Int64(UsageRecord.maxTokens))) }
+        return (believable(prompt), believable(usage["completion_tokens"]?.intValue ?? 0))
     }
 
     static func add(_ fields: [(String, String)], to response: inout Response) {

@@ -205,8 +205,9 @@ final class Meter: Sendable {
     private func estimate(_ body: JSONValue, operation: ModelOperation) -> (prompt: Int, maxTokens: Int) {
         let prompt = TokenEstimate.prompt(of: body, operation: operation)
         guard operation != .embeddings else { return (prompt, 0) }
-        let choices = max(1, Int(body["n"]?.intValue ?? 1))
-        return (prompt, Int(body["max_completion_tokens"]?.intValue ?? body["max_tokens"]?.intValue ?? Int64(defaultMaxTokens)) * choices)
+        let choices = max(1, min(Int(body["n"]?.intValue ?? 1), 1024))
+        let perChoice = max(0, min(Int(body["max_completion_tokens"]?.intValue ?? body["max_tokens"]?.intValue ?? Int64(defaultMaxTokens)), 1 << 31))
+        return (min(prompt, UsageRecord.maxTokens), perChoice * choices)
     }
 
     private static func quotaRefusal(headers: [(String, String)]) -> MeterRefusal {

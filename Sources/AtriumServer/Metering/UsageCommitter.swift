@@ -18,13 +18,18 @@ final class UsageCommitter: Sendable {
     let interval: Duration
     let logger: Logger
     let metrics: ServerMetrics
+    let isDatabaseUp: @Sendable () async -> Bool
+    /// Set in shared mode, whose lapsed credit holds are purged now and then.
+    let shared: (any SharedLimits)?
 
     static let batchLimit = 5_000
 
     init(
         journal: UsageJournal, usage: any UsageRepository, credits: CreditGate, spend: SpendTracker, prices: PriceBook, interval: Duration,
-        logger: Logger, metrics: ServerMetrics
+        logger: Logger, metrics: ServerMetrics, shared: (any SharedLimits)?, isDatabaseUp: @escaping @Sendable () async -> Bool
     ) {
+        self.shared = shared
+        self.isDatabaseUp = isDatabaseUp
         self.journal = journal
         self.spend = spend
         self.usage = usage
@@ -38,6 +43,7 @@ final class UsageCommitter: Sendable {
     /// Set when a commit failed: the next attempt may find some of its records already in (the
     /// transaction may have committed before the error reached us), so it looks first.
     private let lastCommitFailed = Mutex(false)
+    private let consecutiveFailures = Mutex(0)
 
     /// Commits what is pending now; false when the database refused (the records stay pending).
     @discardableResult
@@ -48,21 +54,55 @@ final class UsageCommitter: Sendable {
             do {
                 let debits = try await usage.commit(batch, mayRepeat: lastCommitFailed.withLock { $0 })
                 lastCommitFailed.withLock { $0 = false }
-                credits.committed(debits)
-                var costs: [UUID: Micros] = [:]
-                for record in batch where record.costMicros > 0 {
-                    costs[record.organizationID.raw, default: 0] += record.costMicros
-                    costs[record.keyID.raw, default: 0] += record.costMicros
-                }
-                spend.committed(costs)
+                consecutiveFailures.withLock { $0 = 0 }
+                applied(batch, debited: debits)
                 journal.committed(batch.count)
                 metrics.usageRecordsCommitted.increment(by: Int64(batch.count))
             } catch {
                 lastCommitFailed.withLock { $0 = true }
-                logger.error("usage commit failed; the records stay in the journal", metadata: ["error": "\(String(reflecting: error))", "records": "\(batch.count)"])
+                let failures = consecutiveFailures.withLock { $0 += 1; return $0 }
+                logger.error(
+                    "usage commit failed; the records stay in the journal",
+                    metadata: ["error": "\(String(reflecting: error))", "records": "\(batch.count)", "attempt": "\(failures)"])
+                if failures >= 3, await setAsidePoison(batch) { continue }
                 return false
             }
         }
+    }
+
+    /// The in-memory books learn that a batch is in the ledger.
+    private func applied(_ batch: [UsageRecord], debited: [OrganizationID: Micros]) {
+        var costs: [UUID: Micros] = [:]
+        var organizationCosts: [OrganizationID: Micros] = [:]
+        for record in batch where record.costMicros > 0 {
+            costs[record.organizationID.raw, default: 0] += record.costMicros
+            costs[record.keyID.raw, default: 0] += record.costMicros
+            organizationCosts[record.organizationID, default: 0] += record.costMicros
+        }
+        credits.committed(pending: organizationCosts, debited: debited)
+        spend.committed(costs)
+    }
+
+    /// After repeated failures, while the database is up: the batch goes in one record at a time, and a
+    /// record the database keeps refusing is set aside (kept in the journal directory's
+    /// `rejected-usage.jsonl` and logged) instead of holding every later record back.
+    private func setAsidePoison(_ batch: [UsageRecord]) async -> Bool {
+        guard await isDatabaseUp() else { return false }
+        for record in batch {
+            do {
+                applied([record], debited: try await usage.commit([record], mayRepeat: true))
+            } catch {
+                journal.setAside(record)
+                applied([record], debited: [:])
+                logger.critical(
+                    "a usage record the database refuses was set aside",
+                    metadata: ["request_id": "\(record.requestID)", "error": "\(String(reflecting: error))"])
+            }
+        }
+        journal.committed(batch.count)
+        lastCommitFailed.withLock { $0 = false }
+        consecutiveFailures.withLock { $0 = 0 }
+        return true
     }
 
     /// Takes over the journals of instances that died, committing their records (once each).
@@ -103,6 +143,11 @@ final class UsageCommitter: Sendable {
             if ContinuousClock.now - sinceOrphanScan > .seconds(30) {
                 sinceOrphanScan = .now
                 await recoverOrphans()
+                do {
+                    try await shared?.purgeExpiredHolds()
+                } catch {
+                    logger.warning("could not purge lapsed credit holds", metadata: ["error": "\(error)"])
+                }
             }
         }
     }

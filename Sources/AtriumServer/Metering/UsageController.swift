@@ -82,13 +82,7 @@ struct UsageController {
         case "json":
             return try APICoding.response(ListDTO(data: buckets.map(BucketDTO.init)))
         case "csv":
-            var csv = "day,model,api_key_id,requests,prompt_tokens,completion_tokens,total_tokens,cost\n"
-            for bucket in buckets {
-                csv += [
-                    bucket.day, Self.csvField(bucket.model), bucket.keyID.description, String(bucket.requests), String(bucket.promptTokens),
-                    String(bucket.completionTokens), String(bucket.promptTokens + bucket.completionTokens), bucket.costMicros.formattedUnits,
-                ].joined(separator: ",") + "\n"
-            }
+            let csv = UsageCSV.render(buckets)
             return Response(
                 status: .ok,
                 headers: [.contentType: "text/csv; charset=utf-8", .contentDisposition: "attachment; filename=\"usage-\(query.organizationID).csv\""],
@@ -135,10 +129,26 @@ struct UsageController {
         else { return false }
         return (1...12).contains(month) && (1...31).contains(day)
     }
+}
+
+/// Usage buckets as CSV, for the API's export and `atrium admin usage --csv`.
+public enum UsageCSV {
+    public static let header = "day,model,api_key_id,requests,prompt_tokens,completion_tokens,total_tokens,cost"
+
+    public static func render(_ buckets: [UsageBucket]) -> String {
+        var csv = header + "\n"
+        for bucket in buckets {
+            csv += [
+                bucket.day, field(bucket.model), bucket.keyID.description, String(bucket.requests), String(bucket.promptTokens),
+                String(bucket.completionTokens), String(bucket.promptTokens + bucket.completionTokens), bucket.costMicros.formattedUnits,
+            ].joined(separator: ",") + "\n"
+        }
+        return csv
+    }
 
     /// A CSV field, quoted when it holds a comma, quote or line break, and defused when a spreadsheet
     /// would take it for a formula.
-    static func csvField(_ text: String) -> String {
+    static func field(_ text: String) -> String {
         var text = text
         if let first = text.first, "=+-@\t\r".contains(first) { text = "'" + text }
         guard text.contains(where: { ",\"\n\r".contains($0) }) else { return text }
