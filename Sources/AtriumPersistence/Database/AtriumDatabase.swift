@@ -6,6 +6,7 @@ import Foundation
 import Logging
 import NIOCore
 import NIOPosix
+import Synchronization
 
 /// Where the data lives, parsed from `DATABASE_URL`.
 public enum DatabaseLocation: Sendable, Equatable, CustomStringConvertible {
@@ -60,6 +61,11 @@ public final class AtriumDatabase: Sendable {
     public let location: DatabaseLocation
     private let databases: Databases
     private let logger: Logger
+    /// One handle per event loop, made once: after `shutdown` they answer with errors instead of the
+    /// crash that asking `Databases` for a new handle would be (a background task may still be
+    /// finishing a query when the process stops).
+    private let handles: [any Database]
+    private let nextHandle = Atomic<Int>(0)
 
     public init(location: DatabaseLocation, logger: Logger, eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) throws {
         self.location = location
@@ -77,11 +83,15 @@ public final class AtriumDatabase: Sendable {
             configuration.searchPath = searchPath
             databases.use(.postgres(configuration: configuration, sqlLogLevel: .trace), as: .psql)
         }
+        self.handles = eventLoopGroup.makeIterator().map { [databases, logger] in databases.database(logger: logger, on: $0)! }
     }
 
     /// A database handle for repositories; cheap to create, shares the pool.
     public var database: any Database {
-        databases.database(logger: logger, on: databases.eventLoopGroup.any())!
+        // The current event loop's handle when called on one (no hop), else the next in turn.
+        let preferred = databases.eventLoopGroup.any()
+        return handles.first { $0.eventLoop === preferred }
+            ?? handles[nextHandle.wrappingAdd(1, ordering: .relaxed).oldValue % handles.count]
     }
 
     /// Settings every SQLite connection needs. Fluent keeps one connection per event loop, so two
@@ -90,8 +100,7 @@ public final class AtriumDatabase: Sendable {
     /// waiting its turn.
     public func prepareConnections() async throws {
         guard location.isSQLite else { return }
-        for eventLoop in databases.eventLoopGroup.makeIterator() {
-            let database = databases.database(logger: logger, on: eventLoop)
+        for database in handles {
             guard let sql = database as? any SQLDatabase else { continue }
             _ = try await sql.raw("PRAGMA busy_timeout = 10000").all()
             // In WAL mode, NORMAL syncs at checkpoints rather than at every commit: a commit survives a

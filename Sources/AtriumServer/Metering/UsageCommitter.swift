@@ -24,12 +24,19 @@ final class UsageCommitter: Sendable {
 
     static let batchLimit = 5_000
 
+    /// Ends when `run` has returned, so that `drain` never commits at the same time as the loop, nor
+    /// after the loop was cancelled midway through a database call.
+    private let loopEnded: AsyncStream<Void>
+    private let loopEndedContinuation: AsyncStream<Void>.Continuation
+    private let loopStarted = Mutex(false)
+
     init(
         journal: UsageJournal, usage: any UsageRepository, credits: CreditGate, spend: SpendTracker, prices: PriceBook, interval: Duration,
         logger: Logger, metrics: ServerMetrics, shared: (any SharedLimits)?, isDatabaseUp: @escaping @Sendable () async -> Bool
     ) {
         self.shared = shared
         self.isDatabaseUp = isDatabaseUp
+        (loopEnded, loopEndedContinuation) = AsyncStream<Void>.makeStream()
         self.journal = journal
         self.spend = spend
         self.usage = usage
@@ -123,6 +130,8 @@ final class UsageCommitter: Sendable {
     }
 
     func run() async {
+        loopStarted.withLock { $0 = true }
+        defer { loopEndedContinuation.finish() }
         await recoverOrphans()
         var sinceRefresh = ContinuousClock.now
         var sinceOrphanScan = ContinuousClock.now
@@ -152,8 +161,11 @@ final class UsageCommitter: Sendable {
         }
     }
 
-    /// The last commit, once the server has stopped taking requests.
+    /// The last commit, once the server has stopped taking requests (and the loop has returned).
     func drain() async {
+        if loopStarted.withLock({ $0 }) {
+            for await _ in loopEnded {}
+        }
         for attempt in 0..<5 {
             if await commitPending() { break }
             try? await Task.sleep(for: .milliseconds(200 * (attempt + 1)))
