@@ -38,9 +38,11 @@ struct MeterRefusal: Error {
     var headers: [(String, String)]
 }
 
-/// Admits `/v1` requests against rate limits and credit, and writes one usage record per request to the
-/// journal when it ends. Everything here is synchronous and in memory, so the fast lane can call it on
-/// the event loop; only loading an organization's account the first time needs the database.
+/// Admits `/v1` requests against budgets, rate limits and credit, and writes one usage record per
+/// request to the journal when it ends. On one instance everything here is synchronous and in memory,
+/// so the fast lane can call it on the event loop; only loading an organization's account (and, with
+/// budgets, its spend) the first time needs the database. With shared limits the database decides
+/// each admission, on the router's path.
 final class Meter: Sendable {
     let limiter: RateLimiter
     let credits: CreditGate
@@ -110,7 +112,7 @@ final class Meter: Sendable {
             return .refused(refusal)
         case .allowed(let readings):
             if case .insufficient = credits.reserve(organization, amount: reservedCost) {
-                refund(demands, tokens: tokens)
+                refund(demands)
                 recordRefusal(principal, model: model, requestID: requestID, status: 429, streamed: streamed, start: start)
                 return .refused(Self.quotaRefusal(headers: RateLimitHeaders.fields(readings)))
             }
@@ -262,7 +264,7 @@ final class Meter: Sendable {
     /// Gives back everything an admission took, for a request the fast lane hands to the router (which
     /// admits it again).
     func cancel(_ admission: Admission) {
-        refund(Self.demands(admission.principal, organizationLimit: admission.organizationLimit, tokens: admission.reservedTokens), tokens: admission.reservedTokens)
+        refund(Self.demands(admission.principal, organizationLimit: admission.organizationLimit, tokens: admission.reservedTokens))
         credits.settle(admission.principal.organizationID, reserved: admission.reservedCost, cost: 0)
     }
 
@@ -276,7 +278,7 @@ final class Meter: Sendable {
 
     // MARK: -
 
-    private func refund(_ demands: [RateLimiter.Demand], tokens: Int) {
+    private func refund(_ demands: [RateLimiter.Demand]) {
         for demand in demands {
             limiter.adjust(demand.bucket, perMinute: demand.perMinute, delta: -demand.cost)
         }
