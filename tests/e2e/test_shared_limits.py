@@ -62,7 +62,7 @@ def test_one_keys_rpm_holds_across_two_instances(atrium, second):
     # decides every admission, so the tolerance is only the one request per 2 s the limit itself lets in.
     assert 30 <= served <= 30 + int(elapsed / 2) + 1, (served, elapsed)
     assert outcomes.count("rate_limit_exceeded") == len(outcomes) - served
-    assert len(outcomes) > 100
+    assert len(outcomes) > 60  # the limit was really pressed
 
 
 def test_a_balance_never_goes_below_the_overdraft_across_two_instances(atrium, second):
