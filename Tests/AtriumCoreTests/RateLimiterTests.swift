@@ -80,6 +80,13 @@ final class ManualClock: Sendable {
     }
 }
 
+@Suite struct ChunkTests {
+    @Test func chunksCoverEverythingInOrder() {
+        #expect(Array(0..<7).chunks(of: 3).map(Array.init) == [[0, 1, 2], [3, 4, 5], [6]])
+        #expect([Int]().chunks(of: 3).isEmpty)
+    }
+}
+
 @Suite struct UsageRecordDayTests {
     @Test func daysAreUTCCivilDates() {
         #expect(UsageRecord.day(of: Date(timeIntervalSince1970: 0)) == "1970-01-01")

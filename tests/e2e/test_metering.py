@@ -294,7 +294,10 @@ def test_an_organization_budget_caps_the_month_and_warns_at_its_soft_limit(atriu
     # A soft limit above the cap is refused; without a cap, requests go through again.
     bad = dev.session.put("/api/credits/budget", json={"monthly_budget_micros": 10, "alert_micros": 20})
     assert bad.status_code == 400 and bad.json()["error"]["param"] == "alert_micros"
-    assert dev.session.put("/api/credits/budget", json={"monthly_budget_micros": None}).status_code == 200
+    assert dev.session.put("/api/credits/budget", json={}).status_code == 400
+    lifted = dev.session.put("/api/credits/budget", json={"monthly_budget_micros": None})
+    assert lifted.status_code == 200 and "monthly_budget_micros" not in lifted.json()
+    assert lifted.json()["budget_alert_micros"] == 20  # a field left out is kept
     client.chat.completions.create(model="priced", messages=MESSAGES, max_tokens=5)
 
 

@@ -116,8 +116,8 @@ public final class CreditGate: Sendable {
     /// missed or counted twice until the next refresh, two seconds later.)
     public func refresh() async throws {
         let organizations = states.withLock { Array($0.keys) }
-        for start in stride(from: 0, to: organizations.count, by: 500) {
-            let accounts = try await repository.accounts(Array(organizations[start..<min(start + 500, organizations.count)]))
+        for chunk in organizations.chunks(of: 500) {
+            let accounts = try await repository.accounts(Array(chunk))
             states.withLock { states in
                 for account in accounts {
                     states[account.organizationID]?.committed = account.balanceMicros
@@ -126,10 +126,5 @@ public final class CreditGate: Sendable {
                 }
             }
         }
-    }
-
-    /// What the organization could still spend now, for display.
-    public func available(_ organization: OrganizationID) -> Micros? {
-        states.withLock { $0[organization]?.available }
     }
 }

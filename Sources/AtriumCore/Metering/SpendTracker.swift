@@ -69,8 +69,8 @@ public final class SpendTracker: Sendable {
     public func refresh() async throws {
         let month = month
         let owners = entries.withLock { Array($0.keys) }
-        for start in stride(from: 0, to: owners.count, by: 500) {
-            let chunk = Array(owners[start..<min(start + 500, owners.count)])
+        for slice in owners.chunks(of: 500) {
+            let chunk = Array(slice)
             let spent = try await repository.monthlySpend(chunk, month: month)
             entries.withLock { entries in
                 for owner in chunk {

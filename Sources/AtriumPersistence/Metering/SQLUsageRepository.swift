@@ -29,8 +29,8 @@ public struct SQLUsageRepository: UsageRepository {
             } else {
                 fresh = try await Self.insertNew(records, sql: sql, mayRepeat: mayRepeat)
                 // Shared limits held credit for these requests until now; the debit below replaces the holds.
-                for start in stride(from: 0, to: records.count, by: 500) {
-                    let ids = records[start..<min(start + 500, records.count)].map(\.id)
+                for chunk in records.chunks(of: 500) {
+                    let ids = chunk.map(\.id)
                     try await sql.delete(from: "credit_holds").where("id", .in, SQLBind.group(ids)).run()
                 }
             }
@@ -100,16 +100,16 @@ public struct SQLUsageRepository: UsageRepository {
     /// Inserts the records not in the ledger yet, through SQLKit (PostgreSQL).
     private static func insertNew(_ records: [UsageRecord], sql: any SQLDatabase, mayRepeat: Bool) async throws -> [UsageRecord] {
         var known = Set<UUID>()
-        for start in stride(from: 0, to: mayRepeat ? records.count : 0, by: 500) {
-            let ids = records[start..<min(start + 500, records.count)].map(\.id)
+        for chunk in mayRepeat ? records.chunks(of: 500) : [] {
+            let ids = chunk.map(\.id)
             for row in try await sql.select().column("id").from("usage_records").where("id", .in, SQLBind.group(ids)).all() {
                 known.insert(try row.decode(column: "id", as: UUID.self))
             }
         }
         let fresh = records.filter { !known.contains($0.id) }
-        for start in stride(from: 0, to: fresh.count, by: 200) {
+        for chunk in fresh.chunks(of: 200) {
             let insert = sql.insert(into: "usage_records").columns(columns)
-            for record in fresh[start..<min(start + 200, fresh.count)] {
+            for record in chunk {
                 insert.values([
                     record.id, record.requestID, record.organizationID.raw, record.keyID.raw, record.model, record.provider,
                     Int64(record.promptTokens), Int64(record.completionTokens), Int64(record.totalTokens), record.costMicros,
@@ -131,8 +131,7 @@ public struct SQLUsageRepository: UsageRepository {
         func uuid(_ id: UUID) -> SQLiteData { .text(id.hexString(uppercase: true)) }
         func text(_ value: String?) -> SQLiteData { value.map(SQLiteData.text) ?? .null }
         var known = Set<String>()
-        for start in stride(from: 0, to: mayRepeat ? records.count : 0, by: 500) {
-            let chunk = records[start..<min(start + 500, records.count)]
+        for chunk in mayRepeat ? records.chunks(of: 500) : [] {
             let placeholders = Array(repeating: "?", count: chunk.count).joined(separator: ",")
             for row in try await sqlite.query("SELECT id FROM usage_records WHERE id IN (\(placeholders))", chunk.map { uuid($0.id) }) {
                 if case .text(let id) = row.column("id") { known.insert(id) }
@@ -140,8 +139,7 @@ public struct SQLUsageRepository: UsageRepository {
         }
         let fresh = known.isEmpty ? records : records.filter { !known.contains($0.id.hexString(uppercase: true)) }
         let rowPlaceholders = "(" + Array(repeating: "?", count: columns.count).joined(separator: ",") + ")"
-        for start in stride(from: 0, to: fresh.count, by: 200) {
-            let chunk = fresh[start..<min(start + 200, fresh.count)]
+        for chunk in fresh.chunks(of: 200) {
             var binds: [SQLiteData] = []
             binds.reserveCapacity(chunk.count * columns.count)
             for record in chunk {

@@ -64,9 +64,7 @@ struct KeyController {
             let container = try decoder.container(keyedBy: CodingKeys.self)
             organizationId = try container.decodeIfPresent(String.self, forKey: .organizationId)
             rateLimits = try container.decodeIfPresent(RateLimit.self, forKey: .rateLimits)
-            if container.contains(.monthlyBudgetMicros) {
-                monthlyBudgetMicros = .some(try container.decodeNil(forKey: .monthlyBudgetMicros) ? nil : try container.decode(Micros.self, forKey: .monthlyBudgetMicros))
-            }
+            monthlyBudgetMicros = try container.decodeChange(Micros.self, forKey: .monthlyBudgetMicros)
         }
     }
 

@@ -23,7 +23,7 @@ struct CreditController {
         var createdAt: Date
 
         init(_ entry: CreditEntry) {
-            self.id = entry.id.uuidString.lowercased()
+            self.id = entry.id.hexString()
             self.kind = entry.kind.rawValue
             self.amountMicros = entry.amountMicros
             self.description = entry.description
@@ -48,11 +48,7 @@ struct CreditController {
     /// `?organization_id=…&limit=…` (the newest entries, at most 1000).
     @Sendable func show(_ request: Request, context: UserRequestContext) async throws -> CreditsDTO {
         let membership = try await accounts.acting(request.uri.queryParameters.get("organization_id"), user: context.user.id)
-        let raw = request.uri.queryParameters.get("limit") ?? "100"
-        guard let limit = Int(raw), (1...1000).contains(limit) else {
-            throw AtriumError.invalidRequest("limit must be between 1 and 1000.", param: "limit")
-        }
-        return try await dto(of: membership.organization.id, limit: limit)
+        return try await dto(of: membership.organization.id, limit: try request.listLimit())
     }
 
     private func dto(of organization: OrganizationID, limit: Int) async throws -> CreditsDTO {
@@ -64,10 +60,20 @@ struct CreditController {
             data: try await credits.entries(of: organization, limit: limit).map(EntryDTO.init))
     }
 
+    /// A change of the budget: the fields present are set (null removes a limit), the others kept.
     struct BudgetRequest: Decodable {
         var organizationId: String?
-        var monthlyBudgetMicros: Int64?
-        var alertMicros: Int64?
+        var monthlyBudgetMicros: Micros??
+        var alertMicros: Micros??
+
+        enum CodingKeys: String, CodingKey { case organizationId, monthlyBudgetMicros, alertMicros }
+
+        init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            organizationId = try container.decodeIfPresent(String.self, forKey: .organizationId)
+            monthlyBudgetMicros = try container.decodeChange(Micros.self, forKey: .monthlyBudgetMicros)
+            alertMicros = try container.decodeChange(Micros.self, forKey: .alertMicros)
+        }
     }
 
     /// Sets the organization's monthly cap and soft limit (null: none); owners and admins.
@@ -77,7 +83,12 @@ struct CreditController {
         guard membership.role.canManage else {
             throw AtriumError.permissionDenied("Only owners and admins can change the organization's budget.")
         }
-        try await credits.setBudget(body.monthlyBudgetMicros, alert: body.alertMicros, of: membership.organization.id)
+        guard body.monthlyBudgetMicros != nil || body.alertMicros != nil else {
+            throw AtriumError.invalidRequest("Give monthly_budget_micros, alert_micros or both (null removes one).", param: "monthly_budget_micros")
+        }
+        let current = try await credits.account(of: membership.organization.id)
+        try await credits.setBudget(
+            body.monthlyBudgetMicros ?? current.monthlyBudget, alert: body.alertMicros ?? current.budgetAlert, of: membership.organization.id)
         return try await dto(of: membership.organization.id, limit: 100)
     }
 

@@ -22,7 +22,7 @@ struct PriceController {
         var createdAt: Date
 
         init(_ price: ModelPrice) {
-            self.id = price.id.uuidString.lowercased()
+            self.id = price.id.hexString()
             self.model = price.model
             self.inputMicrosPerMillion = price.inputMicrosPerMillion
             self.outputMicrosPerMillion = price.outputMicrosPerMillion

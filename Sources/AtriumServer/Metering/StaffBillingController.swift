@@ -66,7 +66,7 @@ struct StaffBillingController {
             amount: body.amountMicros, maxRedemptions: body.maxRedemptions ?? 1, expiresAt: body.expiresAt, by: context.user.id)
         return try APICoding.response(
             CodeDTO(
-                id: created.code.id.uuidString.lowercased(), code: created.secret, amountMicros: created.code.amountMicros,
+                id: created.code.id.hexString(), code: created.secret, amountMicros: created.code.amountMicros,
                 maxRedemptions: created.code.maxRedemptions, expiresAt: created.code.expiresAt),
             status: .created)
     }

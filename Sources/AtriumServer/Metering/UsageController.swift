@@ -55,7 +55,7 @@ struct UsageController {
         var createdAt: Date
 
         init(_ record: UsageRecord) {
-            self.id = record.id.uuidString.lowercased()
+            self.id = record.id.hexString()
             self.requestId = record.requestID
             self.apiKeyId = record.keyID.description
             self.model = record.model
@@ -64,7 +64,7 @@ struct UsageController {
             self.completionTokens = record.completionTokens
             self.totalTokens = record.totalTokens
             self.costMicros = record.costMicros
-            self.priceId = record.priceID?.uuidString.lowercased()
+            self.priceId = record.priceID?.hexString()
             self.status = record.status
             self.finishReason = record.finishReason
             self.streamed = record.streamed
@@ -95,11 +95,7 @@ struct UsageController {
     /// The newest records (`?limit=`, at most 1000), with the same filters.
     @Sendable func records(_ request: Request, context: UserRequestContext) async throws -> ListDTO<RecordDTO> {
         let query = try await usageQuery(request, context: context)
-        let raw = request.uri.queryParameters.get("limit") ?? "100"
-        guard let limit = Int(raw), (1...1000).contains(limit) else {
-            throw AtriumError.invalidRequest("limit must be between 1 and 1000.", param: "limit")
-        }
-        return ListDTO(data: try await usage.records(query, limit: limit).map(RecordDTO.init))
+        return ListDTO(data: try await usage.records(query, limit: try request.listLimit()).map(RecordDTO.init))
     }
 
     private func usageQuery(_ request: Request, context: UserRequestContext) async throws -> UsageQuery {
