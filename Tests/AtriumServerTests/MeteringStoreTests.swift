@@ -48,6 +48,33 @@ import Testing
         #expect(try await services.credits.ledgerSum(of: organization) == account.balanceMicros)
     }
 
+    /// SQLite's commits bypass Fluent; what they store must read back through it unchanged.
+    @Test(arguments: TestDatabase.all)
+    func aCommittedRecordReadsBackAsItWasWritten(_ database: TestDatabase) async throws {
+        let services = try await services(database)
+        defer { Task { await services.database.shutdown() } }
+        let organization = try await organization(services)
+        _ = try await services.credits.account(of: organization)
+        let odd = UsageRecord(
+            requestID: "req ünïcode ✓ \"quoted\"", organizationID: organization, keyID: .generate(), model: "", provider: nil,
+            promptTokens: 0, completionTokens: 1 << 40, costMicros: 5, priceID: UUID(), status: 499, finishReason: nil,
+            streamed: true, estimated: true, latencyMilliseconds: 12_345, createdAt: Date(timeIntervalSince1970: 1_795_000_000.25))
+        let plain = record(organization, cost: 0)
+        _ = try await services.usage.commit([odd, plain], mayRepeat: false)
+        let stored = try await services.usage.records(UsageQuery(organizationID: organization), limit: 10)
+        #expect(stored.count == 2)
+        for record in [odd, plain] {
+            let back = try #require(stored.first { $0.id == record.id })
+            #expect(back.requestID == record.requestID && back.model == record.model && back.provider == record.provider)
+            #expect(back.keyID == record.keyID && back.organizationID == record.organizationID && back.priceID == record.priceID)
+            #expect(back.promptTokens == record.promptTokens && back.completionTokens == record.completionTokens && back.costMicros == record.costMicros)
+            #expect(back.status == record.status && back.finishReason == record.finishReason && back.latencyMilliseconds == record.latencyMilliseconds)
+            #expect(back.streamed == record.streamed && back.estimated == record.estimated)
+            #expect(abs(back.createdAt.timeIntervalSince(record.createdAt)) < 0.001)
+        }
+        #expect(try await services.credits.account(of: organization).balanceMicros == 1_000 - 5)
+    }
+
     @Test(arguments: TestDatabase.all)
     func theFreeGrantIsGivenOnceEvenWhenAccountsOpenAtOnce(_ database: TestDatabase) async throws {
         let services = try await services(database)

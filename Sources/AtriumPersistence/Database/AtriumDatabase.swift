@@ -59,6 +59,9 @@ public struct DatabaseURLError: Error, CustomStringConvertible {
 /// Owns Fluent's `Databases` for the process: opens the pool, runs migrations, shuts it down.
 public final class AtriumDatabase: Sendable {
     public let location: DatabaseLocation
+    /// The SQLite file, for connections of our own (an in-memory database is a temporary file that
+    /// goes at shutdown, so that every connection sees the same one).
+    public let sqlitePath: String?
     private let databases: Databases
     private let logger: Logger
     /// One handle per event loop, made once: after `shutdown` they answer with errors instead of the
@@ -75,12 +78,16 @@ public final class AtriumDatabase: Sendable {
         case .sqliteFile(let path):
             let directory = URL(fileURLWithPath: path).deletingLastPathComponent()
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            sqlitePath = path
             databases.use(.sqlite(.file(path), sqlLogLevel: .trace), as: .sqlite)
         case .sqliteMemory:
-            databases.use(.sqlite(.memory, sqlLogLevel: .trace), as: .sqlite)
+            let path = FileManager.default.temporaryDirectory.appendingPathComponent("atrium-memory-\(UUID().hexString()).db").path
+            sqlitePath = path
+            databases.use(.sqlite(.file(path), sqlLogLevel: .trace), as: .sqlite)
         case .postgres(let url, let searchPath):
             var configuration = try SQLPostgresConfiguration(url: url)
             configuration.searchPath = searchPath
+            sqlitePath = nil
             databases.use(.postgres(configuration: configuration, sqlLogLevel: .trace), as: .psql)
         }
         self.handles = eventLoopGroup.makeIterator().map { [databases, logger] in databases.database(logger: logger, on: $0)! }
@@ -133,7 +140,7 @@ public final class AtriumDatabase: Sendable {
 
     /// Brings the schema up to date with every numbered migration.
     public func migrate() async throws {
-        if case .sqliteFile = location {
+        if location.isSQLite {
             // WAL lets readers proceed while the writer commits; the ledger writers of later issues need it.
             _ = try await (database as? any SQLDatabase)?.raw("PRAGMA journal_mode=WAL").all()
         }
@@ -163,5 +170,8 @@ public final class AtriumDatabase: Sendable {
 
     public func shutdown() async {
         await databases.shutdownAsync()
+        if case .sqliteMemory = location, let sqlitePath {
+            for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: sqlitePath + suffix) }
+        }
     }
 }

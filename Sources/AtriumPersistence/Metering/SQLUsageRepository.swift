@@ -1,17 +1,19 @@
 import AtriumCore
 import FluentKit
 import Foundation
-import FluentSQLiteDriver
 import SQLKit
 
 /// The usage ledger in SQL. A batch goes in as one transaction with its credit debits.
 public struct SQLUsageRepository: UsageRepository {
     private let database: AtriumDatabase
     private let clock: any TimeSource
+    /// SQLite's group commits go through a connection of their own.
+    private let sqliteWriter: SQLiteLedgerWriter?
 
     public init(database: AtriumDatabase, clock: any TimeSource = SystemTimeSource()) {
         self.database = database
         self.clock = clock
+        self.sqliteWriter = database.sqlitePath.map(SQLiteLedgerWriter.init)
     }
 
     static let columns = [
@@ -22,82 +24,51 @@ public struct SQLUsageRepository: UsageRepository {
     public func commit(_ records: [UsageRecord], mayRepeat: Bool) async throws -> [OrganizationID: Micros] {
         guard !records.isEmpty else { return [:] }
         let now = clock.now()
+        if let sqliteWriter {
+            return try await sqliteWriter.commit(records, mayRepeat: mayRepeat, at: now)
+        }
         return try await database.writeTransaction { sql in
-            let fresh: [UsageRecord]
-            if let sqlite = sql as? any SQLiteDatabase {
-                fresh = try await Self.insertNew(records, sqlite: sqlite, mayRepeat: mayRepeat)
-            } else {
-                fresh = try await Self.insertNew(records, sql: sql, mayRepeat: mayRepeat)
-                // Shared limits held credit for these requests until now; the debit below replaces the holds.
-                for chunk in records.chunks(of: 500) {
-                    let ids = chunk.map(\.id)
-                    try await sql.delete(from: "credit_holds").where("id", .in, SQLBind.group(ids)).run()
-                }
+            let fresh = try await Self.insertNew(records, sql: sql, mayRepeat: mayRepeat)
+            // Shared limits held credit for these requests until now; the debit below replaces the holds.
+            for chunk in records.chunks(of: 500) {
+                let ids = chunk.map(\.id)
+                try await sql.delete(from: "credit_holds").where("id", .in, SQLBind.group(ids)).run()
             }
-            var debits: [OrganizationID: (amount: Micros, requests: Int)] = [:]
-            for record in fresh where record.costMicros > 0 {
-                debits[record.organizationID, default: (0, 0)].amount += record.costMicros
-                debits[record.organizationID, default: (0, 0)].requests += 1
-            }
-            try await Self.addSpend(fresh, at: now, on: sql)
-            for (organization, debit) in debits {
-                try await SQLCreditRepository.insert(
-                    CreditEntry(
-                        organizationID: organization, kind: .usage, amountMicros: -debit.amount,
-                        description: debit.requests == 1 ? "1 request" : "\(debit.requests) requests", createdAt: now),
-                    on: sql)
+            let effects = LedgerEffects(fresh)
+            try await Self.addSpend(effects, at: now, on: sql)
+            for (organization, debit) in effects.debits {
+                try await SQLCreditRepository.insert(LedgerEffects.debitEntry(organization, debit, at: now), on: sql)
                 _ = try await SQLCreditRepository.move(organization, by: -debit.amount, on: sql)
             }
-            return debits.mapValues(\.amount)
+            return effects.debits.mapValues(\.amount)
         }
     }
 
-    /// Adds the records' cost to their organization's and key's spend of the month, and tells an
-    /// organization when this commit took it past its soft limit or its cap, or one of its keys past
-    /// the key's cap (each once: only the commit that crosses the line sees it crossed).
-    private static func addSpend(_ records: [UsageRecord], at now: Date, on sql: any SQLDatabase) async throws {
-        struct Owner: Hashable { var id: UUID; var month: String; var organization: OrganizationID; var isKey: Bool }
-        var costs: [Owner: Micros] = [:]
-        for record in records where record.costMicros > 0 {
-            let month = String(record.day.prefix(7))
-            costs[Owner(id: record.organizationID.raw, month: month, organization: record.organizationID, isKey: false), default: 0] += record.costMicros
-            costs[Owner(id: record.keyID.raw, month: month, organization: record.organizationID, isKey: true), default: 0] += record.costMicros
-        }
-        for (owner, cost) in costs {
-            let key = SQLCreditRepository.spendKey(owner.id, month: owner.month)
+    /// Adds the batch's cost to each owner's spend of the month, and leaves the notifications of any
+    /// line this commit crossed.
+    private static func addSpend(_ effects: LedgerEffects, at now: Date, on sql: any SQLDatabase) async throws {
+        for (owner, cost) in effects.spend {
             guard let row = try await sql.raw("""
-                INSERT INTO monthly_spend (id, spent_micros) VALUES (\(bind: key), \(bind: cost))
+                INSERT INTO monthly_spend (id, spent_micros) VALUES (\(bind: owner.key), \(bind: cost))
                 ON CONFLICT (id) DO UPDATE SET spent_micros = monthly_spend.spent_micros + \(bind: cost) RETURNING spent_micros
                 """).first() else { continue }
             let spent = try row.decode(column: "spent_micros", as: Int64.self)
-            let before = spent - cost
-            var lines: [(kind: String, message: String)] = []
-            if owner.isKey {
-                let budget = try await sql.select().column("monthly_budget_micros").from("api_keys").where("id", .equal, owner.id).first()?
-                    .decode(column: "monthly_budget_micros", as: Int64?.self)
-                if let budget, before < budget, spent >= budget {
-                    lines.append(("key_budget.reached", "API key \(owner.id.hexString()) reached its monthly budget of \(budget.formattedUnits) in \(owner.month); its requests are refused until next month or a higher budget."))
-                }
-            } else {
-                let account = try await sql.select().columns("monthly_budget_micros", "budget_alert_micros").from("billing_accounts")
+            let limits = owner.isKey
+                ? try await sql.select().column("monthly_budget_micros").column(SQLRaw("NULL"), as: "budget_alert_micros").from("api_keys")
                     .where("id", .equal, owner.id).first()
-                let alert = try account?.decode(column: "budget_alert_micros", as: Int64?.self)
-                let budget = try account?.decode(column: "monthly_budget_micros", as: Int64?.self)
-                if let alert, before < alert, spent >= alert {
-                    lines.append(("budget.soft_limit", "Your organization has spent \(spent.formattedUnits) in \(owner.month), past its soft limit of \(alert.formattedUnits)."))
-                }
-                if let budget, before < budget, spent >= budget {
-                    lines.append(("budget.reached", "Your organization reached its monthly budget of \(budget.formattedUnits) in \(owner.month); requests are refused until next month or a higher budget."))
-                }
-            }
-            for line in lines {
+                : try await sql.select().columns("monthly_budget_micros", "budget_alert_micros").from("billing_accounts")
+                    .where("id", .equal, owner.id).first()
+            let notices = LedgerEffects.notices(
+                owner, before: spent - cost, spent: spent, budget: try limits?.decode(column: "monthly_budget_micros", as: Int64?.self),
+                alert: try limits?.decode(column: "budget_alert_micros", as: Int64?.self))
+            for notice in notices {
                 try await sql.insert(into: "notifications").columns("id", "organization_id", "kind", "message", "created_at")
-                    .values(UUID(), owner.organization.raw, line.kind, line.message, now).run()
+                    .values(UUID(), owner.organization.raw, notice.kind, notice.message, now).run()
             }
         }
     }
 
-    /// Inserts the records not in the ledger yet, through SQLKit (PostgreSQL).
+    /// Inserts the records not in the ledger yet (PostgreSQL).
     private static func insertNew(_ records: [UsageRecord], sql: any SQLDatabase, mayRepeat: Bool) async throws -> [UsageRecord] {
         var known = Set<UUID>()
         for chunk in mayRepeat ? records.chunks(of: 500) : [] {
@@ -118,41 +89,6 @@ public struct SQLUsageRepository: UsageRepository {
                 ] as [any Encodable & Sendable])
             }
             try await insert.run()
-        }
-        return fresh
-    }
-
-    /// The same on SQLite, binding SQLite values directly: SQLKit's generic serialization and encoding
-    /// cost more than SQLite's own work at thousands of records a second. (Handing SQLite one JSON array
-    /// to unpack with `json_each` was tried and was slower still: every `->>` re-reads the element.)
-    /// The values are exactly what Fluent stores: UUIDs as uppercase text, dates as seconds, booleans
-    /// as integers.
-    private static func insertNew(_ records: [UsageRecord], sqlite: any SQLiteDatabase, mayRepeat: Bool) async throws -> [UsageRecord] {
-        func uuid(_ id: UUID) -> SQLiteData { .text(id.hexString(uppercase: true)) }
-        func text(_ value: String?) -> SQLiteData { value.map(SQLiteData.text) ?? .null }
-        var known = Set<String>()
-        for chunk in mayRepeat ? records.chunks(of: 500) : [] {
-            let placeholders = Array(repeating: "?", count: chunk.count).joined(separator: ",")
-            for row in try await sqlite.query("SELECT id FROM usage_records WHERE id IN (\(placeholders))", chunk.map { uuid($0.id) }) {
-                if case .text(let id) = row.column("id") { known.insert(id) }
-            }
-        }
-        let fresh = known.isEmpty ? records : records.filter { !known.contains($0.id.hexString(uppercase: true)) }
-        let rowPlaceholders = "(" + Array(repeating: "?", count: columns.count).joined(separator: ",") + ")"
-        for chunk in fresh.chunks(of: 200) {
-            var binds: [SQLiteData] = []
-            binds.reserveCapacity(chunk.count * columns.count)
-            for record in chunk {
-                binds += [
-                    uuid(record.id), .text(record.requestID), uuid(record.organizationID.raw), uuid(record.keyID.raw), .text(record.model),
-                    text(record.provider), .integer(record.promptTokens), .integer(record.completionTokens), .integer(record.totalTokens),
-                    .integer(Int(record.costMicros)), record.priceID.map(uuid) ?? .null, .integer(record.status), text(record.finishReason),
-                    .integer(record.streamed ? 1 : 0), .integer(record.estimated ? 1 : 0), .integer(record.latencyMilliseconds),
-                    .text(record.day), .float(record.createdAt.timeIntervalSince1970),
-                ]
-            }
-            let values = Array(repeating: rowPlaceholders, count: chunk.count).joined(separator: ",")
-            _ = try await sqlite.query("INSERT INTO usage_records (\(columns.joined(separator: ","))) VALUES \(values)", binds)
         }
         return fresh
     }

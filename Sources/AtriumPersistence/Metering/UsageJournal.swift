@@ -21,6 +21,8 @@ public final class UsageJournal: Sendable {
         var descriptor: Int32
         /// Appended and not yet committed, oldest first.
         var pending: [UsageRecord] = []
+        /// Appends whose `write` is under way.
+        var writing = 0
         var writeFailures = 0
     }
 
@@ -50,22 +52,30 @@ public final class UsageJournal: Sendable {
     @discardableResult
     public func append(_ record: UsageRecord) -> Bool {
         var line = Self.encode(record)
-        return line.withUTF8 { bytes in
-            state.withLock { state in
-                state.pending.append(record)
-                var offset = 0
-                while offset < bytes.count {
-                    let written = write(state.descriptor, bytes.baseAddress! + offset, bytes.count - offset)
-                    if written < 0 {
-                        if errno == EINTR { continue }
-                        state.writeFailures += 1
-                        return false
-                    }
-                    offset += written
-                }
-                return true
-            }
+        // The write happens outside the lock, so event loops appending at once do not queue behind each
+        // other's system calls; `writing` keeps `committed` from emptying the file under a line in flight.
+        let descriptor = state.withLock { state in
+            state.pending.append(record)
+            state.writing += 1
+            return state.descriptor
         }
+        let written = line.withUTF8 { bytes in
+            var offset = 0
+            while offset < bytes.count {
+                let count = write(descriptor, bytes.baseAddress! + offset, bytes.count - offset)
+                if count < 0 {
+                    if errno == EINTR { continue }
+                    return false
+                }
+                offset += count
+            }
+            return true
+        }
+        state.withLock { state in
+            state.writing -= 1
+            if !written { state.writeFailures += 1 }
+        }
+        return written
     }
 
     /// Keeps a record the database refuses (it is taken out of the pending ones by `committed`) in
@@ -85,12 +95,12 @@ public final class UsageJournal: Sendable {
 
     public var uncommittedCount: Int { state.withLock { $0.pending.count } }
 
-    /// The oldest `count` records are in the database. When nothing else is pending, the file is
-    /// emptied (under the same lock as appends, so no line is lost in between).
+    /// The oldest `count` records are in the database. When nothing else is pending and no line is being
+    /// written, the file is emptied (under the same lock as appends, so no line is lost in between).
     public func committed(_ count: Int) {
         state.withLock { state in
             state.pending.removeFirst(min(count, state.pending.count))
-            if state.pending.isEmpty { _ = ftruncate(state.descriptor, 0) }
+            if state.pending.isEmpty && state.writing == 0 { _ = ftruncate(state.descriptor, 0) }
         }
     }
 
