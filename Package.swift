@@ -31,6 +31,24 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-extras.git", from: "1.35.0"),
     ],
     targets: [
+        .systemLibrary(
+            name: "CBLAS",
+            pkgConfig: "openblas",
+            providers: [.apt(["libopenblas-dev"])]
+        ),
+        .target(
+            name: "CKernels",
+            // The engine's elementwise loops stay optimised in debug builds too: the tests run real models.
+            cSettings: [.unsafeFlags(["-O2"])]
+        ),
+        .target(
+            name: "AtriumML",
+            dependencies: [
+                .target(name: "CBLAS", condition: .when(platforms: [.linux])),
+                "CKernels",
+            ],
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "AtriumCore",
             dependencies: [
@@ -80,6 +98,11 @@ let package = Package(
                 "AtriumServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "AtriumMLTests",
+            dependencies: ["AtriumML"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

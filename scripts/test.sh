@@ -32,6 +32,10 @@ if [ -z "${ATRIUM_TEST_POSTGRES_URL:-}" ]; then
     fi
 fi
 
+phase "system libraries and models"
+scripts/system-deps.sh
+scripts/fetch-minilm.sh
+
 phase "swift build (debug, with tests)"
 swift build --build-tests
 

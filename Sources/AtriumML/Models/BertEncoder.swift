@@ -1,0 +1,146 @@
+import CKernels
+
+/// A BERT encoder on CPU: BLAS for the matrix products, C loops for the rest. A batch is packed, not
+/// padded: the sequences lie one after another, so no work goes to padding, and attention looks only
+/// within each sequence.
+public final class BertEncoder: @unchecked Sendable {
+    public let config: BertConfig
+
+    struct Layer {
+        /// Query, key and value projections stacked: [3·hidden, hidden].
+        var qkvWeight: Tensor
+        var qkvBias: Tensor
+        var outputWeight: Tensor
+        var outputBias: Tensor
+        var attentionNorm: (gamma: Tensor, beta: Tensor)
+        var intermediateWeight: Tensor
+        var intermediateBias: Tensor
+        var feedForwardWeight: Tensor
+        var feedForwardBias: Tensor
+        var outputNorm: (gamma: Tensor, beta: Tensor)
+    }
+
+    let wordEmbeddings: Tensor
+    let positionEmbeddings: Tensor
+    let tokenTypeEmbeddings: Tensor
+    let embeddingNorm: (gamma: Tensor, beta: Tensor)
+    let layers: [Layer]
+
+    public init(config: BertConfig, weights: SafeTensors) throws {
+        self.config = config
+        let d = config.hiddenSize
+        // Some checkpoints keep BERT's own `bert.` prefix (those saved with a task head).
+        let prefix = weights.entries["bert.embeddings.word_embeddings.weight"] != nil ? "bert." : ""
+        func tensor(_ name: String, _ shape: [Int]) throws -> Tensor { try weights.tensor(prefix + name, shape: shape) }
+        func norm(_ name: String) throws -> (Tensor, Tensor) { (try tensor(name + ".weight", [d]), try tensor(name + ".bias", [d])) }
+
+        wordEmbeddings = try tensor("embeddings.word_embeddings.weight", [config.vocabularySize, d])
+        positionEmbeddings = try tensor("embeddings.position_embeddings.weight", [config.maxPositions, d])
+        tokenTypeEmbeddings = try tensor("embeddings.token_type_embeddings.weight", [config.typeVocabularySize, d])
+        embeddingNorm = try norm("embeddings.LayerNorm")
+        layers = try (0..<config.layers).map { index in
+            let base = "encoder.layer.\(index)."
+            let parts = try ["query", "key", "value"].map { part in
+                (try tensor(base + "attention.self.\(part).weight", [d, d]), try tensor(base + "attention.self.\(part).bias", [d]))
+            }
+            return Layer(
+                qkvWeight: Self.stack(parts.map(\.0), shape: [3 * d, d]), qkvBias: Self.stack(parts.map(\.1), shape: [3 * d]),
+                outputWeight: try tensor(base + "attention.output.dense.weight", [d, d]),
+                outputBias: try tensor(base + "attention.output.dense.bias", [d]),
+                attentionNorm: try norm(base + "attention.output.LayerNorm"),
+                intermediateWeight: try tensor(base + "intermediate.dense.weight", [config.intermediateSize, d]),
+                intermediateBias: try tensor(base + "intermediate.dense.bias", [config.intermediateSize]),
+                feedForwardWeight: try tensor(base + "output.dense.weight", [d, config.intermediateSize]),
+                feedForwardBias: try tensor(base + "output.dense.bias", [d]),
+                outputNorm: try norm(base + "output.LayerNorm"))
+        }
+    }
+
+    private static func stack(_ tensors: [Tensor], shape: [Int]) -> Tensor {
+        let stacked = Tensor(zeros: shape)
+        var offset = 0
+        for tensor in tensors {
+            (stacked.pointer + offset).update(from: tensor.pointer, count: tensor.count)
+            offset += tensor.count
+        }
+        return stacked
+    }
+
+    /// The last hidden states of each sequence, packed: [total tokens, hidden]. Every id must be below
+    /// the vocabulary size and every sequence no longer than the position table (callers check).
+    public func forward(_ sequences: [[Int]]) -> Tensor {
+        let d = config.hiddenSize
+        let total = sequences.reduce(0) { $0 + $1.count }
+        let hidden = Tensor(zeros: [total, d])
+        var row = 0
+        for sequence in sequences {
+            for (position, id) in sequence.enumerated() {
+                let out = hidden.pointer + row * d
+                let word = wordEmbeddings.pointer + id * d
+                let place = positionEmbeddings.pointer + position * d
+                let type = tokenTypeEmbeddings.pointer
+                for c in 0..<d { out[c] = word[c] + place[c] + type[c] }
+                row += 1
+            }
+        }
+        atr_layer_norm(hidden.pointer, nil, embeddingNorm.gamma.pointer, embeddingNorm.beta.pointer, total, d, config.layerNormEpsilon)
+        let scratch = Scratch(total: total, longest: sequences.map(\.count).max() ?? 0, config: config)
+        for layer in layers {
+            run(layer, on: hidden, lengths: sequences.map(\.count), scratch: scratch)
+        }
+        return hidden
+    }
+
+    private struct Scratch {
+        var qkv: Tensor
+        var context: Tensor
+        var projected: Tensor
+        var intermediate: Tensor
+        var scores: Tensor
+
+        init(total: Int, longest: Int, config: BertConfig) {
+            qkv = Tensor(zeros: [total, 3 * config.hiddenSize])
+            context = Tensor(zeros: [total, config.hiddenSize])
+            projected = Tensor(zeros: [total, config.hiddenSize])
+            intermediate = Tensor(zeros: [total, config.intermediateSize])
+            scores = Tensor(zeros: [longest, longest])
+        }
+    }
+
+    private func run(_ layer: Layer, on hidden: Tensor, lengths: [Int], scratch: Scratch) {
+        let d = config.hiddenSize
+        let total = hidden.shape[0]
+        let headSize = d / config.heads
+        linear(hidden, rows: total, weight: layer.qkvWeight, bias: layer.qkvBias, into: scratch.qkv)
+        let scale = 1 / Float(headSize).squareRoot()
+        var start = 0
+        for length in lengths {
+            let base = scratch.qkv.pointer + start * 3 * d
+            for head in 0..<config.heads {
+                let query = base + head * headSize
+                let key = base + d + head * headSize
+                let value = base + 2 * d + head * headSize
+                BLAS.gemm(
+                    m: length, n: length, k: headSize, a: query, lda: 3 * d, b: key, ldb: 3 * d, transposeB: true, c: scratch.scores.pointer, ldc: length)
+                for r in 0..<length { atr_softmax_prefix(scratch.scores.pointer + r * length, length, length, scale) }
+                BLAS.gemm(
+                    m: length, n: headSize, k: length, a: scratch.scores.pointer, lda: length, b: value, ldb: 3 * d, transposeB: false,
+                    c: scratch.context.pointer + start * d + head * headSize, ldc: d)
+            }
+            start += length
+        }
+        linear(scratch.context, rows: total, weight: layer.outputWeight, bias: layer.outputBias, into: scratch.projected)
+        atr_layer_norm(hidden.pointer, scratch.projected.pointer, layer.attentionNorm.gamma.pointer, layer.attentionNorm.beta.pointer, total, d, config.layerNormEpsilon)
+        linear(hidden, rows: total, weight: layer.intermediateWeight, bias: layer.intermediateBias, into: scratch.intermediate)
+        atr_gelu_erf(scratch.intermediate.pointer, total * config.intermediateSize)
+        linear(scratch.intermediate, rows: total, weight: layer.feedForwardWeight, bias: layer.feedForwardBias, into: scratch.projected)
+        atr_layer_norm(hidden.pointer, scratch.projected.pointer, layer.outputNorm.gamma.pointer, layer.outputNorm.beta.pointer, total, d, config.layerNormEpsilon)
+    }
+
+    /// out = x · Wᵀ + b, for a weight stored [out, in].
+    private func linear(_ x: Tensor, rows: Int, weight: Tensor, bias: Tensor, into out: Tensor) {
+        let (outputs, inputs) = (weight.shape[0], weight.shape[1])
+        atr_fill_rows(out.pointer, bias.pointer, rows, outputs)
+        BLAS.gemm(m: rows, n: outputs, k: inputs, a: x.pointer, b: weight.pointer, transposeB: true, c: out.pointer, beta: 1)
+    }
+}

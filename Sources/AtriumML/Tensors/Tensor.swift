@@ -1,0 +1,59 @@
+/// Floats in row-major order with a shape. The storage is either owned (aligned for SIMD loads) or
+/// borrowed from a memory-mapped weights file that outlives it; kernels take its raw pointer.
+public struct Tensor: @unchecked Sendable {
+    public let shape: [Int]
+    let storage: TensorStorage
+
+    public var count: Int { shape.reduce(1, *) }
+    public var pointer: UnsafeMutablePointer<Float> { storage.base }
+
+    /// Zeros.
+    public init(zeros shape: [Int]) {
+        self.shape = shape
+        self.storage = TensorStorage(count: shape.reduce(1, *))
+    }
+
+    public init(shape: [Int], values: [Float]) {
+        precondition(shape.reduce(1, *) == values.count, "\(values.count) values do not fill shape \(shape)")
+        self.init(zeros: shape)
+        values.withUnsafeBufferPointer { storage.base.update(from: $0.baseAddress!, count: values.count) }
+    }
+
+    init(shape: [Int], storage: TensorStorage) {
+        self.shape = shape
+        self.storage = storage
+    }
+
+    public var values: [Float] { Array(UnsafeBufferPointer(start: pointer, count: count)) }
+
+    /// Row `index` of a matrix, as an array.
+    public func row(_ index: Int) -> [Float] {
+        let width = shape.last ?? 1
+        return Array(UnsafeBufferPointer(start: pointer + index * width, count: width))
+    }
+}
+
+/// The memory behind a tensor: allocated here (64-byte aligned, freed with it), or borrowed from an
+/// owner kept alive alongside.
+final class TensorStorage: @unchecked Sendable {
+    let base: UnsafeMutablePointer<Float>
+    private let owned: Bool
+    private let owner: AnyObject?
+
+    init(count: Int) {
+        let raw = UnsafeMutableRawPointer.allocate(byteCount: max(1, count) * MemoryLayout<Float>.stride, alignment: 64)
+        base = raw.initializeMemory(as: Float.self, repeating: 0, count: max(1, count))
+        owned = true
+        owner = nil
+    }
+
+    init(borrowing base: UnsafeMutablePointer<Float>, owner: AnyObject) {
+        self.base = base
+        self.owned = false
+        self.owner = owner
+    }
+
+    deinit {
+        if owned { UnsafeMutableRawPointer(base).deallocate() }
+    }
+}

@@ -1,0 +1,30 @@
+#ifndef ATRIUM_CKERNELS_H
+#define ATRIUM_CKERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+// The engine's elementwise loops, in C so that they vectorise in every build. Rows are contiguous
+// (`stride` floats apart where a stride is given).
+
+/// Each of `rows` rows of `x` (`cols` wide) becomes `bias` (to be accumulated into by a GEMM).
+void atr_fill_rows(float *x, const float *bias, size_t rows, size_t cols);
+
+/// x = LayerNorm(x + residual) · gamma + beta, row by row; `residual` may be NULL.
+void atr_layer_norm(float *x, const float *residual, const float *gamma, const float *beta, size_t rows, size_t cols, float eps);
+
+/// x = GELU(x) with the exact erf form, as BERT's "gelu".
+void atr_gelu_erf(float *x, size_t count);
+
+/// Softmax of `row[0..<valid]` after scaling by `scale`; `row[valid..<cols]` becomes 0.
+void atr_softmax_prefix(float *row, size_t valid, size_t cols, float scale);
+
+/// out[c] = mean of rows[0..<count][c] (rows `stride` floats apart), then divided by its L2 norm
+/// (at least 1e-12) when `normalize` is set.
+void atr_mean_pool(const float *rows, size_t count, size_t stride, size_t cols, float *out, int normalize);
+
+/// Widens IEEE half and bfloat16 values to float.
+void atr_f16_to_f32(const uint16_t *in, float *out, size_t count);
+void atr_bf16_to_f32(const uint16_t *in, float *out, size_t count);
+
+#endif

@@ -1,0 +1,99 @@
+#include "ckernels.h"
+
+#include <math.h>
+#include <string.h>
+
+void atr_fill_rows(float *x, const float *bias, size_t rows, size_t cols) {
+    for (size_t r = 0; r < rows; r++) memcpy(x + r * cols, bias, cols * sizeof(float));
+}
+
+void atr_layer_norm(float *x, const float *residual, const float *gamma, const float *beta, size_t rows, size_t cols, float eps) {
+    for (size_t r = 0; r < rows; r++) {
+        float *row = x + r * cols;
+        if (residual) {
+            const float *add = residual + r * cols;
+            for (size_t c = 0; c < cols; c++) row[c] += add[c];
+        }
+        double sum = 0;
+        for (size_t c = 0; c < cols; c++) sum += row[c];
+        const float mean = (float)(sum / (double)cols);
+        double squares = 0;
+        for (size_t c = 0; c < cols; c++) {
+            const float d = row[c] - mean;
+            squares += (double)d * d;
+        }
+        const float inverse = (float)(1.0 / sqrt(squares / (double)cols + eps));
+        for (size_t c = 0; c < cols; c++) row[c] = (row[c] - mean) * inverse * gamma[c] + beta[c];
+    }
+}
+
+void atr_gelu_erf(float *x, size_t count) {
+    for (size_t i = 0; i < count; i++) x[i] = 0.5f * x[i] * (1.0f + erff(x[i] * (float)M_SQRT1_2));
+}
+
+void atr_softmax_prefix(float *row, size_t valid, size_t cols, float scale) {
+    float max = -INFINITY;
+    for (size_t c = 0; c < valid; c++) {
+        row[c] *= scale;
+        if (row[c] > max) max = row[c];
+    }
+    float sum = 0;
+    for (size_t c = 0; c < valid; c++) {
+        row[c] = expf(row[c] - max);
+        sum += row[c];
+    }
+    const float inverse = 1.0f / sum;
+    for (size_t c = 0; c < valid; c++) row[c] *= inverse;
+    for (size_t c = valid; c < cols; c++) row[c] = 0;
+}
+
+void atr_mean_pool(const float *rows, size_t count, size_t stride, size_t cols, float *out, int normalize) {
+    for (size_t c = 0; c < cols; c++) out[c] = 0;
+    for (size_t r = 0; r < count; r++) {
+        const float *row = rows + r * stride;
+        for (size_t c = 0; c < cols; c++) out[c] += row[c];
+    }
+    const float divisor = count > 0 ? (float)count : 1.0f;
+    for (size_t c = 0; c < cols; c++) out[c] /= divisor;
+    if (!normalize) return;
+    double squares = 0;
+    for (size_t c = 0; c < cols; c++) squares += (double)out[c] * out[c];
+    double norm = sqrt(squares);
+    if (norm < 1e-12) norm = 1e-12;
+    const float inverse = (float)(1.0 / norm);
+    for (size_t c = 0; c < cols; c++) out[c] *= inverse;
+}
+
+void atr_f16_to_f32(const uint16_t *in, float *out, size_t count) {
+    for (size_t i = 0; i < count; i++) {
+        const uint32_t h = in[i];
+        const uint32_t sign = (h & 0x8000u) << 16;
+        uint32_t exponent = (h >> 10) & 0x1fu;
+        uint32_t mantissa = h & 0x3ffu;
+        uint32_t bits;
+        if (exponent == 0x1f) {
+            bits = sign | 0x7f800000u | (mantissa << 13);
+        } else if (exponent == 0) {
+            if (mantissa == 0) {
+                bits = sign;
+            } else {  // subnormal: normalise it
+                exponent = 127 - 15 + 1;
+                while (!(mantissa & 0x400u)) {
+                    mantissa <<= 1;
+                    exponent--;
+                }
+                bits = sign | (exponent << 23) | ((mantissa & 0x3ffu) << 13);
+            }
+        } else {
+            bits = sign | ((exponent + 127 - 15) << 23) | (mantissa << 13);
+        }
+        memcpy(out + i, &bits, sizeof bits);
+    }
+}
+
+void atr_bf16_to_f32(const uint16_t *in, float *out, size_t count) {
+    for (size_t i = 0; i < count; i++) {
+        const uint32_t bits = (uint32_t)in[i] << 16;
+        memcpy(out + i, &bits, sizeof bits);
+    }
+}
