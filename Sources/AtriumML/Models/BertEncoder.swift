@@ -68,25 +68,26 @@ public final class BertEncoder: @unchecked Sendable {
 
     /// The last hidden states of each sequence, packed: [total tokens, hidden]. Every id must be below
     /// the vocabulary size and every sequence no longer than the position table (callers check).
-    public func forward(_ sequences: [[Int]]) -> Tensor {
+    /// `threads` cores share the work.
+    public func forward(_ sequences: [[Int]], threads: Int = 1) -> Tensor {
+        let parallel = Parallel(threads: max(1, threads))
         let d = config.hiddenSize
         let total = sequences.reduce(0) { $0 + $1.count }
         let hidden = Tensor(zeros: [total, d])
-        var row = 0
-        for sequence in sequences {
-            for (position, id) in sequence.enumerated() {
-                let out = hidden.pointer + row * d
-                let word = wordEmbeddings.pointer + id * d
-                let place = positionEmbeddings.pointer + position * d
-                let type = tokenTypeEmbeddings.pointer
-                for c in 0..<d { out[c] = word[c] + place[c] + type[c] }
-                row += 1
+        let tokens = sequences.flatMap { $0.enumerated().map { (position: $0.offset, id: $0.element) } }
+        parallel.ranges(total) { rows in
+            for row in rows {
+                atr_embed_token(
+                    hidden.pointer + row * d, wordEmbeddings.pointer + tokens[row].id * d, positionEmbeddings.pointer + tokens[row].position * d,
+                    tokenTypeEmbeddings.pointer, d)
             }
+            atr_layer_norm(
+                hidden.pointer + rows.lowerBound * d, nil, embeddingNorm.gamma.pointer, embeddingNorm.beta.pointer, rows.count, d,
+                config.layerNormEpsilon)
         }
-        atr_layer_norm(hidden.pointer, nil, embeddingNorm.gamma.pointer, embeddingNorm.beta.pointer, total, d, config.layerNormEpsilon)
-        let scratch = Scratch(total: total, longest: sequences.map(\.count).max() ?? 0, config: config)
+        let scratch = Scratch(total: total, longest: sequences.map(\.count).max() ?? 0, threads: parallel.threads, config: config)
         for layer in layers {
-            run(layer, on: hidden, lengths: sequences.map(\.count), scratch: scratch)
+            run(layer, on: hidden, lengths: sequences.map(\.count), scratch: scratch, parallel: parallel)
         }
         return hidden
     }
@@ -96,51 +97,71 @@ public final class BertEncoder: @unchecked Sendable {
         var context: Tensor
         var projected: Tensor
         var intermediate: Tensor
-        var scores: Tensor
+        /// One attention score matrix per thread.
+        var scores: [Tensor]
 
-        init(total: Int, longest: Int, config: BertConfig) {
+        init(total: Int, longest: Int, threads: Int, config: BertConfig) {
             qkv = Tensor(zeros: [total, 3 * config.hiddenSize])
             context = Tensor(zeros: [total, config.hiddenSize])
             projected = Tensor(zeros: [total, config.hiddenSize])
             intermediate = Tensor(zeros: [total, config.intermediateSize])
-            scores = Tensor(zeros: [longest, longest])
+            scores = (0..<threads).map { _ in Tensor(zeros: [longest, longest]) }
         }
     }
 
-    private func run(_ layer: Layer, on hidden: Tensor, lengths: [Int], scratch: Scratch) {
+    private func run(_ layer: Layer, on hidden: Tensor, lengths: [Int], scratch: Scratch, parallel: Parallel) {
         let d = config.hiddenSize
         let total = hidden.shape[0]
         let headSize = d / config.heads
-        linear(hidden, rows: total, weight: layer.qkvWeight, bias: layer.qkvBias, into: scratch.qkv)
+        linear(hidden, rows: total, weight: layer.qkvWeight, bias: layer.qkvBias, into: scratch.qkv, parallel: parallel)
         let scale = 1 / Float(headSize).squareRoot()
-        var start = 0
-        for length in lengths {
-            let base = scratch.qkv.pointer + start * 3 * d
-            for head in 0..<config.heads {
+        let starts = lengths.reduce(into: [0]) { $0.append($0.last! + $1) }
+        // Each (sequence, head) pair is independent: the parts take turns of them.
+        let pairs = lengths.count * config.heads
+        parallel.parts(pairs) { part, range in
+            let scores = scratch.scores[part].pointer
+            for pair in range {
+                let (sequence, head) = pair.quotientAndRemainder(dividingBy: config.heads)
+                let length = lengths[sequence]
+                let base = scratch.qkv.pointer + starts[sequence] * 3 * d
                 let query = base + head * headSize
                 let key = base + d + head * headSize
                 let value = base + 2 * d + head * headSize
+                BLAS.gemm(m: length, n: length, k: headSize, a: query, lda: 3 * d, b: key, ldb: 3 * d, transposeB: true, c: scores, ldc: length)
+                for r in 0..<length { atr_softmax_prefix(scores + r * length, length, length, scale) }
                 BLAS.gemm(
-                    m: length, n: length, k: headSize, a: query, lda: 3 * d, b: key, ldb: 3 * d, transposeB: true, c: scratch.scores.pointer, ldc: length)
-                for r in 0..<length { atr_softmax_prefix(scratch.scores.pointer + r * length, length, length, scale) }
-                BLAS.gemm(
-                    m: length, n: headSize, k: length, a: scratch.scores.pointer, lda: length, b: value, ldb: 3 * d, transposeB: false,
-                    c: scratch.context.pointer + start * d + head * headSize, ldc: d)
+                    m: length, n: headSize, k: length, a: scores, lda: length, b: value, ldb: 3 * d, transposeB: false,
+                    c: scratch.context.pointer + starts[sequence] * d + head * headSize, ldc: d)
             }
-            start += length
         }
-        linear(scratch.context, rows: total, weight: layer.outputWeight, bias: layer.outputBias, into: scratch.projected)
-        atr_layer_norm(hidden.pointer, scratch.projected.pointer, layer.attentionNorm.gamma.pointer, layer.attentionNorm.beta.pointer, total, d, config.layerNormEpsilon)
-        linear(hidden, rows: total, weight: layer.intermediateWeight, bias: layer.intermediateBias, into: scratch.intermediate)
-        atr_gelu_erf(scratch.intermediate.pointer, total * config.intermediateSize)
-        linear(scratch.intermediate, rows: total, weight: layer.feedForwardWeight, bias: layer.feedForwardBias, into: scratch.projected)
-        atr_layer_norm(hidden.pointer, scratch.projected.pointer, layer.outputNorm.gamma.pointer, layer.outputNorm.beta.pointer, total, d, config.layerNormEpsilon)
+        linear(scratch.context, rows: total, weight: layer.outputWeight, bias: layer.outputBias, into: scratch.projected, parallel: parallel)
+        addAndNormalize(hidden, scratch.projected, layer.attentionNorm, parallel: parallel)
+        linear(
+            hidden, rows: total, weight: layer.intermediateWeight, bias: layer.intermediateBias, into: scratch.intermediate, gelu: true,
+            parallel: parallel)
+        linear(scratch.intermediate, rows: total, weight: layer.feedForwardWeight, bias: layer.feedForwardBias, into: scratch.projected, parallel: parallel)
+        addAndNormalize(hidden, scratch.projected, layer.outputNorm, parallel: parallel)
     }
 
-    /// out = x · Wᵀ + b, for a weight stored [out, in].
-    private func linear(_ x: Tensor, rows: Int, weight: Tensor, bias: Tensor, into out: Tensor) {
+    /// hidden = LayerNorm(hidden + residual), rows spread over the cores.
+    private func addAndNormalize(_ hidden: Tensor, _ residual: Tensor, _ norm: (gamma: Tensor, beta: Tensor), parallel: Parallel) {
+        let d = config.hiddenSize
+        parallel.ranges(hidden.shape[0]) { rows in
+            atr_layer_norm(
+                hidden.pointer + rows.lowerBound * d, residual.pointer + rows.lowerBound * d, norm.gamma.pointer, norm.beta.pointer, rows.count, d,
+                config.layerNormEpsilon)
+        }
+    }
+
+    /// out = x · Wᵀ + b (then GELU), for a weight stored [out, in]. The cores split the outputs.
+    private func linear(_ x: Tensor, rows: Int, weight: Tensor, bias: Tensor, into out: Tensor, gelu: Bool = false, parallel: Parallel) {
         let (outputs, inputs) = (weight.shape[0], weight.shape[1])
-        atr_fill_rows(out.pointer, bias.pointer, rows, outputs)
-        BLAS.gemm(m: rows, n: outputs, k: inputs, a: x.pointer, b: weight.pointer, transposeB: true, c: out.pointer, beta: 1)
+        parallel.ranges(outputs, alignment: 16) { columns in
+            atr_fill_columns(out.pointer + columns.lowerBound, bias.pointer + columns.lowerBound, rows, columns.count, outputs)
+            BLAS.gemm(
+                m: rows, n: columns.count, k: inputs, a: x.pointer, b: weight.pointer + columns.lowerBound * inputs, transposeB: true,
+                c: out.pointer + columns.lowerBound, ldc: outputs, beta: 1)
+            if gelu { atr_gelu_erf_columns(out.pointer + columns.lowerBound, rows, columns.count, outputs) }
+        }
     }
 }

@@ -80,9 +80,9 @@ public final class SentenceEmbedder: Sendable {
     }
 
     /// One embedding per sequence of token ids (each already valid for the model: see `check`).
-    public func embed(tokenized sequences: [[Int]]) -> [[Float]] {
+    public func embed<Sequences: Collection<[Int]>>(tokenized sequences: Sequences, threads: Int = 1) -> [[Float]] {
         guard !sequences.isEmpty else { return [] }
-        let hidden = encoder.forward(sequences)
+        let hidden = encoder.forward(Array(sequences), threads: threads)
         let d = dimensions
         var embeddings: [[Float]] = []
         embeddings.reserveCapacity(sequences.count)
@@ -98,8 +98,8 @@ public final class SentenceEmbedder: Sendable {
         return embeddings
     }
 
-    public func embed(_ texts: [String]) -> [[Float]] {
-        embed(tokenized: texts.map(tokenize))
+    public func embed(_ texts: [String], threads: Int = 1) -> [[Float]] {
+        embed(tokenized: texts.map(tokenize), threads: threads)
     }
 
     /// Why a sequence of token ids cannot go in as it is, or nil when it can.

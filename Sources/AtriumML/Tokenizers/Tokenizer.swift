@@ -6,6 +6,8 @@ public protocol Tokenizer: Sendable {
     /// The ids of `text`, with the model's special tokens around them when `addSpecialTokens` is set,
     /// cut to at most `maxLength` ids (the special ones included) when one is given.
     func encode(_ text: String, addSpecialTokens: Bool, maxLength: Int?) -> [Int]
+    /// Token ids framed with the special tokens `encode` adds.
+    func addingSpecialTokens(_ ids: [Int]) -> [Int]
     var vocabularySize: Int { get }
     /// Ids that frame a sequence (`[CLS]` … `[SEP]`): how many `encode` adds.
     var specialTokenCount: Int { get }

@@ -104,6 +104,10 @@ public struct WordPieceTokenizer: Tokenizer {
         }
     }
 
+    public func addingSpecialTokens(_ ids: [Int]) -> [Int] {
+        prefixIDs + ids + suffixIDs
+    }
+
     public func encode(_ text: String, addSpecialTokens: Bool = true, maxLength: Int? = nil) -> [Int] {
         var ids: [Int] = []
         for segment in segments(text) {
@@ -117,7 +121,7 @@ public struct WordPieceTokenizer: Tokenizer {
         }
         let special = addSpecialTokens ? specialTokenCount : 0
         if let maxLength, ids.count + special > maxLength { ids.removeLast(ids.count + special - max(maxLength, special)) }
-        return addSpecialTokens ? prefixIDs + ids + suffixIDs : ids
+        return addSpecialTokens ? addingSpecialTokens(ids) : ids
     }
 
     private enum Segment {

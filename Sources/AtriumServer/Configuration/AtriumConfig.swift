@@ -51,10 +51,22 @@ public struct AtriumConfig: Sendable {
     /// Named plans an organization can be put on (`plans:` in the config file).
     public var plans: [PlanConfig] = []
 
+    /// The embedded engine serves the models it finds in `modelsDirectory` (default `<data>/models`).
+    public var engineEnabled = true
+    public var modelsDirectory: String?
+    /// Cores the engine may use (all by default).
+    public var engineThreads = ProcessInfo.processInfo.activeProcessorCount
+    /// Inputs waiting for the engine at most; beyond it, requests get 429.
+    public var engineMaxQueued = 4_096
+
     public init() {}
 
     public var resolvedJournalDirectory: String {
         usageJournalDirectory ?? "\(URL(fileURLWithPath: dataDirectory).standardizedFileURL.path)/journal"
+    }
+
+    public var resolvedModelsDirectory: String {
+        modelsDirectory ?? "\(URL(fileURLWithPath: dataDirectory).standardizedFileURL.path)/models"
     }
 
     public var resolvedDatabaseURL: String {

@@ -73,6 +73,10 @@ public enum ConfigLoader {
         let tokens = try integer(reader, "tokens_per_minute", default: config.defaultRateLimit.tokensPerMinute!, range: 0...1_000_000_000_000)
         config.defaultRateLimit = RateLimit(requestsPerMinute: requests == 0 ? nil : requests, tokensPerMinute: tokens == 0 ? nil : tokens)
         config.plans = try parsePlans(yaml: fileText, file: filePath)
+        config.engineEnabled = try boolean(reader, "engine", default: config.engineEnabled)
+        config.modelsDirectory = reader.string(forKey: "models_dir")
+        config.engineThreads = try integer(reader, "engine_threads", default: config.engineThreads, range: 1...256)
+        config.engineMaxQueued = try integer(reader, "engine_max_queued", default: config.engineMaxQueued, range: 1...1_000_000)
         if let mode = reader.string(forKey: "limits") {
             guard let limitsMode = AtriumConfig.LimitsMode(rawValue: mode) else {
                 throw ConfigError(description: "limits must be local or shared, not \(mode).")

@@ -10,6 +10,15 @@
 /// Each of `rows` rows of `x` (`cols` wide) becomes `bias` (to be accumulated into by a GEMM).
 void atr_fill_rows(float *x, const float *bias, size_t rows, size_t cols);
 
+/// Columns [0, cols) of each of `rows` rows (`stride` floats apart) become `bias`.
+void atr_fill_columns(float *x, const float *bias, size_t rows, size_t cols, size_t stride);
+
+/// GELU (erf form) over columns [0, cols) of each row.
+void atr_gelu_erf_columns(float *x, size_t rows, size_t cols, size_t stride);
+
+/// out = word + position + type, `width` floats.
+void atr_embed_token(float *out, const float *word, const float *position, const float *type, size_t width);
+
 /// x = LayerNorm(x + residual) · gamma + beta, row by row; `residual` may be NULL.
 void atr_layer_norm(float *x, const float *residual, const float *gamma, const float *beta, size_t rows, size_t cols, float eps);
 

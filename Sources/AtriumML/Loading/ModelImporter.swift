@@ -1,0 +1,99 @@
+import Foundation
+
+/// Puts a Hugging Face-layout model folder into the engine's models directory, as `<models>/<name>/`:
+/// the folder is checked by loading it first (so a broken one is refused with the file at fault), then
+/// its files are copied into a temporary folder beside the destination and renamed into place, so a
+/// half-copied model is never served.
+public enum ModelImporter {
+    /// Files and folders of other runtimes that the engine never reads.
+    static let skipped: Set<String> = [".git", "onnx", "openvino", "pytorch_model.bin", "tf_model.h5", "flax_model.msgpack", "rust_model.ot"]
+
+    public static func validName(_ name: String) -> Bool {
+        !name.isEmpty && name.count <= 64 && !name.hasPrefix(".")
+            && name.unicodeScalars.allSatisfy { ("a"..."z").contains($0) || ("0"..."9").contains($0) || "._-".unicodeScalars.contains($0) }
+    }
+
+    /// A model name made from a folder or repository name: lowercased, other characters as `-`.
+    public static func defaultName(for source: String) -> String {
+        let last = source.split(separator: "/").last.map(String.init) ?? source
+        let name = String(last.lowercased().unicodeScalars.map { validName(String($0)) ? Character($0) : "-" })
+        return String(name.drop { $0 == "." || $0 == "-" }.prefix(64))
+    }
+
+    /// Imports `source` as `name`; `progress` hears bytes copied and bytes in all. Returns the new folder.
+    @discardableResult
+    public static func importFolder(
+        _ source: URL, into modelsDirectory: URL, name: String, replace: Bool = false, progress: (Int64, Int64) -> Void = { _, _ in }
+    ) throws -> URL {
+        guard validName(name) else {
+            throw ModelLoadError(name, "is not a usable model name: use up to 64 lowercase letters, digits, dots, dashes and underscores")
+        }
+        _ = try SentenceEmbedder(folder: source)
+        let manager = FileManager.default
+        let destination = modelsDirectory.appendingPathComponent(name)
+        if manager.fileExists(atPath: destination.path) && !replace {
+            throw ModelLoadError(name, "is already imported (at \(destination.path)); give another name or replace it")
+        }
+        let files = try self.files(in: source)
+        let total = try files.reduce(Int64(0)) { $0 + Int64(try manager.attributesOfItem(atPath: source.appendingPathComponent($1).path)[.size] as? Int ?? 0) }
+        try manager.createDirectory(at: modelsDirectory, withIntermediateDirectories: true)
+        let staging = modelsDirectory.appendingPathComponent(".importing-\(name)-\(UUID().uuidString.prefix(8))")
+        defer { try? manager.removeItem(at: staging) }
+        var copied: Int64 = 0
+        progress(0, total)
+        for file in files {
+            let target = staging.appendingPathComponent(file)
+            try manager.createDirectory(at: target.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try copy(source.appendingPathComponent(file), to: target) { bytes in
+                copied += bytes
+                progress(copied, total)
+            }
+        }
+        if manager.fileExists(atPath: destination.path) { try manager.removeItem(at: destination) }
+        try manager.moveItem(at: staging, to: destination)
+        return destination
+    }
+
+    /// Paths of the files to copy, relative to the folder.
+    static func files(in folder: URL) throws -> [String] {
+        guard let walker = FileManager.default.enumerator(atPath: folder.path) else { throw ModelLoadError(folder.lastPathComponent, "cannot be read") }
+        var files: [String] = []
+        while let path = walker.nextObject() as? String {
+            let name = (path as NSString).lastPathComponent
+            if skipped.contains(name) || name.hasPrefix(".") {
+                walker.skipDescendants()
+                continue
+            }
+            var isDirectory: ObjCBool = false
+            if FileManager.default.fileExists(atPath: folder.appendingPathComponent(path).path, isDirectory: &isDirectory), !isDirectory.boolValue {
+                files.append(path)
+            }
+        }
+        return files.sorted()
+    }
+
+    private static func copy(_ source: URL, to target: URL, progress: (Int64) -> Void) throws {
+        guard let input = InputStream(url: source), let output = OutputStream(url: target, append: false) else {
+            throw ModelLoadError(source.lastPathComponent, "cannot be copied")
+        }
+        input.open()
+        output.open()
+        defer {
+            input.close()
+            output.close()
+        }
+        var buffer = [UInt8](repeating: 0, count: 1 << 20)
+        while true {
+            let read = input.read(&buffer, maxLength: buffer.count)
+            if read < 0 { throw ModelLoadError(source.lastPathComponent, "could not be read while copying") }
+            if read == 0 { break }
+            var written = 0
+            while written < read {
+                let count = buffer[written..<read].withUnsafeBufferPointer { output.write($0.baseAddress!, maxLength: read - written) }
+                if count <= 0 { throw ModelLoadError(target.lastPathComponent, "could not be written (is the disk full?)") }
+                written += count
+            }
+            progress(Int64(read))
+        }
+    }
+}
