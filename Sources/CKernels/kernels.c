@@ -39,26 +39,6 @@ void atr_layer_norm(float *x, const float *residual, const float *gamma, const f
     }
 }
 
-void atr_gelu_erf(float *x, size_t count) {
-    for (size_t i = 0; i < count; i++) x[i] = 0.5f * x[i] * (1.0f + erff(x[i] * (float)M_SQRT1_2));
-}
-
-void atr_softmax_prefix(float *row, size_t valid, size_t cols, float scale) {
-    float max = -INFINITY;
-    for (size_t c = 0; c < valid; c++) {
-        row[c] *= scale;
-        if (row[c] > max) max = row[c];
-    }
-    float sum = 0;
-    for (size_t c = 0; c < valid; c++) {
-        row[c] = expf(row[c] - max);
-        sum += row[c];
-    }
-    const float inverse = 1.0f / sum;
-    for (size_t c = 0; c < valid; c++) row[c] *= inverse;
-    for (size_t c = valid; c < cols; c++) row[c] = 0;
-}
-
 void atr_mean_pool(const float *rows, size_t count, size_t stride, size_t cols, float *out, int normalize) {
     for (size_t c = 0; c < cols; c++) out[c] = 0;
     for (size_t r = 0; r < count; r++) {

@@ -1,3 +1,4 @@
+import Foundation
 import CKernels
 
 /// A BERT encoder on CPU: BLAS for the matrix products, C loops for the rest. A batch is packed, not
@@ -127,11 +128,13 @@ public final class BertEncoder: @unchecked Sendable {
                 let query = base + head * headSize
                 let key = base + d + head * headSize
                 let value = base + 2 * d + head * headSize
+                let context = scratch.context.pointer + starts[sequence] * d + head * headSize
+                if atr_attention_head(query, key, value, 3 * d, length, headSize, scale, scores, context, d) == 1 { continue }
                 BLAS.gemm(m: length, n: length, k: headSize, a: query, lda: 3 * d, b: key, ldb: 3 * d, transposeB: true, c: scores, ldc: length)
                 for r in 0..<length { atr_softmax_prefix(scores + r * length, length, length, scale) }
                 BLAS.gemm(
                     m: length, n: headSize, k: length, a: scores, lda: length, b: value, ldb: 3 * d, transposeB: false,
-                    c: scratch.context.pointer + starts[sequence] * d + head * headSize, ldc: d)
+                    c: context, ldc: d)
             }
         }
         linear(scratch.context, rows: total, weight: layer.outputWeight, bias: layer.outputBias, into: scratch.projected, parallel: parallel)
@@ -153,15 +156,24 @@ public final class BertEncoder: @unchecked Sendable {
         }
     }
 
+    /// Up to this many rows, a linear layer streams its weights once through a kernel of our own: a
+    /// GEMM would spend more time packing them than multiplying.
+    static let directRows = 24
+
     /// out = x · Wᵀ + b (then GELU), for a weight stored [out, in]. The cores split the outputs.
     private func linear(_ x: Tensor, rows: Int, weight: Tensor, bias: Tensor, into out: Tensor, gelu: Bool = false, parallel: Parallel) {
         let (outputs, inputs) = (weight.shape[0], weight.shape[1])
         parallel.ranges(outputs, alignment: 16) { columns in
             atr_fill_columns(out.pointer + columns.lowerBound, bias.pointer + columns.lowerBound, rows, columns.count, outputs)
-            BLAS.gemm(
-                m: rows, n: columns.count, k: inputs, a: x.pointer, b: weight.pointer + columns.lowerBound * inputs, transposeB: true,
-                c: out.pointer + columns.lowerBound, ldc: outputs, beta: 1)
+            let direct = rows <= Self.directRows
+                && atr_linear_small(x.pointer, rows, inputs, weight.pointer + columns.lowerBound * inputs, columns.count, out.pointer + columns.lowerBound, outputs) == 1
+            if !direct {
+                BLAS.gemm(
+                    m: rows, n: columns.count, k: inputs, a: x.pointer, b: weight.pointer + columns.lowerBound * inputs, transposeB: true,
+                    c: out.pointer + columns.lowerBound, ldc: outputs, beta: 1)
+            }
             if gelu { atr_gelu_erf_columns(out.pointer + columns.lowerBound, rows, columns.count, outputs) }
         }
     }
 }
+

@@ -28,6 +28,19 @@ void atr_gelu_erf(float *x, size_t count);
 /// Softmax of `row[0..<valid]` after scaling by `scale`; `row[valid..<cols]` becomes 0.
 void atr_softmax_prefix(float *row, size_t valid, size_t cols, float scale);
 
+/// out[i][j] += x[i] · w[j] for i < m, j < n (x is m×k, w is n×k, out rows `ldo` apart), for few rows
+/// of x. Returns 0, doing nothing, where the CPU lacks AVX2 and FMA (the caller uses BLAS then).
+int atr_linear_small(const float *x, size_t m, size_t k, const float *w, size_t n, float *out, size_t ldo);
+
+/// One attention head of one sequence: out = softmax(q·kᵀ · scale) · v, where q, k and v are `length`
+/// rows of `width` floats, `ld` floats apart (columns of the packed QKV projection), `scores` holds
+/// length² floats, and out rows are `ldo` apart. Returns 0, doing nothing, without AVX2 and FMA or
+/// for a width that is not a multiple of 16.
+int atr_attention_head(const float *q, const float *k, const float *v, size_t ld, size_t length, size_t width, float scale, float *scores, float *out, size_t ldo);
+
+/// 1 when the CPU has AVX2 and FMA, which the fast paths need.
+int atr_has_avx2(void);
+
 /// out[c] = mean of rows[0..<count][c] (rows `stride` floats apart), then divided by its L2 norm
 /// (at least 1e-12) when `normalize` is set.
 void atr_mean_pool(const float *rows, size_t count, size_t stride, size_t cols, float *out, int normalize);
