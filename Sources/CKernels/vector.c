@@ -10,6 +10,10 @@
 
 static int avx2_state = -1;
 
+void atr_use_portable_kernels(int portable) {
+    avx2_state = portable ? 0 : -1;
+}
+
 int atr_has_avx2(void) {
     if (avx2_state < 0) {
         __builtin_cpu_init();
@@ -206,6 +210,7 @@ static AVX2 void linear_t_avx2(const float *x, size_t ldx, size_t m, size_t k, c
 }
 
 #else
+void atr_use_portable_kernels(int portable) { (void)portable; }
 int atr_has_avx2(void) { return 0; }
 #endif
 

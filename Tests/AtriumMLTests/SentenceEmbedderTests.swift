@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 import Testing
 
@@ -87,5 +88,20 @@ import Testing
         #expect(try tensors.tensor("h").values == [1, -2, 65504, Float(5.9604645e-8)])
         #expect(try tensors.tensor("b").values == [1, -0.5])
         #expect { try tensors.tensor("h", shape: [2, 2]) } throws: { "\($0)".contains("config says") }
+    }
+}
+
+/// The portable loops (what a CPU without AVX2 runs) give the same embeddings. Serialized: the switch
+/// is process-wide, and the fast paths' tests must not run while it is on.
+@Suite(.serialized) struct PortableKernelTests {
+    @Test func portableKernelsMatchTheGoldenEmbeddings() throws {
+        guard let folder = MiniLMGolden.folder else { return }
+        let embedder = try SentenceEmbedder(folder: folder)
+        atr_use_portable_kernels(1)
+        defer { atr_use_portable_kernels(0) }
+        let cases = Array(MiniLMGolden.cases.prefix(64))
+        for (golden, embedding) in zip(cases, embedder.embed(tokenized: cases.map(\.ids), threads: 2)) {
+            #expect(zip(golden.vector, embedding).map { abs($0 - $1) }.max()! <= 1e-5)
+        }
     }
 }

@@ -41,6 +41,9 @@ int atr_attention_head(const float *q, const float *k, const float *v, size_t ld
 /// 1 when the CPU has AVX2 and FMA, which the fast paths need.
 int atr_has_avx2(void);
 
+/// Makes every kernel take its portable path (1), or choose by the CPU again (0): for tests.
+void atr_use_portable_kernels(int portable);
+
 /// out[c] = mean of rows[0..<count][c] (rows `stride` floats apart), then divided by its L2 norm
 /// (at least 1e-12) when `normalize` is set.
 void atr_mean_pool(const float *rows, size_t count, size_t stride, size_t cols, float *out, int normalize);
