@@ -1,4 +1,3 @@
-import Foundation
 import CKernels
 
 /// A BERT encoder on CPU: BLAS for the matrix products, C loops for the rest. A batch is packed, not
