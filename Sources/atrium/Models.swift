@@ -5,7 +5,7 @@ import Foundation
 
 struct Models: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Models the embedded engine serves (under <data-dir>/models).", subcommands: [Import.self, List.self, Bench.self])
+        abstract: "Models the embedded engine serves (under <data-dir>/models).", subcommands: [Import.self, Pull.self, List.self, Bench.self])
 
     struct Import: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -35,6 +35,37 @@ struct Models: AsyncParsableCommand {
             } catch let error as ModelLoadError {
                 bar.finish()
                 throw ValidationError("Cannot import \(folder): \(error)")
+            }
+        }
+    }
+
+    struct Pull: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Download a model from a Hugging Face-compatible hub and import it (HF_TOKEN for private repositories).")
+
+        @OptionGroup var options: CommonOptions
+        @Argument(help: "The repository, e.g. sentence-transformers/all-MiniLM-L6-v2.") var repo: String
+        @Option(help: "The hub.") var endpoint = "https://huggingface.co"
+        @Option(help: "A branch, tag or commit.") var revision = "main"
+        @Option(help: "The name clients call it by (default: the repository's name, lowercased).") var name: String?
+        @Flag(help: "Replace a model already imported under that name.") var replace = false
+
+        func run() async throws {
+            let config = try await options.load()
+            let name = name ?? ModelImporter.defaultName(for: repo)
+            let bar = ProgressBar(label: "pulling \(name)")
+            do {
+                let destination = try await ModelHub.pull(
+                    repo: repo, revision: revision, endpoint: endpoint, token: ProcessInfo.processInfo.environment["HF_TOKEN"],
+                    into: URL(fileURLWithPath: config.resolvedModelsDirectory), name: name, replace: replace, progress: { bar.update($0, $1) })
+                bar.finish()
+                print("Pulled \(repo) into \(destination.path); `atrium serve` serves it as \"\(name)\".")
+            } catch let error as ModelHub.Failure {
+                bar.finish()
+                throw ValidationError("Cannot pull \(repo): \(error)")
+            } catch let error as ModelLoadError {
+                bar.finish()
+                throw ValidationError("Cannot pull \(repo): \(error)")
             }
         }
     }
@@ -109,7 +140,7 @@ extension Models {
 }
 
 /// A progress bar on standard error: redrawn in place on a terminal, a line every 10% otherwise.
-final class ProgressBar {
+final class ProgressBar: @unchecked Sendable {
     let label: String
     private let isTerminal = isatty(STDERR_FILENO) == 1
     private var lastShown = -1

@@ -167,3 +167,72 @@ def test_models_import_list_and_broken_folders(engine_server, tmp_path):
     assert not (data / "models" / "broken").exists()
     bad_name = run("import", str(MODELS / MODEL), "--name", "../escape")
     assert bad_name.returncode != 0 and "not a usable model name" in bad_name.stderr
+
+
+class Hub:
+    """A Hugging Face-compatible hub on a local port: `/api/models/<repo>/revision/<rev>` lists the files
+    of the one repository it holds, `/<repo>/resolve/<rev>/<file>` serves them."""
+
+    def __init__(self, repo, folder, extra_files=()):
+        import http.server
+        import threading
+        files = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()) + list(extra_files)
+        hub = self
+        self.requests = []
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_GET(self):
+                hub.requests.append((self.path, self.headers.get("authorization")))
+                listing = f"/api/models/{repo}/revision/main"
+                if self.path.split("?")[0] == listing:
+                    siblings = [{"rfilename": f, "size": (folder / f).stat().st_size if (folder / f).exists() else 1} for f in files]
+                    return self.reply(200, json.dumps({"id": repo, "siblings": siblings}).encode())
+                prefix = f"/{repo}/resolve/main/"
+                if self.path.startswith(prefix) and (folder / self.path[len(prefix):]).is_file():
+                    return self.reply(200, (folder / self.path[len(prefix):]).read_bytes())
+                self.reply(404, b'{"error":"Repository not found"}')
+
+            def reply(self, status, body):
+                self.send_response(status)
+                self.send_header("content-length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self):
+        self.server.shutdown()
+
+
+def test_models_pull_from_a_hub(tmp_path):
+    # The hub also lists files of other runtimes, which are not downloaded.
+    hub = Hub("acme/MiniLM-Test", MODELS / MODEL, extra_files=["pytorch_model.bin", "onnx/model.onnx"])
+    data = tmp_path / "data"
+
+    def pull(*args, token=None):
+        env = dict(__import__("os").environ, HF_TOKEN=token) if token else None
+        return subprocess.run([str(BIN), "models", "pull", *args, "--endpoint", hub.url, "--data-dir", str(data)],
+                              capture_output=True, text=True, timeout=120, env=env)
+
+    try:
+        pulled = pull("acme/MiniLM-Test", token="hf_secret")
+        assert pulled.returncode == 0, pulled.stderr
+        assert "100%" in pulled.stderr
+        folder = data / "models" / "minilm-test"
+        assert (folder / "model.safetensors").read_bytes() == (MODELS / MODEL / "model.safetensors").read_bytes()
+        assert (folder / "1_Pooling" / "config.json").exists()
+        assert not (folder / "pytorch_model.bin").exists() and not (folder / "onnx").exists()
+        assert all(auth == "Bearer hf_secret" for _, auth in hub.requests)
+        assert not any("pytorch_model.bin" in path for path, _ in hub.requests)
+        missing = pull("acme/nothing-here")
+        assert missing.returncode != 0 and "404" in missing.stderr
+        bad = pull("not-a-repo")
+        assert bad.returncode != 0 and "owner/model" in bad.stderr
+        assert not [p for p in (data / "models").iterdir() if p.name.startswith(".")]
+    finally:
+        hub.stop()

@@ -25,19 +25,12 @@ public enum ModelImporter {
     public static func importFolder(
         _ source: URL, into modelsDirectory: URL, name: String, replace: Bool = false, progress: (Int64, Int64) -> Void = { _, _ in }
     ) throws -> URL {
-        guard validName(name) else {
-            throw ModelLoadError(name, "is not a usable model name: use up to 64 lowercase letters, digits, dots, dashes and underscores")
-        }
+        let destination = try destination(of: name, in: modelsDirectory, replace: replace)
         _ = try SentenceEmbedder(folder: source)
         let manager = FileManager.default
-        let destination = modelsDirectory.appendingPathComponent(name)
-        if manager.fileExists(atPath: destination.path) && !replace {
-            throw ModelLoadError(name, "is already imported (at \(destination.path)); give another name or replace it")
-        }
         let files = try self.files(in: source)
         let total = try files.reduce(Int64(0)) { $0 + Int64(try manager.attributesOfItem(atPath: source.appendingPathComponent($1).path)[.size] as? Int ?? 0) }
-        try manager.createDirectory(at: modelsDirectory, withIntermediateDirectories: true)
-        let staging = modelsDirectory.appendingPathComponent(".importing-\(name)-\(UUID().uuidString.prefix(8))")
+        let staging = try makeStaging(for: name, in: modelsDirectory)
         defer { try? manager.removeItem(at: staging) }
         var copied: Int64 = 0
         progress(0, total)
@@ -49,9 +42,41 @@ public enum ModelImporter {
                 progress(copied, total)
             }
         }
+        try install(staging, at: destination)
+        return destination
+    }
+
+    /// Where `name` goes; refused when the name is unusable, or taken and not to be replaced.
+    public static func destination(of name: String, in modelsDirectory: URL, replace: Bool) throws -> URL {
+        guard validName(name) else {
+            throw ModelLoadError(name, "is not a usable model name: use up to 64 lowercase letters, digits, dots, dashes and underscores")
+        }
+        let destination = modelsDirectory.appendingPathComponent(name)
+        if FileManager.default.fileExists(atPath: destination.path) && !replace {
+            throw ModelLoadError(name, "is already imported (at \(destination.path)); give another name or replace it")
+        }
+        return destination
+    }
+
+    /// A fresh folder beside the models, which the engine never loads (its name starts with a dot).
+    public static func makeStaging(for name: String, in modelsDirectory: URL) throws -> URL {
+        let staging = modelsDirectory.appendingPathComponent(".importing-\(name)-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: staging, withIntermediateDirectories: true)
+        return staging
+    }
+
+    /// Checks that a staged folder loads, then renames it into place (replacing what was there).
+    public static func install(_ staging: URL, at destination: URL) throws {
+        _ = try SentenceEmbedder(folder: staging)
+        let manager = FileManager.default
         if manager.fileExists(atPath: destination.path) { try manager.removeItem(at: destination) }
         try manager.moveItem(at: staging, to: destination)
-        return destination
+    }
+
+    /// Whether a file of a model folder (a path relative to it) is one the engine may read.
+    public static func wanted(_ path: String) -> Bool {
+        !path.split(separator: "/").contains { skipped.contains(String($0)) || $0.hasPrefix(".") }
+            && !path.hasSuffix(".onnx") && !path.hasSuffix(".bin") && !path.hasSuffix(".h5") && !path.hasSuffix(".msgpack") && !path.hasSuffix(".ot")
     }
 
     /// Paths of the files to copy, relative to the folder.
@@ -59,13 +84,11 @@ public enum ModelImporter {
         guard let walker = FileManager.default.enumerator(atPath: folder.path) else { throw ModelLoadError(folder.lastPathComponent, "cannot be read") }
         var files: [String] = []
         while let path = walker.nextObject() as? String {
-            let name = (path as NSString).lastPathComponent
-            if skipped.contains(name) || name.hasPrefix(".") {
-                walker.skipDescendants()
-                continue
-            }
             var isDirectory: ObjCBool = false
-            if FileManager.default.fileExists(atPath: folder.appendingPathComponent(path).path, isDirectory: &isDirectory), !isDirectory.boolValue {
+            guard FileManager.default.fileExists(atPath: folder.appendingPathComponent(path).path, isDirectory: &isDirectory) else { continue }
+            if isDirectory.boolValue {
+                if !wanted(path) { walker.skipDescendants() }
+            } else if wanted(path) {
                 files.append(path)
             }
         }
