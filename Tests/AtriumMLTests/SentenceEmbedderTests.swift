@@ -100,7 +100,7 @@ import Testing
         atr_use_portable_kernels(1)
         defer { atr_use_portable_kernels(0) }
         let cases = Array(MiniLMGolden.cases.prefix(64))
-        for (golden, embedding) in zip(cases, embedder.embed(tokenized: cases.map(\.ids), threads: 2)) {
+        for (golden, embedding) in zip(cases, embedder.embed(tokenized: cases.map(\.ids), parallel: Parallel(threads: 2))) {
             #expect(zip(golden.vector, embedding).map { abs($0 - $1) }.max()! <= 1e-5)
         }
     }

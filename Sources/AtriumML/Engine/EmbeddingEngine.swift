@@ -49,6 +49,7 @@ public final class EmbeddingEngine: @unchecked Sendable {
     private var runningSequences = 0
     private var stopped = false
     private var thread: Thread?
+    private let workers: WorkerPool
     /// Counters for `/metrics` and tests.
     private var batchesRun = 0
     private var sequencesRun = 0
@@ -56,6 +57,7 @@ public final class EmbeddingEngine: @unchecked Sendable {
     public init(embedder: SentenceEmbedder, settings: Settings = Settings()) {
         self.embedder = embedder
         self.settings = settings
+        self.workers = WorkerPool(threads: settings.threads)
         // The thread holds the engine until `shutdown`.
         let thread = Thread { [self] in self.run() }
         thread.name = "atrium-embeddings"
@@ -114,6 +116,7 @@ public final class EmbeddingEngine: @unchecked Sendable {
         queuedSequences = 0
         condition.broadcast()
         condition.unlock()
+        workers.shutdown()
         for job in waiting { job.continuation?.resume(throwing: Failure.stopped) }
     }
 
@@ -142,7 +145,7 @@ public final class EmbeddingEngine: @unchecked Sendable {
             guard !batch.isEmpty else { continue }
             var embeddings: [[Float]] = []
             for chunk in Self.chunks(batch.flatMap(\.sequences), maxTokens: settings.maxBatchTokens) {
-                embeddings += embedder.embed(tokenized: chunk, threads: settings.threads)
+                embeddings += embedder.embed(tokenized: chunk, parallel: Parallel(pool: workers))
             }
             condition.lock()
             batchesRun += 1

@@ -8,7 +8,8 @@ import Darwin
 #endif
 
 /// A `.safetensors` file, memory-mapped: the header is read at once, tensors on demand. F32 tensors
-/// are used in place (no copy); F16 and BF16 ones are widened to F32.
+/// aligned to a cache line are used in place (no copy), others are copied to aligned memory; F16 and
+/// BF16 ones are widened to F32.
 public final class SafeTensors: @unchecked Sendable {
     public struct Entry: Sendable, Equatable {
         public var dtype: String
@@ -75,7 +76,9 @@ public final class SafeTensors: @unchecked Sendable {
         let count = entry.shape.reduce(1, *)
         switch entry.dtype {
         case "F32":
-            if Int(bitPattern: start) % MemoryLayout<Float>.alignment == 0 {
+            // In place when the file lays it out on a cache line; else copied to one, so that the
+            // kernels' vector loads never straddle two lines.
+            if Int(bitPattern: start) % 64 == 0 {
                 return Tensor(shape: entry.shape, storage: TensorStorage(borrowing: start.assumingMemoryBound(to: Float.self), owner: self.file))
             }
             let tensor = Tensor(zeros: entry.shape)

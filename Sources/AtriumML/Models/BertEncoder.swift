@@ -68,9 +68,8 @@ public final class BertEncoder: @unchecked Sendable {
 
     /// The last hidden states of each sequence, packed: [total tokens, hidden]. Every id must be below
     /// the vocabulary size and every sequence no longer than the position table (callers check).
-    /// `threads` cores share the work.
-    public func forward(_ sequences: [[Int]], threads: Int = 1) -> Tensor {
-        let parallel = Parallel(threads: max(1, threads))
+    /// `parallel` spreads the work over cores.
+    public func forward(_ sequences: [[Int]], parallel: Parallel = Parallel(threads: 1)) -> Tensor {
         let d = config.hiddenSize
         let total = sequences.reduce(0) { $0 + $1.count }
         let hidden = Tensor(zeros: [total, d])

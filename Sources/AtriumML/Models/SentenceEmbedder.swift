@@ -80,9 +80,9 @@ public final class SentenceEmbedder: Sendable {
     }
 
     /// One embedding per sequence of token ids (each already valid for the model: see `check`).
-    public func embed<Sequences: Collection<[Int]>>(tokenized sequences: Sequences, threads: Int = 1) -> [[Float]] {
+    public func embed<Sequences: Collection<[Int]>>(tokenized sequences: Sequences, parallel: Parallel = Parallel(threads: 1)) -> [[Float]] {
         guard !sequences.isEmpty else { return [] }
-        let hidden = encoder.forward(Array(sequences), threads: threads)
+        let hidden = encoder.forward(Array(sequences), parallel: parallel)
         let d = dimensions
         var embeddings: [[Float]] = []
         embeddings.reserveCapacity(sequences.count)
@@ -98,8 +98,8 @@ public final class SentenceEmbedder: Sendable {
         return embeddings
     }
 
-    public func embed(_ texts: [String], threads: Int = 1) -> [[Float]] {
-        embed(tokenized: texts.map(tokenize), threads: threads)
+    public func embed(_ texts: [String], parallel: Parallel = Parallel(threads: 1)) -> [[Float]] {
+        embed(tokenized: texts.map(tokenize), parallel: parallel)
     }
 
     /// Why a sequence of token ids cannot go in as it is, or nil when it can.

@@ -1,9 +1,21 @@
 import Dispatch
 
-/// Splits work across the engine's cores. BLAS runs single-threaded inside each part, so no thread
-/// spins waiting for another, and the loops between the matrix products run in parallel too.
-struct Parallel: Sendable {
+/// Splits work across the engine's cores. BLAS runs single-threaded inside each part, and the loops
+/// between the matrix products run in parallel too. With a `WorkerPool` the parts run on its spinning
+/// workers; without, on Dispatch's.
+public struct Parallel: Sendable {
     let threads: Int
+    let pool: WorkerPool?
+
+    public init(threads: Int) {
+        self.threads = max(1, threads)
+        self.pool = nil
+    }
+
+    public init(pool: WorkerPool) {
+        self.threads = pool.threads
+        self.pool = pool
+    }
 
     /// Calls `body` with each part's number (below `threads`) and its range of `0..<count`, in
     /// parallel; ranges start at multiples of `alignment`.
@@ -12,10 +24,15 @@ struct Parallel: Sendable {
         guard parts > 1 else { return body(0, 0..<count) }
         let step = (count + parts - 1) / parts
         let aligned = (step + alignment - 1) / alignment * alignment
-        DispatchQueue.concurrentPerform(iterations: parts) { part in
+        let run: @Sendable (Int) -> Void = { part in
             let start = part * aligned
             let end = part == parts - 1 ? count : min(count, start + aligned)
             if start < end { body(part, start..<end) }
+        }
+        if let pool {
+            pool.run(parts: parts, run)
+        } else {
+            DispatchQueue.concurrentPerform(iterations: parts, execute: run)
         }
     }
 

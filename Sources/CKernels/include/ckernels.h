@@ -52,4 +52,13 @@ void atr_mean_pool(const float *rows, size_t count, size_t stride, size_t cols, 
 void atr_f16_to_f32(const uint16_t *in, float *out, size_t count);
 void atr_bf16_to_f32(const uint16_t *in, float *out, size_t count);
 
+/// A pause inside a spin loop.
+static inline void atr_cpu_relax(void) {
+#if defined(__x86_64__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
+}
+
 #endif

@@ -1,0 +1,88 @@
+import CKernels
+import Foundation
+import Synchronization
+
+/// The engine's threads for one forward pass: workers that spin between the pass's parallel steps
+/// (dozens per pass, microseconds apart), so no step waits for a thread to wake, and sleep when the
+/// engine is idle. The calling thread takes part 0 of every step.
+public final class WorkerPool: @unchecked Sendable {
+    public let threads: Int
+    private let generation = Atomic<Int>(0)
+    private let remaining = Atomic<Int>(0)
+    private let stopped = Atomic<Bool>(false)
+    private let sleeper = NSCondition()
+    /// The step being run: set before `generation` moves, read by workers after they see it move.
+    private var step: ((Int) -> Void)?
+    private var stepParts = 0
+
+    /// About half a millisecond of spinning before a worker sleeps.
+    static let spinsBeforeSleep = 20_000
+
+    public init(threads: Int) {
+        self.threads = max(1, threads)
+        for index in 1..<self.threads {
+            let thread = Thread { [self] in work(index) }
+            thread.name = "atrium-engine-\(index)"
+            thread.start()
+        }
+    }
+
+    /// Runs `body(part)` for each part in `0..<parts` (at most `threads`), in parallel; returns when all
+    /// are done.
+    public func run(parts: Int, _ body: (Int) -> Void) {
+        let parts = min(parts, threads)
+        guard parts > 1 else {
+            if parts == 1 { body(0) }
+            return
+        }
+        withoutActuallyEscaping(body) { body in
+            step = body
+            stepParts = parts
+            remaining.store(parts - 1, ordering: .relaxed)
+            sleeper.lock()
+            generation.add(1, ordering: .releasing)
+            sleeper.broadcast()
+            sleeper.unlock()
+            body(0)
+            while remaining.load(ordering: .acquiring) > 0 { atr_cpu_relax() }
+            step = nil
+        }
+    }
+
+    /// Lets the workers end.
+    public func shutdown() {
+        sleeper.lock()
+        stopped.store(true, ordering: .relaxed)
+        sleeper.broadcast()
+        sleeper.unlock()
+    }
+
+    private func work(_ index: Int) {
+        var seen = 0
+        while true {
+            var spins = 0
+            var current = generation.load(ordering: .acquiring)
+            while current == seen {
+                if stopped.load(ordering: .relaxed) { return }
+                spins += 1
+                if spins < Self.spinsBeforeSleep {
+                    atr_cpu_relax()
+                } else {
+                    sleeper.lock()
+                    while generation.load(ordering: .acquiring) == seen && !stopped.load(ordering: .relaxed) { sleeper.wait() }
+                    sleeper.unlock()
+                }
+                current = generation.load(ordering: .acquiring)
+            }
+            seen = current
+            if index < stepParts {
+                // The step is let go before the caller hears it is done: it must not outlive `run`.
+                do {
+                    let step = self.step!
+                    step(index)
+                }
+                remaining.subtract(1, ordering: .releasing)
+            }
+        }
+    }
+}
