@@ -3,10 +3,6 @@
 #include <math.h>
 #include <string.h>
 
-void atr_fill_rows(float *x, const float *bias, size_t rows, size_t cols) {
-    for (size_t r = 0; r < rows; r++) memcpy(x + r * cols, bias, cols * sizeof(float));
-}
-
 void atr_fill_columns(float *x, const float *bias, size_t rows, size_t cols, size_t stride) {
     for (size_t r = 0; r < rows; r++) memcpy(x + r * stride, bias, cols * sizeof(float));
 }

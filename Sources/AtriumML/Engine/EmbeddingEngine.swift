@@ -68,7 +68,8 @@ public final class EmbeddingEngine: @unchecked Sendable {
         thread.start()
     }
 
-    /// Embeds sequences of token ids (each valid for the model: `SentenceEmbedder.problem(with:)`).
+    /// Embeds sequences of token ids, each within the model's vocabulary and `maxSequenceLength` (the
+    /// caller checks: the embedded provider refuses other inputs with a 400).
     public func embed(_ sequences: [[Int]]) async throws -> [[Float]] {
         guard !sequences.isEmpty else { return [] }
         let box = JobBox()

@@ -84,9 +84,10 @@ public final class BertEncoder: @unchecked Sendable {
                 hidden.pointer + rows.lowerBound * d, nil, embeddingNorm.gamma.pointer, embeddingNorm.beta.pointer, rows.count, d,
                 config.layerNormEpsilon)
         }
-        let scratch = Scratch(total: total, longest: sequences.map(\.count).max() ?? 0, threads: parallel.threads, config: config)
+        let lengths = sequences.map(\.count)
+        let scratch = Scratch(total: total, longest: lengths.max() ?? 0, threads: parallel.threads, config: config)
         for layer in layers {
-            run(layer, on: hidden, lengths: sequences.map(\.count), scratch: scratch, parallel: parallel)
+            run(layer, on: hidden, lengths: lengths, scratch: scratch, parallel: parallel)
         }
         return hidden
     }

@@ -101,14 +101,4 @@ public final class SentenceEmbedder: Sendable {
     public func embed(_ texts: [String], parallel: Parallel = Parallel(threads: 1)) -> [[Float]] {
         embed(tokenized: texts.map(tokenize), parallel: parallel)
     }
-
-    /// Why a sequence of token ids cannot go in as it is, or nil when it can.
-    public func problem(with ids: [Int]) -> String? {
-        if ids.isEmpty { return "is empty" }
-        if ids.count > maxSequenceLength { return "has \(ids.count) tokens; this model takes at most \(maxSequenceLength)" }
-        if let bad = ids.first(where: { $0 < 0 || $0 >= encoder.config.vocabularySize }) {
-            return "holds the token id \(bad), outside this model's vocabulary of \(encoder.config.vocabularySize)"
-        }
-        return nil
-    }
 }

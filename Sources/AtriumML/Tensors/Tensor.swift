@@ -13,24 +13,12 @@ public struct Tensor: @unchecked Sendable {
         self.storage = TensorStorage(count: shape.reduce(1, *))
     }
 
-    public init(shape: [Int], values: [Float]) {
-        precondition(shape.reduce(1, *) == values.count, "\(values.count) values do not fill shape \(shape)")
-        self.init(zeros: shape)
-        values.withUnsafeBufferPointer { storage.base.update(from: $0.baseAddress!, count: values.count) }
-    }
-
     init(shape: [Int], storage: TensorStorage) {
         self.shape = shape
         self.storage = storage
     }
 
     public var values: [Float] { Array(UnsafeBufferPointer(start: pointer, count: count)) }
-
-    /// Row `index` of a matrix, as an array.
-    public func row(_ index: Int) -> [Float] {
-        let width = shape.last ?? 1
-        return Array(UnsafeBufferPointer(start: pointer + index * width, count: width))
-    }
 }
 
 /// The memory behind a tensor: allocated here (64-byte aligned, freed with it), or borrowed from an

@@ -7,9 +7,6 @@
 // The engine's elementwise loops, in C so that they vectorise in every build. Rows are contiguous
 // (`stride` floats apart where a stride is given).
 
-/// Each of `rows` rows of `x` (`cols` wide) becomes `bias` (to be accumulated into by a GEMM).
-void atr_fill_rows(float *x, const float *bias, size_t rows, size_t cols);
-
 /// Columns [0, cols) of each of `rows` rows (`stride` floats apart) become `bias`.
 void atr_fill_columns(float *x, const float *bias, size_t rows, size_t cols, size_t stride);
 
