@@ -3,14 +3,6 @@
 #include <math.h>
 #include <string.h>
 
-void atr_fill_columns(float *x, const float *bias, size_t rows, size_t cols, size_t stride) {
-    for (size_t r = 0; r < rows; r++) memcpy(x + r * stride, bias, cols * sizeof(float));
-}
-
-void atr_gelu_erf_columns(float *x, size_t rows, size_t cols, size_t stride) {
-    for (size_t r = 0; r < rows; r++) atr_gelu_erf(x + r * stride, cols);
-}
-
 void atr_embed_token(float *out, const float *word, const float *position, const float *type, size_t width) {
     for (size_t c = 0; c < width; c++) out[c] = word[c] + position[c] + type[c];
 }

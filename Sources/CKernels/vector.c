@@ -1,6 +1,7 @@
 // AVX2 + FMA versions of the engine's hot loops, chosen at run time so the binary still runs on any
 // x86-64 (elsewhere the portable loops in kernels.c serve).
 #include "ckernels.h"
+#include "simd.h"
 
 #include <math.h>
 #include <string.h>
@@ -20,49 +21,6 @@ int atr_has_avx2(void) {
         avx2_state = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
     }
     return avx2_state;
-}
-
-#define AVX2 __attribute__((target("avx2,fma")))
-
-/// e^x for 8 floats (Cephes' single-precision polynomial, about 1 ulp).
-static inline AVX2 __m256 exp8(__m256 x) {
-    x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-87.3f)), _mm256_set1_ps(88.3f));
-    __m256 n = _mm256_floor_ps(_mm256_fmadd_ps(x, _mm256_set1_ps(1.44269504088896341f), _mm256_set1_ps(0.5f)));
-    x = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
-    x = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), x);
-    __m256 y = _mm256_set1_ps(1.9875691500e-4f);
-    y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(1.3981999507e-3f));
-    y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(8.3334519073e-3f));
-    y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(4.1665795894e-2f));
-    y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(1.6666665459e-1f));
-    y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(5.0000001201e-1f));
-    y = _mm256_fmadd_ps(y, _mm256_mul_ps(x, x), _mm256_add_ps(x, _mm256_set1_ps(1.0f)));
-    __m256i exponent = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
-    return _mm256_mul_ps(y, _mm256_castsi256_ps(exponent));
-}
-
-/// GELU with erf from Abramowitz and Stegun 7.1.26 (absolute error below 1.5e-7), as PyTorch's
-/// vectorised CPU kernel computes it.
-static AVX2 void gelu_avx2(float *values, size_t count) {
-    const __m256 sign = _mm256_set1_ps(-0.0f), one = _mm256_set1_ps(1.0f), half = _mm256_set1_ps(0.5f);
-    const __m256 root = _mm256_set1_ps((float)M_SQRT1_2);
-    size_t i = 0;
-    for (; i + 8 <= count; i += 8) {
-        __m256 v = _mm256_loadu_ps(values + i);
-        __m256 x = _mm256_mul_ps(v, root);
-        __m256 signs = _mm256_and_ps(sign, x);
-        __m256 a = _mm256_xor_ps(signs, x);
-        __m256 t = _mm256_div_ps(one, _mm256_fmadd_ps(_mm256_set1_ps(0.3275911f), a, one));
-        __m256 r = _mm256_fmadd_ps(_mm256_set1_ps(1.061405429f), t, _mm256_set1_ps(-1.453152027f));
-        r = _mm256_fmadd_ps(r, t, _mm256_set1_ps(1.421413741f));
-        r = _mm256_fmadd_ps(r, t, _mm256_set1_ps(-0.284496736f));
-        r = _mm256_fmadd_ps(r, t, _mm256_set1_ps(0.254829592f));
-        __m256 e = exp8(_mm256_xor_ps(sign, _mm256_mul_ps(a, a)));
-        __m256 erf = _mm256_fnmadd_ps(_mm256_mul_ps(r, t), e, one);
-        erf = _mm256_xor_ps(signs, erf);
-        _mm256_storeu_ps(values + i, _mm256_mul_ps(_mm256_mul_ps(half, v), _mm256_add_ps(one, erf)));
-    }
-    for (; i < count; i++) values[i] = 0.5f * values[i] * (1.0f + erff(values[i] * (float)M_SQRT1_2));
 }
 
 static AVX2 void softmax_avx2(float *row, size_t valid, float scale) {
@@ -88,13 +46,6 @@ static AVX2 void softmax_avx2(float *row, size_t valid, float scale) {
     }
     const float inverse = 1.0f / sum;
     for (c = 0; c < valid; c++) row[c] *= inverse;
-}
-
-static inline AVX2 float hsum(__m256 v) {
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
 }
 
 /// out[q] += x · w[q] for `count` consecutive weight rows (the leftovers of the blocked loop).
@@ -214,13 +165,6 @@ void atr_use_portable_kernels(int portable) { (void)portable; }
 int atr_has_avx2(void) { return 0; }
 #endif
 
-void atr_gelu_erf(float *x, size_t count) {
-#if defined(__x86_64__)
-    if (atr_has_avx2()) return gelu_avx2(x, count);
-#endif
-    for (size_t i = 0; i < count; i++) x[i] = 0.5f * x[i] * (1.0f + erff(x[i] * (float)M_SQRT1_2));
-}
-
 void atr_softmax_prefix(float *row, size_t valid, size_t cols, float scale) {
 #if defined(__x86_64__)
     if (atr_has_avx2()) {
@@ -252,16 +196,6 @@ int atr_attention_head(const float *q, const float *k, const float *v, size_t ld
         for (size_t r = 0; r < length; r++) softmax_avx2(scores + r * length, length, scale);
         for (size_t r = 0; r < length; r++) memset(out + r * ldo, 0, width * sizeof(float));
         linear_t_avx2(scores, length, length, length, v, ld, width, out, ldo);
-        return 1;
-    }
-#endif
-    return 0;
-}
-
-int atr_linear_small(const float *x, size_t m, size_t k, const float *w, size_t n, float *out, size_t ldo) {
-#if defined(__x86_64__)
-    if (atr_has_avx2()) {
-        linear_avx2(x, k, m, k, w, k, n, out, ldo);
         return 1;
     }
 #endif

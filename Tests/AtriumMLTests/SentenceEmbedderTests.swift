@@ -104,4 +104,10 @@ import Testing
             #expect(zip(golden.vector, embedding).map { abs($0 - $1) }.max()! <= 1e-5)
         }
     }
+
+    @Test func portablePackedLinearMatchesAPlainLoop() {
+        atr_use_portable_kernels(1)
+        defer { atr_use_portable_kernels(0) }
+        PackedLinearCheck.checkEveryShape()
+    }
 }

@@ -1,22 +1,19 @@
 import CKernels
 
-/// A BERT encoder on CPU: BLAS for the matrix products, C loops for the rest. A batch is packed, not
+/// A BERT encoder on CPU: linear layers on packed weights (`PackedLinear`), attention and the rest in
+/// C loops. A batch is packed, not
 /// padded: the sequences lie one after another, so no work goes to padding, and attention looks only
 /// within each sequence.
 public final class BertEncoder: @unchecked Sendable {
     public let config: BertConfig
 
     struct Layer {
-        /// Query, key and value projections stacked: [3·hidden, hidden].
-        var qkvWeight: Tensor
-        var qkvBias: Tensor
-        var outputWeight: Tensor
-        var outputBias: Tensor
+        /// Query, key and value projections stacked: 3·hidden outputs.
+        var qkv: PackedLinear
+        var output: PackedLinear
         var attentionNorm: (gamma: Tensor, beta: Tensor)
-        var intermediateWeight: Tensor
-        var intermediateBias: Tensor
-        var feedForwardWeight: Tensor
-        var feedForwardBias: Tensor
+        var intermediate: PackedLinear
+        var feedForward: PackedLinear
         var outputNorm: (gamma: Tensor, beta: Tensor)
     }
 
@@ -40,30 +37,20 @@ public final class BertEncoder: @unchecked Sendable {
         embeddingNorm = try norm("embeddings.LayerNorm")
         layers = try (0..<config.layers).map { index in
             let base = "encoder.layer.\(index)."
+            func linear(_ name: String, _ shape: [Int]) throws -> PackedLinear {
+                PackedLinear(weight: try tensor(base + name + ".weight", shape), bias: try tensor(base + name + ".bias", [shape[0]]))
+            }
             let parts = try ["query", "key", "value"].map { part in
                 (try tensor(base + "attention.self.\(part).weight", [d, d]), try tensor(base + "attention.self.\(part).bias", [d]))
             }
             return Layer(
-                qkvWeight: Self.stack(parts.map(\.0), shape: [3 * d, d]), qkvBias: Self.stack(parts.map(\.1), shape: [3 * d]),
-                outputWeight: try tensor(base + "attention.output.dense.weight", [d, d]),
-                outputBias: try tensor(base + "attention.output.dense.bias", [d]),
+                qkv: PackedLinear(stacking: parts.map(\.0), biases: parts.map(\.1)),
+                output: try linear("attention.output.dense", [d, d]),
                 attentionNorm: try norm(base + "attention.output.LayerNorm"),
-                intermediateWeight: try tensor(base + "intermediate.dense.weight", [config.intermediateSize, d]),
-                intermediateBias: try tensor(base + "intermediate.dense.bias", [config.intermediateSize]),
-                feedForwardWeight: try tensor(base + "output.dense.weight", [d, config.intermediateSize]),
-                feedForwardBias: try tensor(base + "output.dense.bias", [d]),
+                intermediate: try linear("intermediate.dense", [config.intermediateSize, d]),
+                feedForward: try linear("output.dense", [d, config.intermediateSize]),
                 outputNorm: try norm(base + "output.LayerNorm"))
         }
-    }
-
-    private static func stack(_ tensors: [Tensor], shape: [Int]) -> Tensor {
-        let stacked = Tensor(zeros: shape)
-        var offset = 0
-        for tensor in tensors {
-            (stacked.pointer + offset).update(from: tensor.pointer, count: tensor.count)
-            offset += tensor.count
-        }
-        return stacked
     }
 
     /// The last hidden states of each sequence, packed: [total tokens, hidden]. Every id must be below
@@ -113,35 +100,28 @@ public final class BertEncoder: @unchecked Sendable {
         let d = config.hiddenSize
         let total = hidden.shape[0]
         let headSize = d / config.heads
-        linear(hidden, rows: total, weight: layer.qkvWeight, bias: layer.qkvBias, into: scratch.qkv, parallel: parallel)
+        layer.qkv.apply(hidden, rows: total, into: scratch.qkv, parallel: parallel)
         let scale = 1 / Float(headSize).squareRoot()
         let starts = lengths.reduce(into: [0]) { $0.append($0.last! + $1) }
-        // Each (sequence, head) pair is independent: the parts take turns of them.
-        let pairs = lengths.count * config.heads
-        parallel.parts(pairs) { part, range in
+        // Each (sequence, head) pair is independent: the parts take them in turn.
+        parallel.tasks(lengths.count * config.heads) { part, pair in
             let scores = scratch.scores[part].pointer
-            for pair in range {
-                let (sequence, head) = pair.quotientAndRemainder(dividingBy: config.heads)
-                let length = lengths[sequence]
-                let base = scratch.qkv.pointer + starts[sequence] * 3 * d
-                let query = base + head * headSize
-                let key = base + d + head * headSize
-                let value = base + 2 * d + head * headSize
-                let context = scratch.context.pointer + starts[sequence] * d + head * headSize
-                if atr_attention_head(query, key, value, 3 * d, length, headSize, scale, scores, context, d) == 1 { continue }
-                BLAS.gemm(m: length, n: length, k: headSize, a: query, lda: 3 * d, b: key, ldb: 3 * d, transposeB: true, c: scores, ldc: length)
-                for r in 0..<length { atr_softmax_prefix(scores + r * length, length, length, scale) }
-                BLAS.gemm(
-                    m: length, n: headSize, k: length, a: scores, lda: length, b: value, ldb: 3 * d, transposeB: false,
-                    c: context, ldc: d)
-            }
+            let (sequence, head) = pair.quotientAndRemainder(dividingBy: config.heads)
+            let length = lengths[sequence]
+            let base = scratch.qkv.pointer + starts[sequence] * 3 * d
+            let query = base + head * headSize
+            let key = base + d + head * headSize
+            let value = base + 2 * d + head * headSize
+            let context = scratch.context.pointer + starts[sequence] * d + head * headSize
+            if atr_attention_head(query, key, value, 3 * d, length, headSize, scale, scores, context, d) == 1 { return }
+            BLAS.gemm(m: length, n: length, k: headSize, a: query, lda: 3 * d, b: key, ldb: 3 * d, transposeB: true, c: scores, ldc: length)
+            for r in 0..<length { atr_softmax_prefix(scores + r * length, length, length, scale) }
+            BLAS.gemm(m: length, n: headSize, k: length, a: scores, lda: length, b: value, ldb: 3 * d, transposeB: false, c: context, ldc: d)
         }
-        linear(scratch.context, rows: total, weight: layer.outputWeight, bias: layer.outputBias, into: scratch.projected, parallel: parallel)
+        layer.output.apply(scratch.context, rows: total, into: scratch.projected, parallel: parallel)
         addAndNormalize(hidden, scratch.projected, layer.attentionNorm, parallel: parallel)
-        linear(
-            hidden, rows: total, weight: layer.intermediateWeight, bias: layer.intermediateBias, into: scratch.intermediate, gelu: true,
-            parallel: parallel)
-        linear(scratch.intermediate, rows: total, weight: layer.feedForwardWeight, bias: layer.feedForwardBias, into: scratch.projected, parallel: parallel)
+        layer.intermediate.apply(hidden, rows: total, into: scratch.intermediate, gelu: true, parallel: parallel)
+        layer.feedForward.apply(scratch.intermediate, rows: total, into: scratch.projected, parallel: parallel)
         addAndNormalize(hidden, scratch.projected, layer.outputNorm, parallel: parallel)
     }
 
@@ -154,25 +134,4 @@ public final class BertEncoder: @unchecked Sendable {
                 config.layerNormEpsilon)
         }
     }
-
-    /// Up to this many rows, a linear layer streams its weights once through a kernel of our own: a
-    /// GEMM would spend more time packing them than multiplying.
-    static let directRows = 24
-
-    /// out = x · Wᵀ + b (then GELU), for a weight stored [out, in]. The cores split the outputs.
-    private func linear(_ x: Tensor, rows: Int, weight: Tensor, bias: Tensor, into out: Tensor, gelu: Bool = false, parallel: Parallel) {
-        let (outputs, inputs) = (weight.shape[0], weight.shape[1])
-        parallel.ranges(outputs, alignment: 16) { columns in
-            atr_fill_columns(out.pointer + columns.lowerBound, bias.pointer + columns.lowerBound, rows, columns.count, outputs)
-            let direct = rows <= Self.directRows
-                && atr_linear_small(x.pointer, rows, inputs, weight.pointer + columns.lowerBound * inputs, columns.count, out.pointer + columns.lowerBound, outputs) == 1
-            if !direct {
-                BLAS.gemm(
-                    m: rows, n: columns.count, k: inputs, a: x.pointer, b: weight.pointer + columns.lowerBound * inputs, transposeB: true,
-                    c: out.pointer + columns.lowerBound, ldc: outputs, beta: 1)
-            }
-            if gelu { atr_gelu_erf_columns(out.pointer + columns.lowerBound, rows, columns.count, outputs) }
-        }
-    }
 }
-

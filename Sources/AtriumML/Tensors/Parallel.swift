@@ -1,4 +1,5 @@
 import Dispatch
+import Synchronization
 
 /// Splits work across the engine's cores. BLAS runs single-threaded inside each part, and the loops
 /// between the matrix products run in parallel too. With a `WorkerPool` the parts run on its spinning
@@ -40,4 +41,23 @@ public struct Parallel: Sendable {
     func ranges(_ count: Int, alignment: Int = 1, _ body: @Sendable (Range<Int>) -> Void) {
         parts(count, alignment: alignment) { _, range in body(range) }
     }
+
+    /// Calls `body(task)` for every task in `0..<count`, the parts taking the next one as each finishes
+    /// its last: a part slowed down (a busy neighbour on a shared machine) then does fewer, rather than
+    /// keeping the others waiting at the end of the step. `part` numbers the caller's scratch space.
+    func tasks(_ count: Int, _ body: @Sendable (_ part: Int, _ task: Int) -> Void) {
+        guard threads > 1 && count > 1 else {
+            for task in 0..<count { body(0, task) }
+            return
+        }
+        let next = TaskCounter()
+        parts(threads) { part, _ in
+            while case let task = next.take(), task < count { body(part, task) }
+        }
+    }
+}
+
+private final class TaskCounter: Sendable {
+    private let value = Atomic<Int>(0)
+    func take() -> Int { value.add(1, ordering: .relaxed).oldValue }
 }

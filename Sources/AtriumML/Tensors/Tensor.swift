@@ -13,6 +13,17 @@ public struct Tensor: @unchecked Sendable {
         self.storage = TensorStorage(count: shape.reduce(1, *))
     }
 
+    /// The tensors' values one after another, under a new shape of the same count.
+    init(concatenating tensors: [Tensor], shape: [Int]) {
+        self.init(zeros: shape)
+        precondition(tensors.reduce(0) { $0 + $1.count } == count)
+        var offset = 0
+        for tensor in tensors {
+            (pointer + offset).update(from: tensor.pointer, count: tensor.count)
+            offset += tensor.count
+        }
+    }
+
     init(shape: [Int], storage: TensorStorage) {
         self.shape = shape
         self.storage = storage

@@ -7,27 +7,30 @@
 // The engine's elementwise loops, in C so that they vectorise in every build. Rows are contiguous
 // (`stride` floats apart where a stride is given).
 
-/// Columns [0, cols) of each of `rows` rows (`stride` floats apart) become `bias`.
-void atr_fill_columns(float *x, const float *bias, size_t rows, size_t cols, size_t stride);
-
-/// GELU (erf form) over columns [0, cols) of each row.
-void atr_gelu_erf_columns(float *x, size_t rows, size_t cols, size_t stride);
-
 /// out = word + position + type, `width` floats.
 void atr_embed_token(float *out, const float *word, const float *position, const float *type, size_t width);
 
 /// x = LayerNorm(x + residual) · gamma + beta, row by row; `residual` may be NULL.
 void atr_layer_norm(float *x, const float *residual, const float *gamma, const float *beta, size_t rows, size_t cols, float eps);
 
-/// x = GELU(x) with the exact erf form, as BERT's "gelu".
-void atr_gelu_erf(float *x, size_t count);
-
 /// Softmax of `row[0..<valid]` after scaling by `scale`; `row[valid..<cols]` becomes 0.
 void atr_softmax_prefix(float *row, size_t valid, size_t cols, float scale);
 
-/// out[i][j] += x[i] · w[j] for i < m, j < n (x is m×k, w is n×k, out rows `ldo` apart), for few rows
-/// of x. Returns 0, doing nothing, where the CPU lacks AVX2 and FMA (the caller uses BLAS then).
-int atr_linear_small(const float *x, size_t m, size_t k, const float *w, size_t n, float *out, size_t ldo);
+/// Floats that a packed copy of an [n][k] linear weight takes (n rounded up to whole panels of 16).
+size_t atr_packed_size(size_t n, size_t k);
+
+/// Packs an [n][k] linear weight (PyTorch's [out][in]) into panels of 16 outputs, each [k][16],
+/// zero-padded; `packed` holds atr_packed_size(n, k) floats, 32-byte aligned.
+void atr_pack_linear(const float *w, size_t n, size_t k, float *packed);
+
+/// Rows whose `k` inputs stay in L2 together: atr_linear_packed takes the rows in chunks this size.
+size_t atr_linear_chunk_rows(size_t k);
+
+/// out[i][j] = bias[j] + Σq x[i][q] · w[j][q] for rows i < m (x rows `ldx` apart, out rows `ldo`
+/// apart) and the outputs of panels [p0, p1), that is columns [16·p0, min(16·p1, n)); then GELU
+/// (erf form) where `gelu` is set. `bias` may be NULL. Parts of a batch may take disjoint panels.
+void atr_linear_packed(
+    const float *x, size_t ldx, size_t m, size_t k, const float *packed, size_t n, size_t p0, size_t p1, const float *bias, int gelu, float *out, size_t ldo);
 
 /// One attention head of one sequence: out = softmax(q·kᵀ · scale) · v, where q, k and v are `length`
 /// rows of `width` floats, `ld` floats apart (columns of the packed QKV projection), `scores` holds
