@@ -1,4 +1,5 @@
 #include "ckernels.h"
+#include "simd.h"
 
 #include <math.h>
 #include <string.h>
@@ -7,7 +8,7 @@ void atr_embed_token(float *out, const float *word, const float *position, const
     for (size_t c = 0; c < width; c++) out[c] = word[c] + position[c] + type[c];
 }
 
-void atr_layer_norm(float *x, const float *residual, const float *gamma, const float *beta, size_t rows, size_t cols, float eps) {
+void atr_layer_norm_portable(float *x, const float *residual, const float *gamma, const float *beta, size_t rows, size_t cols, float eps) {
     for (size_t r = 0; r < rows; r++) {
         float *row = x + r * cols;
         if (residual) {

@@ -2,6 +2,11 @@
 #ifndef ATRIUM_CKERNELS_SIMD_H
 #define ATRIUM_CKERNELS_SIMD_H
 
+#include <stddef.h>
+
+/// The portable loops behind functions whose fast paths live in vector.c.
+void atr_layer_norm_portable(float *x, const float *residual, const float *gamma, const float *beta, size_t rows, size_t cols, float eps);
+
 #if defined(__x86_64__)
 #include <immintrin.h>
 #include <math.h>

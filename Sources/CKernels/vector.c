@@ -23,6 +23,47 @@ int atr_has_avx2(void) {
     return avx2_state;
 }
 
+/// Sums of 8 floats, in double (as the portable loop sums), into 4 lanes.
+static inline AVX2 __m256d add_widened(__m256d sums, __m256 v) {
+    sums = _mm256_add_pd(sums, _mm256_cvtps_pd(_mm256_castps256_ps128(v)));
+    return _mm256_add_pd(sums, _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1)));
+}
+
+static inline AVX2 double hsum_pd(__m256d v) {
+    __m128d s = _mm_add_pd(_mm256_castpd256_pd128(v), _mm256_extractf128_pd(v, 1));
+    return _mm_cvtsd_f64(_mm_add_sd(s, _mm_unpackhi_pd(s, s)));
+}
+
+/// LayerNorm for rows of a multiple of 8 columns: the mean and variance summed in double, like the
+/// portable loop, the rest in float.
+static AVX2 void layer_norm_avx2(float *x, const float *residual, const float *gamma, const float *beta, size_t rows, size_t cols, float eps) {
+    for (size_t r = 0; r < rows; r++) {
+        float *row = x + r * cols;
+        __m256d sums = _mm256_setzero_pd();
+        for (size_t c = 0; c < cols; c += 8) {
+            __m256 v = _mm256_loadu_ps(row + c);
+            if (residual) {
+                v = _mm256_add_ps(v, _mm256_loadu_ps(residual + r * cols + c));
+                _mm256_storeu_ps(row + c, v);
+            }
+            sums = add_widened(sums, v);
+        }
+        const __m256 mean = _mm256_set1_ps((float)(hsum_pd(sums) / (double)cols));
+        __m256d squares = _mm256_setzero_pd();
+        for (size_t c = 0; c < cols; c += 8) {
+            const __m256 d = _mm256_sub_ps(_mm256_loadu_ps(row + c), mean);
+            const __m128 low = _mm256_castps256_ps128(d), high = _mm256_extractf128_ps(d, 1);
+            squares = _mm256_fmadd_pd(_mm256_cvtps_pd(low), _mm256_cvtps_pd(low), squares);
+            squares = _mm256_fmadd_pd(_mm256_cvtps_pd(high), _mm256_cvtps_pd(high), squares);
+        }
+        const __m256 inverse = _mm256_set1_ps((float)(1.0 / sqrt(hsum_pd(squares) / (double)cols + eps)));
+        for (size_t c = 0; c < cols; c += 8) {
+            const __m256 d = _mm256_sub_ps(_mm256_loadu_ps(row + c), mean);
+            _mm256_storeu_ps(row + c, _mm256_fmadd_ps(_mm256_mul_ps(d, inverse), _mm256_loadu_ps(gamma + c), _mm256_loadu_ps(beta + c)));
+        }
+    }
+}
+
 static AVX2 void softmax_avx2(float *row, size_t valid, float scale) {
     float max = -INFINITY;
     for (size_t c = 0; c < valid; c++) {
@@ -164,6 +205,13 @@ static AVX2 void linear_t_avx2(const float *x, size_t ldx, size_t m, size_t k, c
 void atr_use_portable_kernels(int portable) { (void)portable; }
 int atr_has_avx2(void) { return 0; }
 #endif
+
+void atr_layer_norm(float *x, const float *residual, const float *gamma, const float *beta, size_t rows, size_t cols, float eps) {
+#if defined(__x86_64__)
+    if (atr_has_avx2() && cols % 8 == 0) return layer_norm_avx2(x, residual, gamma, beta, rows, cols, eps);
+#endif
+    atr_layer_norm_portable(x, residual, gamma, beta, rows, cols, eps);
+}
 
 void atr_softmax_prefix(float *row, size_t valid, size_t cols, float scale) {
 #if defined(__x86_64__)

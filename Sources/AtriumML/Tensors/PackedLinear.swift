@@ -32,13 +32,14 @@ public struct PackedLinear: Sendable {
 
     /// out[rows, outputs] = x[rows, inputs]·Wᵀ + b, then GELU (erf form) where asked. Rows of `x` are
     /// `inputs` floats apart and rows of `out` `outputs` apart. The work goes out in tasks of a chunk of
-    /// rows (whose inputs stay in L2) by a group of output panels, a few per core, taken in turn.
+    /// rows (whose inputs stay in L2) by a group of output panels, taken in turn.
     public func apply(_ x: Tensor, rows: Int, into out: Tensor, gelu: Bool = false, parallel: Parallel) {
         precondition(x.count >= rows * inputs && out.count >= rows * outputs)
         let panels = (outputs + 15) / 16
         let chunk = atr_linear_chunk_rows(inputs)
         let rowTasks = (rows + chunk - 1) / chunk
-        let groups = min(panels, max(1, (parallel.threads * 3 + rowTasks - 1) / rowTasks))
+        // At least four tasks per core, so that the last one to finish keeps the others waiting little.
+        let groups = min(panels, max(1, (parallel.threads * 4 + rowTasks - 1) / rowTasks))
         let groupSize = (panels + groups - 1) / groups
         parallel.tasks(rowTasks * groups) { _, task in
             let (rowTask, group) = task.quotientAndRemainder(dividingBy: groups)
