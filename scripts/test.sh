@@ -35,6 +35,7 @@ fi
 phase "system libraries and models"
 scripts/system-deps.sh
 scripts/fetch-minilm.sh
+scripts/fetch-smollm2.sh
 
 phase "swift build (debug, with tests)"
 swift build --build-tests

@@ -46,30 +46,7 @@ void atr_mean_pool(const float *rows, size_t count, size_t stride, size_t cols, 
 }
 
 void atr_f16_to_f32(const uint16_t *in, float *out, size_t count) {
-    for (size_t i = 0; i < count; i++) {
-        const uint32_t h = in[i];
-        const uint32_t sign = (h & 0x8000u) << 16;
-        uint32_t exponent = (h >> 10) & 0x1fu;
-        uint32_t mantissa = h & 0x3ffu;
-        uint32_t bits;
-        if (exponent == 0x1f) {
-            bits = sign | 0x7f800000u | (mantissa << 13);
-        } else if (exponent == 0) {
-            if (mantissa == 0) {
-                bits = sign;
-            } else {  // subnormal: normalise it
-                exponent = 127 - 15 + 1;
-                while (!(mantissa & 0x400u)) {
-                    mantissa <<= 1;
-                    exponent--;
-                }
-                bits = sign | (exponent << 23) | ((mantissa & 0x3ffu) << 13);
-            }
-        } else {
-            bits = sign | ((exponent + 127 - 15) << 23) | (mantissa << 13);
-        }
-        memcpy(out + i, &bits, sizeof bits);
-    }
+    for (size_t i = 0; i < count; i++) out[i] = atr_half_to_float(in[i]);
 }
 
 void atr_bf16_to_f32(const uint16_t *in, float *out, size_t count) {

@@ -3,6 +3,36 @@
 #define ATRIUM_CKERNELS_SIMD_H
 
 #include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+/// IEEE half to float, subnormals, infinities and NaNs included.
+static inline float atr_half_to_float(uint16_t half) {
+    const uint32_t h = half;
+    const uint32_t sign = (h & 0x8000u) << 16;
+    uint32_t exponent = (h >> 10) & 0x1fu;
+    uint32_t mantissa = h & 0x3ffu;
+    uint32_t bits;
+    if (exponent == 0x1f) {
+        bits = sign | 0x7f800000u | (mantissa << 13);
+    } else if (exponent == 0) {
+        if (mantissa == 0) {
+            bits = sign;
+        } else {  // subnormal: normalise it
+            exponent = 127 - 15 + 1;
+            while (!(mantissa & 0x400u)) {
+                mantissa <<= 1;
+                exponent--;
+            }
+            bits = sign | (exponent << 23) | ((mantissa & 0x3ffu) << 13);
+        }
+    } else {
+        bits = sign | ((exponent + 127 - 15) << 23) | (mantissa << 13);
+    }
+    float value;
+    memcpy(&value, &bits, sizeof value);
+    return value;
+}
 
 /// The portable loops behind functions whose fast paths live in vector.c.
 void atr_layer_norm_portable(float *x, const float *residual, const float *gamma, const float *beta, size_t rows, size_t cols, float eps);

@@ -52,6 +52,12 @@ void atr_mean_pool(const float *rows, size_t count, size_t stride, size_t cols, 
 void atr_f16_to_f32(const uint16_t *in, float *out, size_t count);
 void atr_bf16_to_f32(const uint16_t *in, float *out, size_t count);
 
+/// GGML's quantized blocks of 32 values (Q8_0: 34 bytes, Q4_0: 18, Q4_1: 20 each) to floats;
+/// `count` is a multiple of 32.
+void atr_dequantize_q8_0(const void *blocks, float *out, size_t count);
+void atr_dequantize_q4_0(const void *blocks, float *out, size_t count);
+void atr_dequantize_q4_1(const void *blocks, float *out, size_t count);
+
 /// A pause inside a spin loop.
 static inline void atr_cpu_relax(void) {
 #if defined(__x86_64__)
