@@ -58,6 +58,34 @@ void atr_dequantize_q8_0(const void *blocks, float *out, size_t count);
 void atr_dequantize_q4_0(const void *blocks, float *out, size_t count);
 void atr_dequantize_q4_1(const void *blocks, float *out, size_t count);
 
+/// One row of `k` values of a GGML tensor type (0 F32, 1 F16, 30 BF16, 2 Q4_0, 3 Q4_1, 8 Q8_0) to floats.
+void atr_dequantize_row(int type, const void *row, float *out, size_t k);
+
+/// Σ a[i]·b[i].
+float atr_dot(const float *a, const float *b, size_t n);
+
+/// out[i][r] = Σq w[r][q] · x[i][q] for weight rows r in [r0, r1) of a GGML-typed [rows][k] matrix
+/// used in place, and the `m` rows of x (`ldx` apart; out rows `ldo` apart). fp32 throughout.
+void atr_qlinear(int type, const void *weights, size_t k, size_t r0, size_t r1, const float *x, size_t ldx, size_t m, float *out, size_t ldo);
+
+/// out = weight · x / sqrt(mean(x²) + eps).
+void atr_rms_norm(const float *x, const float *weight, float *out, size_t n, float eps);
+
+/// Rotary positions on `heads` vectors of `head_dim` floats (the first `rope_dim` of each rotated):
+/// pairs (2i, 2i+1) where `adjacent_pairs` (GGUF's Llama layout), else (i, i + rope_dim/2)
+/// (Hugging Face's), with angle position · base^(−2i/rope_dim).
+void atr_rope(float *x, size_t heads, size_t head_dim, size_t rope_dim, size_t position, float base, int adjacent_pairs);
+
+/// gate = SiLU(gate) · up.
+void atr_silu_mul(float *gate, const float *up, size_t n);
+
+/// Grouped-query attention of one position's `heads` query vectors over `length` cached positions
+/// (key and value rows `ld` floats apart, kv_heads·head_dim used), query head h reading kv head
+/// h / (heads / kv_heads); `scores` holds `length` floats; out holds heads·head_dim.
+void atr_attention_decode(
+    const float *q, const float *k, const float *v, size_t ld, size_t length, size_t heads, size_t kv_heads, size_t head_dim, float scale, float *scores,
+    float *out);
+
 /// A pause inside a spin loop.
 static inline void atr_cpu_relax(void) {
 #if defined(__x86_64__)

@@ -1,0 +1,64 @@
+import Foundation
+import Testing
+
+@testable import AtriumML
+
+/// SmolLM2-135M-Instruct from its GGUF against transformers in fp32 on the same weights dequantized
+/// (`tests/golden/make_smollm2_logits_golden.py`): the same greedy continuation, token for token, and
+/// the top-5 log-probabilities of every step within 1e-3 (the exact path: fp32 activations and cache).
+@Suite struct LlamaModelTests {
+    struct Golden: Decodable {
+        struct Step: Decodable {
+            var top_ids: [Int]
+            var top_logprobs: [Double]
+        }
+        struct Case: Decodable {
+            var text: String
+            var ids: [Int]
+            var continuation: [Int]
+            var steps: [Step]
+        }
+        var cases: [Case]
+    }
+
+    static let golden: Golden = {
+        let data = try! Data(contentsOf: MiniLMGolden.root.appendingPathComponent("tests/golden/smollm2_logits.json"))
+        return try! JSONDecoder().decode(Golden.self, from: data)
+    }()
+
+    static func logSoftmax(_ logits: [Float]) -> [Double] {
+        let top = Double(logits.max()!)
+        let sum = logits.reduce(0.0) { $0 + exp(Double($1) - top) }
+        return logits.map { Double($0) - top - log(sum) }
+    }
+
+    @Test func greedyContinuationsAndTopLogprobsMatchTransformers() throws {
+        guard let path = SmolLM2Golden.path else { return }
+        let file = try GGUFFile(path: path)
+        let model = try LlamaModel(gguf: file)
+        let tokenizer = try BPETokenizer(gguf: file)
+        #expect(model.config.layers == 30 && model.config.kvHeads == 3 && model.config.headDimension == 64)
+        let parallel = Parallel(threads: 2)
+        var worst = 0.0
+        #expect(Self.golden.cases.count >= 20)
+        for golden in Self.golden.cases {
+            #expect(tokenizer.encode(golden.text, parseSpecial: true) == golden.ids)
+            let cache = LlamaModel.Cache(config: model.config, capacity: golden.ids.count + golden.steps.count)
+            var logits = model.forward(golden.ids, cache: cache, parallel: parallel)
+            var continuation: [Int] = []
+            for step in golden.steps {
+                let logprobs = Self.logSoftmax(logits.values)
+                let next = logprobs.indices.max { logprobs[$0] < logprobs[$1] }!
+                for (id, expected) in zip(step.top_ids, step.top_logprobs) {
+                    worst = max(worst, abs(logprobs[id] - expected))
+                }
+                continuation.append(next)
+                guard next == step.top_ids[0] else { break }
+                logits = model.forward([next], cache: cache, parallel: parallel)
+            }
+            #expect(continuation == golden.continuation, "\(golden.text.suffix(60).debugDescription)")
+        }
+        print("SmolLM2 exact path against transformers fp32: worst top-5 log-probability difference \(worst)")
+        #expect(worst <= 1e-3)
+    }
+}
