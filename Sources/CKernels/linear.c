@@ -103,6 +103,25 @@ static AVX2 void block_any_avx2(const float *x, size_t ldx, size_t rows, size_t 
 }
 #endif
 
+void atr_apply_panel(const float *x, size_t ldx, size_t m, size_t k, const float *panel, const float *bias, float *out, size_t ldo, size_t cols) {
+#if defined(__x86_64__)
+    const int avx2 = atr_has_avx2();
+#else
+    const int avx2 = 0;
+#endif
+    size_t blocks = (m + MAX_ROWS - 1) / MAX_ROWS;
+    for (size_t i = 0; i < m; blocks--) {
+        const size_t rows = block_rows(m - i, blocks);
+#if defined(__x86_64__)
+        if (avx2) block_any_avx2(x + i * ldx, ldx, rows, k, panel, bias, 0, out + i * ldo, ldo, cols);
+        else
+#endif
+            block_portable(x + i * ldx, ldx, rows, k, panel, bias, 0, out + i * ldo, ldo, cols);
+        i += rows;
+    }
+    (void)avx2;
+}
+
 size_t atr_linear_chunk_rows(size_t k) {
     const size_t rows = (256 * 1024) / (k * sizeof(float) + 1);
     return rows < MAX_ROWS ? MAX_ROWS : rows / MAX_ROWS * MAX_ROWS;

@@ -66,13 +66,226 @@ float atr_dot(const float *a, const float *b, size_t n) {
     return dot_portable(a, b, n);
 }
 
-void atr_qlinear(int type, const void *weights, size_t k, size_t r0, size_t r1, const float *x, size_t ldx, size_t m, float *out, size_t ldo) {
-    const size_t stride = row_bytes(type, k);
-    float *row = aligned_alloc(64, (k * sizeof(float) + 63) / 64 * 64);
-    for (size_t r = r0; r < r1; r++) {
-        atr_dequantize_row(type, (const uint8_t *)weights + r * stride, row, k);
-        for (size_t i = 0; i < m; i++) out[i * ldo + r] = atr_dot(row, x + i * ldx, k);
+#if defined(__x86_64__)
+#define F16C __attribute__((target("avx2,fma,f16c")))
+
+static inline F16C float half(const uint8_t *p) {
+    return _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(p[0] | p[1] << 8)));
+}
+
+/// Q4_1's scale and minimum, two halves side by side.
+static inline F16C void scales_q4_1(const uint8_t *p, float *d, float *m) {
+    uint32_t both;
+    memcpy(&both, p, 4);
+    const __m128 values = _mm_cvtph_ps(_mm_cvtsi32_si128((int)both));
+    *d = _mm_cvtss_f32(values);
+    *m = _mm_cvtss_f32(_mm_shuffle_ps(values, values, 1));
+}
+
+/// The 32 values of a 4-bit block as four vectors of 8 floats (0..15), in GGML's order.
+static inline AVX2 void nibbles(const uint8_t *qs, __m256 out[4]) {
+    const __m128i bytes = _mm_loadu_si128((const __m128i *)qs);
+    const __m128i mask = _mm_set1_epi8(0x0f);
+    const __m128i low = _mm_and_si128(bytes, mask), high = _mm_and_si128(_mm_srli_epi16(bytes, 4), mask);
+    out[0] = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(low));
+    out[1] = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(low, 8)));
+    out[2] = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(high));
+    out[3] = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(high, 8)));
+}
+
+static inline AVX2 void bytes8(const uint8_t *qs, __m256 out[4]) {
+    for (int j = 0; j < 4; j++) out[j] = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(qs + 8 * j))));
+}
+
+/// Σq w[q]·x[i][q] for one quantized row and M ≤ 4 rows of x, the block's values converted once and
+/// used for every row: per block, d·Σ q·x (+ m·Σx, from the rows' block sums, for the 4-bit types).
+static inline __attribute__((always_inline)) F16C void qdot_rows(
+    int type, const uint8_t *row, size_t k, const float *x, size_t ldx, const int M, const float *block_sums, float *results) {
+    __m256 acc[4];
+    float offsets[4] = {0, 0, 0, 0};
+    for (int i = 0; i < M; i++) acc[i] = _mm256_setzero_ps();
+    const size_t blocks = k / 32;
+    const size_t stride = type == 3 ? 20 : type == 2 ? 18 : 34;
+    for (size_t b = 0; b < blocks; b++) {
+        const uint8_t *block = row + b * stride;
+        __m256 q[4];
+        float d, m = 0;
+        if (type == 8) {
+            d = half(block);
+            bytes8(block + 2, q);
+        } else if (type == 3) {
+            scales_q4_1(block, &d, &m);
+            nibbles(block + 4, q);
+        } else {
+            d = half(block);
+            m = -8 * d;
+            nibbles(block + 2, q);
+        }
+        const __m256 scale = _mm256_set1_ps(d);
+        for (int i = 0; i < M; i++) {
+            const float *v = x + i * ldx + b * 32;
+            __m256 t = _mm256_mul_ps(q[0], _mm256_loadu_ps(v));
+            t = _mm256_fmadd_ps(q[1], _mm256_loadu_ps(v + 8), t);
+            t = _mm256_fmadd_ps(q[2], _mm256_loadu_ps(v + 16), t);
+            t = _mm256_fmadd_ps(q[3], _mm256_loadu_ps(v + 24), t);
+            acc[i] = _mm256_fmadd_ps(scale, t, acc[i]);
+            if (type != 8) offsets[i] += m * block_sums[i * blocks + b];
+        }
     }
+    for (int i = 0; i < M; i++) results[i] = hsum(acc[i]) + offsets[i];
+}
+
+static F16C void qlinear_few_avx2(int type, const uint8_t *weights, size_t stride, size_t k, size_t r0, size_t r1, const float *x, size_t ldx, size_t m, float *out, size_t ldo) {
+    const size_t blocks = k / 32;
+    float sums[4 * 512];
+    float *block_sums = blocks * m <= 4 * 512 ? sums : malloc(blocks * m * sizeof(float));
+    for (size_t i = 0; i < m; i++)
+        for (size_t b = 0; b < blocks; b++) {
+            float s = 0;
+            for (int j = 0; j < 32; j++) s += x[i * ldx + b * 32 + j];
+            block_sums[i * blocks + b] = s;
+        }
+    float results[4];
+    for (size_t r = r0; r < r1; r++) {
+        const uint8_t *row = weights + r * stride;
+        switch (m) {
+        case 1: qdot_rows(type, row, k, x, ldx, 1, block_sums, results); break;
+        case 2: qdot_rows(type, row, k, x, ldx, 2, block_sums, results); break;
+        case 3: qdot_rows(type, row, k, x, ldx, 3, block_sums, results); break;
+        default: qdot_rows(type, row, k, x, ldx, 4, block_sums, results); break;
+        }
+        for (size_t i = 0; i < m; i++) out[i * ldo + r] = results[i];
+    }
+    if (block_sums != sums) free(block_sums);
+}
+#endif
+
+#if defined(__x86_64__)
+/// The fast path's activations: each block of 32 as 16-bit integers with a float scale (about 4.6
+/// significant digits, where llama.cpp's 8 bits keep about 2), and the block's fp32 sum.
+typedef struct {
+    int16_t *values;
+    float *scales;
+    float *sums;
+} blocks16;
+
+static AVX2 void quantize16(const float *x, size_t k, blocks16 out) {
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    for (size_t b = 0; b < k / 32; b++) {
+        const float *v = x + b * 32;
+        const __m256 v0 = _mm256_loadu_ps(v), v1 = _mm256_loadu_ps(v + 8), v2 = _mm256_loadu_ps(v + 16), v3 = _mm256_loadu_ps(v + 24);
+        const __m256 amax8 = _mm256_max_ps(
+            _mm256_max_ps(_mm256_andnot_ps(sign, v0), _mm256_andnot_ps(sign, v1)), _mm256_max_ps(_mm256_andnot_ps(sign, v2), _mm256_andnot_ps(sign, v3)));
+        float lanes[8];
+        _mm256_storeu_ps(lanes, amax8);
+        float amax = 0;
+        for (int j = 0; j < 8; j++) amax = lanes[j] > amax ? lanes[j] : amax;
+        const __m256 inverse = _mm256_set1_ps(amax > 0 ? 32767.0f / amax : 0);
+        // Rounded to nearest (the default rounding mode), packed to 16 bits in order.
+        const __m256i a = _mm256_cvtps_epi32(_mm256_mul_ps(v0, inverse)), b8 = _mm256_cvtps_epi32(_mm256_mul_ps(v1, inverse));
+        const __m256i c = _mm256_cvtps_epi32(_mm256_mul_ps(v2, inverse)), d = _mm256_cvtps_epi32(_mm256_mul_ps(v3, inverse));
+        _mm256_storeu_si256((__m256i *)(out.values + b * 32), _mm256_permute4x64_epi64(_mm256_packs_epi32(a, b8), 0xD8));
+        _mm256_storeu_si256((__m256i *)(out.values + b * 32 + 16), _mm256_permute4x64_epi64(_mm256_packs_epi32(c, d), 0xD8));
+        out.scales[b] = amax / 32767.0f;
+        out.sums[b] = hsum(_mm256_add_ps(_mm256_add_ps(v0, v1), _mm256_add_ps(v2, v3)));
+    }
+}
+
+/// One block's contribution, d·s·Σ q·x as 8 lanes; the minimum's part goes to `offset`.
+static inline __attribute__((always_inline)) F16C __m256 qblock16(const int type, const uint8_t *block, size_t b, blocks16 x, float *offset) {
+    const __m128i mask = _mm_set1_epi8(0x0f);
+    __m256i low, high;
+    float d, m = 0;
+    if (type == 8) {
+        d = half(block);
+        low = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(block + 2)));
+        high = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(block + 18)));
+    } else {
+        const uint8_t *qs;
+        if (type == 3) {
+            scales_q4_1(block, &d, &m);
+            qs = block + 4;
+        } else {
+            d = half(block);
+            m = -8 * d;
+            qs = block + 2;
+        }
+        const __m128i bytes = _mm_loadu_si128((const __m128i *)qs);
+        low = _mm256_cvtepu8_epi16(_mm_and_si128(bytes, mask));
+        high = _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(bytes, 4), mask));
+    }
+    const __m256i products = _mm256_add_epi32(
+        _mm256_madd_epi16(low, _mm256_loadu_si256((const __m256i *)(x.values + b * 32))),
+        _mm256_madd_epi16(high, _mm256_loadu_si256((const __m256i *)(x.values + b * 32 + 16))));
+    *offset += m * x.sums[b];
+    return _mm256_mul_ps(_mm256_cvtepi32_ps(products), _mm256_set1_ps(d * x.scales[b]));
+}
+
+/// Σq w[q]·x[q] for one quantized row and one 16-bit row: 32 products in two multiply-adds, two
+/// blocks at a time into separate sums so that neither waits on the other's latency.
+static inline __attribute__((always_inline)) F16C float qdot16(const int type, const uint8_t *row, size_t blocks, blocks16 x) {
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+    float offset0 = 0, offset1 = 0;
+    const size_t stride = type == 3 ? 20 : type == 2 ? 18 : 34;
+    size_t b = 0;
+    for (; b + 2 <= blocks; b += 2) {
+        acc0 = _mm256_add_ps(acc0, qblock16(type, row + b * stride, b, x, &offset0));
+        acc1 = _mm256_add_ps(acc1, qblock16(type, row + (b + 1) * stride, b + 1, x, &offset1));
+    }
+    if (b < blocks) acc0 = _mm256_add_ps(acc0, qblock16(type, row + b * stride, b, x, &offset0));
+    return hsum(_mm256_add_ps(acc0, acc1)) + (offset0 + offset1);
+}
+
+/// The rows [r0, r1) against one 16-bit row of x, the block type fixed so that its loop has no branch.
+static inline __attribute__((always_inline)) F16C void qrows16(
+    const int type, const uint8_t *weights, size_t stride, size_t blocks, size_t r0, size_t r1, blocks16 x, float *out) {
+    for (size_t r = r0; r < r1; r++) out[r] = qdot16(type, weights + r * stride, blocks, x);
+}
+
+static F16C void qlinear16_avx2(int type, const uint8_t *weights, size_t stride, size_t k, size_t r0, size_t r1, const float *x, size_t ldx, size_t m, float *out, size_t ldo) {
+    const size_t blocks = k / 32;
+    int16_t *values = aligned_alloc(64, (k * sizeof(int16_t) + 63) / 64 * 64);
+    float *scales = malloc(blocks * sizeof(float)), *sums = malloc(blocks * sizeof(float));
+    const blocks16 row16 = {values, scales, sums};
+    for (size_t i = 0; i < m; i++) {
+        quantize16(x + i * ldx, k, row16);
+        switch (type) {
+        case 3: qrows16(3, weights, stride, blocks, r0, r1, row16, out + i * ldo); break;
+        case 2: qrows16(2, weights, stride, blocks, r0, r1, row16, out + i * ldo); break;
+        default: qrows16(8, weights, stride, blocks, r0, r1, row16, out + i * ldo); break;
+        }
+    }
+    free(values);
+    free(scales);
+    free(sums);
+}
+#endif
+
+void atr_qlinear(int type, const void *weights, size_t k, size_t r0, size_t r1, const float *x, size_t ldx, size_t m, float *out, size_t ldo, int exact) {
+    const size_t stride = row_bytes(type, k);
+#if defined(__x86_64__)
+    if (!exact && atr_has_avx2() && m <= 4 && k % 32 == 0 && (type == 2 || type == 3 || type == 8)) {
+        return qlinear16_avx2(type, weights, stride, k, r0, r1, x, ldx, m, out, ldo);
+    }
+    // Few rows of x (decoding): the quantized blocks are read once and multiplied as they are.
+    if (atr_has_avx2() && m <= 4 && k % 32 == 0 && (type == 2 || type == 3 || type == 8)) {
+        return qlinear_few_avx2(type, weights, stride, k, r0, r1, x, ldx, m, out, ldo);
+    }
+#endif
+    // Many rows (a prompt): 16 weight rows at a time are widened into a panel of the packed layout
+    // (see linear.c), which every row of x then passes.
+    float *row = aligned_alloc(64, (k * sizeof(float) + 63) / 64 * 64);
+    float *panel = aligned_alloc(64, (16 * k * sizeof(float) + 63) / 64 * 64);
+    const float zeros[16] = {0};
+    for (size_t p = r0; p < r1; p += 16) {
+        const size_t cols = r1 - p < 16 ? r1 - p : 16;
+        for (size_t c = 0; c < 16; c++) {
+            if (c < cols) atr_dequantize_row(type, (const uint8_t *)weights + (p + c) * stride, row, k);
+            for (size_t q = 0; q < k; q++) panel[q * 16 + c] = c < cols ? row[q] : 0;
+        }
+        atr_apply_panel(x, ldx, m, k, panel, zeros, out + p, ldo, cols);
+    }
+    free(panel);
     free(row);
 }
 

@@ -37,6 +37,10 @@ static inline float atr_half_to_float(uint16_t half) {
 /// The portable loops behind functions whose fast paths live in vector.c.
 void atr_layer_norm_portable(float *x, const float *residual, const float *gamma, const float *beta, size_t rows, size_t cols, float eps);
 
+/// out[i][0..<cols] = bias + x[i] · panel for i < m, a panel being 16 outputs laid out [k][16]
+/// (see linear.c); `bias` holds 16 floats.
+void atr_apply_panel(const float *x, size_t ldx, size_t m, size_t k, const float *panel, const float *bias, float *out, size_t ldo, size_t cols);
+
 #if defined(__x86_64__)
 #include <immintrin.h>
 #include <math.h>

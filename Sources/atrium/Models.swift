@@ -5,7 +5,7 @@ import Foundation
 
 struct Models: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Models the embedded engine serves (under <data-dir>/models).", subcommands: [Import.self, Pull.self, List.self, Bench.self])
+        abstract: "Models the embedded engine serves (under <data-dir>/models).", subcommands: [Import.self, Pull.self, List.self, Bench.self, BenchGenerate.self])
 
     struct Import: AsyncParsableCommand {
         static let configuration = CommandConfiguration(

@@ -5,7 +5,8 @@ import Testing
 
 /// SmolLM2-135M-Instruct from its GGUF against transformers in fp32 on the same weights dequantized
 /// (`tests/golden/make_smollm2_logits_golden.py`): the same greedy continuation, token for token, and
-/// the top-5 log-probabilities of every step within 1e-3 (the exact path: fp32 activations and cache).
+/// the top-5 log-probabilities of every step within 0.01 on the default path, 1e-3 on the exact one
+/// (fp32 activations and cache).
 @Suite struct LlamaModelTests {
     struct Golden: Decodable {
         struct Step: Decodable {
@@ -32,10 +33,10 @@ import Testing
         return logits.map { Double($0) - top - log(sum) }
     }
 
-    @Test func greedyContinuationsAndTopLogprobsMatchTransformers() throws {
+    @Test(arguments: [false, true]) func greedyContinuationsAndTopLogprobsMatchTransformers(exact: Bool) throws {
         guard let path = SmolLM2Golden.path else { return }
         let file = try GGUFFile(path: path)
-        let model = try LlamaModel(gguf: file)
+        let model = try LlamaModel(gguf: file, exact: exact)
         let tokenizer = try BPETokenizer(gguf: file)
         #expect(model.config.layers == 30 && model.config.kvHeads == 3 && model.config.headDimension == 64)
         let parallel = Parallel(threads: 2)
@@ -58,7 +59,7 @@ import Testing
             }
             #expect(continuation == golden.continuation, "\(golden.text.suffix(60).debugDescription)")
         }
-        print("SmolLM2 exact path against transformers fp32: worst top-5 log-probability difference \(worst)")
-        #expect(worst <= 1e-3)
+        print("SmolLM2 \(exact ? "exact" : "default") path against transformers fp32: worst top-5 log-probability difference \(worst)")
+        #expect(worst <= (exact ? 1e-3 : 0.01))
     }
 }

@@ -45,9 +45,12 @@ public struct LlamaConfig: Sendable, Equatable {
 }
 
 /// A Llama-family decoder on CPU, its weights used in place from the GGUF file (quantized blocks and
-/// all). This is the exact path: activations and the KV cache in fp32.
+/// all). The KV cache is fp32. Activations are fp32 on the exact path; on the default one, a token
+/// being decoded meets the quantized weights as 16-bit integers with a scale per block of 32.
 public final class LlamaModel: @unchecked Sendable {
     public let config: LlamaConfig
+    /// fp32 activations everywhere (slower; within float rounding of a fp32 reference).
+    public let exact: Bool
     let file: GGUFFile
 
     /// A [rows][columns] matrix of a GGML type, in the mapped file.
@@ -75,8 +78,9 @@ public final class LlamaModel: @unchecked Sendable {
     let outputNorm: Tensor
     let layers: [Layer]
 
-    public init(gguf: GGUFFile) throws {
+    public init(gguf: GGUFFile, exact: Bool = false) throws {
         file = gguf
+        self.exact = exact
         let config = try LlamaConfig(gguf: gguf)
         self.config = config
         let d = config.hiddenSize
@@ -182,12 +186,14 @@ public final class LlamaModel: @unchecked Sendable {
     /// out[i][r] = x[i] · W[r] for every row of W, the cores splitting the rows.
     private func linear(_ matrix: Matrix, _ x: Tensor, rows: Int, into out: UnsafeMutablePointer<Float>, ldo: Int, parallel: Parallel) {
         let outPointer = UnsafeMutablePointerBox(out)
-        let chunk = 64
+        // About four tasks per core, in whole panels of 16 rows.
+        let chunk = max(16, (matrix.rows / (parallel.threads * 4) + 15) / 16 * 16)
+        let exact: Int32 = self.exact ? 1 : 0
         parallel.tasks((matrix.rows + chunk - 1) / chunk) { _, task in
             let begin = task * chunk
             atr_qlinear(
                 matrix.type, matrix.data, matrix.columns, begin, min(matrix.rows, begin + chunk), x.pointer, matrix.columns, rows, outPointer.pointer,
-                ldo)
+                ldo, exact)
         }
     }
 

@@ -65,8 +65,9 @@ void atr_dequantize_row(int type, const void *row, float *out, size_t k);
 float atr_dot(const float *a, const float *b, size_t n);
 
 /// out[i][r] = Σq w[r][q] · x[i][q] for weight rows r in [r0, r1) of a GGML-typed [rows][k] matrix
-/// used in place, and the `m` rows of x (`ldx` apart; out rows `ldo` apart). fp32 throughout.
-void atr_qlinear(int type, const void *weights, size_t k, size_t r0, size_t r1, const float *x, size_t ldx, size_t m, float *out, size_t ldo);
+/// used in place, and the `m` rows of x (`ldx` apart; out rows `ldo` apart). `exact`: fp32
+/// throughout; else, for few rows, x in 16-bit integers with a scale per block of 32 (the fast path).
+void atr_qlinear(int type, const void *weights, size_t k, size_t r0, size_t r1, const float *x, size_t ldx, size_t m, float *out, size_t ldo, int exact);
 
 /// out = weight · x / sqrt(mean(x²) + eps).
 void atr_rms_norm(const float *x, const float *weight, float *out, size_t n, float eps);
