@@ -154,12 +154,16 @@ public final class LlamaModel: @unchecked Sendable {
                 atr_rope(query.pointer + row * d, c.heads, c.headDimension, c.ropeDimensions, start + row, c.ropeBase, 1)
                 atr_rope(keys.pointer + (start + row) * c.kvDimension, c.kvHeads, c.headDimension, c.ropeDimensions, start + row, c.ropeBase, 1)
             }
-            parallel.tasks(n) { _, row in
+            // Each (token, key/value head) pair is a task: its group of query heads shares that head's cache.
+            let group = c.heads / c.kvHeads
+            parallel.tasks(n * c.kvHeads) { _, task in
+                let (row, kvHead) = task.quotientAndRemainder(dividingBy: c.kvHeads)
                 let scores = UnsafeMutablePointer<Float>.allocate(capacity: start + row + 1)
                 defer { scores.deallocate() }
+                let headOffset = kvHead * group * c.headDimension
                 atr_attention_decode(
-                    query.pointer + row * d, keys.pointer, values.pointer, c.kvDimension, start + row + 1, c.heads, c.kvHeads, c.headDimension, scale,
-                    scores, attended.pointer + row * d)
+                    query.pointer + row * d + headOffset, keys.pointer + kvHead * c.headDimension, values.pointer + kvHead * c.headDimension,
+                    c.kvDimension, start + row + 1, group, 1, c.headDimension, scale, scores, attended.pointer + row * d + headOffset)
             }
             linear(layer.output, attended, rows: n, into: projected.pointer, ldo: d, parallel: parallel)
             for i in 0..<(n * d) { hidden.pointer[i] += projected.pointer[i] }
