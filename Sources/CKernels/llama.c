@@ -67,6 +67,7 @@ float atr_dot(const float *a, const float *b, size_t n) {
 }
 
 #if defined(__x86_64__)
+// Every CPU with AVX2 has F16C (Intel since Ivy Bridge, AMD since Piledriver).
 #define F16C __attribute__((target("avx2,fma,f16c")))
 
 static inline F16C float half(const uint8_t *p) {

@@ -147,9 +147,11 @@ public final class LlamaModel: @unchecked Sendable {
             for row in 0..<n {
                 atr_rms_norm(hidden.pointer + row * d, layer.attentionNorm.pointer, normed.pointer + row * d, d, c.rmsEpsilon)
             }
-            linear(layer.query, normed, rows: n, into: query.pointer, ldo: d, parallel: parallel)
-            linear(layer.key, normed, rows: n, into: keys.pointer + start * c.kvDimension, ldo: c.kvDimension, parallel: parallel)
-            linear(layer.value, normed, rows: n, into: values.pointer + start * c.kvDimension, ldo: c.kvDimension, parallel: parallel)
+            linear(
+                [
+                    (layer.query, query.pointer, d), (layer.key, keys.pointer + start * c.kvDimension, c.kvDimension),
+                    (layer.value, values.pointer + start * c.kvDimension, c.kvDimension),
+                ], normed, rows: n, parallel: parallel)
             for row in 0..<n {
                 atr_rope(query.pointer + row * d, c.heads, c.headDimension, c.ropeDimensions, start + row, c.ropeBase, 1)
                 atr_rope(keys.pointer + (start + row) * c.kvDimension, c.kvHeads, c.headDimension, c.ropeDimensions, start + row, c.ropeBase, 1)
@@ -170,8 +172,7 @@ public final class LlamaModel: @unchecked Sendable {
             for row in 0..<n {
                 atr_rms_norm(hidden.pointer + row * d, layer.feedForwardNorm.pointer, normed.pointer + row * d, d, c.rmsEpsilon)
             }
-            linear(layer.gate, normed, rows: n, into: gate.pointer, ldo: c.intermediateSize, parallel: parallel)
-            linear(layer.up, normed, rows: n, into: up.pointer, ldo: c.intermediateSize, parallel: parallel)
+            linear([(layer.gate, gate.pointer, c.intermediateSize), (layer.up, up.pointer, c.intermediateSize)], normed, rows: n, parallel: parallel)
             atr_silu_mul(gate.pointer, up.pointer, n * c.intermediateSize)
             linear(layer.down, gate, rows: n, into: projected.pointer, ldo: d, parallel: parallel)
             for i in 0..<(n * d) { hidden.pointer[i] += projected.pointer[i] }
@@ -189,15 +190,28 @@ public final class LlamaModel: @unchecked Sendable {
 
     /// out[i][r] = x[i] · W[r] for every row of W, the cores splitting the rows.
     private func linear(_ matrix: Matrix, _ x: Tensor, rows: Int, into out: UnsafeMutablePointer<Float>, ldo: Int, parallel: Parallel) {
-        let outPointer = UnsafeMutablePointerBox(out)
-        // About four tasks per core, in whole panels of 16 rows.
-        let chunk = max(16, (matrix.rows / (parallel.threads * 4) + 15) / 16 * 16)
+        linear([(matrix, out, ldo)], x, rows: rows, parallel: parallel)
+    }
+
+    /// Several products of the same input (query, key and value; gate and up) in one parallel step, so
+    /// that a decoded token pays for one hand-over to the cores rather than one per matrix.
+    private func linear(
+        _ products: [(matrix: Matrix, out: UnsafeMutablePointer<Float>, ldo: Int)], _ x: Tensor, rows: Int, parallel: Parallel
+    ) {
+        // About four tasks per core in all, in whole panels of 16 rows.
+        let total = products.reduce(0) { $0 + $1.matrix.rows }
+        let chunk = max(16, (total / (parallel.threads * 4) + 15) / 16 * 16)
+        let tasks = products.enumerated().flatMap { index, product in
+            stride(from: 0, to: product.matrix.rows, by: chunk).map { (product: index, begin: $0, end: min(product.matrix.rows, $0 + chunk)) }
+        }
+        let targets = products.map { (matrix: $0.matrix, out: UnsafeMutablePointerBox($0.out), ldo: $0.ldo) }
         let exact: Int32 = self.exact ? 1 : 0
-        parallel.tasks((matrix.rows + chunk - 1) / chunk) { _, task in
-            let begin = task * chunk
+        parallel.tasks(tasks.count) { _, index in
+            let task = tasks[index]
+            let target = targets[task.product]
             atr_qlinear(
-                matrix.type, matrix.data, matrix.columns, begin, min(matrix.rows, begin + chunk), x.pointer, matrix.columns, rows, outPointer.pointer,
-                ldo, exact)
+                target.matrix.type, target.matrix.data, target.matrix.columns, task.begin, task.end, x.pointer, target.matrix.columns, rows,
+                target.out.pointer, target.ldo, exact)
         }
     }
 
