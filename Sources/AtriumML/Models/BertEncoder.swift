@@ -1,9 +1,8 @@
 import CKernels
 
 /// A BERT encoder on CPU: linear layers on packed weights (`PackedLinear`), attention and the rest in
-/// C loops. A batch is packed, not
-/// padded: the sequences lie one after another, so no work goes to padding, and attention looks only
-/// within each sequence.
+/// C loops. A batch is packed, not padded: the sequences lie one after another, so no work goes to
+/// padding, and attention looks only within each sequence.
 public final class BertEncoder: @unchecked Sendable {
     public let config: BertConfig
 

@@ -1,9 +1,9 @@
 import Dispatch
 import Synchronization
 
-/// Splits work across the engine's cores. BLAS runs single-threaded inside each part, and the loops
-/// between the matrix products run in parallel too. With a `WorkerPool` the parts run on its spinning
-/// workers; without, on Dispatch's.
+/// Splits work across the engine's cores: fixed parts (`parts`, `ranges`) or tasks the cores take in
+/// turn (`tasks`). Kernels, and BLAS where it is still called, run single-threaded inside each. With a
+/// `WorkerPool` the parts run on its spinning workers; without, on Dispatch's.
 public struct Parallel: Sendable {
     let threads: Int
     let pool: WorkerPool?
