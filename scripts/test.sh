@@ -14,6 +14,18 @@ phase() {  # closes the running phase (printing its time) and opens the next
     if [ -n "$1" ]; then echo "::: $1"; fi
 }
 
+# Runs a test phase with a time limit and line-buffered output, so a test that hangs fails the run with
+# its name in the log instead of eating CI's whole budget.
+bounded() {
+    local minutes=$1; shift
+    local status=0
+    timeout -k 30 "$((minutes * 60))" stdbuf -oL -eL "$@" || status=$?
+    if [ "$status" = 124 ] || [ "$status" = 137 ]; then
+        echo "::: $phase_name ran past $minutes minutes: a test hangs (the last lines above show where)" >&2
+    fi
+    return "$status"
+}
+
 phase "python test environment"
 if [ ! -x .venv/bin/pytest ]; then
     python3 -m venv .venv
@@ -41,17 +53,17 @@ phase "swift build (debug, with tests)"
 swift build --build-tests
 
 phase "swift test"
-swift test --skip-build
+bounded 20 swift test --skip-build
 
 phase "end-to-end (openai SDK, SQLite)"
-(cd tests/e2e && ../../.venv/bin/pytest -q -rs -p no:cacheprovider)
+(cd tests/e2e && bounded 25 ../../.venv/bin/pytest -q -rs -p no:cacheprovider)
 
 if [ -n "${ATRIUM_TEST_POSTGRES_URL:-}" ]; then
     phase "end-to-end (openai SDK, PostgreSQL)"
     schema="e2e_$(date +%s)_$$"
     psql "${ATRIUM_TEST_POSTGRES_URL%%\?*}" -qc "CREATE SCHEMA $schema" >/dev/null
     (cd tests/e2e && ATRIUM_E2E_DATABASE_URL="${ATRIUM_TEST_POSTGRES_URL}&search_path=$schema" \
-        ../../.venv/bin/pytest -q -rs -p no:cacheprovider test_gateway.py test_metering.py test_shared_limits.py \
+        bounded 20 ../../.venv/bin/pytest -q -rs -p no:cacheprovider test_gateway.py test_metering.py test_shared_limits.py \
         "test_metering_load.py::test_concurrent_load_is_metered_exactly")
 fi
 phase ""

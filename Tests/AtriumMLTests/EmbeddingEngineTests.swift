@@ -41,18 +41,28 @@ import Testing
     }
 
     @Test func aFullQueueRefusesAndACancelledRequestNeverRuns() async throws {
-        guard let engine = try engine({ $0.maxQueuedSequences = 40; $0.batchWindow = .zero }) else { return }
-        defer { engine.shutdown() }
-        let longest = MiniLMGolden.cases.max { $0.ids.count < $1.ids.count }!.ids
-        let long = Array(repeating: longest, count: 40)
-        // Occupies the engine's thread for a while (a lone request may exceed the queue's limit).
-        let busy = Task { try await engine.embed(Array(repeating: longest, count: 40)) }
+        // The engine's first batch waits at this gate, so what is queued meanwhile stays queued however
+        // slowly this test is scheduled.
+        let gate = DispatchSemaphore(value: 0)
+        let first = DispatchSemaphore(value: 1)
+        guard let engine = try engine({
+            $0.maxQueuedSequences = 40
+            $0.batchWindow = .zero
+            $0.beforeBatch = { if first.wait(timeout: .now()) == .success { gate.wait() } }
+        }) else { return }
+        defer {
+            gate.signal()
+            engine.shutdown()
+        }
+        let long = Array(repeating: [101, 7592, 2088, 102], count: 40)
+        let busy = Task { try await engine.embed(long) }
         while engine.statistics.running == 0 { await Task.yield() }
         let waiting = Task { try await engine.embed(long) }
         while engine.statistics.queued < 40 { await Task.yield() }
         await #expect(throws: EmbeddingEngine.Failure.overloaded(limit: 40)) { try await engine.embed([[101, 102]]) }
         waiting.cancel()
         await #expect(throws: CancellationError.self) { try await waiting.value }
+        gate.signal()
         _ = try await busy.value
         #expect(try await engine.embed([[101, 7592, 2088, 102]]).count == 1)
         #expect(engine.statistics.sequences == 41, "the cancelled request's 40 sequences never ran")

@@ -28,6 +28,8 @@ public final class EmbeddingEngine: @unchecked Sendable {
         public var maxBatchTokens = 4_096
         /// Cores a batch is spread over: every core by default.
         public var threads = ProcessInfo.processInfo.activeProcessorCount
+        /// Called on the engine's thread before each batch runs (tests hold the engine busy with it).
+        var beforeBatch: (@Sendable () -> Void)?
 
         public init() {}
     }
@@ -144,6 +146,7 @@ public final class EmbeddingEngine: @unchecked Sendable {
     private func run() {
         while let batch = nextBatch() {
             guard !batch.isEmpty else { continue }
+            settings.beforeBatch?()
             var embeddings: [[Float]] = []
             for chunk in Self.chunks(batch.flatMap(\.sequences), maxTokens: settings.maxBatchTokens) {
                 embeddings += embedder.embed(tokenized: chunk, parallel: Parallel(pool: workers))

@@ -7,19 +7,21 @@ import Synchronization
 /// engine is idle. The calling thread takes part 0 of every step.
 public final class WorkerPool: @unchecked Sendable {
     public let threads: Int
+    /// The step's number times `partsLimit` plus its part count, in one word: a worker that sees a step
+    /// move reads that step's part count, never a later one's.
     private let generation = Atomic<Int>(0)
+    private static let partsLimit = 1 << 16
     private let remaining = Atomic<Int>(0)
     private let stopped = Atomic<Bool>(false)
     private let sleeper = NSCondition()
     /// The step being run: set before `generation` moves, read by workers after they see it move.
     private var step: ((Int) -> Void)?
-    private var stepParts = 0
 
     /// About half a millisecond of spinning before a worker sleeps.
     static let spinsBeforeSleep = 20_000
 
     public init(threads: Int) {
-        self.threads = max(1, threads)
+        self.threads = min(max(1, threads), Self.partsLimit - 1)
         for index in 1..<self.threads {
             let thread = Thread { [self] in work(index) }
             thread.name = "atrium-engine-\(index)"
@@ -37,10 +39,10 @@ public final class WorkerPool: @unchecked Sendable {
         }
         withoutActuallyEscaping(body) { body in
             step = body
-            stepParts = parts
             remaining.store(parts - 1, ordering: .relaxed)
+            let next = (generation.load(ordering: .relaxed) / Self.partsLimit + 1) * Self.partsLimit + parts
             sleeper.lock()
-            generation.add(1, ordering: .releasing)
+            generation.store(next, ordering: .releasing)
             sleeper.broadcast()
             sleeper.unlock()
             body(0)
@@ -75,7 +77,7 @@ public final class WorkerPool: @unchecked Sendable {
                 current = generation.load(ordering: .acquiring)
             }
             seen = current
-            if index < stepParts {
+            if index < current % Self.partsLimit {
                 // The step is let go before the caller hears it is done: it must not outlive `run`.
                 do {
                     let step = self.step!
