@@ -262,19 +262,20 @@ static F16C void qlinear16_avx2(int type, const uint8_t *weights, size_t stride,
 }
 #endif
 
-void atr_qlinear(int type, const void *weights, size_t k, size_t r0, size_t r1, const float *x, size_t ldx, size_t m, float *out, size_t ldo, int exact) {
+void atr_qlinear(int type, const void *weights, size_t k, size_t r0, size_t r1, const float *x, size_t ldx, size_t m, float *out, size_t ldo, int mode) {
     const size_t stride = row_bytes(type, k);
 #if defined(__x86_64__)
-    if (!exact && atr_has_avx2() && m <= 4 && k % 32 == 0 && (type == 2 || type == 3 || type == 8)) {
-        return qlinear16_avx2(type, weights, stride, k, r0, r1, x, ldx, m, out, ldo);
-    }
-    // Few rows of x (decoding): the quantized blocks are read once and multiplied as they are.
-    if (atr_has_avx2() && m <= 4 && k % 32 == 0 && (type == 2 || type == 3 || type == 8)) {
-        return qlinear_few_avx2(type, weights, stride, k, r0, r1, x, ldx, m, out, ldo);
+    // Generated tokens: the quantized blocks are read once per task and multiplied as they are.
+    if (!(mode & ATR_PROMPT) && atr_has_avx2() && k % 32 == 0 && (type == 2 || type == 3 || type == 8)) {
+        if (!(mode & ATR_EXACT)) return qlinear16_avx2(type, weights, stride, k, r0, r1, x, ldx, m, out, ldo);
+        for (size_t i = 0; i < m; i += 4) {
+            qlinear_few_avx2(type, weights, stride, k, r0, r1, x + i * ldx, ldx, m - i < 4 ? m - i : 4, out + i * ldo, ldo);
+        }
+        return;
     }
 #endif
-    // Many rows (a prompt): 16 weight rows at a time are widened into a panel of the packed layout
-    // (see linear.c), which every row of x then passes.
+    // Prompt positions: 16 weight rows at a time are widened into a panel of the packed layout (see
+    // linear.c), which every row of x then passes.
     float *row = aligned_alloc(64, (k * sizeof(float) + 63) / 64 * 64);
     float *panel = aligned_alloc(64, (16 * k * sizeof(float) + 63) / 64 * 64);
     const float zeros[16] = {0};

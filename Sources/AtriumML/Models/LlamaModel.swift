@@ -107,96 +107,194 @@ public final class LlamaModel: @unchecked Sendable {
         }
     }
 
-    /// One sequence's keys and values, every layer, up to `capacity` positions.
+    /// One sequence's keys and values, every layer. It grows as the sequence does (`reserve`), so a
+    /// sequence holds memory for the positions it uses, not for the whole context.
     public final class Cache: @unchecked Sendable {
-        public let capacity: Int
+        public private(set) var capacity: Int
         public internal(set) var count = 0
-        let keys: [Tensor]
-        let values: [Tensor]
+        let dimension: Int
+        private(set) var keys: [Tensor]
+        private(set) var values: [Tensor]
 
         public init(config: LlamaConfig, capacity: Int) {
-            self.capacity = capacity
-            keys = (0..<config.layers).map { _ in Tensor(zeros: [capacity, config.kvDimension]) }
-            values = (0..<config.layers).map { _ in Tensor(zeros: [capacity, config.kvDimension]) }
+            self.capacity = max(1, capacity)
+            dimension = config.kvDimension
+            keys = (0..<config.layers).map { [capacity = self.capacity] _ in Tensor(zeros: [capacity, config.kvDimension]) }
+            values = (0..<config.layers).map { [capacity = self.capacity] _ in Tensor(zeros: [capacity, config.kvDimension]) }
+        }
+
+        /// Bytes a cache uses per position, across every layer.
+        public static func bytesPerPosition(_ config: LlamaConfig) -> Int { 2 * config.layers * config.kvDimension * MemoryLayout<Float>.size }
+
+        /// Makes room for `positions` positions in all, keeping what is held; `exactly` not, it grows by
+        /// half again at least, so that decoding a token at a time copies the cache only now and then.
+        public func reserve(_ positions: Int, exactly: Bool = false) {
+            guard positions > capacity else { return }
+            let grown = exactly ? positions : (max(positions, capacity + capacity / 2) + 63) / 64 * 64
+            func widened(_ tensors: [Tensor]) -> [Tensor] {
+                tensors.map { old in
+                    let new = Tensor(zeros: [grown, dimension])
+                    new.pointer.update(from: old.pointer, count: count * dimension)
+                    return new
+                }
+            }
+            keys = widened(keys)
+            values = widened(values)
+            capacity = grown
+        }
+
+        /// Keeps the first `positions` positions of `other` (a shared prompt prefix), as if computed here.
+        public func copyPrefix(of other: Cache, positions: Int) {
+            precondition(positions <= other.count && dimension == other.dimension)
+            reserve(positions, exactly: true)
+            for layer in keys.indices {
+                keys[layer].pointer.update(from: other.keys[layer].pointer, count: positions * dimension)
+                values[layer].pointer.update(from: other.values[layer].pointer, count: positions * dimension)
+            }
+            count = positions
         }
     }
 
     /// Runs `tokens` after what `cache` holds, appends their keys and values to it, and returns the
     /// logits of the last token ([vocabulary]), or of every token ([tokens, vocabulary]) when
-    /// `allLogits` is set. Every id must be below the vocabulary size and the cache must have room.
+    /// `allLogits` is set. Every id must be below the vocabulary size. A single token after a filled
+    /// cache is taken as generated (the decode kernels), anything else as prompt.
     public func forward(_ tokens: [Int], cache: Cache, allLogits: Bool = false, parallel: Parallel = Parallel(threads: 1)) -> Tensor {
-        precondition(!tokens.isEmpty && cache.count + tokens.count <= cache.capacity)
+        let generatedFrom = tokens.count == 1 && cache.count > 0 ? cache.count : cache.count + tokens.count
+        let logits = forward([Segment(tokens: tokens, cache: cache, generatedFrom: generatedFrom)], allLogits: allLogits, parallel: parallel)
+        return allLogits ? logits : Tensor(shape: [config.vocabularySize], storage: logits.storage)
+    }
+
+    /// Tokens of one sequence for a pass, following what its cache holds.
+    public struct Segment {
+        public var tokens: [Int]
+        public var cache: Cache
+        /// Positions from here on hold generated tokens and take the decode kernels; those before it are
+        /// prompt. Kernels go by position, never by what else is in the pass, so a sequence computes the
+        /// same numbers alone or batched, and again when it is recomputed after being set back.
+        public var generatedFrom: Int
+
+        public init(tokens: [Int], cache: Cache, generatedFrom: Int) {
+            self.tokens = tokens
+            self.cache = cache
+            self.generatedFrom = generatedFrom
+        }
+    }
+
+    /// Runs several sequences' next tokens in one pass (the rows of every matrix product shared, so the
+    /// weights are read once for all). Returns the logits of each segment's last token ([segments,
+    /// vocabulary]), or of every token when `allLogits` is set, in the order of `segments`. Caches grow
+    /// as needed.
+    public func forward(_ segments: [Segment], allLogits: Bool = false, parallel: Parallel = Parallel(threads: 1)) -> Tensor {
+        precondition(!segments.isEmpty && segments.allSatisfy { !$0.tokens.isEmpty })
         let c = config
-        let n = tokens.count
         let d = c.hiddenSize
+        let kv = c.kvDimension
+        // Row r of the pass is `tokens[r]` at `positions[r]` of segment `owners[r]`; generated tokens'
+        // rows come first, so that each kind of kernel meets one block of rows.
+        var rows: [(owner: Int, position: Int, token: Int, generated: Bool)] = []
+        for (index, segment) in segments.enumerated() {
+            segment.cache.reserve(segment.cache.count + segment.tokens.count)
+            for (offset, token) in segment.tokens.enumerated() {
+                let position = segment.cache.count + offset
+                rows.append((index, position, token, position >= segment.generatedFrom))
+            }
+        }
+        rows = rows.filter(\.generated) + rows.filter { !$0.generated }
+        let owners = rows.map(\.owner), positions = rows.map(\.position)
+        let decodeRows = rows.count { $0.generated }
+        let caches = segments.map(\.cache)
+        let n = rows.count
         let hidden = Tensor(zeros: [n, d])
-        for (row, token) in tokens.enumerated() {
-            let rowBytes = embedding.data + token * Self.rowBytes(embedding)
+        for (row, entry) in rows.enumerated() {
+            let rowBytes = embedding.data + entry.token * Self.rowBytes(embedding)
             atr_dequantize_row(embedding.type, rowBytes, hidden.pointer + row * d, d)
         }
         let normed = Tensor(zeros: [n, d])
         let query = Tensor(zeros: [n, d])
+        let newKeys = Tensor(zeros: [n, kv])
+        let newValues = Tensor(zeros: [n, kv])
         let attended = Tensor(zeros: [n, d])
         let projected = Tensor(zeros: [n, d])
         let gate = Tensor(zeros: [n, c.intermediateSize])
         let up = Tensor(zeros: [n, c.intermediateSize])
-        let start = cache.count
         let scale = 1 / Float(c.headDimension).squareRoot()
+        let longest = positions.max()! + 1
         for (index, layer) in layers.enumerated() {
-            let keys = cache.keys[index], values = cache.values[index]
             for row in 0..<n {
                 atr_rms_norm(hidden.pointer + row * d, layer.attentionNorm.pointer, normed.pointer + row * d, d, c.rmsEpsilon)
             }
-            linear(
-                [
-                    (layer.query, query.pointer, d), (layer.key, keys.pointer + start * c.kvDimension, c.kvDimension),
-                    (layer.value, values.pointer + start * c.kvDimension, c.kvDimension),
-                ], normed, rows: n, parallel: parallel)
+            linear([(layer.query, query.pointer, d), (layer.key, newKeys.pointer, kv), (layer.value, newValues.pointer, kv)], normed, rows: n, decodeRows: decodeRows, parallel: parallel)
             for row in 0..<n {
-                atr_rope(query.pointer + row * d, c.heads, c.headDimension, c.ropeDimensions, start + row, c.ropeBase, 1)
-                atr_rope(keys.pointer + (start + row) * c.kvDimension, c.kvHeads, c.headDimension, c.ropeDimensions, start + row, c.ropeBase, 1)
+                let position = positions[row]
+                atr_rope(query.pointer + row * d, c.heads, c.headDimension, c.ropeDimensions, position, c.ropeBase, 1)
+                atr_rope(newKeys.pointer + row * kv, c.kvHeads, c.headDimension, c.ropeDimensions, position, c.ropeBase, 1)
+                let cache = caches[owners[row]]
+                (cache.keys[index].pointer + position * kv).update(from: newKeys.pointer + row * kv, count: kv)
+                (cache.values[index].pointer + position * kv).update(from: newValues.pointer + row * kv, count: kv)
             }
             // Each (token, key/value head) pair is a task: its group of query heads shares that head's cache.
             let group = c.heads / c.kvHeads
             parallel.tasks(n * c.kvHeads) { _, task in
                 let (row, kvHead) = task.quotientAndRemainder(dividingBy: c.kvHeads)
-                let scores = UnsafeMutablePointer<Float>.allocate(capacity: start + row + 1)
+                let cache = caches[owners[row]]
+                let keys = cache.keys[index], values = cache.values[index]
+                let scores = UnsafeMutablePointer<Float>.allocate(capacity: longest)
                 defer { scores.deallocate() }
                 let headOffset = kvHead * group * c.headDimension
                 atr_attention_decode(
                     query.pointer + row * d + headOffset, keys.pointer + kvHead * c.headDimension, values.pointer + kvHead * c.headDimension,
-                    c.kvDimension, start + row + 1, group, 1, c.headDimension, scale, scores, attended.pointer + row * d + headOffset)
+                    kv, positions[row] + 1, group, 1, c.headDimension, scale, scores, attended.pointer + row * d + headOffset)
             }
-            linear(layer.output, attended, rows: n, into: projected.pointer, ldo: d, parallel: parallel)
+            linear(layer.output, attended, rows: n, decodeRows: decodeRows, into: projected.pointer, ldo: d, parallel: parallel)
             for i in 0..<(n * d) { hidden.pointer[i] += projected.pointer[i] }
             for row in 0..<n {
                 atr_rms_norm(hidden.pointer + row * d, layer.feedForwardNorm.pointer, normed.pointer + row * d, d, c.rmsEpsilon)
             }
-            linear([(layer.gate, gate.pointer, c.intermediateSize), (layer.up, up.pointer, c.intermediateSize)], normed, rows: n, parallel: parallel)
+            linear([(layer.gate, gate.pointer, c.intermediateSize), (layer.up, up.pointer, c.intermediateSize)], normed, rows: n, decodeRows: decodeRows, parallel: parallel)
             atr_silu_mul(gate.pointer, up.pointer, n * c.intermediateSize)
-            linear(layer.down, gate, rows: n, into: projected.pointer, ldo: d, parallel: parallel)
+            linear(layer.down, gate, rows: n, decodeRows: decodeRows, into: projected.pointer, ldo: d, parallel: parallel)
             for i in 0..<(n * d) { hidden.pointer[i] += projected.pointer[i] }
         }
-        cache.count += n
-        let first = allLogits ? 0 : n - 1
-        let rows = n - first
-        for row in first..<n {
-            atr_rms_norm(hidden.pointer + row * d, outputNorm.pointer, normed.pointer + (row - first) * d, d, c.rmsEpsilon)
+        for segment in segments { segment.cache.count += segment.tokens.count }
+        // The rows whose logits are wanted, in the order they are returned: every row of each segment, or
+        // its last. They pass the output matrix generated ones first, as above.
+        let rowOf = Dictionary(uniqueKeysWithValues: rows.enumerated().map { row, entry in (Pair(entry.owner, entry.position), row) })
+        let wanted = segments.enumerated().flatMap { index, segment in
+            let end = segment.cache.count
+            return (allLogits ? (end - segment.tokens.count)..<end : (end - 1)..<end).map { rowOf[Pair(index, $0)]! }
         }
-        let logits = Tensor(zeros: allLogits ? [rows, c.vocabularySize] : [c.vocabularySize])
-        linear(output, normed, rows: rows, into: logits.pointer, ldo: c.vocabularySize, parallel: parallel)
+        let order = wanted.indices.filter { wanted[$0] < decodeRows } + wanted.indices.filter { wanted[$0] >= decodeRows }
+        for (slot, index) in order.enumerated() {
+            atr_rms_norm(hidden.pointer + wanted[index] * d, outputNorm.pointer, normed.pointer + slot * d, d, c.rmsEpsilon)
+        }
+        let vocabulary = c.vocabularySize
+        let computed = Tensor(zeros: [wanted.count, vocabulary])
+        let decodeSlots = wanted.count { $0 < decodeRows }
+        linear(output, normed, rows: wanted.count, decodeRows: decodeSlots, into: computed.pointer, ldo: vocabulary, parallel: parallel)
+        if order == Array(wanted.indices) { return computed }
+        let logits = Tensor(zeros: [wanted.count, vocabulary])
+        for (slot, index) in order.enumerated() {
+            (logits.pointer + index * vocabulary).update(from: computed.pointer + slot * vocabulary, count: vocabulary)
+        }
         return logits
     }
 
+    private struct Pair: Hashable {
+        var owner: Int, position: Int
+        init(_ owner: Int, _ position: Int) { (self.owner, self.position) = (owner, position) }
+    }
+
     /// out[i][r] = x[i] · W[r] for every row of W, the cores splitting the rows.
-    private func linear(_ matrix: Matrix, _ x: Tensor, rows: Int, into out: UnsafeMutablePointer<Float>, ldo: Int, parallel: Parallel) {
-        linear([(matrix, out, ldo)], x, rows: rows, parallel: parallel)
+    private func linear(_ matrix: Matrix, _ x: Tensor, rows: Int, decodeRows: Int, into out: UnsafeMutablePointer<Float>, ldo: Int, parallel: Parallel) {
+        linear([(matrix, out, ldo)], x, rows: rows, decodeRows: decodeRows, parallel: parallel)
     }
 
     /// Several products of the same input (query, key and value; gate and up) in one parallel step, so
-    /// that a decoded token pays for one hand-over to the cores rather than one per matrix.
+    /// that a decoded token pays for one hand-over to the cores rather than one per matrix. The first
+    /// `decodeRows` rows of x are generated tokens, the rest prompt positions (see `Segment`).
     private func linear(
-        _ products: [(matrix: Matrix, out: UnsafeMutablePointer<Float>, ldo: Int)], _ x: Tensor, rows: Int, parallel: Parallel
+        _ products: [(matrix: Matrix, out: UnsafeMutablePointer<Float>, ldo: Int)], _ x: Tensor, rows: Int, decodeRows: Int, parallel: Parallel
     ) {
         // About four tasks per core in all, in whole panels of 16 rows.
         let total = products.reduce(0) { $0 + $1.matrix.rows }
@@ -205,13 +303,19 @@ public final class LlamaModel: @unchecked Sendable {
             stride(from: 0, to: product.matrix.rows, by: chunk).map { (product: index, begin: $0, end: min(product.matrix.rows, $0 + chunk)) }
         }
         let targets = products.map { (matrix: $0.matrix, out: UnsafeMutablePointerBox($0.out), ldo: $0.ldo) }
-        let exact: Int32 = self.exact ? 1 : 0
+        let exact = self.exact ? Int32(ATR_EXACT) : 0
         parallel.tasks(tasks.count) { _, index in
             let task = tasks[index]
             let target = targets[task.product]
-            atr_qlinear(
-                target.matrix.type, target.matrix.data, target.matrix.columns, task.begin, task.end, x.pointer, target.matrix.columns, rows,
-                target.out.pointer, target.ldo, exact)
+            let matrix = target.matrix, k = matrix.columns
+            if decodeRows > 0 {
+                atr_qlinear(matrix.type, matrix.data, matrix.columns, task.begin, task.end, x.pointer, k, decodeRows, target.out.pointer, target.ldo, exact)
+            }
+            if rows > decodeRows {
+                atr_qlinear(
+                    matrix.type, matrix.data, matrix.columns, task.begin, task.end, x.pointer + decodeRows * k, k, rows - decodeRows,
+                    target.out.pointer + decodeRows * target.ldo, target.ldo, exact | Int32(ATR_PROMPT))
+            }
         }
     }
 

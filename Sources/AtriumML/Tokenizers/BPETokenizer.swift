@@ -81,14 +81,41 @@ public final class BPETokenizer: Sendable {
         }
     }
 
-    /// The ids of `text`. Special tokens are matched where `parseSpecial` is set; otherwise their
-    /// text is tokenized as ordinary text.
+    /// Marks the next character as literal in text tokenized with `parseSpecial`: user content put into
+    /// a chat template goes through `escapingSpecialTokens`, so that the template's own special tokens
+    /// are matched and look-alikes in the content are not.
+    public static let literalMark: Unicode.Scalar = "\u{E000}"
+
+    /// `text` with every special token's text (and the mark itself) broken by `literalMark`, for
+    /// embedding in templated text; the marks are gone again once the text is encoded.
+    public func escapingSpecialTokens(_ text: String) -> String {
+        let mark = Character(Self.literalMark)
+        guard text.utf8.contains(where: { specialStarts[Int($0)] }) || text.unicodeScalars.contains(Self.literalMark) else { return text }
+        var escaped = ""
+        var rest = Substring(text)
+        while let first = rest.first {
+            if first == mark {
+                escaped += "\(mark)\(mark)"
+            } else if first.utf8.first.map({ specialStarts[Int($0)] }) == true, specialTokens.contains(where: { rest.hasPrefix($0.text) }) {
+                escaped += "\(first)\(mark)"
+            } else {
+                escaped.append(first)
+            }
+            rest = rest.dropFirst()
+        }
+        return escaped
+    }
+
+    /// The ids of `text`. Special tokens are matched where `parseSpecial` is set (and `literalMark`
+    /// escapes are honoured); otherwise their text is tokenized as ordinary text.
     public func encode(_ text: String, parseSpecial: Bool = false) -> [Int] {
         var out: [Int] = []
         if parseSpecial && !specialTokens.isEmpty {
             for segment in splitSpecial(text) {
                 switch segment {
                 case .special(let id): out.append(id)
+                case .text(let piece) where piece.unicodeScalars.contains(Self.literalMark):
+                    encodeOrdinary(Substring(Self.removingMarks(piece)), into: &out)
                 case .text(let piece): encodeOrdinary(piece, into: &out)
                 }
             }
@@ -107,6 +134,21 @@ public final class BPETokenizer: Sendable {
     }
 
     public func isSpecial(_ id: Int) -> Bool { specialIDs.contains(id) }
+
+    /// Each mark dropped, and the character after it kept as it is.
+    private static func removingMarks(_ text: Substring) -> String {
+        var scalars = String.UnicodeScalarView()
+        var literal = false
+        for scalar in text.unicodeScalars {
+            if scalar == literalMark && !literal {
+                literal = true
+            } else {
+                scalars.append(scalar)
+                literal = false
+            }
+        }
+        return String(scalars)
+    }
 
     /// The raw bytes of one token.
     public func bytes(of id: Int) -> [UInt8] { tokenBytes.indices.contains(id) ? tokenBytes[id] : [] }

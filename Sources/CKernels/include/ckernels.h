@@ -64,10 +64,16 @@ void atr_dequantize_row(int type, const void *row, float *out, size_t k);
 /// Σ a[i]·b[i].
 float atr_dot(const float *a, const float *b, size_t n);
 
+/// Which kernels `atr_qlinear` runs: `ATR_EXACT` keeps the activations in fp32 throughout; `ATR_PROMPT` says
+/// the rows are prompt positions (fp32 panels of the dequantized weights) rather than generated tokens
+/// (the quantized blocks used as they are; on the fast path, x as 16-bit integers with a scale per block
+/// of 32). Each row is computed on its own in either case, so a row's result never depends on the others.
+enum { ATR_EXACT = 1, ATR_PROMPT = 2 };
+
 /// out[i][r] = Σq w[r][q] · x[i][q] for weight rows r in [r0, r1) of a GGML-typed [rows][k] matrix
-/// used in place, and the `m` rows of x (`ldx` apart; out rows `ldo` apart). `exact`: fp32
-/// throughout; else, for few rows, x in 16-bit integers with a scale per block of 32 (the fast path).
-void atr_qlinear(int type, const void *weights, size_t k, size_t r0, size_t r1, const float *x, size_t ldx, size_t m, float *out, size_t ldo, int exact);
+/// used in place, and the `m` rows of x (`ldx` apart; out rows `ldo` apart), with the kernels `mode`
+/// names (`ATR_EXACT`, `ATR_PROMPT`).
+void atr_qlinear(int type, const void *weights, size_t k, size_t r0, size_t r1, const float *x, size_t ldx, size_t m, float *out, size_t ldo, int mode);
 
 /// out = weight · x / sqrt(mean(x²) + eps).
 void atr_rms_norm(const float *x, const float *weight, float *out, size_t n, float eps);
