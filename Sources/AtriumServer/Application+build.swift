@@ -65,7 +65,7 @@ public func buildApplication(config: AtriumConfig, logger: Logger, metrics: Serv
             models: config.models.map { (name: $0.name, upstream: $0.upstream ?? $0.name, kind: $0.kind) })
     }
     if let embedded, !embedded.models.isEmpty {
-        entries.append(ModelCatalog.Entry(provider: embedded, models: embedded.models.keys.sorted().map { ($0, $0, .embedding) }))
+        entries.append(ModelCatalog.Entry(provider: embedded, models: embedded.models.values.sorted { $0.name < $1.name }.map { ($0.name, $0.name, $0.kind) }))
     }
     let catalog = ModelCatalog(entries: entries)
     let dispatcher = GatewayDispatcher(catalog: catalog, logger: logger)
@@ -92,7 +92,7 @@ public func buildApplication(config: AtriumConfig, logger: Logger, metrics: Serv
     router.middlewares.add(MetricsMiddleware(metrics: metrics))
     router.middlewares.add(ErrorMiddleware())
 
-    HealthController(database: services.database, catalog: catalog, metrics: metrics).addRoutes(to: router)
+    HealthController(database: services.database, catalog: catalog, metrics: metrics, generators: embedded?.generators ?? [:]).addRoutes(to: router)
     try OpenAPIController().addRoutes(to: router)
 
     let api = router.group("api").add(middleware: SessionMiddleware(accounts: services.accounts))
@@ -111,8 +111,11 @@ public func buildApplication(config: AtriumConfig, logger: Logger, metrics: Serv
     StaffBillingController(credits: services.credits, plans: Set(config.plans.map(\.name)), maxBodyBytes: config.maxBodyBytes)
         .addRoutes(to: signedIn.group("admin"))
 
-    let v1 = router.group("v1").add(middleware: KeyAuthMiddleware(keys: services.keys, credits: services.credits.gate)).group(context: KeyRequestContext.self)
+    let keyAuth = KeyAuthMiddleware(keys: services.keys, credits: services.credits.gate)
+    let v1 = router.group("v1").add(middleware: keyAuth).group(context: KeyRequestContext.self)
     ModelAPIController(dispatcher: dispatcher, meter: meter, metrics: metrics, maxBodyBytes: config.maxBodyBytes).addRoutes(to: v1)
+    TokenizeController(models: embedded?.generators ?? [:], maxBodyBytes: config.maxBodyBytes)
+        .addRoutes(to: router.group().add(middleware: keyAuth).group(context: KeyRequestContext.self))
 
     let fastLane = FastLaneHandler.Services(
         keys: services.keys, catalog: catalog, meter: meter, metrics: metrics, maxBodyBytes: config.maxBodyBytes)

@@ -9,10 +9,10 @@ struct Models: AsyncParsableCommand {
 
     struct Import: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Import a Hugging Face-layout model folder (config.json, model.safetensors, tokenizer.json, …).")
+            abstract: "Import a GGUF file (a chat model) or a Hugging Face-layout model folder (config.json, model.safetensors, tokenizer.json, …).")
 
         @OptionGroup var options: CommonOptions
-        @Argument(help: "The model folder.") var folder: String
+        @Argument(help: "The GGUF file or model folder.") var folder: String
         @Option(help: "The name clients call it by (default: the folder's name).") var name: String?
         @Flag(help: "Replace a model already imported under that name.") var replace = false
         @Flag(name: .customLong("if-missing"), help: "Do nothing when a model of that name is already imported.") var ifMissing = false
@@ -20,7 +20,8 @@ struct Models: AsyncParsableCommand {
         func run() async throws {
             let config = try await options.load()
             let source = URL(fileURLWithPath: folder)
-            let name = name ?? ModelImporter.defaultName(for: source.standardizedFileURL.path)
+            let isGGUF = folder.hasSuffix(".gguf")
+            let name = name ?? ModelImporter.defaultName(for: isGGUF ? source.deletingPathExtension().path : source.standardizedFileURL.path)
             let models = URL(fileURLWithPath: config.resolvedModelsDirectory)
             if ifMissing && FileManager.default.fileExists(atPath: models.appendingPathComponent(name).path) {
                 print("\(name) is already imported.")
@@ -28,10 +29,12 @@ struct Models: AsyncParsableCommand {
             }
             let bar = ProgressBar(label: "importing \(name)")
             do {
-                let destination = try ModelImporter.importFolder(
-                    source, into: models, name: name, replace: replace, progress: bar.update)
+                let destination = isGGUF
+                    ? try ModelImporter.importGGUF(source, into: models, name: name, replace: replace, progress: bar.update)
+                    : try ModelImporter.importFolder(source, into: models, name: name, replace: replace, progress: bar.update)
                 bar.finish()
-                print("Imported \(name) into \(destination.path); `atrium serve` serves it at /v1/embeddings as \"\(name)\".")
+                let endpoint = isGGUF ? "/v1/chat/completions and /v1/completions" : "/v1/embeddings"
+                print("Imported \(name) into \(destination.path); `atrium serve` serves it at \(endpoint) as \"\(name)\".")
             } catch let error as ModelLoadError {
                 bar.finish()
                 throw ValidationError("Cannot import \(folder): \(error)")
@@ -81,9 +84,17 @@ struct Models: AsyncParsableCommand {
             let names = ((try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []).filter { !$0.hasPrefix(".") }.sorted()
             if names.isEmpty { print("No models in \(directory.path); import one with `atrium models import <folder>`.") }
             for name in names {
+                let folder = directory.appendingPathComponent(name)
                 do {
-                    let embedder = try SentenceEmbedder(folder: directory.appendingPathComponent(name))
-                    print("\(name)\tembedding\t\(embedder.dimensions) dimensions\tup to \(embedder.maxSequenceLength) tokens")
+                    if let file = try GenerativeModel.file(in: folder) {
+                        let gguf = try GGUFFile(path: file.path)
+                        try GenerativeModel.check(file: file.path)
+                        let config = try LlamaConfig(gguf: gguf)
+                        print("\(name)\tchat\t\(config.layers) layers, \(config.hiddenSize) wide\tcontext \(config.contextLength) tokens")
+                    } else {
+                        let embedder = try SentenceEmbedder(folder: folder)
+                        print("\(name)\tembedding\t\(embedder.dimensions) dimensions\tup to \(embedder.maxSequenceLength) tokens")
+                    }
                 } catch {
                     print("\(name)\tnot served\t\(error)")
                 }

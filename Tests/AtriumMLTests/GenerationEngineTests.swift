@@ -36,7 +36,7 @@ import Testing
             case .token(let sampled, let piece):
                 tokens.append(sampled.token)
                 text += piece
-            case .finished(let reason, let piece, let cached):
+            case .finished(let reason, let piece, _, let cached):
                 return (tokens, text + piece, reason, cached)
             }
         }

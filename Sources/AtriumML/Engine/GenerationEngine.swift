@@ -54,9 +54,10 @@ public final class GenerationEngine: @unchecked Sendable {
     public enum Event: Sendable {
         /// A generated token and the text it releases (often all of it, sometimes nothing yet).
         case token(SampledToken, text: String)
-        /// The end: why, what the last token still released, and the prompt tokens taken from a cached
-        /// prefix rather than computed.
-        case finished(FinishReason, text: String, cachedPromptTokens: Int)
+        /// The end: why, what the last token still released, the tokens generated (a stop token among
+        /// them, though it has no event of its own) and the prompt tokens taken from a cached prefix
+        /// rather than computed.
+        case finished(FinishReason, text: String, generatedTokens: Int, cachedPromptTokens: Int)
     }
 
     public enum Failure: Error, Equatable, CustomStringConvertible {
@@ -304,7 +305,8 @@ public final class GenerationEngine: @unchecked Sendable {
             sequence.generated += 1
             generatedTokens += 1
             if let reason = advance(sequence, with: sampled) {
-                sequence.continuation.yield(.finished(reason, text: sequence.text.finish(), cachedPromptTokens: sequence.cachedPromptTokens))
+                sequence.continuation.yield(
+                    .finished(reason, text: sequence.text.finish(), generatedTokens: sequence.generated, cachedPromptTokens: sequence.cachedPromptTokens))
                 sequence.continuation.finish()
                 finished.append(sequence)
             }

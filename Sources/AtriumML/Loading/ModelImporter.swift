@@ -1,9 +1,9 @@
 import Foundation
 
-/// Puts a Hugging Face-layout model folder into the engine's models directory, as `<models>/<name>/`:
-/// the folder is checked by loading it first (so a broken one is refused with the file at fault), then
-/// its files are copied into a temporary folder beside the destination and renamed into place, so a
-/// half-copied model is never served.
+/// Puts a model into the engine's models directory, as `<models>/<name>/`: a Hugging Face-layout
+/// folder, or a GGUF file (which becomes a folder holding it). The model is checked by loading it
+/// first (so a broken one is refused with the file at fault), then copied into a temporary folder
+/// beside the destination and renamed into place, so a half-copied model is never served.
 public enum ModelImporter {
     /// Files and folders of other runtimes that the engine never reads.
     static let skipped: Set<String> = [".git", "onnx", "openvino", "pytorch_model.bin", "tf_model.h5", "flax_model.msgpack", "rust_model.ot"]
@@ -26,18 +26,44 @@ public enum ModelImporter {
         _ source: URL, into modelsDirectory: URL, name: String, replace: Bool = false, progress: (Int64, Int64) -> Void = { _, _ in }
     ) throws -> URL {
         let destination = try destination(of: name, in: modelsDirectory, replace: replace)
-        _ = try SentenceEmbedder(folder: source)
-        let manager = FileManager.default
+        try check(source)
         let files = try self.files(in: source)
-        let total = try files.reduce(Int64(0)) { $0 + Int64(try manager.attributesOfItem(atPath: source.appendingPathComponent($1).path)[.size] as? Int ?? 0) }
+        return try copyIn(files.map { (source.appendingPathComponent($0), $0) }, into: modelsDirectory, name: name, at: destination, progress: progress)
+    }
+
+    /// Imports a GGUF file as `name`: a folder holding it as `model.gguf`.
+    @discardableResult
+    public static func importGGUF(
+        _ file: URL, into modelsDirectory: URL, name: String, replace: Bool = false, progress: (Int64, Int64) -> Void = { _, _ in }
+    ) throws -> URL {
+        let destination = try destination(of: name, in: modelsDirectory, replace: replace)
+        try GenerativeModel.check(file: file.path)
+        return try copyIn([(file, "model.gguf")], into: modelsDirectory, name: name, at: destination, progress: progress)
+    }
+
+    /// Checks that a model folder loads as the engine serves it: a generator where it holds a GGUF
+    /// file, a sentence embedder otherwise.
+    public static func check(_ folder: URL) throws {
+        if let file = try GenerativeModel.file(in: folder) {
+            try GenerativeModel.check(file: file.path)
+        } else {
+            _ = try SentenceEmbedder(folder: folder)
+        }
+    }
+
+    private static func copyIn(
+        _ files: [(source: URL, path: String)], into modelsDirectory: URL, name: String, at destination: URL, progress: (Int64, Int64) -> Void
+    ) throws -> URL {
+        let manager = FileManager.default
+        let total = try files.reduce(Int64(0)) { $0 + Int64(try manager.attributesOfItem(atPath: $1.source.path)[.size] as? Int ?? 0) }
         let staging = try makeStaging(for: name, in: modelsDirectory)
         defer { try? manager.removeItem(at: staging) }
         var copied: Int64 = 0
         progress(0, total)
         for file in files {
-            let target = staging.appendingPathComponent(file)
+            let target = staging.appendingPathComponent(file.path)
             try manager.createDirectory(at: target.deletingLastPathComponent(), withIntermediateDirectories: true)
-            try copy(source.appendingPathComponent(file), to: target) { bytes in
+            try copy(file.source, to: target) { bytes in
                 copied += bytes
                 progress(copied, total)
             }
@@ -67,7 +93,7 @@ public enum ModelImporter {
 
     /// Checks that a staged folder loads, then renames it into place (replacing what was there).
     public static func install(_ staging: URL, at destination: URL) throws {
-        _ = try SentenceEmbedder(folder: staging)
+        try check(staging)
         let manager = FileManager.default
         if manager.fileExists(atPath: destination.path) { try manager.removeItem(at: destination) }
         try manager.moveItem(at: staging, to: destination)

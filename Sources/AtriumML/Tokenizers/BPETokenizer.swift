@@ -81,40 +81,53 @@ public final class BPETokenizer: Sendable {
         }
     }
 
-    /// Marks the next character as literal in text tokenized with `parseSpecial`: user content put into
-    /// a chat template goes through `escapingSpecialTokens`, so that the template's own special tokens
-    /// are matched and look-alikes in the content are not.
-    public static let literalMark: Unicode.Scalar = "\u{E000}"
+    /// Marks the next scalar as literal in text given to `encodeTemplated`: user content put into a
+    /// chat template goes through `escapingSpecialTokens`, so that the template's own special tokens
+    /// are matched and look-alikes in the content are not. A noncharacter, which text rarely holds; where
+    /// it does, the escape doubles it.
+    public static let literalMark = Unicode.Scalar(0xFDD0)!
 
     /// `text` with every special token's text (and the mark itself) broken by `literalMark`, for
-    /// embedding in templated text; the marks are gone again once the text is encoded.
+    /// embedding in templated text; `encodeTemplated` drops the marks again.
     public func escapingSpecialTokens(_ text: String) -> String {
-        let mark = Character(Self.literalMark)
-        guard text.utf8.contains(where: { specialStarts[Int($0)] }) || text.unicodeScalars.contains(Self.literalMark) else { return text }
-        var escaped = ""
-        var rest = Substring(text)
-        while let first = rest.first {
-            if first == mark {
-                escaped += "\(mark)\(mark)"
-            } else if first.utf8.first.map({ specialStarts[Int($0)] }) == true, specialTokens.contains(where: { rest.hasPrefix($0.text) }) {
-                escaped += "\(first)\(mark)"
-            } else {
-                escaped.append(first)
+        let scalars = text.unicodeScalars
+        guard text.utf8.contains(where: { specialStarts[Int($0)] }) || scalars.contains(Self.literalMark) else { return text }
+        var escaped = String.UnicodeScalarView()
+        var index = scalars.startIndex
+        while index < scalars.endIndex {
+            let scalar = scalars[index]
+            escaped.append(scalar)
+            if scalar == Self.literalMark {
+                escaped.append(Self.literalMark)
+            } else if scalar.utf8.first.map({ specialStarts[Int($0)] }) == true,
+                specialTokens.contains(where: { scalars[index...].starts(with: $0.text.unicodeScalars) })
+            {
+                escaped.append(Self.literalMark)
             }
-            rest = rest.dropFirst()
+            index = scalars.index(after: index)
         }
-        return escaped
+        return String(escaped)
     }
 
-    /// The ids of `text`. Special tokens are matched where `parseSpecial` is set (and `literalMark`
-    /// escapes are honoured); otherwise their text is tokenized as ordinary text.
+    /// The ids of `text`. Special tokens are matched where `parseSpecial` is set; otherwise their
+    /// text is tokenized as ordinary text.
     public func encode(_ text: String, parseSpecial: Bool = false) -> [Int] {
+        encode(text, parseSpecial: parseSpecial, honouringMarks: false)
+    }
+
+    /// The ids of a rendered chat template: special tokens matched, but not where `literalMark` breaks
+    /// them (the escaped content), and the marks themselves dropped.
+    public func encodeTemplated(_ text: String) -> [Int] {
+        encode(text, parseSpecial: true, honouringMarks: true)
+    }
+
+    private func encode(_ text: String, parseSpecial: Bool, honouringMarks: Bool) -> [Int] {
         var out: [Int] = []
         if parseSpecial && !specialTokens.isEmpty {
             for segment in splitSpecial(text) {
                 switch segment {
                 case .special(let id): out.append(id)
-                case .text(let piece) where piece.unicodeScalars.contains(Self.literalMark):
+                case .text(let piece) where honouringMarks && piece.unicodeScalars.contains(Self.literalMark):
                     encodeOrdinary(Substring(Self.removingMarks(piece)), into: &out)
                 case .text(let piece): encodeOrdinary(piece, into: &out)
                 }

@@ -58,6 +58,11 @@ public struct AtriumConfig: Sendable {
     public var engineThreads = ProcessInfo.processInfo.activeProcessorCount
     /// Inputs waiting for the engine at most; beyond it, requests get 429.
     public var engineMaxQueued = 4_096
+    /// Memory for the generation engine's keys and values, per chat model: it bounds the positions of
+    /// all running sequences together (SmolLM2-135M takes 46 KB a position).
+    public var engineKVCacheBytes = 96 << 20
+    /// Sequences a chat model decodes together at most.
+    public var engineMaxRunning = 16
 
     public init() {}
 

@@ -77,6 +77,8 @@ public enum ConfigLoader {
         config.modelsDirectory = reader.string(forKey: "models_dir")
         config.engineThreads = try integer(reader, "engine_threads", default: config.engineThreads, range: 1...256)
         config.engineMaxQueued = try integer(reader, "engine_max_queued", default: config.engineMaxQueued, range: 1...1_000_000)
+        config.engineKVCacheBytes = try integer(reader, "engine_kv_cache_mb", default: config.engineKVCacheBytes >> 20, range: 1...1_048_576) << 20
+        config.engineMaxRunning = try integer(reader, "engine_max_running", default: config.engineMaxRunning, range: 1...1_024)
         if let mode = reader.string(forKey: "limits") {
             guard let limitsMode = AtriumConfig.LimitsMode(rawValue: mode) else {
                 throw ConfigError(description: "limits must be local or shared, not \(mode).")

@@ -2,8 +2,9 @@ import AtriumCore
 import AtriumML
 import Foundation
 
-/// The embedded CPU engine as a provider of the gateway: it answers `/v1/embeddings` for the models
-/// it loaded, in OpenAI's shapes, and refuses what a model cannot take with OpenAI's errors.
+/// The embedded CPU engine as a provider of the gateway: it answers `/v1/embeddings`, and chat and text
+/// completions, for the models it loaded, in OpenAI's shapes, and refuses what a model cannot take with
+/// OpenAI's errors.
 final class EmbeddedProvider: InferenceProvider {
     let name = "embedded"
     let models: [String: EmbeddedModel]
@@ -12,10 +13,17 @@ final class EmbeddedProvider: InferenceProvider {
         self.models = Dictionary(models.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
     }
 
+    /// The chat models, by name.
+    var generators: [String: GenerativeModel] {
+        models.compactMapValues { model in
+            if case .generation(let generator) = model.engine { generator } else { nil }
+        }
+    }
+
     func probe() async -> Bool { true }
 
     func shutdown() {
-        for model in models.values { model.engine.shutdown() }
+        for model in models.values { model.shutdown() }
     }
 
     func perform(_ request: ProviderRequest) async throws -> ProviderResponse {
@@ -23,17 +31,25 @@ final class EmbeddedProvider: InferenceProvider {
         guard let model = models[modelName] else {
             throw Self.rejection(404, "The model `\(modelName.prefix(200))` is not loaded in the embedded engine.", param: "model", code: "model_not_found")
         }
-        guard request.operation == .embeddings else {
-            throw Self.rejection(400, "The model `\(modelName)` is an embedding model and does not support /v1/\(request.operation.rawValue).", param: "model", code: "unsupported_model")
+        let engine: EmbeddingEngine
+        switch (model.engine, request.operation) {
+        case (.generation(let generator), .chatCompletions), (.generation(let generator), .completions):
+            return try await EmbeddedGeneration(name: modelName, model: generator).perform(request)
+        case (.embedding(let embeddings), .embeddings):
+            engine = embeddings
+        default:
+            throw Self.rejection(
+                400, "The model `\(modelName)` is \(model.kind == .embedding ? "an embedding" : "a chat") model and does not support /v1/\(request.operation.rawValue).",
+                param: "model", code: "unsupported_model")
         }
-        let embedder = model.engine.embedder
+        let embedder = engine.embedder
         if let dimensions = request.body["dimensions"]?.intValue, Int(dimensions) != embedder.dimensions {
             throw Self.rejection(400, "The model `\(modelName)` makes embeddings of \(embedder.dimensions) dimensions and cannot shorten them to \(dimensions).", param: "dimensions")
         }
         let sequences = try Self.sequences(request.body["input"], embedder: embedder)
         let vectors: [[Float]]
         do {
-            vectors = try await model.engine.embed(sequences)
+            vectors = try await engine.embed(sequences)
         } catch EmbeddingEngine.Failure.overloaded(let limit) {
             // Back-pressure, not a fault: it goes to the client as it is and leaves the circuit closed.
             throw AtriumError.rateLimited(

@@ -1,3 +1,4 @@
+import AtriumML
 import AtriumPersistence
 import Hummingbird
 import NIOCore
@@ -7,12 +8,15 @@ struct HealthController {
     let database: AtriumDatabase
     let catalog: ModelCatalog
     let metrics: ServerMetrics
+    /// The embedded chat models, whose engines' state `/metrics` shows.
+    let generators: [String: GenerativeModel]
 
     func addRoutes(to router: Router<AtriumRequestContext>) {
         router.get("healthz") { _, _ in ModelAPIController.json(.object(["status": .string("ok")])) }
         router.get("readyz", use: ready)
-        router.get("metrics") { _, _ in
-            Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"], body: .init(byteBuffer: metrics.render()))
+        router.get("metrics") { [generators, metrics] _, _ in
+            for (name, generator) in generators { metrics.recordEngine(model: name, statistics: generator.engine.statistics) }
+            return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"], body: .init(byteBuffer: metrics.render()))
         }
     }
 

@@ -1,3 +1,4 @@
+import AtriumML
 import Hummingbird
 import Prometheus
 import Synchronization
@@ -65,6 +66,19 @@ public final class ServerMetrics: Sendable {
     }
 
     private let tokenSeries = Mutex<[String: (prompt: Counter, completion: Counter)]>([:])
+
+    /// The embedded generation engine of `model` as it stands (read when `/metrics` is rendered).
+    func recordEngine(model: String, statistics: GenerationEngine.Statistics) {
+        func gauge(_ name: String, _ help: String, _ value: Int) {
+            registry.makeGauge(name: name, labels: [("model", model)], help: help).set(Int64(value))
+        }
+        gauge("atrium_engine_running_sequences", "Sequences the generation engine is decoding.", statistics.running)
+        gauge("atrium_engine_queued_requests", "Requests waiting for a seat in the generation engine.", statistics.queued)
+        gauge("atrium_engine_kv_positions_in_use", "Key/value cache positions held by running sequences and kept prefixes.", statistics.positionsInUse)
+        gauge("atrium_engine_generated_tokens", "Tokens the generation engine has generated since it started.", statistics.generatedTokens)
+        gauge("atrium_engine_cached_prompt_tokens", "Prompt tokens taken from kept prefixes instead of computed.", statistics.cachedPromptTokens)
+        gauge("atrium_engine_preemptions", "Sequences set back to free key/value memory.", statistics.preemptions)
+    }
 
     func recordTokens(model: String, prompt: Int, completion: Int) {
         let series = tokenSeries.withLock { cache in

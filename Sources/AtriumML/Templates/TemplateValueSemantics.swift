@@ -1,0 +1,202 @@
+import Foundation
+
+/// Python's behaviour for runtime values: truthiness, `str`, `repr`, `==`, ordering, iteration, `len`.
+extension Value {
+    var isTruthy: Bool {
+        switch self {
+        case .undefined, .none: return false
+        case .bool(let b): return b
+        case .int(let i): return i != 0
+        case .double(let d): return d != 0
+        case .string(let s): return !s.isEmpty
+        case .list(let items), .tuple(let items): return !items.isEmpty
+        case .dict(let dict): return dict.count > 0
+        case .namespace, .loop, .macro, .function, .method: return true
+        }
+    }
+
+    /// Python's type name, for error messages.
+    var typeName: String {
+        switch self {
+        case .undefined: return "Undefined"
+        case .none: return "NoneType"
+        case .bool: return "bool"
+        case .int: return "int"
+        case .double: return "float"
+        case .string: return "str"
+        case .list: return "list"
+        case .tuple: return "tuple"
+        case .dict: return "dict"
+        case .namespace: return "Namespace"
+        case .loop: return "LoopContext"
+        case .macro: return "Macro"
+        case .function: return "function"
+        case .method: return "builtin_function_or_method"
+        }
+    }
+
+    /// jinja2's `object_type_repr`, used in undefined messages ("'dict object' has no attribute ...").
+    var objectTypeRepr: String {
+        switch self {
+        case .none: return "None"
+        case .namespace: return "jinja2.utils.Namespace object"
+        case .loop: return "jinja2.runtime.LoopContext object"
+        case .macro: return "jinja2.runtime.Macro object"
+        case .undefined: return "jinja2.runtime.Undefined object"
+        default: return "\(typeName) object"
+        }
+    }
+
+    /// `str(value)`, which is what `{{ value }}` prints.
+    var str: String {
+        switch self {
+        case .undefined: return ""
+        case .string(let s): return s
+        default: return repr
+        }
+    }
+
+    /// `repr(value)`, used for items inside printed containers.
+    var repr: String {
+        switch self {
+        case .undefined: return "Undefined"
+        case .none: return "None"
+        case .bool(let b): return b ? "True" : "False"
+        case .int(let i): return String(i)
+        case .double(let d): return Python.floatRepr(d)
+        case .string(let s): return Python.repr(s)
+        case .list(let items): return "[" + items.map(\.repr).joined(separator: ", ") + "]"
+        case .tuple(let items):
+            return items.count == 1 ? "(" + items[0].repr + ",)" : "(" + items.map(\.repr).joined(separator: ", ") + ")"
+        case .dict(let dict): return "{" + dict.items.map { $0.key.repr + ": " + $0.value.repr }.joined(separator: ", ") + "}"
+        case .namespace(let namespace): return "<Namespace " + Value.dict(namespace.attributes).repr + ">"
+        case .loop(let loop): return "<LoopContext \(loop.index0 + 1)>"
+        case .macro(let macro): return "<Macro '\(macro.definition.name)'>"
+        case .function(let function): return "<function \(function.rawValue)>"
+        case .method(let receiver, let name): return "<built-in method \(name) of \(receiver.typeName) object>"
+        }
+    }
+
+    /// A number as Python compares it, with bools as 0 and 1.
+    var number: Double? {
+        switch self {
+        case .bool(let b): return b ? 1 : 0
+        case .int(let i): return Double(i)
+        case .double(let d): return d
+        default: return nil
+        }
+    }
+
+    var integer: Int? {
+        switch self {
+        case .bool(let b): return b ? 1 : 0
+        case .int(let i): return i
+        default: return nil
+        }
+    }
+
+    static func == (lhs: Value, rhs: Value) -> Bool { lhs.equals(rhs) }
+
+    /// Python's `==`.
+    func equals(_ other: Value) -> Bool {
+        switch (self, other) {
+        case (.undefined, .undefined), (.none, .none): return true
+        case (.string(let a), .string(let b)): return Python.equal(a, b)
+        case (.list(let a), .list(let b)), (.tuple(let a), .tuple(let b)):
+            return a.count == b.count && zip(a, b).allSatisfy { $0.equals($1) }
+        case (.dict(let a), .dict(let b)):
+            return a.count == b.count && a.items.allSatisfy { item in b.value(for: item.key).map { $0.equals(item.value) } ?? false }
+        case (.namespace(let a), .namespace(let b)): return a === b
+        case (.loop(let a), .loop(let b)): return a === b
+        default:
+            if let a = integer, let b = other.integer { return a == b }
+            if let a = number, let b = other.number { return a == b }
+            return false
+        }
+    }
+
+    /// Python's ordering: -1, 0 or 1, or nil when unordered (NaN). Mixed types raise as Python does.
+    func compared(to other: Value, symbol: String = "<") throws -> Int? {
+        switch (self, other) {
+        case (.undefined(let u), _), (_, .undefined(let u)): throw u.error
+        case (.string(let a), .string(let b)):
+            if Python.equal(a, b) { return 0 }
+            return Python.less(a, b) ? -1 : 1
+        case (.list(let a), .list(let b)), (.tuple(let a), .tuple(let b)):
+            for (x, y) in zip(a, b) where !x.equals(y) { return try x.compared(to: y, symbol: symbol) }
+            return a.count == b.count ? 0 : a.count < b.count ? -1 : 1
+        default:
+            if let a = integer, let b = other.integer { return a == b ? 0 : a < b ? -1 : 1 }
+            if let a = number, let b = other.number { return a == b ? 0 : a < b ? -1 : a > b ? 1 : nil }
+            throw TemplateError.type("'\(symbol)' not supported between instances of '\(typeName)' and '\(other.typeName)'")
+        }
+    }
+
+    func lessThan(_ other: Value) throws -> Bool { try compared(to: other) == -1 }
+
+    /// `iter(value)` materialised: strings give code points, dicts their keys, undefined nothing.
+    func iterate() throws -> [Value] {
+        switch self {
+        case .undefined: return []
+        case .list(let items), .tuple(let items): return items
+        case .string(let s): return s.unicodeScalars.map { .string(String($0)) }
+        case .dict(let dict): return dict.keys
+        default: throw TemplateError.type("'\(typeName)' object is not iterable")
+        }
+    }
+
+    /// `len(value)`.
+    func length() throws -> Int {
+        switch self {
+        case .undefined: return 0
+        case .string(let s): return Python.length(s)
+        case .list(let items), .tuple(let items): return items.count
+        case .dict(let dict): return dict.count
+        case .namespace(let namespace): return namespace.attributes.count
+        default: throw TemplateError.type("object of type '\(typeName)' has no len()")
+        }
+    }
+
+    /// Python's `item in self`.
+    func contains(_ item: Value) throws -> Bool {
+        switch self {
+        case .undefined: return false
+        case .string(let s):
+            guard case .string(let needle) = item else {
+                throw TemplateError.type("'in <string>' requires string as left operand, not \(item.typeName)")
+            }
+            return Python.contains(s, needle)
+        case .list(let items), .tuple(let items): return items.contains { $0.equals(item) }
+        case .dict(let dict):
+            guard HashKey(item) != nil else { throw TemplateError.type("unhashable type: '\(item.typeName)'") }
+            return dict.contains(item)
+        default: throw TemplateError.type("argument of type '\(typeName)' is not iterable")
+        }
+    }
+
+    /// Converts back to the public type (for `tojson` and for callers); nil for values JSON cannot hold.
+    var templateValue: TemplateValue? {
+        switch self {
+        case .none: return TemplateValue.none
+        case .bool(let b): return .bool(b)
+        case .int(let i): return .int(i)
+        case .double(let d): return .double(d)
+        case .string(let s): return .string(s)
+        case .list(let items), .tuple(let items):
+            var out: [TemplateValue] = []
+            for item in items {
+                guard let value = item.templateValue else { return nil }
+                out.append(value)
+            }
+            return .array(out)
+        case .dict(let dict):
+            var object = TemplateObject()
+            for (key, value) in dict.items {
+                guard case .string(let name) = key, let converted = value.templateValue else { return nil }
+                object[name] = converted
+            }
+            return .object(object)
+        default: return nil
+        }
+    }
+}
