@@ -21,7 +21,8 @@ import Testing
 
     /// Made by tests/golden/make_chat_template_golden.py with Python's jinja2, set up as transformers sets it up.
     static let golden: Golden = {
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
         let data = try! Data(contentsOf: root.appendingPathComponent("tests/golden/chat_templates.json"))
         guard case .object(let file) = try! TemplateValue(jsonData: data), case .string(let now)? = file["now"],
             case .array(let templates)? = file["templates"], case .array(let cases)? = file["cases"]
@@ -30,7 +31,8 @@ import Testing
             now: naiveUTC(now),
             templates: templates.compactMap { if case .string(let name) = $0 { return name } else { return nil } },
             cases: cases.map { item in
-                guard case .object(let c) = item, case .string(let name)? = c["name"], case .string(let template)? = c["template"],
+                guard case .object(let c) = item, case .string(let name)? = c["name"],
+                    case .string(let template)? = c["template"],
                     case .object(let context)? = c["context"]
                 else { fatalError("malformed golden case") }
                 var output: String?
@@ -39,8 +41,9 @@ import Testing
                 if case .string(let text)? = c["output"] { output = text }
                 if case .string(let text)? = c["error"] { error = text }
                 if case .int(let number)? = c["line"] { line = number }
-                return GoldenCase(name: name, template: template, context: Dictionary(uniqueKeysWithValues: context.entries),
-                                  output: output, error: error, line: line)
+                return GoldenCase(
+                    name: name, template: template, context: Dictionary(uniqueKeysWithValues: context.entries),
+                    output: output, error: error, line: line)
             })
     }()
 
@@ -49,7 +52,8 @@ import Testing
         let fields = text.split(whereSeparator: { !$0.isNumber }).compactMap { Int($0) }
         var calendar = Calendar(identifier: .gregorian)
         calendar.timeZone = utc
-        let components = DateComponents(year: fields[0], month: fields[1], day: fields[2], hour: fields[3], minute: fields[4], second: fields[5])
+        let components = DateComponents(
+            year: fields[0], month: fields[1], day: fields[2], hour: fields[3], minute: fields[4], second: fields[5])
         return calendar.date(from: components)!
     }
 
@@ -68,7 +72,10 @@ import Testing
                 let output = try Self.render(golden.template, golden.context)
                 if Array(output.utf8) != Array(expected.utf8) {
                     mismatches += 1
-                    Issue.record("\(golden.name): got \(output.debugDescription.prefix(300)), expected \(expected.debugDescription.prefix(300))")
+                    Issue.record(
+                        "\(golden.name): got \(output.debugDescription.prefix(300)), "
+                            + "expected \(expected.debugDescription.prefix(300))"
+                    )
                 }
             } catch {
                 mismatches += 1
@@ -96,7 +103,9 @@ import Testing
 
     @Test func goldenFileCoversTheRealTemplates() {
         let templates = Set(Self.golden.templates)
-        for family in ["smollm2", "chatml", "llama3.1", "mistral-v0.3", "gemma", "qwen2.5", "phi3", "zephyr", "deepseek-r1"] {
+        for family in [
+            "smollm2", "chatml", "llama3.1", "mistral-v0.3", "gemma", "qwen2.5", "phi3", "zephyr", "deepseek-r1",
+        ] {
             #expect(templates.contains(family), "\(family) is missing from the golden file")
         }
         #expect(Self.golden.cases.count >= 250)
@@ -111,13 +120,19 @@ import Testing
     }
 
     @Test func loopVariables() throws {
-        let source = "{% for x in items %}{{ loop.index }}{{ loop.index0 }}{{ loop.revindex0 }}{{ loop.first }}{{ loop.last }}{{ loop.length }}[{{ loop.previtem }}{{ loop.nextitem }}];{% endfor %}"
+        let source =
+            "{% for x in items %}{{ loop.index }}{{ loop.index0 }}{{ loop.revindex0 }}{{ loop.first }}{{ loop.last }}"
+            + "{{ loop.length }}[{{ loop.previtem }}{{ loop.nextitem }}];{% endfor %}"
         #expect(try Self.render(source, ["items": ["a", "b"]]) == "101TrueFalse2[b];210FalseTrue2[a];")
-        #expect(try Self.render("{% for x in [1, 2, 3, 4] if x is even %}{{ loop.index }}/{{ loop.length }} {% else %}none{% endfor %}") == "1/2 2/2 ")
+        #expect(
+            try Self.render(
+                "{% for x in [1, 2, 3, 4] if x is even %}{{ loop.index }}/{{ loop.length }} {% else %}none{% endfor %}")
+                == "1/2 2/2 ")
     }
 
     @Test func raiseExceptionCarriesTheMessage() throws {
-        let template = try ChatTemplate("{% if messages[0].role == 'system' %}{{ raise_exception('System role not supported') }}{% endif %}")
+        let template = try ChatTemplate(
+            "{% if messages[0].role == 'system' %}{{ raise_exception('System role not supported') }}{% endif %}")
         do {
             _ = try template.render(["messages": [["role": "system", "content": "hi"]]])
             Issue.record("raise_exception did not throw")
@@ -129,7 +144,11 @@ import Testing
     }
 
     @Test func undefinedVariablesBehaveAsJinja2s() throws {
-        #expect(try Self.render("[{{ missing }}][{{ missing is defined }}][{{ missing|length }}][{% for x in missing %}x{% endfor %}][{{ d.nope }}]", ["d": [:]]) == "[][False][0][][]")
+        #expect(
+            try Self.render(
+                "[{{ missing }}][{{ missing is defined }}][{{ missing|length }}][{% for x in missing %}x{% endfor %}]"
+                    + "[{{ d.nope }}]",
+                ["d": [:]]) == "[][False][0][][]")
         do {
             _ = try Self.render("line 1\n{{ missing.attribute }}")
             Issue.record("an attribute of an undefined value did not throw")
@@ -176,14 +195,31 @@ import Testing
 
     @Test func jsonContextKeepsKeyOrderForToJSON() throws {
         let tools = try TemplateValue(json: #"[{"name": "b", "parameters": {"z": 1, "a": [1.0, 2.5e-7, null, true]}}]"#)
-        #expect(try Self.render("{{ tools[0]|tojson }}", ["tools": tools]) == #"{"name": "b", "parameters": {"z": 1, "a": [1.0, 2.5e-07, null, true]}}"#)
-        let indented = "{\n  \"name\": \"b\",\n  \"parameters\": {\n    \"z\": 1,\n    \"a\": [\n      1.0,\n      2.5e-07,\n      null,\n      true\n    ]\n  }\n}"
+        #expect(
+            try Self.render("{{ tools[0]|tojson }}", ["tools": tools])
+                == #"{"name": "b", "parameters": {"z": 1, "a": [1.0, 2.5e-07, null, true]}}"#)
+        let indented =
+            """
+            {
+              "name": "b",
+              "parameters": {
+                "z": 1,
+                "a": [
+                  1.0,
+                  2.5e-07,
+                  null,
+                  true
+                ]
+              }
+            }
+            """
         #expect(try Self.render("{{ tools[0]|tojson(indent=2) }}", ["tools": tools]) == indented)
     }
 
     @Test func valuesPrintAsPythonPrintsThem() throws {
         let context: [String: TemplateValue] = ["x": ["a": [1, 2.0, "it's", nil, true]]]
-        #expect(try Self.render("{{ x }} {{ 7 // -2 }} {{ -7 % 3 }} {{ 1 / 4 }} {{ 1e16 }}", context)
+        #expect(
+            try Self.render("{{ x }} {{ 7 // -2 }} {{ -7 % 3 }} {{ 1 / 4 }} {{ 1e16 }}", context)
                 == #"{'a': [1, 2.0, "it's", None, True]} -4 2 0.25 1e+16"#)
     }
 }

@@ -112,6 +112,6 @@ def test_every_route_is_documented(contract):
         ("POST", "/api/admin/credits"), ("POST", "/api/admin/redemption-codes"),
         ("PUT", "/api/admin/organizations/{organization}/plan"),
         ("GET", "/v1/models"), ("GET", "/v1/models/{model}"), ("POST", "/v1/chat/completions"),
-        ("POST", "/v1/completions"), ("POST", "/v1/embeddings"),
+        ("POST", "/v1/completions"), ("POST", "/v1/embeddings"), ("POST", "/tokenize"), ("POST", "/detokenize"),
     }
     assert served == documented

@@ -24,7 +24,8 @@ enum Python {
     static func isPrintable(_ scalar: Unicode.Scalar) -> Bool {
         if scalar == " " { return true }
         switch scalar.properties.generalCategory {
-        case .control, .format, .surrogate, .privateUse, .unassigned, .lineSeparator, .paragraphSeparator, .spaceSeparator:
+        case .control, .format, .surrogate, .privateUse, .unassigned, .lineSeparator, .paragraphSeparator,
+            .spaceSeparator:
             return false
         default:
             return true
@@ -96,13 +97,17 @@ enum Python {
 
     // MARK: Searching and splitting
 
-    static func find(_ haystack: [Unicode.Scalar], _ needle: [Unicode.Scalar], from start: Int = 0, to end: Int? = nil) -> Int? {
+    static func find(_ haystack: [Unicode.Scalar], _ needle: [Unicode.Scalar], from start: Int = 0, to end: Int? = nil)
+        -> Int?
+    {
         let end = end ?? haystack.count
         guard needle.count <= end - start else { return nil }
         if needle.isEmpty { return start }
         var index = start
         while index + needle.count <= end {
-            if haystack[index] == needle[0], haystack[index..<index + needle.count].elementsEqual(needle) { return index }
+            if haystack[index] == needle[0], haystack[index..<index + needle.count].elementsEqual(needle) {
+                return index
+            }
             index += 1
         }
         return nil
@@ -144,7 +149,10 @@ enum Python {
         if sub.isEmpty {
             // Python inserts the replacement around every code point.
             for scalar in hay {
-                if remaining > 0 { out += replacement; remaining -= 1 }
+                if remaining > 0 {
+                    out += replacement
+                    remaining -= 1
+                }
                 out.append(scalar)
             }
             if remaining > 0 { out += replacement }
@@ -161,16 +169,22 @@ enum Python {
         return Python.string(out)
     }
 
-    /// `str.strip(chars)`; `nil` strips whitespace.
+    /// `str.strip(chars)`; `nil` strips whitespace. Works on index ranges: templates trim every message.
     static func strip(_ string: String, _ chars: String?, leading: Bool = true, trailing: Bool = true) -> String {
-        let text = scalars(string)
+        let view = string.unicodeScalars
         let set = chars.map { Set($0.unicodeScalars) }
         func stripped(_ scalar: Unicode.Scalar) -> Bool { set.map { $0.contains(scalar) } ?? isSpace(scalar) }
-        var start = 0
-        var end = text.count
-        if leading { while start < end, stripped(text[start]) { start += 1 } }
-        if trailing { while end > start, stripped(text[end - 1]) { end -= 1 } }
-        return Python.string(text[start..<end])
+        var start = view.startIndex
+        var end = view.endIndex
+        if leading { while start < end, stripped(view[start]) { start = view.index(after: start) } }
+        if trailing {
+            while end > start {
+                let before = view.index(before: end)
+                guard stripped(view[before]) else { break }
+                end = before
+            }
+        }
+        return String(view[start..<end])
     }
 
     /// `str.split(sep, maxsplit)`.
@@ -212,8 +226,9 @@ enum Python {
     /// `str.rsplit(sep, maxsplit)`.
     static func rsplit(_ string: String, _ separator: String?, maxSplit: Int = -1) throws -> [String] {
         guard maxSplit >= 0 else { return try split(string, separator) }
-        let reversedParts = try split(Python.string(scalars(string).reversed()),
-                                      separator.map { Python.string(scalars($0).reversed()) }, maxSplit: maxSplit)
+        let reversedParts = try split(
+            Python.string(scalars(string).reversed()),
+            separator.map { Python.string(scalars($0).reversed()) }, maxSplit: maxSplit)
         return reversedParts.reversed().map { Python.string(scalars($0).reversed()) }
     }
 
@@ -224,7 +239,10 @@ enum Python {
         var start = 0
         var index = 0
         while index < text.count {
-            guard isLineBreak(text[index]) else { index += 1; continue }
+            guard isLineBreak(text[index]) else {
+                index += 1
+                continue
+            }
             var end = index + 1
             if text[index] == "\r", end < text.count, text[end] == "\n" { end += 1 }
             lines.append(Python.string(text[start..<(keepEnds ? end : index)]))
@@ -246,7 +264,9 @@ enum Python {
         out.append(quote)
         for scalar in string.unicodeScalars {
             switch scalar {
-            case quote, "\\": out.append("\\"); out.append(scalar)
+            case quote, "\\":
+                out.append("\\")
+                out.append(scalar)
             case "\t": out.append(contentsOf: "\\t".unicodeScalars)
             case "\n": out.append(contentsOf: "\\n".unicodeScalars)
             case "\r": out.append(contentsOf: "\\r".unicodeScalars)
@@ -294,7 +314,10 @@ enum Python {
         let fractionPart = parts.count > 1 ? String(parts[1]) : ""
         var digits = Array(integerPart + fractionPart)
         var point = integerPart.count + exponent
-        while digits.first == "0" { digits.removeFirst(); point -= 1 }
+        while digits.first == "0" {
+            digits.removeFirst()
+            point -= 1
+        }
         while digits.last == "0" { digits.removeLast() }
         if digits.isEmpty { return sign + "0.0" }
         if point > 16 || point <= -4 {
@@ -305,7 +328,9 @@ enum Python {
             return sign + mantissa + "e" + (e < 0 ? "-" : "+") + (magnitude.count < 2 ? "0" : "") + magnitude
         }
         if point <= 0 { return sign + "0." + String(repeating: "0", count: -point) + String(digits) }
-        if point >= digits.count { return sign + String(digits) + String(repeating: "0", count: point - digits.count) + ".0" }
+        if point >= digits.count {
+            return sign + String(digits) + String(repeating: "0", count: point - digits.count) + ".0"
+        }
         return sign + String(digits[..<point]) + "." + String(digits[point...])
     }
 
@@ -361,7 +386,9 @@ enum Python {
         var cleaned = ""
         for (index, char) in chars.enumerated() {
             if char == "_" {
-                guard index > 0, index + 1 < chars.count, chars[index - 1].isNumber, chars[index + 1].isNumber else { return nil }
+                guard index > 0, index + 1 < chars.count, chars[index - 1].isNumber, chars[index + 1].isNumber else {
+                    return nil
+                }
                 continue
             }
             cleaned.append(char)

@@ -11,10 +11,13 @@ struct CallArguments {
         return keywords.last { $0.name == name }?.value
     }
 
+    func keyword(_ name: String) -> Value? { keywords.last { $0.name == name }?.value }
+
     /// Refuses what Python would: more positional arguments than `names`, or unknown keywords.
     func check(_ function: String, _ names: [String]) throws {
         guard positional.count <= names.count else {
-            throw TemplateError.type("\(function)() takes at most \(names.count) argument(s) (\(positional.count) given)")
+            throw TemplateError.type(
+                "\(function)() takes at most \(names.count) argument(s) (\(positional.count) given)")
         }
         for keyword in keywords where !names.contains(keyword.name) {
             throw TemplateError.type("\(function)() got an unexpected keyword argument \(Python.repr(keyword.name))")
@@ -101,8 +104,9 @@ extension Renderer {
         guard case .item(let base, let index) = expr.kind else { throw mismatch(expr) }
         let container = try evaluate(base, scope)
         if case .slice(let start, let stop, let step) = index.kind {
-            return try slice(container, start.map { try evaluate($0, scope) }, stop.map { try evaluate($0, scope) },
-                             step.map { try evaluate($0, scope) })
+            return try slice(
+                container, start.map { try evaluate($0, scope) }, stop.map { try evaluate($0, scope) },
+                step.map { try evaluate($0, scope) })
         }
         return try getItem(container, try evaluate(index, scope))
     }
@@ -187,8 +191,11 @@ extension Renderer {
         guard case .conditional(let test, let then, let otherwise) = expr.kind else { throw mismatch(expr) }
         if try evaluate(test, scope).isTruthy { return try evaluate(then, scope) }
         if let otherwise { return try evaluate(otherwise, scope) }
-        return .undefined(Undefined(origin: .hint(
-            "the inline if-expression on line \(expr.line) evaluated to false and no else section was defined.")))
+        return .undefined(
+            Undefined(
+                origin: .hint(
+                    "the inline if-expression on line \(expr.line) evaluated to false and no else section was defined.")
+            ))
     }
 
     func evaluateArguments(_ arguments: Arguments, _ scope: Scope) throws -> CallArguments {
@@ -197,7 +204,9 @@ extension Renderer {
         if let splat = arguments.splat { result.positional += try evaluate(splat, scope).iterate() }
         for (name, expr) in arguments.keywords { result.keywords.append((name, try evaluate(expr, scope))) }
         if let splat = arguments.keywordSplat {
-            guard case .dict(let dict) = try evaluate(splat, scope) else { throw TemplateError.type("argument after ** must be a mapping") }
+            guard case .dict(let dict) = try evaluate(splat, scope) else {
+                throw TemplateError.type("argument after ** must be a mapping")
+            }
             for (key, value) in dict.items {
                 guard case .string(let name) = key else { throw TemplateError.type("keywords must be strings") }
                 result.keywords.append((name, value))
@@ -212,8 +221,11 @@ extension Renderer {
     func getAttribute(_ value: Value, _ name: String) throws -> Value {
         // Every Python object has dunder attributes, and the sandbox hides them all (undefined included).
         if name.hasPrefix("__"), name.hasSuffix("__"), name.count > 4 {
-            return .undefined(Undefined(origin: .hint(
-                "access to attribute \(Python.repr(name)) of \(Python.repr(value.typeName)) object is unsafe."), kind: .security))
+            return .undefined(
+                Undefined(
+                    origin: .hint(
+                        "access to attribute \(Python.repr(name)) of \(Python.repr(value.typeName)) object is unsafe."),
+                    kind: .security))
         }
         switch value {
         case .undefined(let undefined):
@@ -316,12 +328,16 @@ extension Renderer {
         case .raiseException:
             throw TemplateError(.raised, arguments.value(0, "message")?.str ?? "")
         case .strftimeNow:
-            guard case .string(let format) = arguments.value(0, "format") else { throw TemplateError.type("strftime_now() argument must be str") }
+            guard case .string(let format) = arguments.value(0, "format") else {
+                throw TemplateError.type("strftime_now() argument must be str")
+            }
             return .string(Strftime.format(now, format, timeZone))
         case .namespace, .dict:
             var dict = PyDict()
             if let first = arguments.positional.first { dict = try Self.dictionary(from: first) }
-            guard arguments.positional.count <= 1 else { throw TemplateError.type("\(function.rawValue) expected at most 1 argument") }
+            guard arguments.positional.count <= 1 else {
+                throw TemplateError.type("\(function.rawValue) expected at most 1 argument")
+            }
             for (name, value) in arguments.keywords { dict[string: name] = value }
             return function == .dict ? .dict(dict) : .namespace(Namespace(dict))
         case .range:
@@ -336,10 +352,13 @@ extension Renderer {
             let stop = numbers.count == 1 ? numbers[0] : numbers[1]
             let step = numbers.count == 3 ? numbers[2] : 1
             guard step != 0 else { throw TemplateError.type("range() arg 3 must not be zero") }
-            let (distance, overflow) = step > 0 ? stop.subtractingReportingOverflow(start) : start.subtractingReportingOverflow(stop)
+            let (distance, overflow) =
+                step > 0 ? stop.subtractingReportingOverflow(start) : start.subtractingReportingOverflow(stop)
             let span = overflow ? Int.max : distance <= 0 ? 0 : Int((UInt(distance) - 1) / step.magnitude) + 1
             guard span <= Self.maximumLoopLength else {
-                throw TemplateError(.limit, "Range too big. The sandbox blocks ranges larger than MAX_RANGE (\(Self.maximumLoopLength)).")
+                throw TemplateError(
+                    .limit,
+                    "Range too big. The sandbox blocks ranges larger than MAX_RANGE (\(Self.maximumLoopLength)).")
             }
             return .list((0..<span).map { .int(start + $0 * step) })
         }
@@ -355,7 +374,8 @@ extension Renderer {
             for pair in try value.iterate() {
                 let items = try pair.iterate()
                 guard items.count == 2 else {
-                    throw TemplateError.type("dictionary update sequence element has length \(items.count); 2 is required")
+                    throw TemplateError.type(
+                        "dictionary update sequence element has length \(items.count); 2 is required")
                 }
                 try dict.set(items[1], for: items[0])
             }

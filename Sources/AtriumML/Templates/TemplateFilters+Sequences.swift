@@ -3,14 +3,19 @@ import Foundation
 /// The filters over sequences: jinja2 returns generators for several of them (`map`, `select`,
 /// `unique`...); here they return lists, which iterate, index and `|list` the same way.
 extension TemplateFilters {
-    static func applySequenceFilter(_ name: String, _ value: Value, _ args: CallArguments, _ renderer: Renderer) throws -> Value {
+    static func applySequenceFilter(_ name: String, _ value: Value, _ args: CallArguments, _ renderer: Renderer) throws
+        -> Value
+    {
         switch name {
         case "list":
             return .list(try value.iterate())
         case "first":
-            return try value.iterate().first ?? .undefined(Undefined(origin: .hint("No first item, sequence was empty.")))
+            return try value.iterate().first
+                ?? .undefined(Undefined(origin: .hint("No first item, sequence was empty.")))
         case "last":
-            if case .undefined = value { return .undefined(Undefined(origin: .hint("No last item, sequence was empty."))) }
+            if case .undefined = value {
+                return .undefined(Undefined(origin: .hint("No last item, sequence was empty.")))
+            }
             return try value.iterate().last ?? .undefined(Undefined(origin: .hint("No last item, sequence was empty.")))
         case "join":
             try args.check(name, ["d", "attribute"])
@@ -24,21 +29,28 @@ extension TemplateFilters {
             return .string(joined)
         case "items":
             if case .undefined = value { return .list([]) }
-            guard case .dict(let dict) = value else { throw TemplateError.type("Can only get item pairs from a mapping.") }
+            guard case .dict(let dict) = value else {
+                throw TemplateError.type("Can only get item pairs from a mapping.")
+            }
             return .list(dict.items.map { .tuple([$0.key, $0.value]) })
         case "dictsort":
             try args.check(name, ["case_sensitive", "by", "reverse"])
             if case .undefined(let u) = value { throw u.error }
-            guard case .dict(let dict) = value else { throw TemplateError.type("'\(value.typeName)' object has no attribute 'items'") }
+            guard case .dict(let dict) = value else {
+                throw TemplateError.type("'\(value.typeName)' object has no attribute 'items'")
+            }
             let caseSensitive = args.value(0, "case_sensitive")?.isTruthy ?? false
             let by = (args.value(1, "by") ?? .string("key")).str
-            guard by == "key" || by == "value" else { throw TemplateError.type("You can only sort by either \"key\" or \"value\"") }
+            guard by == "key" || by == "value" else {
+                throw TemplateError.type("You can only sort by either \"key\" or \"value\"")
+            }
             let pairs: [Value] = dict.items.map { .tuple([$0.key, $0.value]) }
-            return .list(try sorted(pairs, reverse: args.value(2, "reverse")?.isTruthy ?? false) { pair in
-                guard case .tuple(let items) = pair else { return pair }
-                let item = items[by == "key" ? 0 : 1]
-                return caseSensitive ? item : lowered(item)
-            })
+            return .list(
+                try sorted(pairs, reverse: args.value(2, "reverse")?.isTruthy ?? false) { pair in
+                    guard case .tuple(let items) = pair else { return pair }
+                    let item = items[by == "key" ? 0 : 1]
+                    return caseSensitive ? item : lowered(item)
+                })
         case "reverse":
             if case .string(let s) = value { return .string(Python.string(Python.scalars(s).reversed())) }
             return .list(try value.iterate().reversed())
@@ -46,7 +58,8 @@ extension TemplateFilters {
             try args.check(name, ["reverse", "case_sensitive", "attribute"])
             let caseSensitive = args.value(1, "case_sensitive")?.isTruthy ?? false
             let key = multiAttributeGetter(args.value(2, "attribute"), renderer, lowercase: !caseSensitive)
-            return .list(try sorted(try value.iterate(), reverse: args.value(0, "reverse")?.isTruthy ?? false, key: key))
+            return .list(
+                try sorted(try value.iterate(), reverse: args.value(0, "reverse")?.isTruthy ?? false, key: key))
         case "unique":
             try args.check(name, ["case_sensitive", "attribute"])
             let caseSensitive = args.value(0, "case_sensitive")?.isTruthy ?? false
@@ -64,7 +77,9 @@ extension TemplateFilters {
             let caseSensitive = args.value(0, "case_sensitive")?.isTruthy ?? false
             let getter = attributeGetter(args.value(1, "attribute"), renderer, lowercase: !caseSensitive)
             let items = try value.iterate()
-            guard var best = items.first else { return .undefined(Undefined(origin: .hint("No aggregated item, sequence was empty."))) }
+            guard var best = items.first else {
+                return .undefined(Undefined(origin: .hint("No aggregated item, sequence was empty.")))
+            }
             var bestKey = try getter(best)
             for item in items.dropFirst() {
                 let key = try getter(item)
@@ -83,7 +98,9 @@ extension TemplateFilters {
             return total
         case "batch":
             try args.check(name, ["linecount", "fill_with"])
-            guard let size = args.value(0, "linecount")?.integer, size > 0 else { throw TemplateError.type("batch size must be a positive integer") }
+            guard let size = args.value(0, "linecount")?.integer, size > 0 else {
+                throw TemplateError.type("batch size must be a positive integer")
+            }
             let items = try value.iterate()
             var batches: [Value] = []
             var start = 0
@@ -110,16 +127,17 @@ extension TemplateFilters {
             let testName = rest.isEmpty ? nil : rest.removeFirst()
             let testArguments = CallArguments(positional: rest, keywords: args.keywords)
             let keep = name.hasPrefix("select")
-            return .list(try value.iterate().filter { item in
-                let subject = try transform(item)
-                let passed: Bool
-                if let testName {
-                    passed = try TemplateTests.apply(testName.str, subject, testArguments, renderer, runtime: true)
-                } else {
-                    passed = subject.isTruthy
-                }
-                return passed == keep
-            })
+            return .list(
+                try value.iterate().filter { item in
+                    let subject = try transform(item)
+                    let passed: Bool
+                    if let testName {
+                        passed = try TemplateTests.apply(testName.str, subject, testArguments, renderer, runtime: true)
+                    } else {
+                        passed = subject.isTruthy
+                    }
+                    return passed == keep
+                })
         default:
             throw TemplateError(.syntax, "No filter named \(Python.repr(name)).")
         }
@@ -129,8 +147,8 @@ extension TemplateFilters {
         // jinja2's map yields nothing for a falsy value, whatever its type.
         guard value.isTruthy else { return [] }
         let items = try value.iterate()
-        if args.positional.isEmpty, let attribute = args.value(99, "attribute") {
-            let fallback = args.value(99, "default")
+        if args.positional.isEmpty, let attribute = args.keyword("attribute") {
+            let fallback = args.keyword("default")
             if let unexpected = args.keywords.first(where: { $0.name != "attribute" && $0.name != "default" }) {
                 throw TemplateError.type("Unexpected keyword argument \(Python.repr(unexpected.name))")
             }
@@ -150,14 +168,18 @@ extension TemplateFilters {
     }
 
     /// jinja2's `make_attrgetter`: "a.b.0" looks up `a`, then `b`, then item 0, via `getitem`.
-    static func attributeGetter(_ attribute: Value?, _ renderer: Renderer, lowercase: Bool = false,
-                                default fallback: Value? = nil) -> (Value) throws -> Value {
+    static func attributeGetter(
+        _ attribute: Value?, _ renderer: Renderer, lowercase: Bool = false,
+        default fallback: Value? = nil
+    ) -> (Value) throws -> Value {
         let parts: [Value]
         switch attribute {
         case nil, .none?: parts = []
-        case .string(let path)?: parts = path.split(separator: ".", omittingEmptySubsequences: false).map { part in
-            part.allSatisfy(\.isASCII) && !part.isEmpty && part.allSatisfy(\.isNumber) ? .int(Int(part) ?? 0) : .string(String(part))
-        }
+        case .string(let path)?:
+            parts = path.split(separator: ".", omittingEmptySubsequences: false).map { part in
+                part.allSatisfy(\.isASCII) && !part.isEmpty && part.allSatisfy(\.isNumber)
+                    ? .int(Int(part) ?? 0) : .string(String(part))
+            }
         case let other?: parts = [other]
         }
         return { item in
@@ -169,11 +191,15 @@ extension TemplateFilters {
     }
 
     /// Like `attributeGetter`, but "a,b" sorts by `a` then `b`.
-    static func multiAttributeGetter(_ attribute: Value?, _ renderer: Renderer, lowercase: Bool) -> (Value) throws -> Value {
+    static func multiAttributeGetter(_ attribute: Value?, _ renderer: Renderer, lowercase: Bool) -> (Value) throws ->
+        Value
+    {
         guard case .string(let list)? = attribute, list.contains(",") else {
             return attributeGetter(attribute, renderer, lowercase: lowercase)
         }
-        let getters = list.split(separator: ",").map { attributeGetter(.string(String($0)), renderer, lowercase: lowercase) }
+        let getters = list.split(separator: ",").map {
+            attributeGetter(.string(String($0)), renderer, lowercase: lowercase)
+        }
         return { item in .list(try getters.map { try $0(item) }) }
     }
 
@@ -205,8 +231,16 @@ extension TemplateFilters {
                     }
                     k += 1
                 }
-                while i < middle { buffer[k] = order[i]; i += 1; k += 1 }
-                while j < end { buffer[k] = order[j]; j += 1; k += 1 }
+                while i < middle {
+                    buffer[k] = order[i]
+                    i += 1
+                    k += 1
+                }
+                while j < end {
+                    buffer[k] = order[j]
+                    j += 1
+                    k += 1
+                }
                 start += 2 * width
             }
             swap(&order, &buffer)

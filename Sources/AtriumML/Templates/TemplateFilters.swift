@@ -42,7 +42,9 @@ enum TemplateFilters {
             }
             var count = -1
             if let limit = args.value(2, "count"), !limit.isNone {
-                guard let number = limit.integer else { throw TemplateError.type("'\(limit.typeName)' object cannot be interpreted as an integer") }
+                guard let number = limit.integer else {
+                    throw TemplateError.type("'\(limit.typeName)' object cannot be interpreted as an integer")
+                }
                 count = number
             }
             let result = Python.replace(value.str, old.str, new.str, count: count)
@@ -50,7 +52,9 @@ enum TemplateFilters {
             return .string(result)
         case "center":
             try args.check(name, ["width"])
-            guard let width = (args.value(0, "width") ?? .int(80)).integer else { throw TemplateError.type("width must be an integer") }
+            guard let width = (args.value(0, "width") ?? .int(80)).integer else {
+                throw TemplateError.type("width must be an integer")
+            }
             return .string(try Methods.justify(value.str, width, " ", "^"))
         case "wordcount":
             return .int(wordCount(value.str))
@@ -66,7 +70,8 @@ enum TemplateFilters {
             }
             var mapping = PyDict()
             for (key, item) in args.keywords { mapping[string: key] = item }
-            return .string(try Formatting.percent(value.str, args.keywords.isEmpty ? .tuple(args.positional) : .dict(mapping)))
+            return .string(
+                try Formatting.percent(value.str, args.keywords.isEmpty ? .tuple(args.positional) : .dict(mapping)))
         case "default", "d":
             try args.check(name, ["default_value", "boolean"])
             let fallback = args.value(0, "default_value") ?? .string("")
@@ -74,7 +79,8 @@ enum TemplateFilters {
             return value.isUndefined || (boolean && !value.isTruthy) ? fallback : value
         case "int":
             try args.check(name, ["default", "base"])
-            return try toInt(value, default: args.value(0, "default") ?? .int(0), base: args.value(1, "base") ?? .int(10))
+            return try toInt(
+                value, default: args.value(0, "default") ?? .int(0), base: args.value(1, "base") ?? .int(10))
         case "float":
             try args.check(name, ["default"])
             return try toFloat(value, default: args.value(0, "default") ?? .double(0))
@@ -82,7 +88,9 @@ enum TemplateFilters {
             switch value {
             case .double(let d): return .double(Swift.abs(d))
             default:
-                guard let number = value.integer else { throw TemplateError.type("bad operand type for abs(): '\(value.typeName)'") }
+                guard let number = value.integer else {
+                    throw TemplateError.type("bad operand type for abs(): '\(value.typeName)'")
+                }
                 guard number != Int.min else { throw Operators.overflowError() }
                 return .int(Swift.abs(number))
             }
@@ -90,16 +98,26 @@ enum TemplateFilters {
             try args.check(name, ["precision", "method"])
             return try round(value, args)
         case "attr":
-            guard case .string(let attribute)? = args.value(0, "name") else { throw TemplateError.type("attribute name must be a string") }
+            guard case .string(let attribute)? = args.value(0, "name") else {
+                throw TemplateError.type("attribute name must be a string")
+            }
             if case .undefined(let u) = value { throw u.error }
-            if case .namespace(let namespace) = value { return namespace.attributes[string: attribute] ?? .undefined(Undefined(owner: value, key: .string(attribute))) }
-            if case .loop(let loop) = value { return try loop.attribute(attribute) ?? .undefined(Undefined(owner: value, key: .string(attribute))) }
-            return Methods.attribute(of: value, attribute) ?? .undefined(Undefined(owner: value, key: .string(attribute)))
+            if case .namespace(let namespace) = value {
+                return namespace.attributes[string: attribute]
+                    ?? .undefined(Undefined(owner: value, key: .string(attribute)))
+            }
+            if case .loop(let loop) = value {
+                return try loop.attribute(attribute) ?? .undefined(Undefined(owner: value, key: .string(attribute)))
+            }
+            return Methods.attribute(of: value, attribute)
+                ?? .undefined(Undefined(owner: value, key: .string(attribute)))
         case "tojson":
             try args.check(name, ["ensure_ascii", "indent", "separators", "sort_keys"])
-            return .string(try JSONDumps.dumps(value, ensureASCII: args.value(0, "ensure_ascii")?.isTruthy ?? false,
-                                               indent: args.value(1, "indent"), separators: args.value(2, "separators"),
-                                               sortKeys: args.value(3, "sort_keys")?.isTruthy ?? false))
+            return .string(
+                try JSONDumps.dumps(
+                    value, ensureASCII: args.value(0, "ensure_ascii")?.isTruthy ?? false,
+                    indent: args.value(1, "indent"), separators: args.value(2, "separators"),
+                    sortKeys: args.value(3, "sort_keys")?.isTruthy ?? false))
         default:
             return try applySequenceFilter(name, value, args, renderer)
         }
@@ -142,7 +160,8 @@ enum TemplateFilters {
         var count = 0
         var inWord = false
         for scalar in text.unicodeScalars {
-            let word = scalar == "_" || Methods.isLetter(scalar) || scalar.properties.numericType != nil
+            let word =
+                scalar == "_" || Methods.isLetter(scalar) || scalar.properties.numericType != nil
                 || [.nonspacingMark, .spacingMark].contains(scalar.properties.generalCategory)
             if word, !inWord { count += 1 }
             inWord = word
@@ -160,7 +179,9 @@ enum TemplateFilters {
         if case .string(let s) = width {
             indentation = s
         } else {
-            guard let count = width.integer else { throw TemplateError.type("can't multiply sequence by non-int of type '\(width.typeName)'") }
+            guard let count = width.integer else {
+                throw TemplateError.type("can't multiply sequence by non-int of type '\(width.typeName)'")
+            }
             try Operators.checkSize(count)
             indentation = String(repeating: " ", count: Swift.max(0, count))
         }
@@ -182,7 +203,9 @@ enum TemplateFilters {
     }
 
     private static func truncate(_ value: Value, _ args: CallArguments) throws -> Value {
-        guard let length = (args.value(0, "length") ?? .int(255)).integer else { throw TemplateError.type("length must be an integer") }
+        guard let length = (args.value(0, "length") ?? .int(255)).integer else {
+            throw TemplateError.type("length must be an integer")
+        }
         let killWords = args.value(1, "killwords")?.isTruthy ?? false
         let end = (args.value(2, "end") ?? .string("...")).str
         let leeway = (args.value(3, "leeway") ?? .int(5)).integer ?? 5
@@ -204,7 +227,9 @@ enum TemplateFilters {
         switch value {
         case .undefined(let u): throw u.error
         case .string(let text):
-            guard let radix = base.integer else { throw TemplateError.type("'\(base.typeName)' object cannot be interpreted as an integer") }
+            guard let radix = base.integer else {
+                throw TemplateError.type("'\(base.typeName)' object cannot be interpreted as an integer")
+            }
             if let number = Python.parseInt(text, base: radix) { return .int(number) }
             // jinja2 retries through float, so "42.23"|int gives 42.
             if let double = Python.parseFloat(text) { return try truncated(double) ?? fallback }
@@ -233,10 +258,16 @@ enum TemplateFilters {
     }
 
     private static func round(_ value: Value, _ args: CallArguments) throws -> Value {
-        guard let precision = (args.value(0, "precision") ?? .int(0)).integer else { throw TemplateError.type("precision must be an integer") }
+        guard let precision = (args.value(0, "precision") ?? .int(0)).integer else {
+            throw TemplateError.type("precision must be an integer")
+        }
         let method = (args.value(1, "method") ?? .string("common")).str
-        guard ["common", "ceil", "floor"].contains(method) else { throw TemplateError.type("method must be common, ceil or floor") }
-        guard let number = value.number else { throw TemplateError.type("type \(value.typeName) doesn't define __round__ method") }
+        guard ["common", "ceil", "floor"].contains(method) else {
+            throw TemplateError.type("method must be common, ceil or floor")
+        }
+        guard let number = value.number else {
+            throw TemplateError.type("type \(value.typeName) doesn't define __round__ method")
+        }
         if method != "common" {
             let scale = pow(10, Double(precision))
             let scaled = number * scale

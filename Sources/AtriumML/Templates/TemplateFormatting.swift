@@ -11,7 +11,9 @@ enum Formatting {
         var mapping: PyDict?
         switch arguments {
         case .tuple(let items): positional = items
-        case .dict(let dict): positional = [arguments]; mapping = dict
+        case .dict(let dict):
+            positional = [arguments]
+            mapping = dict
         default: positional = [arguments]
         }
         // CPython treats any non-tuple with __getitem__ (a list too) as a mapping: no "not all converted" check.
@@ -43,13 +45,18 @@ enum Formatting {
                     throw TemplateError.type("format requires a mapping")
                 }
                 let key = Python.string(text[(i + 1)..<close])
-                guard let found = mapping[string: key] else { throw TemplateError.type("KeyError: \(Python.repr(key))") }
+                guard let found = mapping[string: key] else {
+                    throw TemplateError.type("KeyError: \(Python.repr(key))")
+                }
                 value = found
                 usedMapping = true
                 i = close + 1
             }
             var flags = Set<Unicode.Scalar>()
-            while i < text.count, "-+ #0".unicodeScalars.contains(text[i]) { flags.insert(text[i]); i += 1 }
+            while i < text.count, "-+ #0".unicodeScalars.contains(text[i]) {
+                flags.insert(text[i])
+                i += 1
+            }
             func number() throws -> Int? {
                 if i < text.count, text[i] == "*" {
                     i += 1
@@ -57,7 +64,10 @@ enum Formatting {
                     return n
                 }
                 var digits = ""
-                while i < text.count, ("0"..."9").contains(text[i]) { digits.unicodeScalars.append(text[i]); i += 1 }
+                while i < text.count, ("0"..."9").contains(text[i]) {
+                    digits.unicodeScalars.append(text[i])
+                    i += 1
+                }
                 return Int(digits)
             }
             var width = try number()
@@ -75,7 +85,10 @@ enum Formatting {
                 continue
             }
             let argument = try value ?? nextArgument()
-            if let w = width, w < 0 { flags.insert("-"); width = -w }
+            if let w = width, w < 0 {
+                flags.insert("-")
+                width = -w
+            }
             var spec = Spec()
             let numericConversion = !"srac".unicodeScalars.contains(conversion)
             if flags.contains("-") {
@@ -91,11 +104,18 @@ enum Formatting {
             spec.width = width ?? 0
             spec.precision = precision
             switch conversion {
-            case "s": spec.type = "s"; out += try apply(.string(argument.str), spec)
-            case "r", "a": spec.type = "s"; out += try apply(.string(argument.repr), spec)
+            case "s":
+                spec.type = "s"
+                out += try apply(.string(argument.str), spec)
+            case "r", "a":
+                spec.type = "s"
+                out += try apply(.string(argument.repr), spec)
             case "d", "i", "u":
-                guard let number = argument.integer ?? argument.number.flatMap({ Int(exactly: $0.rounded(.towardZero)) }) else {
-                    throw TemplateError.type("%\(conversion) format: a real number is required, not \(argument.typeName)")
+                guard
+                    let number = argument.integer ?? argument.number.flatMap({ Int(exactly: $0.rounded(.towardZero)) })
+                else {
+                    throw TemplateError.type(
+                        "%\(conversion) format: a real number is required, not \(argument.typeName)")
                 }
                 spec.type = "d"
                 out += try apply(.int(number), spec)
@@ -114,7 +134,9 @@ enum Formatting {
 
     // MARK: str.format
 
-    static func format(_ template: String, positional: [Value], keywords: [(name: String, value: Value)]) throws -> String {
+    static func format(_ template: String, positional: [Value], keywords: [(name: String, value: Value)]) throws
+        -> String
+    {
         let text = Python.scalars(template)
         var out = ""
         var automatic = 0
@@ -123,7 +145,9 @@ enum Formatting {
         while i < text.count {
             let c = text[i]
             if c == "}" {
-                guard i + 1 < text.count, text[i + 1] == "}" else { throw TemplateError.type("Single '}' encountered in format string") }
+                guard i + 1 < text.count, text[i + 1] == "}" else {
+                    throw TemplateError.type("Single '}' encountered in format string")
+                }
                 out += "}"
                 i += 2
                 continue
@@ -138,7 +162,9 @@ enum Formatting {
                 i += 2
                 continue
             }
-            guard let close = text[i...].firstIndex(of: "}") else { throw TemplateError.type("Single '{' encountered in format string") }
+            guard let close = text[i...].firstIndex(of: "}") else {
+                throw TemplateError.type("Single '{' encountered in format string")
+            }
             var field = Python.string(text[(i + 1)..<close])
             i = close + 1
             var spec = ""
@@ -153,21 +179,35 @@ enum Formatting {
             }
             let value: Value
             if field.isEmpty {
-                if numbering == true { throw TemplateError.type("cannot switch from manual field specification to automatic field numbering") }
+                if numbering == true {
+                    throw TemplateError.type(
+                        "cannot switch from manual field specification to automatic field numbering")
+                }
                 numbering = false
-                guard automatic < positional.count else { throw TemplateError.type("Replacement index \(automatic) out of range for positional args tuple") }
+                guard automatic < positional.count else {
+                    throw TemplateError.type("Replacement index \(automatic) out of range for positional args tuple")
+                }
                 value = positional[automatic]
                 automatic += 1
             } else if let index = Int(field) {
-                if numbering == false { throw TemplateError.type("cannot switch from automatic field numbering to manual field specification") }
+                if numbering == false {
+                    throw TemplateError.type(
+                        "cannot switch from automatic field numbering to manual field specification")
+                }
                 numbering = true
-                guard index < positional.count else { throw TemplateError.type("Replacement index \(index) out of range for positional args tuple") }
+                guard index < positional.count else {
+                    throw TemplateError.type("Replacement index \(index) out of range for positional args tuple")
+                }
                 value = positional[index]
             } else {
-                guard let found = keywords.last(where: { $0.name == field }) else { throw TemplateError.type("KeyError: \(Python.repr(field))") }
+                guard let found = keywords.last(where: { $0.name == field }) else {
+                    throw TemplateError.type("KeyError: \(Python.repr(field))")
+                }
                 value = found.value
             }
-            let converted: Value = conversion == "r" || conversion == "a" ? .string(value.repr) : conversion == "s" ? .string(value.str) : value
+            let converted: Value =
+                conversion == "r" || conversion == "a"
+                ? .string(value.repr) : conversion == "s" ? .string(value.str) : value
             out += try formatValue(converted, spec: spec)
         }
         return out
@@ -187,20 +227,38 @@ enum Formatting {
             spec.align = first
             chars.removeFirst()
         }
-        if let first = chars.first, "+- ".unicodeScalars.contains(first) { spec.sign = first; chars.removeFirst() }
-        if chars.first == "#" { spec.alternate = true; chars.removeFirst() }
-        if chars.first == "0" { spec.zero = true; chars.removeFirst() }
+        if let first = chars.first, "+- ".unicodeScalars.contains(first) {
+            spec.sign = first
+            chars.removeFirst()
+        }
+        if chars.first == "#" {
+            spec.alternate = true
+            chars.removeFirst()
+        }
+        if chars.first == "0" {
+            spec.zero = true
+            chars.removeFirst()
+        }
         var digits = ""
-        while let first = chars.first, ("0"..."9").contains(first) { digits.unicodeScalars.append(first); chars.removeFirst() }
+        while let first = chars.first, ("0"..."9").contains(first) {
+            digits.unicodeScalars.append(first)
+            chars.removeFirst()
+        }
         spec.width = Int(digits) ?? 0
         if chars.first == "," || chars.first == "_" { spec.grouping = chars.removeFirst() }
         if chars.first == "." {
             chars.removeFirst()
             digits = ""
-            while let first = chars.first, ("0"..."9").contains(first) { digits.unicodeScalars.append(first); chars.removeFirst() }
+            while let first = chars.first, ("0"..."9").contains(first) {
+                digits.unicodeScalars.append(first)
+                chars.removeFirst()
+            }
             spec.precision = Int(digits) ?? 0
         }
-        if let type = chars.first { spec.type = type; chars.removeFirst() }
+        if let type = chars.first {
+            spec.type = type
+            chars.removeFirst()
+        }
         guard chars.isEmpty else { throw TemplateError.type("Invalid format specifier") }
         return try apply(value, spec)
     }
@@ -233,17 +291,22 @@ enum Formatting {
             sign = d.sign == .minus ? "-" : ""
         case (nil, _), ("d", _), ("n", _), ("x", _), ("X", _), ("o", _), ("b", _), ("c", _):
             if spec.type == "c" {
-                guard let code = value.integer, let scalar = Unicode.Scalar(UInt32(clamping: code)) else { throw TemplateError.type("%c requires int or char") }
+                guard let code = value.integer, let scalar = Unicode.Scalar(UInt32(clamping: code)) else {
+                    throw TemplateError.type("%c requires int or char")
+                }
                 return pad(String(scalar), spec, numeric: false)
             }
             if spec.type == nil, value.integer == nil { return pad(value.str, spec, numeric: false) }
             guard let number = value.integer else {
-                throw TemplateError.type("Unknown format code '\(spec.type.map(String.init) ?? "")' for object of type '\(value.typeName)'")
+                throw TemplateError.type(
+                    "Unknown format code '\(spec.type.map(String.init) ?? "")' for object of type '\(value.typeName)'")
             }
             let radix = spec.type == "x" || spec.type == "X" ? 16 : spec.type == "o" ? 8 : spec.type == "b" ? 2 : 10
             body = String(number.magnitude, radix: radix, uppercase: spec.type == "X")
             if spec.alternate, radix != 10 { body = (radix == 16 ? "0x" : radix == 8 ? "0o" : "0b") + body }
-            if spec.grouping != nil, radix == 10 { body = grouped(body, separator: spec.grouping.map(String.init) ?? ",") }
+            if spec.grouping != nil, radix == 10 {
+                body = grouped(body, separator: spec.grouping.map(String.init) ?? ",")
+            }
             sign = number < 0 ? "-" : ""
         default:
             guard let number = value.number else {
@@ -255,11 +318,14 @@ enum Formatting {
             switch type {
             case "%": body = String(format: "%.\(precision)f", magnitude * 100) + "%"
             case "f", "F", "e", "E", "g", "G":
-                body = magnitude.isFinite ? String(format: "%\(spec.alternate ? "#" : "").\(precision)\(Character(type))", magnitude)
+                body =
+                    magnitude.isFinite
+                    ? String(format: "%\(spec.alternate ? "#" : "").\(precision)\(Character(type))", magnitude)
                     : magnitude.isNaN ? "nan" : "inf"
                 if type == "F" || type == "E" || type == "G" { body = body.uppercased() }
             default:
-                throw TemplateError.type("Unknown format code '\(Character(type))' for object of type '\(value.typeName)'")
+                throw TemplateError.type(
+                    "Unknown format code '\(Character(type))' for object of type '\(value.typeName)'")
             }
             sign = number.sign == .minus && !number.isNaN ? "-" : ""
         }

@@ -3,7 +3,9 @@ import Foundation
 /// transformers' `tojson`: `json.dumps(x, ensure_ascii=False, indent=indent, separators=separators,
 /// sort_keys=sort_keys)`, byte for byte (Python's float repr, its escapes and its indentation).
 enum JSONDumps {
-    static func dumps(_ value: Value, ensureASCII: Bool, indent: Value?, separators: Value?, sortKeys: Bool) throws -> String {
+    static func dumps(_ value: Value, ensureASCII: Bool, indent: Value?, separators: Value?, sortKeys: Bool) throws
+        -> String
+    {
         var indentText: String?
         switch indent {
         case nil, .none?: indentText = nil
@@ -23,8 +25,9 @@ enum JSONDumps {
             itemSeparator = item
             keySeparator = key
         }
-        var encoder = Encoder(ensureASCII: ensureASCII, indent: indentText, itemSeparator: itemSeparator,
-                              keySeparator: keySeparator, sortKeys: sortKeys)
+        var encoder = Encoder(
+            ensureASCII: ensureASCII, indent: indentText, itemSeparator: itemSeparator,
+            keySeparator: keySeparator, sortKeys: sortKeys)
         try encoder.encode(value, level: 0)
         return encoder.out
     }
@@ -70,7 +73,9 @@ enum JSONDumps {
         var out = ""
 
         mutating func encode(_ value: Value, level: Int) throws {
-            guard level < 512 else { throw TemplateError(.limit, "tojson: nesting deeper than 512 levels") }
+            guard level <= Value.maximumNesting else {
+                throw TemplateError(.limit, "tojson: nesting deeper than \(Value.maximumNesting) levels")
+            }
             try Operators.checkSize(out.utf8.count)
             switch value {
             case .none: out += "null"
@@ -79,7 +84,10 @@ enum JSONDumps {
             case .double(let d): out += JSONDumps.number(d)
             case .string(let s): out += JSONDumps.quoted(s, ensureASCII: ensureASCII)
             case .list(let items), .tuple(let items):
-                guard !items.isEmpty else { out += "[]"; return }
+                guard !items.isEmpty else {
+                    out += "[]"
+                    return
+                }
                 out += "["
                 let separator = open(level)
                 for (index, item) in items.enumerated() {
@@ -89,7 +97,10 @@ enum JSONDumps {
                 close(level)
                 out += "]"
             case .dict(let dict):
-                guard dict.count > 0 else { out += "{}"; return }
+                guard dict.count > 0 else {
+                    out += "{}"
+                    return
+                }
                 var entries = try dict.items.map { (key: try JSONDumps.key($0.key), value: $0.value) }
                 if sortKeys { entries.sort { Python.less($0.key, $1.key) } }
                 out += "{"

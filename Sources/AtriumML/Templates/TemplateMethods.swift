@@ -7,12 +7,15 @@ enum Methods {
         "capitalize", "casefold", "center", "count", "endswith", "find", "format", "index", "isalnum", "isalpha",
         "isascii", "isdecimal", "isdigit", "islower", "isnumeric", "isspace", "istitle", "isupper", "join", "ljust",
         "lower", "lstrip", "partition", "removeprefix", "removesuffix", "replace", "rfind", "rindex", "rjust",
-        "rpartition", "rsplit", "rstrip", "split", "splitlines", "startswith", "strip", "swapcase", "title", "upper", "zfill",
+        "rpartition", "rsplit", "rstrip", "split", "splitlines", "startswith", "strip", "swapcase", "title", "upper",
+        "zfill",
     ]
     static let dictMethods: Set<String> = ["copy", "get", "items", "keys", "values"]
     static let unsafeDictMethods: Set<String> = ["clear", "pop", "popitem", "setdefault", "update"]
     static let listMethods: Set<String> = ["copy", "count", "index"]
-    static let unsafeListMethods: Set<String> = ["append", "clear", "extend", "insert", "pop", "remove", "reverse", "sort"]
+    static let unsafeListMethods: Set<String> = [
+        "append", "clear", "extend", "insert", "pop", "remove", "reverse", "sort",
+    ]
 
     /// The bound method `value.name`, an unsafe-attribute placeholder, or nil when there is none.
     static func attribute(of value: Value, _ name: String) -> Value? {
@@ -27,13 +30,18 @@ enum Methods {
         }
         if safe.contains(name) { return .method(value, name) }
         if unsafe.contains(name) || (name.hasPrefix("__") && name.hasSuffix("__")) {
-            return .undefined(Undefined(origin: .hint(
-                "access to attribute \(Python.repr(name)) of \(Python.repr(value.typeName)) object is unsafe."), kind: .security))
+            return .undefined(
+                Undefined(
+                    origin: .hint(
+                        "access to attribute \(Python.repr(name)) of \(Python.repr(value.typeName)) object is unsafe."),
+                    kind: .security))
         }
         return nil
     }
 
-    static func call(_ receiver: Value, _ name: String, _ arguments: CallArguments, _ renderer: Renderer) throws -> Value {
+    static func call(_ receiver: Value, _ name: String, _ arguments: CallArguments, _ renderer: Renderer) throws
+        -> Value
+    {
         switch receiver {
         case .string(let string): return try stringMethod(string, name, arguments)
         case .dict(let dict): return try dictMethod(dict, name, arguments)
@@ -86,18 +94,23 @@ enum Methods {
             case .string(let s)?: return [s]
             case .tuple(let items)?:
                 return try items.map { item in
-                    guard case .string(let s) = item else { throw TemplateError.type("tuple for \(name) must only contain str") }
+                    guard case .string(let s) = item else {
+                        throw TemplateError.type("tuple for \(name) must only contain str")
+                    }
                     return s
                 }
             default: throw TemplateError.type("\(name) first arg must be str or a tuple of str")
             }
         }
         let scalars = Python.scalars(s)
-        func window() throws -> [Unicode.Scalar] {
-            func clamp(_ index: Int) -> Int { Swift.max(0, Swift.min(scalars.count, index < 0 ? index + scalars.count : index)) }
+        /// `s[start:end]` for the optional start/end arguments, and where it begins.
+        func window() throws -> (start: Int, part: [Unicode.Scalar]) {
+            func clamp(_ index: Int) -> Int {
+                Swift.max(0, Swift.min(scalars.count, index < 0 ? index + scalars.count : index))
+            }
             let start = clamp(try int(args.value(1, "start"), 0))
             let end = clamp(try int(args.value(2, "end"), scalars.count))
-            return start < end ? Array(scalars[start..<end]) : []
+            return (start, start < end ? Array(scalars[start..<end]) : [])
         }
         switch name {
         case "upper": return .string(Python.upper(s))
@@ -111,12 +124,14 @@ enum Methods {
         case "split", "rsplit":
             let separator = try string(args.value(0, "sep"), name)
             let limit = try int(args.value(1, "maxsplit"), -1)
-            let parts = name == "split" ? try Python.split(s, separator, maxSplit: limit) : try Python.rsplit(s, separator, maxSplit: limit)
+            let parts =
+                name == "split"
+                ? try Python.split(s, separator, maxSplit: limit) : try Python.rsplit(s, separator, maxSplit: limit)
             return .list(parts.map(Value.string))
         case "splitlines":
             return .list(Python.splitLines(s, keepEnds: args.value(0, "keepends")?.isTruthy ?? false).map(Value.string))
         case "startswith", "endswith":
-            let part = try window()
+            let part = try window().part
             let matched = try affixes(args.value(0, "prefix")).contains { affix in
                 let a = Python.scalars(affix)
                 return name == "startswith" ? part.starts(with: a) : part.reversed().starts(with: a.reversed())
@@ -130,16 +145,20 @@ enum Methods {
             try Operators.checkSize(result.utf8.count)
             return .string(result)
         case "find", "rfind", "index", "rindex", "count":
-            guard case .string(let sub)? = args.value(0, "sub") else { throw TemplateError.type("must be str, not \(args.value(0, "sub")?.typeName ?? "nothing")") }
-            let start = Swift.max(0, Swift.min(scalars.count, { let i = (try? int(args.value(1, "start"), 0)) ?? 0; return i < 0 ? i + scalars.count : i }()))
-            let part = try window()
+            guard case .string(let sub)? = args.value(0, "sub") else {
+                throw TemplateError.type("must be str, not \(args.value(0, "sub")?.typeName ?? "nothing")")
+            }
+            let (start, part) = try window()
             if name == "count" { return .int(Python.count(Python.string(part), sub)) }
-            let found = name.hasPrefix("r") ? Python.rfind(part, Python.scalars(sub)) : Python.find(part, Python.scalars(sub))
+            let found =
+                name.hasPrefix("r") ? Python.rfind(part, Python.scalars(sub)) : Python.find(part, Python.scalars(sub))
             if let found { return .int(found + start) }
             if name.hasSuffix("index") { throw TemplateError.type("substring not found") }
             return .int(-1)
         case "join":
-            guard let iterable = args.value(0, "iterable") else { throw TemplateError.type("join() takes exactly one argument") }
+            guard let iterable = args.value(0, "iterable") else {
+                throw TemplateError.type("join() takes exactly one argument")
+            }
             var parts: [String] = []
             for (index, item) in try iterable.iterate().enumerated() {
                 guard case .string(let text) = item else {
@@ -154,8 +173,12 @@ enum Methods {
             return .string(try Formatting.format(s, positional: args.positional, keywords: args.keywords))
         case "center", "ljust", "rjust":
             let fill = try string(args.value(1, "fillchar"), name) ?? " "
-            guard Python.length(fill) == 1 else { throw TemplateError.type("The fill character must be exactly one character long") }
-            return .string(try justify(s, try int(args.value(0, "width"), 0), fill, name == "ljust" ? "<" : name == "rjust" ? ">" : "^"))
+            guard Python.length(fill) == 1 else {
+                throw TemplateError.type("The fill character must be exactly one character long")
+            }
+            return .string(
+                try justify(
+                    s, try int(args.value(0, "width"), 0), fill, name == "ljust" ? "<" : name == "rjust" ? ">" : "^"))
         case "zfill":
             let width = try int(args.value(0, "width"), 0)
             guard width > scalars.count else { return .string(s) }
@@ -164,22 +187,33 @@ enum Methods {
             let zeros = String(repeating: "0", count: width - scalars.count)
             return .string(signed ? String(scalars[0]) + zeros + Python.string(scalars.dropFirst()) : zeros + s)
         case "partition", "rpartition":
-            guard case .string(let separator)? = args.value(0, "sep"), !separator.isEmpty else { throw TemplateError.type("empty separator") }
+            guard case .string(let separator)? = args.value(0, "sep"), !separator.isEmpty else {
+                throw TemplateError.type("empty separator")
+            }
             let sep = Python.scalars(separator)
             let found = name == "partition" ? Python.find(scalars, sep) : Python.rfind(scalars, sep)
             guard let found else {
-                return name == "partition" ? .tuple([.string(s), .string(""), .string("")]) : .tuple([.string(""), .string(""), .string(s)])
+                return name == "partition"
+                    ? .tuple([.string(s), .string(""), .string("")]) : .tuple([.string(""), .string(""), .string(s)])
             }
-            return .tuple([.string(Python.string(scalars[..<found])), .string(separator), .string(Python.string(scalars[(found + sep.count)...]))])
+            return .tuple([
+                .string(Python.string(scalars[..<found])), .string(separator),
+                .string(Python.string(scalars[(found + sep.count)...])),
+            ])
         case "removeprefix", "removesuffix":
-            guard case .string(let affix)? = args.value(0, "prefix") else { throw TemplateError.type("\(name)() argument must be str") }
+            guard case .string(let affix)? = args.value(0, "prefix") else {
+                throw TemplateError.type("\(name)() argument must be str")
+            }
             let a = Python.scalars(affix)
-            if name == "removeprefix", scalars.starts(with: a) { return .string(Python.string(scalars.dropFirst(a.count))) }
+            if name == "removeprefix", scalars.starts(with: a) {
+                return .string(Python.string(scalars.dropFirst(a.count)))
+            }
             if name == "removesuffix", !a.isEmpty, scalars.reversed().starts(with: a.reversed()) {
                 return .string(Python.string(scalars.dropLast(a.count)))
             }
             return .string(s)
-        case "isdigit": return scalarsAll { $0.properties.numericType == .digit || $0.properties.numericType == .decimal }
+        case "isdigit":
+            return scalarsAll { $0.properties.numericType == .digit || $0.properties.numericType == .decimal }
         case "isdecimal": return scalarsAll { $0.properties.numericType == .decimal }
         case "isnumeric": return scalarsAll { $0.properties.numericType != nil }
         case "isalpha": return scalarsAll { isLetter($0) }
@@ -189,8 +223,15 @@ enum Methods {
         case "islower", "isupper":
             let cased = s.unicodeScalars.filter { $0.properties.isCased }
             let wanted = name == "islower"
-            return .bool(!cased.isEmpty && cased.allSatisfy { wanted ? !$0.properties.isUppercase && $0.properties.generalCategory != .titlecaseLetter : !$0.properties.isLowercase && $0.properties.generalCategory != .titlecaseLetter })
-        case "istitle": return .bool(!s.isEmpty && Python.title(s) == s && s.unicodeScalars.contains { $0.properties.isCased })
+            return .bool(
+                !cased.isEmpty
+                    && cased.allSatisfy {
+                        wanted
+                            ? !$0.properties.isUppercase && $0.properties.generalCategory != .titlecaseLetter
+                            : !$0.properties.isLowercase && $0.properties.generalCategory != .titlecaseLetter
+                    })
+        case "istitle":
+            return .bool(!s.isEmpty && Python.title(s) == s && s.unicodeScalars.contains { $0.properties.isCased })
         default: throw TemplateError.type("str.\(name)() is not supported")
         }
     }
@@ -205,7 +246,9 @@ enum Methods {
     private static func dictMethod(_ dict: PyDict, _ name: String, _ arguments: CallArguments) throws -> Value {
         switch name {
         case "get":
-            guard let key = arguments.value(0, "key") else { throw TemplateError.type("get expected at least 1 argument, got 0") }
+            guard let key = arguments.value(0, "key") else {
+                throw TemplateError.type("get expected at least 1 argument, got 0")
+            }
             return dict.value(for: key) ?? arguments.value(1, "default") ?? .none
         case "items": return .list(dict.items.map { .tuple([$0.key, $0.value]) })
         case "keys": return .list(dict.keys)
@@ -215,13 +258,19 @@ enum Methods {
         }
     }
 
-    private static func sequenceMethod(_ receiver: Value, _ items: [Value], _ name: String, _ arguments: CallArguments) throws -> Value {
+    private static func sequenceMethod(_ receiver: Value, _ items: [Value], _ name: String, _ arguments: CallArguments)
+        throws -> Value
+    {
         switch name {
         case "count":
-            guard let item = arguments.value(0, "value") else { throw TemplateError.type("count() takes exactly one argument (0 given)") }
+            guard let item = arguments.value(0, "value") else {
+                throw TemplateError.type("count() takes exactly one argument (0 given)")
+            }
             return .int(items.filter { $0.equals(item) }.count)
         case "index":
-            guard let item = arguments.value(0, "value") else { throw TemplateError.type("index expected at least 1 argument, got 0") }
+            guard let item = arguments.value(0, "value") else {
+                throw TemplateError.type("index expected at least 1 argument, got 0")
+            }
             guard let index = items.firstIndex(where: { $0.equals(item) }) else {
                 throw TemplateError.type("\(item.repr) is not in \(receiver.typeName)")
             }

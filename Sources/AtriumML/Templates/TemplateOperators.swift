@@ -20,7 +20,8 @@ enum Operators {
         case .divide:
             if let a = lhs.number, let b = rhs.number {
                 guard b != 0 else {
-                    throw TemplateError(.type, lhs.isFloat || rhs.isFloat ? "float division by zero" : "division by zero")
+                    throw TemplateError(
+                        .type, lhs.isFloat || rhs.isFloat ? "float division by zero" : "division by zero")
                 }
                 return .double(a / b)
             }
@@ -82,7 +83,8 @@ enum Operators {
             try checkSize(a.count + b.count)
             return .tuple(a + b)
         case (.string, _), (.list, _), (.tuple, _):
-            throw TemplateError.type("can only concatenate \(lhs.typeName) (not \"\(rhs.typeName)\") to \(lhs.typeName)")
+            throw TemplateError.type(
+                "can only concatenate \(lhs.typeName) (not \"\(rhs.typeName)\") to \(lhs.typeName)")
         default:
             if let a = lhs.integer, let b = rhs.integer { return try checked(a.addingReportingOverflow(b)) }
             if let a = lhs.number, let b = rhs.number { return .double(a + b) }
@@ -108,7 +110,8 @@ enum Operators {
             switch value {
             case .string(let s):
                 guard count > 0 else { return .string("") }
-                try checkSize(s.utf8.count.multipliedReportingOverflow(by: count).overflow ? Int.max : s.utf8.count * count)
+                try checkSize(
+                    s.utf8.count.multipliedReportingOverflow(by: count).overflow ? Int.max : s.utf8.count * count)
                 return .string(String(repeating: s, count: count))
             case .list(let items): return .list(try repeated(items, count))
             case .tuple(let items): return .tuple(try repeated(items, count))
@@ -149,10 +152,14 @@ enum Operators {
         }
         if let base = lhs.number, let exponent = rhs.number {
             if base == 0, exponent < 0 { throw TemplateError(.type, "0.0 cannot be raised to a negative power") }
-            if base < 0, exponent != exponent.rounded() { throw TemplateError(.type, "complex results are not supported") }
+            if base < 0, exponent != exponent.rounded() {
+                throw TemplateError(.type, "complex results are not supported")
+            }
             let result = pow(base, exponent)
             // Python's float pow raises where C's overflows to infinity.
-            if result.isInfinite, base.isFinite, exponent.isFinite { throw TemplateError(.limit, "(34, 'Numerical result out of range')") }
+            if result.isInfinite, base.isFinite, exponent.isFinite {
+                throw TemplateError(.limit, "(34, 'Numerical result out of range')")
+            }
             return .double(result)
         }
         throw unsupported("** or pow()", lhs, rhs)

@@ -4,8 +4,10 @@ import Foundation
 /// `+ -`, `~`, `* / // %`, `**` (left-associative, unlike Python), unary signs, then postfix access,
 /// calls, filters and tests, which bind tighter than any operator (`a + b | trim` trims only `b`).
 extension TemplateParser {
-    mutating func parseTuple(simplified: Bool = false, withCondition: Bool = true, extraEndRules: [String] = [],
-                             explicitParentheses: Bool = false) throws -> Expr {
+    mutating func parseTuple(
+        simplified: Bool = false, withCondition: Bool = true, extraEndRules: [String] = [],
+        explicitParentheses: Bool = false
+    ) throws -> Expr {
         let line = current.line
         var items: [Expr] = []
         var isTuple = false
@@ -80,8 +82,10 @@ extension TemplateParser {
         let line = current.line
         let expr = try parseMath1()
         var operations: [(CompareOperator, Expr)] = []
-        let symbols: [String: CompareOperator] = ["==": .equal, "!=": .notEqual, "<": .less, "<=": .lessEqual,
-                                                  ">": .greater, ">=": .greaterEqual]
+        let symbols: [String: CompareOperator] = [
+            "==": .equal, "!=": .notEqual, "<": .less, "<=": .lessEqual,
+            ">": .greater, ">=": .greaterEqual,
+        ]
         while true {
             if current.kind == .operator, let op = symbols[current.text] {
                 advance()
@@ -256,7 +260,9 @@ extension TemplateParser {
             let attribute = advance()
             if attribute.kind == .name { return Expr(kind: .attribute(base, attribute.text), line: token.line) }
             guard attribute.kind == .integer else { throw fail("expected name or number", line: attribute.line) }
-            return Expr(kind: .item(base, Expr(kind: .constant(.int(attribute.integer)), line: attribute.line)), line: token.line)
+            return Expr(
+                kind: .item(base, Expr(kind: .constant(.int(attribute.integer)), line: attribute.line)),
+                line: token.line)
         }
         var items: [Expr] = []
         while !current.isOperator("]") {
@@ -313,7 +319,9 @@ extension TemplateParser {
                 advance()
                 arguments.keywords.append((name, try parseExpression()))
             } else {
-                guard arguments.splat == nil, arguments.keywordSplat == nil, arguments.keywords.isEmpty else { throw invalid(self) }
+                guard arguments.splat == nil, arguments.keywordSplat == nil, arguments.keywords.isEmpty else {
+                    throw invalid(self)
+                }
                 arguments.positional.append(try parseExpression())
             }
             requireComma = true
@@ -332,7 +340,9 @@ extension TemplateParser {
             let token = try expect(.name)
             var name = token.text
             while skipOperator(".") { name += "." + (try expect(.name).text) }
-            guard TemplateFilters.names.contains(name) else { throw fail("No filter named \(Python.repr(name)).", line: token.line) }
+            guard TemplateFilters.names.contains(name) else {
+                throw fail("No filter named \(Python.repr(name)).", line: token.line)
+            }
             let arguments = current.isOperator("(") ? try parseCallArguments() : Arguments()
             filters.append(FilterCall(name: name, arguments: arguments, line: token.line))
         }
@@ -344,7 +354,9 @@ extension TemplateParser {
         let negated = skipName("not")
         var name = try expect(.name).text
         while skipOperator(".") { name += "." + (try expect(.name).text) }
-        guard TemplateTests.names.contains(name) else { throw fail("No test named \(Python.repr(name)).", line: token.line) }
+        guard TemplateTests.names.contains(name) else {
+            throw fail("No test named \(Python.repr(name)).", line: token.line)
+        }
         var arguments = Arguments()
         if current.isOperator("(") {
             arguments = try parseCallArguments()

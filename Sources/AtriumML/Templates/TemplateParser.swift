@@ -13,6 +13,7 @@ struct TemplateParser {
     var depth = 0
     /// Names read inside each macro being parsed, to know whether it takes `varargs`/`kwargs`.
     var macroNames: [Set<String>] = []
+    let stackBase = Renderer.stackPosition()
 
     static func parse(_ source: String) throws -> [Node] {
         var parser = TemplateParser(tokens: try TemplateLexer.tokenize(source))
@@ -73,7 +74,11 @@ struct TemplateParser {
 
     mutating func enter() throws {
         depth += 1
-        guard depth <= Self.maximumDepth else { throw fail("the template nests deeper than \(Self.maximumDepth) levels") }
+        let position = Renderer.stackPosition()
+        let used = position > stackBase ? position - stackBase : stackBase - position
+        guard depth <= Self.maximumDepth, used < Renderer.stackBudget else {
+            throw fail("the template nests too deeply (more than \(Self.maximumDepth) levels)")
+        }
     }
 
     // MARK: Statements
@@ -119,12 +124,17 @@ struct TemplateParser {
         if let looking = stack.last {
             let names = looking.map { Python.repr($0) }.joined(separator: " or ")
             if let name, stack.contains(where: { $0.contains(name) }) {
-                message.append("You probably made a nesting mistake. Jinja is expecting this tag, but currently looking for \(names).")
+                message.append(
+                    "You probably made a nesting mistake. Jinja is expecting this tag, but currently looking for "
+                        + "\(names)."
+                )
             } else {
                 message.append("Jinja was looking for the following tags: \(names).")
             }
         }
-        if let innermost = tagStack.last { message.append("The innermost block that needs to be closed is \(Python.repr(innermost)).") }
+        if let innermost = tagStack.last {
+            message.append("The innermost block that needs to be closed is \(Python.repr(innermost)).")
+        }
         return TemplateError.syntax(message.joined(separator: " "), line: line)
     }
 
@@ -179,7 +189,9 @@ struct TemplateParser {
         loopDepth -= 1
         var otherwise: [Node] = []
         if advance().text != "endfor" { otherwise = try parseStatements(["endfor"], dropNeedle: true) }
-        return .forLoop(ForLoop(target: target, iterable: iterable, condition: condition, body: body, otherwise: otherwise, line: line))
+        return .forLoop(
+            ForLoop(
+                target: target, iterable: iterable, condition: condition, body: body, otherwise: otherwise, line: line))
     }
 
     mutating func parseIf() throws -> Node {
@@ -202,7 +214,8 @@ struct TemplateParser {
         let target = try parseAssignTarget(withNamespace: true)
         if skipOperator("=") { return .assign(target, try parseTuple(), line: line) }
         let filters = try parseFilterChain(inline: false)
-        return .assignBlock(target, filters: filters, body: try parseStatements(["endset"], dropNeedle: true), line: line)
+        return .assignBlock(
+            target, filters: filters, body: try parseStatements(["endset"], dropNeedle: true), line: line)
     }
 
     mutating func parseWith() throws -> Node {
@@ -244,8 +257,10 @@ struct TemplateParser {
         loopDepth = outerLoopDepth
         let names = macroNames.removeLast()
         if !macroNames.isEmpty { macroNames[macroNames.count - 1].formUnion(names) }
-        return .macro(MacroDefinition(name: name, parameters: parameters, defaults: defaults, body: body,
-                                      takesVarargs: names.contains("varargs"), takesKwargs: names.contains("kwargs"), line: line))
+        return .macro(
+            MacroDefinition(
+                name: name, parameters: parameters, defaults: defaults, body: body,
+                takesVarargs: names.contains("varargs"), takesKwargs: names.contains("kwargs"), line: line))
     }
 
     /// A name, a tuple of names, or (for `set`) `namespace.attribute`.
@@ -263,7 +278,9 @@ struct TemplateParser {
         switch expr.kind {
         case .name(let name): return .name(name)
         case .tuple(let items):
-            do { return .tuple(try items.map(target(from:))) } catch { throw fail("can't assign to 'tuple'", line: expr.line) }
+            do { return .tuple(try items.map(target(from:))) } catch {
+                throw fail("can't assign to 'tuple'", line: expr.line)
+            }
         case .constant: throw fail("can't assign to 'const'", line: expr.line)
         case .list: throw fail("can't assign to 'list'", line: expr.line)
         case .dict: throw fail("can't assign to 'dict'", line: expr.line)

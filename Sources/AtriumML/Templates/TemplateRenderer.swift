@@ -38,9 +38,12 @@ final class Renderer {
     var produced = 0
     var iterations = 0
     var callDepth = 0
-    /// Nesting of statements, expressions and macro calls being evaluated, bounded so that no template
-    /// can exhaust a 512 KiB thread stack.
+    /// Nesting of statements, expressions and macro calls being evaluated.
     var depth = 0
+    /// Where the stack was when rendering began: frame sizes differ between debug and release builds, so
+    /// the guard measures the stack itself and stops well inside a 512 KiB thread stack.
+    var stackBase: UInt = 0
+    static let stackBudget: UInt = 256 * 1024
     let now: Date
     let timeZone: TimeZone
 
@@ -50,8 +53,9 @@ final class Renderer {
     }
 
     func render(_ nodes: [Node], context: [String: TemplateValue]) throws -> String {
+        stackBase = Self.stackPosition()
         let globals = Scope(parent: nil)
-        for (name, value) in context { globals.variables[name] = Value(value) }
+        for (name, value) in context { globals.variables[name] = try Value(value) }
         let root = Scope(parent: globals)
         _ = try execute(nodes, root)
         return output
@@ -65,9 +69,18 @@ final class Renderer {
 
     func descend() throws {
         depth += 1
-        guard depth <= Self.maximumDepth else {
-            throw TemplateError(.limit, "the template nests statements, expressions and macro calls deeper than \(Self.maximumDepth) levels")
+        let position = Self.stackPosition()
+        let used = position > stackBase ? position - stackBase : stackBase - position
+        guard depth <= Self.maximumDepth, used < Self.stackBudget else {
+            throw TemplateError(.limit, "the template nests statements, expressions and macro calls too deeply")
         }
+    }
+
+    /// The address of a local: how deep the stack is right now.
+    @inline(never)
+    static func stackPosition() -> UInt {
+        var marker: UInt8 = 0
+        return withUnsafeMutablePointer(to: &marker) { UInt(bitPattern: $0) }
     }
 
     func emit(_ text: String) throws {
@@ -154,7 +167,8 @@ final class Renderer {
     }
 
     @inline(never)
-    private func branch(_ branches: [(test: Expr, body: [Node])], _ otherwise: [Node], _ scope: Scope) throws -> [Node] {
+    private func branch(_ branches: [(test: Expr, body: [Node])], _ otherwise: [Node], _ scope: Scope) throws -> [Node]
+    {
         for branch in branches {
             if try evaluate(branch.test, scope).isTruthy { return branch.body }
         }
@@ -202,7 +216,8 @@ final class Renderer {
             let items = try value.iterate()
             guard items.count == targets.count else {
                 if items.count < targets.count {
-                    throw TemplateError.type("not enough values to unpack (expected \(targets.count), got \(items.count))")
+                    throw TemplateError.type(
+                        "not enough values to unpack (expected \(targets.count), got \(items.count))")
                 }
                 throw TemplateError.type("too many values to unpack (expected \(targets.count))")
             }
@@ -210,6 +225,11 @@ final class Renderer {
         case .namespaceAttribute(let name, let attribute):
             guard case .namespace(let namespace) = lookup(name, scope) else {
                 throw TemplateError.type("cannot assign attribute on non-namespace object")
+            }
+            // A namespace is the only value that outlives a loop iteration, so only here can a loop wrap a
+            // value in itself without bound; deeper values would make releasing them recurse too far.
+            guard value.nesting() <= Value.maximumNesting else {
+                throw TemplateError(.limit, "a namespace value would nest deeper than \(Value.maximumNesting) levels")
             }
             namespace.attributes[string: attribute] = value
         }
@@ -222,7 +242,7 @@ final class Renderer {
         }
         var accepts: ((Value) throws -> Bool)?
         if let condition = loop.condition {
-            accepts = { [unowned self] item in
+            accepts = { item in
                 let filterScope = Scope(parent: scope)
                 try self.assign(loop.target, item, filterScope)
                 return try self.evaluate(condition, filterScope).isTruthy
@@ -252,8 +272,12 @@ final class Renderer {
 
     func callMacro(_ macro: Macro, _ arguments: CallArguments) throws -> Value {
         let definition = macro.definition
+        try descend()
         callDepth += 1
-        defer { callDepth -= 1 }
+        defer {
+            callDepth -= 1
+            depth -= 1
+        }
         guard callDepth <= Self.maximumCallDepth else {
             throw TemplateError(.limit, "macro calls nest deeper than \(Self.maximumCallDepth) levels")
         }
@@ -288,7 +312,8 @@ final class Renderer {
             if index >= firstDefault {
                 scope.variables[parameter] = try evaluate(definition.defaults[index - firstDefault], scope)
             } else {
-                scope.variables[parameter] = .undefined(Undefined(origin: .hint("parameter \(Python.repr(parameter)) was not provided")))
+                scope.variables[parameter] = .undefined(
+                    Undefined(origin: .hint("parameter \(Python.repr(parameter)) was not provided")))
             }
         }
         if definition.takesVarargs { scope.variables["varargs"] = .tuple(extra) }

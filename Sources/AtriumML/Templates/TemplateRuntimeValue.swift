@@ -19,17 +19,19 @@ enum Value {
     /// `receiver.name`, called later: `'a'.upper`, `d.items`, `loop.cycle`.
     indirect case method(Value, String)
 
-    init(_ value: TemplateValue) {
+    /// A context value; refuses nesting deeper than JSON parsing allows, to keep recursion bounded.
+    init(_ value: TemplateValue, depth: Int = 0) throws {
+        guard depth <= 128 else { throw TemplateError(.limit, "a context value nests deeper than 128 levels") }
         switch value {
         case .none: self = .none
         case .bool(let b): self = .bool(b)
         case .int(let i): self = .int(i)
         case .double(let d): self = .double(d)
         case .string(let s): self = .string(s)
-        case .array(let items): self = .list(items.map(Value.init))
+        case .array(let items): self = .list(try items.map { try Value($0, depth: depth + 1) })
         case .object(let object):
             var dict = PyDict()
-            for (key, value) in object { dict[string: key] = Value(value) }
+            for (key, value) in object { dict[string: key] = try Value(value, depth: depth + 1) }
             self = .dict(dict)
         }
     }
@@ -147,19 +149,24 @@ enum HashKey: Hashable {
     case string(ExactString)
     case tuple([HashKey])
 
-    init?(_ value: Value) {
+    init?(_ value: Value, depth: Int = 0) {
+        guard depth <= Value.maximumNesting else { return nil }
         switch value {
         case .undefined: self = .undefined
         case .none: self = .none
         case .bool(let b): self = .int(b ? 1 : 0)
         case .int(let i): self = .int(i)
         case .double(let d):
-            if let i = Int(exactly: d) { self = .int(i) } else { self = .double(d.isNaN ? Double.nan.bitPattern : d.bitPattern) }
+            if let i = Int(exactly: d) {
+                self = .int(i)
+            } else {
+                self = .double(d.isNaN ? Double.nan.bitPattern : d.bitPattern)
+            }
         case .string(let s): self = .string(ExactString(s))
         case .tuple(let items):
             var keys: [HashKey] = []
             for item in items {
-                guard let key = HashKey(item) else { return nil }
+                guard let key = HashKey(item, depth: depth + 1) else { return nil }
                 keys.append(key)
             }
             self = .tuple(keys)
@@ -229,7 +236,6 @@ final class LoopIterator {
 final class LoopContext {
     let iterator: LoopIterator
     var index0 = -1
-    var current: Value = .none
     var previous: Value?
     var lastChanged: [Value]?
 

@@ -4,15 +4,22 @@ import Foundation
 /// as Python's `datetime.now()` is, so `%z` and `%Z` print nothing.
 enum Strftime {
     private static let days = ["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"]
-    private static let months = ["January", "February", "March", "April", "May", "June", "July", "August", "September",
-                                 "October", "November", "December"]
+    private static let months = [
+        "January", "February", "March", "April", "May", "June", "July", "August", "September",
+        "October", "November", "December",
+    ]
 
     static func format(_ date: Date, _ format: String, _ timeZone: TimeZone) -> String {
         var calendar = Calendar(identifier: .gregorian)
         calendar.timeZone = timeZone
-        let c = calendar.dateComponents([.year, .month, .day, .hour, .minute, .second, .weekday, .nanosecond], from: date)
-        let year = c.year ?? 1970, month = c.month ?? 1, day = c.day ?? 1
-        let hour = c.hour ?? 0, minute = c.minute ?? 0, second = c.second ?? 0
+        let c = calendar.dateComponents(
+            [.year, .month, .day, .hour, .minute, .second, .weekday, .nanosecond], from: date)
+        let year = c.year ?? 1970
+        let month = c.month ?? 1
+        let day = c.day ?? 1
+        let hour = c.hour ?? 0
+        let minute = c.minute ?? 0
+        let second = c.second ?? 0
         let weekday = (c.weekday ?? 1) - 1
         let dayOfYear = calendar.ordinality(of: .day, in: .year, for: date) ?? 1
         func pad(_ value: Int, _ width: Int = 2, _ fill: Character = "0") -> String {
@@ -36,7 +43,10 @@ enum Strftime {
             case "A": out += days[weekday]
             case "b", "h": out += String(months[month - 1].prefix(3))
             case "B": out += months[month - 1]
-            case "c": out += "\(days[weekday].prefix(3)) \(months[month - 1].prefix(3)) \(pad(day, 2, " ")) \(pad(hour)):\(pad(minute)):\(pad(second)) \(year)"
+            case "c":
+                out +=
+                    "\(days[weekday].prefix(3)) \(months[month - 1].prefix(3)) \(pad(day, 2, " ")) "
+                    + "\(pad(hour)):\(pad(minute)):\(pad(second)) \(year)"
             case "d": out += pad(day)
             case "e": out += pad(day, 2, " ")
             case "f": out += pad((c.nanosecond ?? 0) / 1000, 6)

@@ -5,12 +5,16 @@ import Foundation
 enum TemplateTests {
     static let names: Set<String> = [
         "boolean", "callable", "defined", "divisibleby", "eq", "equalto", "==", "escaped", "even", "false", "filter",
-        "float", "ge", ">=", "gt", "greaterthan", ">", "in", "integer", "iterable", "le", "<=", "lower", "lt", "lessthan",
-        "<", "mapping", "ne", "!=", "none", "number", "odd", "sameas", "sequence", "string", "test", "true", "undefined",
+        "float", "ge", ">=", "gt", "greaterthan", ">", "in", "integer", "iterable", "le", "<=", "lower", "lt",
+        "lessthan",
+        "<", "mapping", "ne", "!=", "none", "number", "odd", "sameas", "sequence", "string", "test", "true",
+        "undefined",
         "upper",
     ]
 
-    static func apply(_ name: String, _ value: Value, _ args: CallArguments, _ renderer: Renderer, runtime: Bool = false) throws -> Bool {
+    static func apply(
+        _ name: String, _ value: Value, _ args: CallArguments, _ renderer: Renderer, runtime: Bool = false
+    ) throws -> Bool {
         let other = args.value(0, "value") ?? args.value(0, "num") ?? args.value(0, "seq") ?? args.value(0, "other")
         func operand() throws -> Value {
             guard let other else { throw TemplateError.type("test '\(name)' takes one argument") }
@@ -66,7 +70,8 @@ enum TemplateTests {
             let text = value.str
             let cased = text.unicodeScalars.filter { $0.properties.isCased }
             let wantLower = name == "lower"
-            return !cased.isEmpty && cased.allSatisfy { wantLower ? !$0.properties.isUppercase : !$0.properties.isLowercase }
+            return !cased.isEmpty
+                && cased.allSatisfy { wantLower ? !$0.properties.isUppercase : !$0.properties.isLowercase }
         case "eq", "equalto", "==": return try Operators.compare(.equal, value, operand())
         case "ne", "!=": return try Operators.compare(.notEqual, value, operand())
         case "gt", "greaterthan", ">": return try Operators.compare(.greater, value, operand())

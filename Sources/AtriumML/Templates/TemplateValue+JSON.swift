@@ -43,9 +43,15 @@ private struct JSONReader {
         case UInt8(ascii: "{"): return try nested { try $0.parseObject() }
         case UInt8(ascii: "["): return try nested { try $0.parseArray() }
         case UInt8(ascii: "\""): return .string(try parseString())
-        case UInt8(ascii: "t"): try literal("true"); return .bool(true)
-        case UInt8(ascii: "f"): try literal("false"); return .bool(false)
-        case UInt8(ascii: "n"): try literal("null"); return .none
+        case UInt8(ascii: "t"):
+            try literal("true")
+            return .bool(true)
+        case UInt8(ascii: "f"):
+            try literal("false")
+            return .bool(false)
+        case UInt8(ascii: "n"):
+            try literal("null")
+            return .none
         default: return try parseNumber()
         }
     }
@@ -53,7 +59,7 @@ private struct JSONReader {
     private mutating func nested(_ body: (inout JSONReader) throws -> TemplateValue) throws -> TemplateValue {
         depth += 1
         defer { depth -= 1 }
-        guard depth <= 512 else { throw failure("nesting deeper than 512 levels") }
+        guard depth <= 128 else { throw failure("nesting deeper than 128 levels") }
         return try body(&self)
     }
 
@@ -82,8 +88,14 @@ private struct JSONReader {
             object[key] = try parseValue()
             skipWhitespace()
             guard position < bytes.count else { throw failure("unterminated object") }
-            if bytes[position] == UInt8(ascii: ",") { position += 1; continue }
-            if bytes[position] == UInt8(ascii: "}") { position += 1; return .object(object) }
+            if bytes[position] == UInt8(ascii: ",") {
+                position += 1
+                continue
+            }
+            if bytes[position] == UInt8(ascii: "}") {
+                position += 1
+                return .object(object)
+            }
             throw failure("expected ',' or '}'")
         }
     }
@@ -100,8 +112,14 @@ private struct JSONReader {
             items.append(try parseValue())
             skipWhitespace()
             guard position < bytes.count else { throw failure("unterminated array") }
-            if bytes[position] == UInt8(ascii: ",") { position += 1; continue }
-            if bytes[position] == UInt8(ascii: "]") { position += 1; return .array(items) }
+            if bytes[position] == UInt8(ascii: ",") {
+                position += 1
+                continue
+            }
+            if bytes[position] == UInt8(ascii: "]") {
+                position += 1
+                return .array(items)
+            }
             throw failure("expected ',' or ']'")
         }
     }
@@ -111,7 +129,9 @@ private struct JSONReader {
         var scalars = String.UnicodeScalarView()
         var run = position
         func flush(_ end: Int) {
-            if end > run { scalars.append(contentsOf: String(decoding: bytes[run..<end], as: UTF8.self).unicodeScalars) }
+            if end > run {
+                scalars.append(contentsOf: String(decoding: bytes[run..<end], as: UTF8.self).unicodeScalars)
+            }
         }
         while position < bytes.count {
             let byte = bytes[position]
@@ -148,7 +168,8 @@ private struct JSONReader {
     }
 
     private mutating func hex4() throws -> UInt32 {
-        guard position + 4 <= bytes.count, let value = UInt32(String(decoding: bytes[position..<position + 4], as: UTF8.self), radix: 16)
+        guard position + 4 <= bytes.count,
+            let value = UInt32(String(decoding: bytes[position..<position + 4], as: UTF8.self), radix: 16)
         else { throw failure("invalid \\u escape") }
         position += 4
         return value
@@ -162,7 +183,9 @@ private struct JSONReader {
             let saved = position
             position += 2
             let low = try hex4()
-            if (0xDC00..<0xE000).contains(low), let scalar = Unicode.Scalar(0x10000 + ((high - 0xD800) << 10) + (low - 0xDC00)) {
+            if (0xDC00..<0xE000).contains(low),
+                let scalar = Unicode.Scalar(0x10000 + ((high - 0xD800) << 10) + (low - 0xDC00))
+            {
                 return scalar
             }
             position = saved
@@ -179,7 +202,9 @@ private struct JSONReader {
             let byte = bytes[position]
             if (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) {
                 position += 1
-            } else if [UInt8(ascii: "."), UInt8(ascii: "e"), UInt8(ascii: "E"), UInt8(ascii: "+"), UInt8(ascii: "-")].contains(byte) {
+            } else if [UInt8(ascii: "."), UInt8(ascii: "e"), UInt8(ascii: "E"), UInt8(ascii: "+"), UInt8(ascii: "-")]
+                .contains(byte)
+            {
                 isInteger = false
                 position += 1
             } else {
@@ -189,7 +214,9 @@ private struct JSONReader {
         let text = String(decoding: bytes[start..<position], as: UTF8.self)
         guard !text.isEmpty, text != "-" else { throw failure("unexpected character") }
         if isInteger, let int = Int(text) { return .int(int) }
-        guard let double = Double(text), text.last.map({ $0.isNumber }) == true else { throw failure("invalid number \(text)") }
+        guard let double = Double(text), text.last.map({ $0.isNumber }) == true else {
+            throw failure("invalid number \(text)")
+        }
         return .double(double)
     }
 }

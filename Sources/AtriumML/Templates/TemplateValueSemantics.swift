@@ -56,8 +56,34 @@ extension Value {
         }
     }
 
+    /// Values nested deeper than this (only a loop wrapping a value in itself builds them) are not
+    /// walked further, so printing or comparing them cannot exhaust the stack.
+    static let maximumNesting = 100
+
+    /// How deeply containers nest inside this value, counting no further than `limit + 1`.
+    func nesting(limit: Int = maximumNesting) -> Int {
+        guard limit >= 0 else { return 1 }
+        let children: [Value]
+        switch self {
+        case .list(let items), .tuple(let items): children = items
+        case .dict(let dict): children = dict.values
+        case .namespace(let namespace): children = namespace.attributes.values
+        default: return 0
+        }
+        var deepest = 0
+        for child in children {
+            deepest = Swift.max(deepest, child.nesting(limit: limit - 1))
+            if deepest > limit { break }
+        }
+        return deepest + 1
+    }
+
     /// `repr(value)`, used for items inside printed containers.
-    var repr: String {
+    var repr: String { repr(depth: 0) }
+
+    private func repr(depth: Int) -> String {
+        if depth > Self.maximumNesting { return "..." }
+        let inner = { (value: Value) in value.repr(depth: depth + 1) }
         switch self {
         case .undefined: return "Undefined"
         case .none: return "None"
@@ -65,11 +91,13 @@ extension Value {
         case .int(let i): return String(i)
         case .double(let d): return Python.floatRepr(d)
         case .string(let s): return Python.repr(s)
-        case .list(let items): return "[" + items.map(\.repr).joined(separator: ", ") + "]"
+        case .list(let items): return "[" + items.map(inner).joined(separator: ", ") + "]"
         case .tuple(let items):
-            return items.count == 1 ? "(" + items[0].repr + ",)" : "(" + items.map(\.repr).joined(separator: ", ") + ")"
-        case .dict(let dict): return "{" + dict.items.map { $0.key.repr + ": " + $0.value.repr }.joined(separator: ", ") + "}"
-        case .namespace(let namespace): return "<Namespace " + Value.dict(namespace.attributes).repr + ">"
+            return items.count == 1
+                ? "(" + inner(items[0]) + ",)" : "(" + items.map(inner).joined(separator: ", ") + ")"
+        case .dict(let dict):
+            return "{" + dict.items.map { inner($0.key) + ": " + inner($0.value) }.joined(separator: ", ") + "}"
+        case .namespace(let namespace): return "<Namespace " + inner(Value.dict(namespace.attributes)) + ">"
         case .loop(let loop): return "<LoopContext \(loop.index0 + 1)>"
         case .macro(let macro): return "<Macro '\(macro.definition.name)'>"
         case .function(let function): return "<function \(function.rawValue)>"
@@ -98,14 +126,20 @@ extension Value {
     static func == (lhs: Value, rhs: Value) -> Bool { lhs.equals(rhs) }
 
     /// Python's `==`.
-    func equals(_ other: Value) -> Bool {
+    func equals(_ other: Value) -> Bool { equals(other, depth: 0) }
+
+    private func equals(_ other: Value, depth: Int) -> Bool {
+        if depth > Self.maximumNesting { return false }
         switch (self, other) {
         case (.undefined, .undefined), (.none, .none): return true
         case (.string(let a), .string(let b)): return Python.equal(a, b)
         case (.list(let a), .list(let b)), (.tuple(let a), .tuple(let b)):
-            return a.count == b.count && zip(a, b).allSatisfy { $0.equals($1) }
+            return a.count == b.count && zip(a, b).allSatisfy { $0.equals($1, depth: depth + 1) }
         case (.dict(let a), .dict(let b)):
-            return a.count == b.count && a.items.allSatisfy { item in b.value(for: item.key).map { $0.equals(item.value) } ?? false }
+            return a.count == b.count
+                && a.items.allSatisfy { item in
+                    b.value(for: item.key).map { $0.equals(item.value, depth: depth + 1) } ?? false
+                }
         case (.namespace(let a), .namespace(let b)): return a === b
         case (.loop(let a), .loop(let b)): return a === b
         default:
@@ -116,19 +150,23 @@ extension Value {
     }
 
     /// Python's ordering: -1, 0 or 1, or nil when unordered (NaN). Mixed types raise as Python does.
-    func compared(to other: Value, symbol: String = "<") throws -> Int? {
+    func compared(to other: Value, symbol: String = "<", depth: Int = 0) throws -> Int? {
+        guard depth <= Self.maximumNesting else { throw TemplateError(.limit, "values nested too deeply to compare") }
         switch (self, other) {
         case (.undefined(let u), _), (_, .undefined(let u)): throw u.error
         case (.string(let a), .string(let b)):
             if Python.equal(a, b) { return 0 }
             return Python.less(a, b) ? -1 : 1
         case (.list(let a), .list(let b)), (.tuple(let a), .tuple(let b)):
-            for (x, y) in zip(a, b) where !x.equals(y) { return try x.compared(to: y, symbol: symbol) }
+            for (x, y) in zip(a, b) where !x.equals(y) {
+                return try x.compared(to: y, symbol: symbol, depth: depth + 1)
+            }
             return a.count == b.count ? 0 : a.count < b.count ? -1 : 1
         default:
             if let a = integer, let b = other.integer { return a == b ? 0 : a < b ? -1 : 1 }
             if let a = number, let b = other.number { return a == b ? 0 : a < b ? -1 : a > b ? 1 : nil }
-            throw TemplateError.type("'\(symbol)' not supported between instances of '\(typeName)' and '\(other.typeName)'")
+            throw TemplateError.type(
+                "'\(symbol)' not supported between instances of '\(typeName)' and '\(other.typeName)'")
         }
     }
 
@@ -171,32 +209,6 @@ extension Value {
             guard HashKey(item) != nil else { throw TemplateError.type("unhashable type: '\(item.typeName)'") }
             return dict.contains(item)
         default: throw TemplateError.type("argument of type '\(typeName)' is not iterable")
-        }
-    }
-
-    /// Converts back to the public type (for `tojson` and for callers); nil for values JSON cannot hold.
-    var templateValue: TemplateValue? {
-        switch self {
-        case .none: return TemplateValue.none
-        case .bool(let b): return .bool(b)
-        case .int(let i): return .int(i)
-        case .double(let d): return .double(d)
-        case .string(let s): return .string(s)
-        case .list(let items), .tuple(let items):
-            var out: [TemplateValue] = []
-            for item in items {
-                guard let value = item.templateValue else { return nil }
-                out.append(value)
-            }
-            return .array(out)
-        case .dict(let dict):
-            var object = TemplateObject()
-            for (key, value) in dict.items {
-                guard case .string(let name) = key, let converted = value.templateValue else { return nil }
-                object[name] = converted
-            }
-            return .object(object)
-        default: return nil
         }
     }
 }
