@@ -245,15 +245,21 @@ static inline __attribute__((always_inline)) F16C void qrows16(
 
 static F16C void qlinear16_avx2(int type, const uint8_t *weights, size_t stride, size_t k, size_t r0, size_t r1, const float *x, size_t ldx, size_t m, float *out, size_t ldo) {
     const size_t blocks = k / 32;
-    int16_t *values = aligned_alloc(64, (k * sizeof(int16_t) + 63) / 64 * 64);
-    float *scales = malloc(blocks * sizeof(float)), *sums = malloc(blocks * sizeof(float));
-    const blocks16 row16 = {values, scales, sums};
+    int16_t *values = aligned_alloc(64, (m * k * sizeof(int16_t) + 63) / 64 * 64);
+    float *scales = malloc(m * blocks * sizeof(float)), *sums = malloc(m * blocks * sizeof(float));
     for (size_t i = 0; i < m; i++) {
-        quantize16(x + i * ldx, k, row16);
-        switch (type) {
-        case 3: qrows16(3, weights, stride, blocks, r0, r1, row16, out + i * ldo); break;
-        case 2: qrows16(2, weights, stride, blocks, r0, r1, row16, out + i * ldo); break;
-        default: qrows16(8, weights, stride, blocks, r0, r1, row16, out + i * ldo); break;
+        quantize16(x + i * ldx, k, (blocks16){values + i * k, scales + i * blocks, sums + i * blocks});
+    }
+    if (atr_has_avx512_vnni()) {
+        atr_qlinear16_vnni(type, weights, stride, k, r0, r1, values, scales, sums, m, out, ldo);
+    } else {
+        for (size_t i = 0; i < m; i++) {
+            const blocks16 row16 = {values + i * k, scales + i * blocks, sums + i * blocks};
+            switch (type) {
+            case 3: qrows16(3, weights, stride, blocks, r0, r1, row16, out + i * ldo); break;
+            case 2: qrows16(2, weights, stride, blocks, r0, r1, row16, out + i * ldo); break;
+            default: qrows16(8, weights, stride, blocks, r0, r1, row16, out + i * ldo); break;
+            }
         }
     }
     free(values);

@@ -10,9 +10,11 @@
 #include <immintrin.h>
 
 static int avx2_state = -1;
+/// Per thread, so that a test of the portable loops does not change what runs beside it.
+static _Thread_local int portable_forced = 0;
 
 void atr_use_portable_kernels(int portable) {
-    avx2_state = portable ? 0 : -1;
+    portable_forced = portable;
 }
 
 int atr_has_avx2(void) {
@@ -20,7 +22,7 @@ int atr_has_avx2(void) {
         __builtin_cpu_init();
         avx2_state = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
     }
-    return avx2_state;
+    return avx2_state && !portable_forced;
 }
 
 /// Sums of 8 floats, in double (as the portable loop sums), into 4 lanes.

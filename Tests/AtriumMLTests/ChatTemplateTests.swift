@@ -72,10 +72,8 @@ import Testing
                 let output = try Self.render(golden.template, golden.context)
                 if Array(output.utf8) != Array(expected.utf8) {
                     mismatches += 1
-                    Issue.record(
-                        "\(golden.name): got \(output.debugDescription.prefix(300)), "
-                            + "expected \(expected.debugDescription.prefix(300))"
-                    )
+                    let got = output.debugDescription.prefix(300)
+                    Issue.record("\(golden.name): got \(got), expected \(expected.debugDescription.prefix(300))")
                 }
             } catch {
                 mismatches += 1
@@ -214,6 +212,16 @@ import Testing
             }
             """
         #expect(try Self.render("{{ tools[0]|tojson(indent=2) }}", ["tools": tools]) == indented)
+    }
+
+    /// jinja2's `selectattr` returns a generator: truthy even when empty, and used up by one pass.
+    @Test func filtersReturnOneShotGeneratorsAsInJinja2() throws {
+        let context: [String: TemplateValue] = ["messages": [["role": "user", "content": "hi"]]]
+        let source =
+            "{% set system = messages|selectattr('role', 'equalto', 'system') %}"
+            + "{{ 'has system' if system else 'none' }}|{{ system|list|length }}|"
+            + "{% set roles = messages|map(attribute='role') %}{{ roles|list }}{{ roles|list }}"
+        #expect(try Self.render(source, context) == "has system|0|['user'][]")
     }
 
     @Test func valuesPrintAsPythonPrintsThem() throws {

@@ -75,7 +75,9 @@ public final class GenerativeModel: Sendable {
             "bos_token": .string(tokenizer.bos.map { tokenizer.tokens[$0] } ?? ""),
             "eos_token": .string(tokenizer.eos.map { tokenizer.tokens[$0] } ?? ""),
         ]
-        if let tools { context["tools"] = tools }
+        // transformers passes both, as None when absent; templates test them with `is not none`.
+        context["tools"] = tools ?? .none
+        context["documents"] = TemplateValue.none
         return tokenizer.encodeTemplated(try template.render(context))
     }
 

@@ -2,7 +2,7 @@ import Foundation
 
 /// Python's `str` semantics, which work on code points: Swift's `String` compares and counts by
 /// grapheme and canonical equivalence, so `"e\u{301}"` would be one character equal to `"é"`.
-enum Python {
+enum PythonText {
     /// `str.isspace()`: Unicode `Zs` plus the bidi whitespace, segment and paragraph separators.
     static func isSpace(_ scalar: Unicode.Scalar) -> Bool {
         switch scalar.value {
@@ -156,7 +156,7 @@ enum Python {
                 out.append(scalar)
             }
             if remaining > 0 { out += replacement }
-            return Python.string(out)
+            return PythonText.string(out)
         }
         var index = 0
         while remaining > 0, let found = find(hay, sub, from: index) {
@@ -166,7 +166,7 @@ enum Python {
             remaining -= 1
         }
         out += hay[index...]
-        return Python.string(out)
+        return PythonText.string(out)
     }
 
     /// `str.strip(chars)`; `nil` strips whitespace. Works on index ranges: templates trim every message.
@@ -198,14 +198,13 @@ enum Python {
                 while index < text.count, isSpace(text[index]) { index += 1 }
                 guard index < text.count else { break }
                 if limit == 0 {
-                    var end = text.count
-                    while end > index, isSpace(text[end - 1]) { end -= 1 }
-                    parts.append(Python.string(text[index..<end]))
+                    // The remainder keeps its trailing whitespace, as in Python.
+                    parts.append(PythonText.string(text[index...]))
                     break
                 }
                 let start = index
                 while index < text.count, !isSpace(text[index]) { index += 1 }
-                parts.append(Python.string(text[start..<index]))
+                parts.append(PythonText.string(text[start..<index]))
                 limit -= 1
             }
             return parts
@@ -215,11 +214,11 @@ enum Python {
         var parts: [String] = []
         var index = 0
         while limit > 0, let found = find(text, sep, from: index) {
-            parts.append(Python.string(text[index..<found]))
+            parts.append(PythonText.string(text[index..<found]))
             index = found + sep.count
             limit -= 1
         }
-        parts.append(Python.string(text[index...]))
+        parts.append(PythonText.string(text[index...]))
         return parts
     }
 
@@ -227,9 +226,9 @@ enum Python {
     static func rsplit(_ string: String, _ separator: String?, maxSplit: Int = -1) throws -> [String] {
         guard maxSplit >= 0 else { return try split(string, separator) }
         let reversedParts = try split(
-            Python.string(scalars(string).reversed()),
-            separator.map { Python.string(scalars($0).reversed()) }, maxSplit: maxSplit)
-        return reversedParts.reversed().map { Python.string(scalars($0).reversed()) }
+            PythonText.string(scalars(string).reversed()),
+            separator.map { PythonText.string(scalars($0).reversed()) }, maxSplit: maxSplit)
+        return reversedParts.reversed().map { PythonText.string(scalars($0).reversed()) }
     }
 
     /// `str.splitlines(keepends)`.
@@ -245,11 +244,11 @@ enum Python {
             }
             var end = index + 1
             if text[index] == "\r", end < text.count, text[end] == "\n" { end += 1 }
-            lines.append(Python.string(text[start..<(keepEnds ? end : index)]))
+            lines.append(PythonText.string(text[start..<(keepEnds ? end : index)]))
             start = end
             index = end
         }
-        if start < text.count { lines.append(Python.string(text[start...])) }
+        if start < text.count { lines.append(PythonText.string(text[start...])) }
         return lines
     }
 

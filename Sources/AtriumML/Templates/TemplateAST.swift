@@ -1,7 +1,7 @@
 import Foundation
 
-/// A literal as the parser sees it; runtime values (`Value`) can hold references and are not Sendable.
-enum Constant: Sendable {
+/// A literal as the parser sees it; runtime values (`JinjaValue`) can hold references and are not Sendable.
+enum TemplateConstant: Sendable {
     case none
     case bool(Bool)
     case int(Int)
@@ -9,7 +9,7 @@ enum Constant: Sendable {
     case string(String)
 }
 
-enum BinaryOperator: String, Sendable {
+enum TemplateBinaryOperator: String, Sendable {
     case add = "+"
     case subtract = "-"
     case multiply = "*"
@@ -19,93 +19,93 @@ enum BinaryOperator: String, Sendable {
     case power = "**"
 }
 
-enum CompareOperator: Sendable {
+enum TemplateCompareOperator: Sendable {
     case equal, notEqual, less, lessEqual, greater, greaterEqual, contains, notContains
 }
 
-struct Arguments: Sendable {
-    var positional: [Expr] = []
-    var keywords: [(name: String, value: Expr)] = []
-    var splat: Expr?
-    var keywordSplat: Expr?
+struct TemplateArguments: Sendable {
+    var positional: [TemplateExpr] = []
+    var keywords: [(name: String, value: TemplateExpr)] = []
+    var splat: TemplateExpr?
+    var keywordSplat: TemplateExpr?
 }
 
-struct Expr: Sendable {
-    let kind: ExprKind
+struct TemplateExpr: Sendable {
+    let kind: TemplateExprKind
     let line: Int
 }
 
-indirect enum ExprKind: Sendable {
-    case constant(Constant)
+indirect enum TemplateExprKind: Sendable {
+    case constant(TemplateConstant)
     case name(String)
-    case list([Expr])
-    case tuple([Expr])
-    case dict([(key: Expr, value: Expr)])
-    case attribute(Expr, String)
-    case item(Expr, Expr)
+    case list([TemplateExpr])
+    case tuple([TemplateExpr])
+    case dict([(key: TemplateExpr, value: TemplateExpr)])
+    case attribute(TemplateExpr, String)
+    case item(TemplateExpr, TemplateExpr)
     /// Only as the index of `.item`: `a[start:stop:step]`.
-    case slice(Expr?, Expr?, Expr?)
-    case call(Expr, Arguments)
-    case filter(Expr, String, Arguments)
-    case test(Expr, String, Arguments)
-    case not(Expr)
-    case negate(Expr)
-    case plus(Expr)
-    case binary(BinaryOperator, Expr, Expr)
-    case and(Expr, Expr)
-    case or(Expr, Expr)
+    case slice(TemplateExpr?, TemplateExpr?, TemplateExpr?)
+    case call(TemplateExpr, TemplateArguments)
+    case filter(TemplateExpr, String, TemplateArguments)
+    case test(TemplateExpr, String, TemplateArguments)
+    case not(TemplateExpr)
+    case negate(TemplateExpr)
+    case plus(TemplateExpr)
+    case binary(TemplateBinaryOperator, TemplateExpr, TemplateExpr)
+    case and(TemplateExpr, TemplateExpr)
+    case or(TemplateExpr, TemplateExpr)
     /// `a ~ b ~ c`
-    case concat([Expr])
+    case concat([TemplateExpr])
     /// Python's chained comparison: `a < b < c`.
-    case compare(Expr, [(CompareOperator, Expr)])
+    case compare(TemplateExpr, [(TemplateCompareOperator, TemplateExpr)])
     /// `a if test else b`; without `else` a false test gives an undefined value.
-    case conditional(test: Expr, then: Expr, otherwise: Expr?)
+    case conditional(test: TemplateExpr, then: TemplateExpr, otherwise: TemplateExpr?)
 }
 
-indirect enum Target: Sendable {
+indirect enum TemplateTarget: Sendable {
     case name(String)
-    case tuple([Target])
+    case tuple([TemplateTarget])
     /// `{% set ns.attribute = ... %}`, allowed only on namespace objects.
     case namespaceAttribute(String, String)
 }
 
-struct FilterCall: Sendable {
+struct TemplateFilterCall: Sendable {
     let name: String
-    let arguments: Arguments
+    let arguments: TemplateArguments
     let line: Int
 }
 
-struct ForLoop: Sendable {
-    let target: Target
-    let iterable: Expr
-    let condition: Expr?
-    let body: [Node]
-    let otherwise: [Node]
+struct TemplateForLoop: Sendable {
+    let target: TemplateTarget
+    let iterable: TemplateExpr
+    let condition: TemplateExpr?
+    let body: [TemplateNode]
+    let otherwise: [TemplateNode]
     let line: Int
 }
 
-struct MacroDefinition: Sendable {
+struct TemplateMacroDefinition: Sendable {
     let name: String
     let parameters: [String]
     /// Defaults of the last `defaults.count` parameters.
-    let defaults: [Expr]
-    let body: [Node]
+    let defaults: [TemplateExpr]
+    let body: [TemplateNode]
     let takesVarargs: Bool
     let takesKwargs: Bool
     let line: Int
 }
 
-indirect enum Node: Sendable {
+indirect enum TemplateNode: Sendable {
     case text(String)
-    case output(Expr)
-    case conditional([(test: Expr, body: [Node])], otherwise: [Node])
-    case forLoop(ForLoop)
-    case assign(Target, Expr, line: Int)
-    case assignBlock(Target, filters: [FilterCall], body: [Node], line: Int)
-    case macro(MacroDefinition)
-    case filterBlock([FilterCall], body: [Node])
-    case with([(Target, Expr)], body: [Node])
+    case output(TemplateExpr)
+    case conditional([(test: TemplateExpr, body: [TemplateNode])], otherwise: [TemplateNode])
+    case forLoop(TemplateForLoop)
+    case assign(TemplateTarget, TemplateExpr, line: Int)
+    case assignBlock(TemplateTarget, filters: [TemplateFilterCall], body: [TemplateNode], line: Int)
+    case macro(TemplateMacroDefinition)
+    case filterBlock([TemplateFilterCall], body: [TemplateNode])
+    case with([(TemplateTarget, TemplateExpr)], body: [TemplateNode])
     case loopControl(isBreak: Bool, line: Int)
     /// A body rendered in its own scope: `{% generation %}`, which transformers renders as a call block.
-    case scoped([Node])
+    case scoped([TemplateNode])
 }

@@ -10,7 +10,9 @@ enum TemplateFilters {
         "string", "sum", "title", "tojson", "trim", "truncate", "unique", "upper", "wordcount",
     ]
 
-    static func apply(_ name: String, _ value: Value, _ args: CallArguments, _ renderer: Renderer) throws -> Value {
+    static func apply(_ name: String, _ value: JinjaValue, _ args: TemplateCallArguments, _ renderer: TemplateRenderer)
+        throws -> JinjaValue
+    {
         switch name {
         case "length", "count":
             try args.check(name, [])
@@ -22,19 +24,19 @@ enum TemplateFilters {
         case "e", "escape", "forceescape":
             return .string(escapeHTML(value.str))
         case "lower":
-            return .string(Python.lower(value.str))
+            return .string(PythonText.lower(value.str))
         case "upper":
-            return .string(Python.upper(value.str))
+            return .string(PythonText.upper(value.str))
         case "capitalize":
-            return .string(Python.capitalize(value.str))
+            return .string(PythonText.capitalize(value.str))
         case "title":
             return .string(title(value.str))
         case "trim":
             try args.check(name, ["chars"])
-            guard let chars = args.value(0, "chars") else { return .string(Python.strip(value.str, nil)) }
-            if case .none = chars { return .string(Python.strip(value.str, nil)) }
+            guard let chars = args.value(0, "chars") else { return .string(PythonText.strip(value.str, nil)) }
+            if case .none = chars { return .string(PythonText.strip(value.str, nil)) }
             guard case .string(let set) = chars else { throw TemplateError.type("strip arg must be None or str") }
-            return .string(Python.strip(value.str, set))
+            return .string(PythonText.strip(value.str, set))
         case "replace":
             try args.check(name, ["old", "new", "count"])
             guard let old = args.value(0, "old"), let new = args.value(1, "new") else {
@@ -47,15 +49,15 @@ enum TemplateFilters {
                 }
                 count = number
             }
-            let result = Python.replace(value.str, old.str, new.str, count: count)
-            try Operators.checkSize(result.utf8.count)
+            let result = PythonText.replace(value.str, old.str, new.str, count: count)
+            try TemplateOperators.checkSize(result.utf8.count)
             return .string(result)
         case "center":
             try args.check(name, ["width"])
             guard let width = (args.value(0, "width") ?? .int(80)).integer else {
                 throw TemplateError.type("width must be an integer")
             }
-            return .string(try Methods.justify(value.str, width, " ", "^"))
+            return .string(try TemplateMethods.justify(value.str, width, " ", "^"))
         case "wordcount":
             return .int(wordCount(value.str))
         case "indent":
@@ -71,7 +73,8 @@ enum TemplateFilters {
             var mapping = PyDict()
             for (key, item) in args.keywords { mapping[string: key] = item }
             return .string(
-                try Formatting.percent(value.str, args.keywords.isEmpty ? .tuple(args.positional) : .dict(mapping)))
+                try TemplateFormatting.percent(
+                    value.str, args.keywords.isEmpty ? .tuple(args.positional) : .dict(mapping)))
         case "default", "d":
             try args.check(name, ["default_value", "boolean"])
             let fallback = args.value(0, "default_value") ?? .string("")
@@ -91,7 +94,7 @@ enum TemplateFilters {
                 guard let number = value.integer else {
                     throw TemplateError.type("bad operand type for abs(): '\(value.typeName)'")
                 }
-                guard number != Int.min else { throw Operators.overflowError() }
+                guard number != Int.min else { throw TemplateOperators.overflowError() }
                 return .int(Swift.abs(number))
             }
         case "round":
@@ -104,17 +107,18 @@ enum TemplateFilters {
             if case .undefined(let u) = value { throw u.error }
             if case .namespace(let namespace) = value {
                 return namespace.attributes[string: attribute]
-                    ?? .undefined(Undefined(owner: value, key: .string(attribute)))
+                    ?? .undefined(JinjaUndefined(owner: value, key: .string(attribute)))
             }
             if case .loop(let loop) = value {
-                return try loop.attribute(attribute) ?? .undefined(Undefined(owner: value, key: .string(attribute)))
+                return try loop.attribute(attribute)
+                    ?? .undefined(JinjaUndefined(owner: value, key: .string(attribute)))
             }
-            return Methods.attribute(of: value, attribute)
-                ?? .undefined(Undefined(owner: value, key: .string(attribute)))
+            return TemplateMethods.attribute(of: value, attribute)
+                ?? .undefined(JinjaUndefined(owner: value, key: .string(attribute)))
         case "tojson":
             try args.check(name, ["ensure_ascii", "indent", "separators", "sort_keys"])
             return .string(
-                try JSONDumps.dumps(
+                try TemplateJSON.dumps(
                     value, ensureASCII: args.value(0, "ensure_ascii")?.isTruthy ?? false,
                     indent: args.value(1, "indent"), separators: args.value(2, "separators"),
                     sortKeys: args.value(3, "sort_keys")?.isTruthy ?? false))
@@ -143,12 +147,12 @@ enum TemplateFilters {
         var out = ""
         var atWordStart = true
         for scalar in text.unicodeScalars {
-            let separator = Python.isSpace(scalar) || "-({[<".unicodeScalars.contains(scalar)
+            let separator = PythonText.isSpace(scalar) || "-({[<".unicodeScalars.contains(scalar)
             if separator {
                 out.unicodeScalars.append(scalar)
                 atWordStart = true
             } else {
-                out += atWordStart ? Python.upper(String(scalar)) : Python.lower(String(scalar))
+                out += atWordStart ? PythonText.upper(String(scalar)) : PythonText.lower(String(scalar))
                 atWordStart = false
             }
         }
@@ -161,7 +165,7 @@ enum TemplateFilters {
         var inWord = false
         for scalar in text.unicodeScalars {
             let word =
-                scalar == "_" || Methods.isLetter(scalar) || scalar.properties.numericType != nil
+                scalar == "_" || TemplateMethods.isLetter(scalar) || scalar.properties.numericType != nil
                 || [.nonspacingMark, .spacingMark].contains(scalar.properties.generalCategory)
             if word, !inWord { count += 1 }
             inWord = word
@@ -169,7 +173,7 @@ enum TemplateFilters {
         return count
     }
 
-    private static func indent(_ value: Value, _ args: CallArguments) throws -> String {
+    private static func indent(_ value: JinjaValue, _ args: TemplateCallArguments) throws -> String {
         guard case .string(var text) = value else {
             if case .undefined(let u) = value { throw u.error }
             throw TemplateError.type("can only concatenate str (not \"\(value.typeName)\") to str")
@@ -182,11 +186,11 @@ enum TemplateFilters {
             guard let count = width.integer else {
                 throw TemplateError.type("can't multiply sequence by non-int of type '\(width.typeName)'")
             }
-            try Operators.checkSize(count)
+            try TemplateOperators.checkSize(count)
             indentation = String(repeating: " ", count: Swift.max(0, count))
         }
         text += "\n"
-        let lines = Python.splitLines(text)
+        let lines = PythonText.splitLines(text)
         var result: String
         if args.value(2, "blank")?.isTruthy ?? false {
             result = lines.joined(separator: "\n" + indentation)
@@ -198,66 +202,66 @@ enum TemplateFilters {
             }
         }
         if args.value(1, "first")?.isTruthy ?? false { result = indentation + result }
-        try Operators.checkSize(result.utf8.count)
+        try TemplateOperators.checkSize(result.utf8.count)
         return result
     }
 
-    private static func truncate(_ value: Value, _ args: CallArguments) throws -> Value {
+    private static func truncate(_ value: JinjaValue, _ args: TemplateCallArguments) throws -> JinjaValue {
         guard let length = (args.value(0, "length") ?? .int(255)).integer else {
             throw TemplateError.type("length must be an integer")
         }
         let killWords = args.value(1, "killwords")?.isTruthy ?? false
         let end = (args.value(2, "end") ?? .string("...")).str
         let leeway = (args.value(3, "leeway") ?? .int(5)).integer ?? 5
-        let endLength = Python.length(end)
+        let endLength = PythonText.length(end)
         guard length >= endLength else { throw TemplateError.type("expected length >= \(endLength), got \(length)") }
         // jinja2 measures the value itself: a short list comes back unchanged, a number has no len().
         guard case .string(let text) = value else {
             if try value.length() <= length + leeway { return value }
             throw TemplateError.type("'\(value.typeName)' object has no attribute 'rsplit'")
         }
-        let scalars = Python.scalars(text)
+        let scalars = PythonText.scalars(text)
         if scalars.count <= length + leeway { return value }
-        let head = Python.string(scalars.prefix(length - endLength))
+        let head = PythonText.string(scalars.prefix(length - endLength))
         if killWords { return .string(head + end) }
-        return .string((try Python.rsplit(head, " ", maxSplit: 1).first ?? "") + end)
+        return .string((try PythonText.rsplit(head, " ", maxSplit: 1).first ?? "") + end)
     }
 
-    static func toInt(_ value: Value, default fallback: Value, base: Value) throws -> Value {
+    static func toInt(_ value: JinjaValue, default fallback: JinjaValue, base: JinjaValue) throws -> JinjaValue {
         switch value {
         case .undefined(let u): throw u.error
         case .string(let text):
             guard let radix = base.integer else {
                 throw TemplateError.type("'\(base.typeName)' object cannot be interpreted as an integer")
             }
-            if let number = Python.parseInt(text, base: radix) { return .int(number) }
+            if let number = PythonText.parseInt(text, base: radix) { return .int(number) }
             // jinja2 retries through float, so "42.23"|int gives 42.
-            if let double = Python.parseFloat(text) { return try truncated(double) ?? fallback }
+            if let double = PythonText.parseFloat(text) { return try truncated(double) ?? fallback }
             return fallback
         case .double(let d): return try truncated(d) ?? fallback
-        default: return value.integer.map(Value.int) ?? fallback
+        default: return value.integer.map(JinjaValue.int) ?? fallback
         }
     }
 
-    private static func truncated(_ double: Double) throws -> Value? {
+    private static func truncated(_ double: Double) throws -> JinjaValue? {
         guard !double.isNaN else { return nil }
         guard let number = Int(exactly: double.rounded(.towardZero)) else {
             if double.isInfinite { throw TemplateError(.type, "cannot convert float infinity to integer") }
-            throw Operators.overflowError()
+            throw TemplateOperators.overflowError()
         }
         return .int(number)
     }
 
-    static func toFloat(_ value: Value, default fallback: Value) throws -> Value {
+    static func toFloat(_ value: JinjaValue, default fallback: JinjaValue) throws -> JinjaValue {
         switch value {
         case .undefined(let u): throw u.error
-        case .string(let text): return Python.parseFloat(text).map(Value.double) ?? fallback
+        case .string(let text): return PythonText.parseFloat(text).map(JinjaValue.double) ?? fallback
         case .double: return value
-        default: return value.number.map(Value.double) ?? fallback
+        default: return value.number.map(JinjaValue.double) ?? fallback
         }
     }
 
-    private static func round(_ value: Value, _ args: CallArguments) throws -> Value {
+    private static func round(_ value: JinjaValue, _ args: TemplateCallArguments) throws -> JinjaValue {
         guard let precision = (args.value(0, "precision") ?? .int(0)).integer else {
             throw TemplateError.type("precision must be an integer")
         }
@@ -282,7 +286,7 @@ enum TemplateFilters {
             var rounded = quotient
             let twice = Swift.abs(remainder) * 2
             if twice > scale || (twice == scale && quotient % 2 != 0) { rounded += integer < 0 ? -1 : 1 }
-            return try Operators.checked(rounded.multipliedReportingOverflow(by: scale))
+            return try TemplateOperators.checked(rounded.multipliedReportingOverflow(by: scale))
         }
         guard number.isFinite else { return .double(number) }
         if precision >= 0 {
@@ -294,7 +298,7 @@ enum TemplateFilters {
     }
 }
 
-extension Value {
+extension JinjaValue {
     var isNone: Bool {
         if case .none = self { return true }
         return false

@@ -2,12 +2,12 @@ import Foundation
 
 /// Python's two string formatting mini-languages: `'%s' % args` (and the `format` filter) and
 /// `str.format`, covering the common flags, widths, precisions and conversions.
-enum Formatting {
+enum TemplateFormatting {
     // MARK: printf style
 
-    static func percent(_ format: String, _ arguments: Value) throws -> String {
-        let text = Python.scalars(format)
-        var positional: [Value]
+    static func percent(_ format: String, _ arguments: JinjaValue) throws -> String {
+        let text = PythonText.scalars(format)
+        var positional: [JinjaValue]
         var mapping: PyDict?
         switch arguments {
         case .tuple(let items): positional = items
@@ -23,7 +23,7 @@ enum Formatting {
         default: break
         }
         var used = 0
-        func nextArgument() throws -> Value {
+        func nextArgument() throws -> JinjaValue {
             guard used < positional.count else { throw TemplateError.type("not enough arguments for format string") }
             used += 1
             return positional[used - 1]
@@ -39,14 +39,14 @@ enum Formatting {
             }
             i += 1
             guard i < text.count else { throw TemplateError.type("incomplete format") }
-            var value: Value?
+            var value: JinjaValue?
             if text[i] == "(" {
                 guard let close = text[i...].firstIndex(of: ")"), let mapping else {
                     throw TemplateError.type("format requires a mapping")
                 }
-                let key = Python.string(text[(i + 1)..<close])
+                let key = PythonText.string(text[(i + 1)..<close])
                 guard let found = mapping[string: key] else {
-                    throw TemplateError.type("KeyError: \(Python.repr(key))")
+                    throw TemplateError.type("KeyError: \(PythonText.repr(key))")
                 }
                 value = found
                 usedMapping = true
@@ -134,10 +134,11 @@ enum Formatting {
 
     // MARK: str.format
 
-    static func format(_ template: String, positional: [Value], keywords: [(name: String, value: Value)]) throws
+    static func format(_ template: String, positional: [JinjaValue], keywords: [(name: String, value: JinjaValue)])
+        throws
         -> String
     {
-        let text = Python.scalars(template)
+        let text = PythonText.scalars(template)
         var out = ""
         var automatic = 0
         var numbering: Bool?
@@ -165,7 +166,7 @@ enum Formatting {
             guard let close = text[i...].firstIndex(of: "}") else {
                 throw TemplateError.type("Single '{' encountered in format string")
             }
-            var field = Python.string(text[(i + 1)..<close])
+            var field = PythonText.string(text[(i + 1)..<close])
             i = close + 1
             var spec = ""
             if let colon = field.firstIndex(of: ":") {
@@ -177,7 +178,7 @@ enum Formatting {
                 conversion = field[field.index(after: bang)...].first
                 field = String(field[..<bang])
             }
-            let value: Value
+            let value: JinjaValue
             if field.isEmpty {
                 if numbering == true {
                     throw TemplateError.type(
@@ -201,11 +202,11 @@ enum Formatting {
                 value = positional[index]
             } else {
                 guard let found = keywords.last(where: { $0.name == field }) else {
-                    throw TemplateError.type("KeyError: \(Python.repr(field))")
+                    throw TemplateError.type("KeyError: \(PythonText.repr(field))")
                 }
                 value = found.value
             }
-            let converted: Value =
+            let converted: JinjaValue =
                 conversion == "r" || conversion == "a"
                 ? .string(value.repr) : conversion == "s" ? .string(value.str) : value
             out += try formatValue(converted, spec: spec)
@@ -214,7 +215,7 @@ enum Formatting {
     }
 
     /// `format(value, spec)` for the format-spec mini-language.
-    static func formatValue(_ value: Value, spec text: String) throws -> String {
+    static func formatValue(_ value: JinjaValue, spec text: String) throws -> String {
         guard !text.isEmpty else { return value.str }
         var chars = Array(text.unicodeScalars)
         var spec = Spec()
@@ -275,19 +276,19 @@ enum Formatting {
         var type: Unicode.Scalar?
     }
 
-    static func apply(_ value: Value, _ spec: Spec) throws -> String {
+    static func apply(_ value: JinjaValue, _ spec: Spec) throws -> String {
         var body: String
         var sign = ""
         var numeric = true
         switch (spec.type, value) {
         case (nil, .string(let s)), ("s", .string(let s)):
             numeric = false
-            body = spec.precision.map { Python.string(s.unicodeScalars.prefix($0)) } ?? s
+            body = spec.precision.map { PythonText.string(s.unicodeScalars.prefix($0)) } ?? s
         case ("s", _):
             numeric = false
             body = value.str
         case (nil, .double(let d)) where spec.precision == nil:
-            body = Python.floatRepr(Swift.abs(d))
+            body = PythonText.floatRepr(Swift.abs(d))
             sign = d.sign == .minus ? "-" : ""
         case (nil, _), ("d", _), ("n", _), ("x", _), ("X", _), ("o", _), ("b", _), ("c", _):
             if spec.type == "c" {
@@ -343,7 +344,7 @@ enum Formatting {
     }
 
     private static func pad(_ body: String, _ spec: Spec, numeric: Bool, sign: String = "") -> String {
-        let length = Python.length(body) + Python.length(sign)
+        let length = PythonText.length(body) + PythonText.length(sign)
         guard spec.width > length else { return sign + body }
         let count = spec.width - length
         let fill = spec.zero && spec.align == nil ? "0" : String(spec.fill)

@@ -2,8 +2,10 @@ import Foundation
 
 /// transformers' `tojson`: `json.dumps(x, ensure_ascii=False, indent=indent, separators=separators,
 /// sort_keys=sort_keys)`, byte for byte (Python's float repr, its escapes and its indentation).
-enum JSONDumps {
-    static func dumps(_ value: Value, ensureASCII: Bool, indent: Value?, separators: Value?, sortKeys: Bool) throws
+enum TemplateJSON {
+    static func dumps(
+        _ value: JinjaValue, ensureASCII: Bool, indent: JinjaValue?, separators: JinjaValue?, sortKeys: Bool
+    ) throws
         -> String
     {
         var indentText: String?
@@ -12,7 +14,7 @@ enum JSONDumps {
         case .string(let s)?: indentText = s
         case let other?:
             guard let count = other.integer else { throw TemplateError.type("indent must be an int or a str") }
-            try Operators.checkSize(count)
+            try TemplateOperators.checkSize(count)
             indentText = String(repeating: " ", count: Swift.max(0, count))
         }
         var itemSeparator = indentText == nil ? ", " : ","
@@ -72,17 +74,17 @@ enum JSONDumps {
         let sortKeys: Bool
         var out = ""
 
-        mutating func encode(_ value: Value, level: Int) throws {
-            guard level <= Value.maximumNesting else {
-                throw TemplateError(.limit, "tojson: nesting deeper than \(Value.maximumNesting) levels")
+        mutating func encode(_ value: JinjaValue, level: Int) throws {
+            guard level <= JinjaValue.maximumNesting else {
+                throw TemplateError(.limit, "tojson: nesting deeper than \(JinjaValue.maximumNesting) levels")
             }
-            try Operators.checkSize(out.utf8.count)
+            try TemplateOperators.checkSize(out.utf8.count)
             switch value {
             case .none: out += "null"
             case .bool(let b): out += b ? "true" : "false"
             case .int(let i): out += String(i)
-            case .double(let d): out += JSONDumps.number(d)
-            case .string(let s): out += JSONDumps.quoted(s, ensureASCII: ensureASCII)
+            case .double(let d): out += TemplateJSON.number(d)
+            case .string(let s): out += TemplateJSON.quoted(s, ensureASCII: ensureASCII)
             case .list(let items), .tuple(let items):
                 guard !items.isEmpty else {
                     out += "[]"
@@ -101,13 +103,13 @@ enum JSONDumps {
                     out += "{}"
                     return
                 }
-                var entries = try dict.items.map { (key: try JSONDumps.key($0.key), value: $0.value) }
-                if sortKeys { entries.sort { Python.less($0.key, $1.key) } }
+                var entries = try dict.items.map { (key: try TemplateJSON.key($0.key), value: $0.value) }
+                if sortKeys { entries.sort { PythonText.less($0.key, $1.key) } }
                 out += "{"
                 let separator = open(level)
                 for (index, entry) in entries.enumerated() {
                     if index > 0 { out += separator }
-                    out += JSONDumps.quoted(entry.key, ensureASCII: ensureASCII) + keySeparator
+                    out += TemplateJSON.quoted(entry.key, ensureASCII: ensureASCII) + keySeparator
                     try encode(entry.value, level: level + 1)
                 }
                 close(level)
@@ -134,11 +136,11 @@ enum JSONDumps {
     static func number(_ value: Double) -> String {
         if value.isNaN { return "NaN" }
         if value.isInfinite { return value < 0 ? "-Infinity" : "Infinity" }
-        return Python.floatRepr(value)
+        return PythonText.floatRepr(value)
     }
 
     /// json.dumps turns non-string keys into strings; other key types are an error.
-    static func key(_ key: Value) throws -> String {
+    static func key(_ key: JinjaValue) throws -> String {
         switch key {
         case .string(let s): return s
         case .none: return "null"

@@ -15,17 +15,17 @@ struct TemplateLexer {
     var line = 1
     /// jinja2's `line_starting`: the previous match ended with a newline.
     private var lineStarting = true
-    var tokens: [Token] = []
+    var tokens: [TemplateToken] = []
 
     private static let operators = [
         "//", "**", "==", "!=", ">=", "<=", "+", "-", "/", "*", "%", "~", "[", "]", "(", ")",
         "{", "}", ">", "<", "=", ".", ":", "|", ",", ";",
     ].map { Array($0.unicodeScalars) }
 
-    static func tokenize(_ text: String) throws -> [Token] {
+    static func tokenize(_ text: String) throws -> [TemplateToken] {
         var lexer = TemplateLexer(source: normalizedSource(text))
         try lexer.run()
-        lexer.tokens.append(Token(kind: .eof, line: lexer.line))
+        lexer.tokens.append(TemplateToken(kind: .eof, line: lexer.line))
         return lexer.tokens
     }
 
@@ -65,7 +65,7 @@ struct TemplateLexer {
 
     private func skipSpace(from index: Int) -> Int {
         var i = index
-        while i < source.count, Python.isSpace(source[i]) { i += 1 }
+        while i < source.count, PythonText.isSpace(source[i]) { i += 1 }
         return i
     }
 
@@ -86,10 +86,10 @@ struct TemplateLexer {
             position = start + 2 + (sign == nil ? 0 : 1)
             switch tag {
             case .variable:
-                tokens.append(Token(kind: .variableBegin, line: line))
+                tokens.append(TemplateToken(kind: .variableBegin, line: line))
                 try lexTag(block: false)
             case .block:
-                tokens.append(Token(kind: .blockBegin, line: line))
+                tokens.append(TemplateToken(kind: .blockBegin, line: line))
                 try lexTag(block: true)
             case .comment:
                 try skipComment()
@@ -135,12 +135,12 @@ struct TemplateLexer {
     private mutating func emitText(_ range: Range<Int>, sign: Unicode.Scalar?, lstrip: Bool) {
         var end = range.upperBound
         if sign == "-" {
-            while end > range.lowerBound, Python.isSpace(source[end - 1]) { end -= 1 }
+            while end > range.lowerBound, PythonText.isSpace(source[end - 1]) { end -= 1 }
         } else if sign != "+", lstrip {
             let lastNewline = source[range].lastIndex(of: "\n")
             let lineStart = lastNewline.map { $0 + 1 } ?? range.lowerBound
             if lastNewline != nil || lineStarting, lineStart < range.upperBound,
-                source[lineStart..<range.upperBound].allSatisfy(Python.isSpace)
+                source[lineStart..<range.upperBound].allSatisfy(PythonText.isSpace)
             {
                 end = lineStart
             }
@@ -148,12 +148,15 @@ struct TemplateLexer {
         let startLine = line
         line += newlines(range)
         if end > range.lowerBound {
-            tokens.append(Token(kind: .data, text: Python.string(source[range.lowerBound..<end]), line: startLine))
+            tokens.append(
+                TemplateToken(kind: .data, text: PythonText.string(source[range.lowerBound..<end]), line: startLine))
         }
     }
 
     private mutating func emitData(_ range: Range<Int>) {
-        if !range.isEmpty { tokens.append(Token(kind: .data, text: Python.string(source[range]), line: line)) }
+        if !range.isEmpty {
+            tokens.append(TemplateToken(kind: .data, text: PythonText.string(source[range]), line: line))
+        }
         line += newlines(range)
         position = range.upperBound
     }
@@ -220,14 +223,14 @@ struct TemplateLexer {
         var brackets: [Unicode.Scalar] = []
         while position < source.count {
             if brackets.isEmpty, let end = tagEnd(block: block) {
-                tokens.append(Token(kind: block ? .blockEnd : .variableEnd, line: line))
+                tokens.append(TemplateToken(kind: block ? .blockEnd : .variableEnd, line: line))
                 line += newlines(position..<end)
                 lineStarting = source[end - 1] == "\n"
                 position = end
                 return
             }
             let scalar = source[position]
-            if Python.isSpace(scalar) {
+            if PythonText.isSpace(scalar) {
                 let end = skipSpace(from: position)
                 line += newlines(position..<end)
                 position = end
@@ -236,15 +239,16 @@ struct TemplateLexer {
                 try lexName()
             } else if scalar == "'" || scalar == "\"", let end = stringEnd(quote: scalar) {
                 let text = try Self.unescape(source[(position + 1)..<(end - 1)], line: line)
-                tokens.append(Token(kind: .string, text: text, line: line))
+                tokens.append(TemplateToken(kind: .string, text: text, line: line))
                 line += newlines(position..<end)
                 position = end
             } else if let symbol = Self.operators.first(where: { matches($0, at: position) }) {
                 try balance(symbol[0], &brackets)
-                tokens.append(Token(kind: .operator, text: Python.string(symbol), line: line))
+                tokens.append(TemplateToken(kind: .operator, text: PythonText.string(symbol), line: line))
                 position += symbol.count
             } else {
-                throw TemplateError.syntax("unexpected char \(Python.repr(String(scalar))) at \(position)", line: line)
+                throw TemplateError.syntax(
+                    "unexpected char \(PythonText.repr(String(scalar))) at \(position)", line: line)
             }
         }
     }

@@ -2,7 +2,7 @@ import Foundation
 
 /// The Python methods templates call on strings, dicts, lists and `loop`. Mutating methods exist but
 /// refuse to run, as in jinja2's ImmutableSandboxedEnvironment.
-enum Methods {
+enum TemplateMethods {
     static let stringMethods: Set<String> = [
         "capitalize", "casefold", "center", "count", "endswith", "find", "format", "index", "isalnum", "isalpha",
         "isascii", "isdecimal", "isdigit", "islower", "isnumeric", "isspace", "istitle", "isupper", "join", "ljust",
@@ -18,7 +18,7 @@ enum Methods {
     ]
 
     /// The bound method `value.name`, an unsafe-attribute placeholder, or nil when there is none.
-    static func attribute(of value: Value, _ name: String) -> Value? {
+    static func attribute(of value: JinjaValue, _ name: String) -> JinjaValue? {
         let safe: Set<String>
         let unsafe: Set<String>
         switch value {
@@ -30,17 +30,15 @@ enum Methods {
         }
         if safe.contains(name) { return .method(value, name) }
         if unsafe.contains(name) || (name.hasPrefix("__") && name.hasSuffix("__")) {
-            return .undefined(
-                Undefined(
-                    origin: .hint(
-                        "access to attribute \(Python.repr(name)) of \(Python.repr(value.typeName)) object is unsafe."),
-                    kind: .security))
+            return JinjaUndefined.unsafe(name, of: value)
         }
         return nil
     }
 
-    static func call(_ receiver: Value, _ name: String, _ arguments: CallArguments, _ renderer: Renderer) throws
-        -> Value
+    static func call(
+        _ receiver: JinjaValue, _ name: String, _ arguments: TemplateCallArguments, _ renderer: TemplateRenderer
+    ) throws
+        -> JinjaValue
     {
         switch receiver {
         case .string(let string): return try stringMethod(string, name, arguments)
@@ -51,7 +49,7 @@ enum Methods {
         }
     }
 
-    private static func string(_ value: Value?, _ function: String) throws -> String? {
+    private static func string(_ value: JinjaValue?, _ function: String) throws -> String? {
         guard let value else { return nil }
         switch value {
         case .string(let s): return s
@@ -60,7 +58,7 @@ enum Methods {
         }
     }
 
-    private static func int(_ value: Value?, _ default: Int) throws -> Int {
+    private static func int(_ value: JinjaValue?, _ default: Int) throws -> Int {
         guard let value else { return `default` }
         if case .none = value { return `default` }
         guard let number = value.integer else {
@@ -71,9 +69,9 @@ enum Methods {
 
     /// Python's `str.center/ljust/rjust`.
     static func justify(_ string: String, _ width: Int, _ fill: String, _ align: Character) throws -> String {
-        let length = Python.length(string)
+        let length = PythonText.length(string)
         guard width > length else { return string }
-        try Operators.checkSize(width)
+        try TemplateOperators.checkSize(width)
         let margin = width - length
         let left: Int
         switch align {
@@ -84,12 +82,14 @@ enum Methods {
         return String(repeating: fill, count: left) + string + String(repeating: fill, count: margin - left)
     }
 
-    private static func stringMethod(_ s: String, _ name: String, _ arguments: CallArguments) throws -> Value {
+    private static func stringMethod(_ s: String, _ name: String, _ arguments: TemplateCallArguments) throws
+        -> JinjaValue
+    {
         let args = arguments
-        func scalarsAll(_ predicate: (Unicode.Scalar) -> Bool) -> Value {
+        func scalarsAll(_ predicate: (Unicode.Scalar) -> Bool) -> JinjaValue {
             .bool(!s.isEmpty && s.unicodeScalars.allSatisfy(predicate))
         }
-        func affixes(_ value: Value?) throws -> [String] {
+        func affixes(_ value: JinjaValue?) throws -> [String] {
             switch value {
             case .string(let s)?: return [s]
             case .tuple(let items)?:
@@ -102,7 +102,7 @@ enum Methods {
             default: throw TemplateError.type("\(name) first arg must be str or a tuple of str")
             }
         }
-        let scalars = Python.scalars(s)
+        let scalars = PythonText.scalars(s)
         /// `s[start:end]` for the optional start/end arguments, and where it begins.
         func window() throws -> (start: Int, part: [Unicode.Scalar]) {
             func clamp(_ index: Int) -> Int {
@@ -113,27 +113,29 @@ enum Methods {
             return (start, start < end ? Array(scalars[start..<end]) : [])
         }
         switch name {
-        case "upper": return .string(Python.upper(s))
-        case "lower", "casefold": return .string(Python.lower(s))
-        case "title": return .string(Python.title(s))
-        case "capitalize": return .string(Python.capitalize(s))
-        case "swapcase": return .string(Python.swapcase(s))
+        case "upper": return .string(PythonText.upper(s))
+        case "lower", "casefold": return .string(PythonText.lower(s))
+        case "title": return .string(PythonText.title(s))
+        case "capitalize": return .string(PythonText.capitalize(s))
+        case "swapcase": return .string(PythonText.swapcase(s))
         case "strip", "lstrip", "rstrip":
             let chars = try string(args.value(0, "chars"), name)
-            return .string(Python.strip(s, chars, leading: name != "rstrip", trailing: name != "lstrip"))
+            return .string(PythonText.strip(s, chars, leading: name != "rstrip", trailing: name != "lstrip"))
         case "split", "rsplit":
             let separator = try string(args.value(0, "sep"), name)
             let limit = try int(args.value(1, "maxsplit"), -1)
             let parts =
                 name == "split"
-                ? try Python.split(s, separator, maxSplit: limit) : try Python.rsplit(s, separator, maxSplit: limit)
-            return .list(parts.map(Value.string))
+                ? try PythonText.split(s, separator, maxSplit: limit)
+                : try PythonText.rsplit(s, separator, maxSplit: limit)
+            return .list(parts.map(JinjaValue.string))
         case "splitlines":
-            return .list(Python.splitLines(s, keepEnds: args.value(0, "keepends")?.isTruthy ?? false).map(Value.string))
+            return .list(
+                PythonText.splitLines(s, keepEnds: args.value(0, "keepends")?.isTruthy ?? false).map(JinjaValue.string))
         case "startswith", "endswith":
             let part = try window().part
             let matched = try affixes(args.value(0, "prefix")).contains { affix in
-                let a = Python.scalars(affix)
+                let a = PythonText.scalars(affix)
                 return name == "startswith" ? part.starts(with: a) : part.reversed().starts(with: a.reversed())
             }
             return .bool(matched)
@@ -141,17 +143,18 @@ enum Methods {
             guard case .string(let old)? = args.value(0, "old"), case .string(let new)? = args.value(1, "new") else {
                 throw TemplateError.type("replace() arguments must be str")
             }
-            let result = Python.replace(s, old, new, count: try int(args.value(2, "count"), -1))
-            try Operators.checkSize(result.utf8.count)
+            let result = PythonText.replace(s, old, new, count: try int(args.value(2, "count"), -1))
+            try TemplateOperators.checkSize(result.utf8.count)
             return .string(result)
         case "find", "rfind", "index", "rindex", "count":
             guard case .string(let sub)? = args.value(0, "sub") else {
                 throw TemplateError.type("must be str, not \(args.value(0, "sub")?.typeName ?? "nothing")")
             }
             let (start, part) = try window()
-            if name == "count" { return .int(Python.count(Python.string(part), sub)) }
+            if name == "count" { return .int(PythonText.count(PythonText.string(part), sub)) }
             let found =
-                name.hasPrefix("r") ? Python.rfind(part, Python.scalars(sub)) : Python.find(part, Python.scalars(sub))
+                name.hasPrefix("r")
+                ? PythonText.rfind(part, PythonText.scalars(sub)) : PythonText.find(part, PythonText.scalars(sub))
             if let found { return .int(found + start) }
             if name.hasSuffix("index") { throw TemplateError.type("substring not found") }
             return .int(-1)
@@ -167,13 +170,13 @@ enum Methods {
                 parts.append(text)
             }
             let joined = parts.joined(separator: s)
-            try Operators.checkSize(joined.utf8.count)
+            try TemplateOperators.checkSize(joined.utf8.count)
             return .string(joined)
         case "format":
-            return .string(try Formatting.format(s, positional: args.positional, keywords: args.keywords))
+            return .string(try TemplateFormatting.format(s, positional: args.positional, keywords: args.keywords))
         case "center", "ljust", "rjust":
             let fill = try string(args.value(1, "fillchar"), name) ?? " "
-            guard Python.length(fill) == 1 else {
+            guard PythonText.length(fill) == 1 else {
                 throw TemplateError.type("The fill character must be exactly one character long")
             }
             return .string(
@@ -182,34 +185,34 @@ enum Methods {
         case "zfill":
             let width = try int(args.value(0, "width"), 0)
             guard width > scalars.count else { return .string(s) }
-            try Operators.checkSize(width)
+            try TemplateOperators.checkSize(width)
             let signed = scalars.first == "+" || scalars.first == "-"
             let zeros = String(repeating: "0", count: width - scalars.count)
-            return .string(signed ? String(scalars[0]) + zeros + Python.string(scalars.dropFirst()) : zeros + s)
+            return .string(signed ? String(scalars[0]) + zeros + PythonText.string(scalars.dropFirst()) : zeros + s)
         case "partition", "rpartition":
             guard case .string(let separator)? = args.value(0, "sep"), !separator.isEmpty else {
                 throw TemplateError.type("empty separator")
             }
-            let sep = Python.scalars(separator)
-            let found = name == "partition" ? Python.find(scalars, sep) : Python.rfind(scalars, sep)
+            let sep = PythonText.scalars(separator)
+            let found = name == "partition" ? PythonText.find(scalars, sep) : PythonText.rfind(scalars, sep)
             guard let found else {
                 return name == "partition"
                     ? .tuple([.string(s), .string(""), .string("")]) : .tuple([.string(""), .string(""), .string(s)])
             }
             return .tuple([
-                .string(Python.string(scalars[..<found])), .string(separator),
-                .string(Python.string(scalars[(found + sep.count)...])),
+                .string(PythonText.string(scalars[..<found])), .string(separator),
+                .string(PythonText.string(scalars[(found + sep.count)...])),
             ])
         case "removeprefix", "removesuffix":
             guard case .string(let affix)? = args.value(0, "prefix") else {
                 throw TemplateError.type("\(name)() argument must be str")
             }
-            let a = Python.scalars(affix)
+            let a = PythonText.scalars(affix)
             if name == "removeprefix", scalars.starts(with: a) {
-                return .string(Python.string(scalars.dropFirst(a.count)))
+                return .string(PythonText.string(scalars.dropFirst(a.count)))
             }
             if name == "removesuffix", !a.isEmpty, scalars.reversed().starts(with: a.reversed()) {
-                return .string(Python.string(scalars.dropLast(a.count)))
+                return .string(PythonText.string(scalars.dropLast(a.count)))
             }
             return .string(s)
         case "isdigit":
@@ -218,22 +221,29 @@ enum Methods {
         case "isnumeric": return scalarsAll { $0.properties.numericType != nil }
         case "isalpha": return scalarsAll { isLetter($0) }
         case "isalnum": return scalarsAll { isLetter($0) || $0.properties.numericType != nil }
-        case "isspace": return scalarsAll(Python.isSpace)
+        case "isspace": return scalarsAll(PythonText.isSpace)
         case "isascii": return .bool(s.unicodeScalars.allSatisfy(\.isASCII))
-        case "islower", "isupper":
-            let cased = s.unicodeScalars.filter { $0.properties.isCased }
-            let wanted = name == "islower"
-            return .bool(
-                !cased.isEmpty
-                    && cased.allSatisfy {
-                        wanted
-                            ? !$0.properties.isUppercase && $0.properties.generalCategory != .titlecaseLetter
-                            : !$0.properties.isLowercase && $0.properties.generalCategory != .titlecaseLetter
-                    })
+        case "islower", "isupper": return .bool(isCase(s, lower: name == "islower"))
         case "istitle":
-            return .bool(!s.isEmpty && Python.title(s) == s && s.unicodeScalars.contains { $0.properties.isCased })
+            return .bool(!s.isEmpty && PythonText.title(s) == s && s.unicodeScalars.contains { $0.properties.isCased })
         default: throw TemplateError.type("str.\(name)() is not supported")
         }
+    }
+
+    /// CPython's `islower`/`isupper`: no code point of the other case or title case, and at least one of
+    /// the wanted case.
+    static func isCase(_ text: String, lower: Bool) -> Bool {
+        var found = false
+        for scalar in text.unicodeScalars {
+            let properties = scalar.properties
+            if (lower ? properties.isUppercase : properties.isLowercase)
+                || properties.generalCategory == .titlecaseLetter
+            {
+                return false
+            }
+            if lower ? properties.isLowercase : properties.isUppercase { found = true }
+        }
+        return found
     }
 
     static func isLetter(_ scalar: Unicode.Scalar) -> Bool {
@@ -243,23 +253,27 @@ enum Methods {
         }
     }
 
-    private static func dictMethod(_ dict: PyDict, _ name: String, _ arguments: CallArguments) throws -> Value {
+    private static func dictMethod(_ dict: PyDict, _ name: String, _ arguments: TemplateCallArguments) throws
+        -> JinjaValue
+    {
         switch name {
         case "get":
             guard let key = arguments.value(0, "key") else {
                 throw TemplateError.type("get expected at least 1 argument, got 0")
             }
             return dict.value(for: key) ?? arguments.value(1, "default") ?? .none
-        case "items": return .list(dict.items.map { .tuple([$0.key, $0.value]) })
-        case "keys": return .list(dict.keys)
-        case "values": return .list(dict.values)
+        case "items": return .view(JinjaDictView(kind: .items, items: dict.items.map { .tuple([$0.key, $0.value]) }))
+        case "keys": return .view(JinjaDictView(kind: .keys, items: dict.keys))
+        case "values": return .view(JinjaDictView(kind: .values, items: dict.values))
         case "copy": return .dict(dict)
         default: throw TemplateError.type("dict.\(name)() is not supported")
         }
     }
 
-    private static func sequenceMethod(_ receiver: Value, _ items: [Value], _ name: String, _ arguments: CallArguments)
-        throws -> Value
+    private static func sequenceMethod(
+        _ receiver: JinjaValue, _ items: [JinjaValue], _ name: String, _ arguments: TemplateCallArguments
+    )
+        throws -> JinjaValue
     {
         switch name {
         case "count":
@@ -280,7 +294,9 @@ enum Methods {
         }
     }
 
-    private static func loopMethod(_ loop: LoopContext, _ name: String, _ arguments: CallArguments) throws -> Value {
+    private static func loopMethod(_ loop: JinjaLoop, _ name: String, _ arguments: TemplateCallArguments) throws
+        -> JinjaValue
+    {
         if name == "cycle" {
             guard !arguments.positional.isEmpty else { throw TemplateError.type("no items for cycling given") }
             return arguments.positional[loop.index0 % arguments.positional.count]

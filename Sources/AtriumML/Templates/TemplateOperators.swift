@@ -2,13 +2,13 @@ import Foundation
 
 /// Python's arithmetic on template values, with Python's errors, floor division and modulo.
 /// Integers are 64-bit: where Python would grow a big integer, this refuses with an overflow error.
-enum Operators {
+enum TemplateOperators {
     /// No string or list an operator builds may exceed this many elements.
     static let maximumSize = 1_000_000
 
-    static func binary(_ op: BinaryOperator, _ lhs: Value, _ rhs: Value) throws -> Value {
+    static func binary(_ op: TemplateBinaryOperator, _ lhs: JinjaValue, _ rhs: JinjaValue) throws -> JinjaValue {
         // str % undefined formats (Undefined looks like a mapping to CPython) instead of raising.
-        if op == .modulo, case .string(let format) = lhs { return .string(try Formatting.percent(format, rhs)) }
+        if op == .modulo, case .string(let format) = lhs { return .string(try TemplateFormatting.percent(format, rhs)) }
         if case .undefined(let u) = lhs { throw u.error }
         if case .undefined(let u) = rhs { throw u.error }
         switch op {
@@ -52,7 +52,7 @@ enum Operators {
         throw unsupported(op.rawValue, lhs, rhs)
     }
 
-    static func unsupported(_ symbol: String, _ lhs: Value, _ rhs: Value) -> TemplateError {
+    static func unsupported(_ symbol: String, _ lhs: JinjaValue, _ rhs: JinjaValue) -> TemplateError {
         TemplateError.type("unsupported operand type(s) for \(symbol): '\(lhs.typeName)' and '\(rhs.typeName)'")
     }
 
@@ -60,7 +60,7 @@ enum Operators {
         TemplateError(.limit, "integer overflow: the result does not fit in 64 bits")
     }
 
-    static func checked(_ result: (partialValue: Int, overflow: Bool)) throws -> Value {
+    static func checked(_ result: (partialValue: Int, overflow: Bool)) throws -> JinjaValue {
         guard !result.overflow else { throw overflowError() }
         return .int(result.partialValue)
     }
@@ -71,7 +71,7 @@ enum Operators {
         }
     }
 
-    private static func add(_ lhs: Value, _ rhs: Value) throws -> Value {
+    private static func add(_ lhs: JinjaValue, _ rhs: JinjaValue) throws -> JinjaValue {
         switch (lhs, rhs) {
         case (.string(let a), .string(let b)):
             try checkSize(a.utf8.count + b.utf8.count)
@@ -92,14 +92,14 @@ enum Operators {
         }
     }
 
-    private static func repeated(_ items: [Value], _ times: Int) throws -> [Value] {
+    private static func repeated(_ items: [JinjaValue], _ times: Int) throws -> [JinjaValue] {
         guard times > 0, !items.isEmpty else { return [] }
         try checkSize(items.count.multipliedReportingOverflow(by: times).overflow ? Int.max : items.count * times)
-        return Array([[Value]](repeating: items, count: times).joined())
+        return Array([[JinjaValue]](repeating: items, count: times).joined())
     }
 
-    private static func multiply(_ lhs: Value, _ rhs: Value) throws -> Value {
-        func sequence(_ value: Value, _ times: Value) throws -> Value? {
+    private static func multiply(_ lhs: JinjaValue, _ rhs: JinjaValue) throws -> JinjaValue {
+        func sequence(_ value: JinjaValue, _ times: JinjaValue) throws -> JinjaValue? {
             switch value {
             case .string, .list, .tuple: break
             default: return nil
@@ -126,7 +126,7 @@ enum Operators {
         throw unsupported("*", lhs, rhs)
     }
 
-    private static func power(_ lhs: Value, _ rhs: Value) throws -> Value {
+    private static func power(_ lhs: JinjaValue, _ rhs: JinjaValue) throws -> JinjaValue {
         if let base = lhs.integer, let exponent = rhs.integer {
             if exponent < 0 {
                 guard base != 0 else { throw TemplateError(.type, "0.0 cannot be raised to a negative power") }
@@ -192,7 +192,7 @@ enum Operators {
         return mod
     }
 
-    static func negate(_ value: Value) throws -> Value {
+    static func negate(_ value: JinjaValue) throws -> JinjaValue {
         switch value {
         case .undefined(let u): throw u.error
         case .double(let d): return .double(-d)
@@ -202,7 +202,7 @@ enum Operators {
         }
     }
 
-    static func plus(_ value: Value) throws -> Value {
+    static func plus(_ value: JinjaValue) throws -> JinjaValue {
         switch value {
         case .undefined(let u): throw u.error
         case .double: return value
@@ -212,7 +212,7 @@ enum Operators {
         }
     }
 
-    static func compare(_ op: CompareOperator, _ lhs: Value, _ rhs: Value) throws -> Bool {
+    static func compare(_ op: TemplateCompareOperator, _ lhs: JinjaValue, _ rhs: JinjaValue) throws -> Bool {
         switch op {
         case .equal: return lhs.equals(rhs)
         case .notEqual: return !lhs.equals(rhs)
@@ -226,7 +226,7 @@ enum Operators {
     }
 }
 
-extension Value {
+extension JinjaValue {
     var isFloat: Bool {
         if case .double = self { return true }
         return false

@@ -7,9 +7,9 @@ extension TemplateParser {
     mutating func parseTuple(
         simplified: Bool = false, withCondition: Bool = true, extraEndRules: [String] = [],
         explicitParentheses: Bool = false
-    ) throws -> Expr {
+    ) throws -> TemplateExpr {
         let line = current.line
-        var items: [Expr] = []
+        var items: [TemplateExpr] = []
         var isTuple = false
         while true {
             if !items.isEmpty { try expectOperator(",") }
@@ -22,7 +22,7 @@ extension TemplateParser {
             if let first = items.first { return first }
             if !explicitParentheses { throw fail("Expected an expression, got '\(current.description)'") }
         }
-        return Expr(kind: .tuple(items), line: line)
+        return TemplateExpr(kind: .tuple(items), line: line)
     }
 
     func isTupleEnd(_ extraEndRules: [String]) -> Bool {
@@ -34,55 +34,55 @@ extension TemplateParser {
         }
     }
 
-    mutating func parseExpression(withCondition: Bool = true) throws -> Expr {
+    mutating func parseExpression(withCondition: Bool = true) throws -> TemplateExpr {
         try enter()
         defer { depth -= 1 }
         return withCondition ? try parseConditional() : try parseOr()
     }
 
-    mutating func parseConditional() throws -> Expr {
+    mutating func parseConditional() throws -> TemplateExpr {
         var line = current.line
         var expr = try parseOr()
         while skipName("if") {
             let test = try parseOr()
             let otherwise = skipName("else") ? try parseConditional() : nil
-            expr = Expr(kind: .conditional(test: test, then: expr, otherwise: otherwise), line: line)
+            expr = TemplateExpr(kind: .conditional(test: test, then: expr, otherwise: otherwise), line: line)
             line = current.line
         }
         return expr
     }
 
-    mutating func parseOr() throws -> Expr {
+    mutating func parseOr() throws -> TemplateExpr {
         var expr = try parseAnd()
         while current.isName("or") {
             let line = advance().line
-            expr = Expr(kind: .or(expr, try parseAnd()), line: line)
+            expr = TemplateExpr(kind: .or(expr, try parseAnd()), line: line)
         }
         return expr
     }
 
-    mutating func parseAnd() throws -> Expr {
+    mutating func parseAnd() throws -> TemplateExpr {
         var expr = try parseNot()
         while current.isName("and") {
             let line = advance().line
-            expr = Expr(kind: .and(expr, try parseNot()), line: line)
+            expr = TemplateExpr(kind: .and(expr, try parseNot()), line: line)
         }
         return expr
     }
 
-    mutating func parseNot() throws -> Expr {
+    mutating func parseNot() throws -> TemplateExpr {
         guard current.isName("not") else { return try parseCompare() }
         let line = advance().line
         try enter()
         defer { depth -= 1 }
-        return Expr(kind: .not(try parseNot()), line: line)
+        return TemplateExpr(kind: .not(try parseNot()), line: line)
     }
 
-    mutating func parseCompare() throws -> Expr {
+    mutating func parseCompare() throws -> TemplateExpr {
         let line = current.line
         let expr = try parseMath1()
-        var operations: [(CompareOperator, Expr)] = []
-        let symbols: [String: CompareOperator] = [
+        var operations: [(TemplateCompareOperator, TemplateExpr)] = []
+        let symbols: [String: TemplateCompareOperator] = [
             "==": .equal, "!=": .notEqual, "<": .less, "<=": .lessEqual,
             ">": .greater, ">=": .greaterEqual,
         ]
@@ -100,53 +100,56 @@ extension TemplateParser {
                 break
             }
         }
-        return operations.isEmpty ? expr : Expr(kind: .compare(expr, operations), line: line)
+        return operations.isEmpty ? expr : TemplateExpr(kind: .compare(expr, operations), line: line)
     }
 
-    mutating func parseMath1() throws -> Expr {
+    mutating func parseMath1() throws -> TemplateExpr {
         var expr = try parseConcat()
         while current.isOperator("+") || current.isOperator("-") {
             let token = advance()
-            expr = Expr(kind: .binary(token.text == "+" ? .add : .subtract, expr, try parseConcat()), line: token.line)
+            expr = TemplateExpr(
+                kind: .binary(token.text == "+" ? .add : .subtract, expr, try parseConcat()), line: token.line)
         }
         return expr
     }
 
-    mutating func parseConcat() throws -> Expr {
+    mutating func parseConcat() throws -> TemplateExpr {
         let line = current.line
         var items = [try parseMath2()]
         while skipOperator("~") { items.append(try parseMath2()) }
-        return items.count == 1 ? items[0] : Expr(kind: .concat(items), line: line)
+        return items.count == 1 ? items[0] : TemplateExpr(kind: .concat(items), line: line)
     }
 
-    mutating func parseMath2() throws -> Expr {
+    mutating func parseMath2() throws -> TemplateExpr {
         var expr = try parsePower()
-        let operators: [String: BinaryOperator] = ["*": .multiply, "/": .divide, "//": .floorDivide, "%": .modulo]
+        let operators: [String: TemplateBinaryOperator] = [
+            "*": .multiply, "/": .divide, "//": .floorDivide, "%": .modulo,
+        ]
         while current.kind == .operator, let op = operators[current.text] {
             let line = advance().line
-            expr = Expr(kind: .binary(op, expr, try parsePower()), line: line)
+            expr = TemplateExpr(kind: .binary(op, expr, try parsePower()), line: line)
         }
         return expr
     }
 
-    mutating func parsePower() throws -> Expr {
+    mutating func parsePower() throws -> TemplateExpr {
         var expr = try parseUnary()
         while current.isOperator("**") {
             let line = advance().line
-            expr = Expr(kind: .binary(.power, expr, try parseUnary()), line: line)
+            expr = TemplateExpr(kind: .binary(.power, expr, try parseUnary()), line: line)
         }
         return expr
     }
 
-    mutating func parseUnary(withFilter: Bool = true) throws -> Expr {
+    mutating func parseUnary(withFilter: Bool = true) throws -> TemplateExpr {
         try enter()
         defer { depth -= 1 }
         let line = current.line
-        var expr: Expr
+        var expr: TemplateExpr
         if skipOperator("-") {
-            expr = Expr(kind: .negate(try parseUnary(withFilter: false)), line: line)
+            expr = TemplateExpr(kind: .negate(try parseUnary(withFilter: false)), line: line)
         } else if skipOperator("+") {
-            expr = Expr(kind: .plus(try parseUnary(withFilter: false)), line: line)
+            expr = TemplateExpr(kind: .plus(try parseUnary(withFilter: false)), line: line)
         } else {
             expr = try parsePrimary()
         }
@@ -154,30 +157,30 @@ extension TemplateParser {
         return withFilter ? try parseFilterExpression(expr) : expr
     }
 
-    mutating func parsePrimary() throws -> Expr {
+    mutating func parsePrimary() throws -> TemplateExpr {
         let token = current
         switch token.kind {
         case .name:
             advance()
             switch token.text {
-            case "true", "True": return Expr(kind: .constant(.bool(true)), line: token.line)
-            case "false", "False": return Expr(kind: .constant(.bool(false)), line: token.line)
-            case "none", "None": return Expr(kind: .constant(.none), line: token.line)
+            case "true", "True": return TemplateExpr(kind: .constant(.bool(true)), line: token.line)
+            case "false", "False": return TemplateExpr(kind: .constant(.bool(false)), line: token.line)
+            case "none", "None": return TemplateExpr(kind: .constant(.none), line: token.line)
             default:
                 if !macroNames.isEmpty { macroNames[macroNames.count - 1].insert(token.text) }
-                return Expr(kind: .name(token.text), line: token.line)
+                return TemplateExpr(kind: .name(token.text), line: token.line)
             }
         case .string:
             // Adjacent literals concatenate, as in Python.
             var text = advance().text
             while current.kind == .string { text += advance().text }
-            return Expr(kind: .constant(.string(text)), line: token.line)
+            return TemplateExpr(kind: .constant(.string(text)), line: token.line)
         case .integer:
             advance()
-            return Expr(kind: .constant(.int(token.integer)), line: token.line)
+            return TemplateExpr(kind: .constant(.int(token.integer)), line: token.line)
         case .float:
             advance()
-            return Expr(kind: .constant(.double(token.float)), line: token.line)
+            return TemplateExpr(kind: .constant(.double(token.float)), line: token.line)
         case .operator where token.text == "(":
             advance()
             try enter()
@@ -194,25 +197,25 @@ extension TemplateParser {
         }
     }
 
-    mutating func parseList() throws -> Expr {
+    mutating func parseList() throws -> TemplateExpr {
         let line = advance().line
         try enter()
         defer { depth -= 1 }
-        var items: [Expr] = []
+        var items: [TemplateExpr] = []
         while !current.isOperator("]") {
             if !items.isEmpty { try expectOperator(",") }
             if current.isOperator("]") { break }
             items.append(try parseExpression())
         }
         try expectOperator("]")
-        return Expr(kind: .list(items), line: line)
+        return TemplateExpr(kind: .list(items), line: line)
     }
 
-    mutating func parseDict() throws -> Expr {
+    mutating func parseDict() throws -> TemplateExpr {
         let line = advance().line
         try enter()
         defer { depth -= 1 }
-        var items: [(key: Expr, value: Expr)] = []
+        var items: [(key: TemplateExpr, value: TemplateExpr)] = []
         while !current.isOperator("}") {
             if !items.isEmpty { try expectOperator(",") }
             if current.isOperator("}") { break }
@@ -221,10 +224,10 @@ extension TemplateParser {
             items.append((key, try parseExpression()))
         }
         try expectOperator("}")
-        return Expr(kind: .dict(items), line: line)
+        return TemplateExpr(kind: .dict(items), line: line)
     }
 
-    mutating func parsePostfix(_ base: Expr) throws -> Expr {
+    mutating func parsePostfix(_ base: TemplateExpr) throws -> TemplateExpr {
         var expr = base
         while true {
             if current.isOperator(".") || current.isOperator("[") {
@@ -237,12 +240,12 @@ extension TemplateParser {
         }
     }
 
-    mutating func parseFilterExpression(_ base: Expr) throws -> Expr {
+    mutating func parseFilterExpression(_ base: TemplateExpr) throws -> TemplateExpr {
         var expr = base
         while true {
             if current.isOperator("|") {
                 for filter in try parseFilterChain(inline: false) {
-                    expr = Expr(kind: .filter(expr, filter.name, filter.arguments), line: filter.line)
+                    expr = TemplateExpr(kind: .filter(expr, filter.name, filter.arguments), line: filter.line)
                 }
             } else if current.isName("is") {
                 expr = try parseTest(expr)
@@ -254,52 +257,52 @@ extension TemplateParser {
         }
     }
 
-    mutating func parseSubscript(_ base: Expr) throws -> Expr {
+    mutating func parseSubscript(_ base: TemplateExpr) throws -> TemplateExpr {
         let token = advance()
         if token.text == "." {
             let attribute = advance()
-            if attribute.kind == .name { return Expr(kind: .attribute(base, attribute.text), line: token.line) }
+            if attribute.kind == .name { return TemplateExpr(kind: .attribute(base, attribute.text), line: token.line) }
             guard attribute.kind == .integer else { throw fail("expected name or number", line: attribute.line) }
-            return Expr(
-                kind: .item(base, Expr(kind: .constant(.int(attribute.integer)), line: attribute.line)),
+            return TemplateExpr(
+                kind: .item(base, TemplateExpr(kind: .constant(.int(attribute.integer)), line: attribute.line)),
                 line: token.line)
         }
-        var items: [Expr] = []
+        var items: [TemplateExpr] = []
         while !current.isOperator("]") {
             if !items.isEmpty { try expectOperator(",") }
             items.append(try parseSubscribed())
         }
         try expectOperator("]")
-        let index = items.count == 1 ? items[0] : Expr(kind: .tuple(items), line: token.line)
-        return Expr(kind: .item(base, index), line: token.line)
+        let index = items.count == 1 ? items[0] : TemplateExpr(kind: .tuple(items), line: token.line)
+        return TemplateExpr(kind: .item(base, index), line: token.line)
     }
 
-    mutating func parseSubscribed() throws -> Expr {
+    mutating func parseSubscribed() throws -> TemplateExpr {
         let line = current.line
-        var start: Expr?
+        var start: TemplateExpr?
         if !skipOperator(":") {
             let expr = try parseExpression()
             guard skipOperator(":") else { return expr }
             start = expr
         }
-        var stop: Expr?
+        var stop: TemplateExpr?
         if !current.isOperator(":"), !current.isOperator("]"), !current.isOperator(",") { stop = try parseExpression() }
-        var step: Expr?
+        var step: TemplateExpr?
         if skipOperator(":"), !current.isOperator("]"), !current.isOperator(",") { step = try parseExpression() }
-        return Expr(kind: .slice(start, stop, step), line: line)
+        return TemplateExpr(kind: .slice(start, stop, step), line: line)
     }
 
-    mutating func parseCall(_ callee: Expr) throws -> Expr {
+    mutating func parseCall(_ callee: TemplateExpr) throws -> TemplateExpr {
         let line = current.line
-        return Expr(kind: .call(callee, try parseCallArguments()), line: line)
+        return TemplateExpr(kind: .call(callee, try parseCallArguments()), line: line)
     }
 
-    mutating func parseCallArguments() throws -> Arguments {
+    mutating func parseCallArguments() throws -> TemplateArguments {
         let line = current.line
         try expectOperator("(")
         try enter()
         defer { depth -= 1 }
-        var arguments = Arguments()
+        var arguments = TemplateArguments()
         var requireComma = false
         let invalid = { (self: TemplateParser) in self.fail("invalid syntax for function call expression", line: line) }
         while !current.isOperator(")") {
@@ -331,8 +334,8 @@ extension TemplateParser {
     }
 
     /// `| name(args) | name ...`; `inline` starts without a leading pipe (`{% filter upper %}`).
-    mutating func parseFilterChain(inline: Bool) throws -> [FilterCall] {
-        var filters: [FilterCall] = []
+    mutating func parseFilterChain(inline: Bool) throws -> [TemplateFilterCall] {
+        var filters: [TemplateFilterCall] = []
         var first = inline
         while current.isOperator("|") || first {
             if !first { advance() }
@@ -341,23 +344,23 @@ extension TemplateParser {
             var name = token.text
             while skipOperator(".") { name += "." + (try expect(.name).text) }
             guard TemplateFilters.names.contains(name) else {
-                throw fail("No filter named \(Python.repr(name)).", line: token.line)
+                throw fail("No filter named \(PythonText.repr(name)).", line: token.line)
             }
-            let arguments = current.isOperator("(") ? try parseCallArguments() : Arguments()
-            filters.append(FilterCall(name: name, arguments: arguments, line: token.line))
+            let arguments = current.isOperator("(") ? try parseCallArguments() : TemplateArguments()
+            filters.append(TemplateFilterCall(name: name, arguments: arguments, line: token.line))
         }
         return filters
     }
 
-    mutating func parseTest(_ base: Expr) throws -> Expr {
+    mutating func parseTest(_ base: TemplateExpr) throws -> TemplateExpr {
         let token = advance()
         let negated = skipName("not")
         var name = try expect(.name).text
         while skipOperator(".") { name += "." + (try expect(.name).text) }
         guard TemplateTests.names.contains(name) else {
-            throw fail("No test named \(Python.repr(name)).", line: token.line)
+            throw fail("No test named \(PythonText.repr(name)).", line: token.line)
         }
-        var arguments = Arguments()
+        var arguments = TemplateArguments()
         if current.isOperator("(") {
             arguments = try parseCallArguments()
         } else if [.name, .string, .integer, .float].contains(current.kind) || current.isOperator("(")
@@ -367,7 +370,7 @@ extension TemplateParser {
             if current.isName("is") { throw fail("You cannot chain multiple tests with is") }
             arguments.positional = [try parsePostfix(try parsePrimary())]
         }
-        let test = Expr(kind: .test(base, name, arguments), line: token.line)
-        return negated ? Expr(kind: .not(test), line: token.line) : test
+        let test = TemplateExpr(kind: .test(base, name, arguments), line: token.line)
+        return negated ? TemplateExpr(kind: .not(test), line: token.line) : test
     }
 }

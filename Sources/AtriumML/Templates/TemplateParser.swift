@@ -4,7 +4,7 @@ import Foundation
 struct TemplateParser {
     static let maximumDepth = 100
 
-    var tokens: [Token]
+    var tokens: [TemplateToken]
     var index = 0
     /// The end tags being looked for, innermost last (for jinja2's "Jinja was looking for" messages).
     var endTokenStack: [[String]] = []
@@ -13,23 +13,23 @@ struct TemplateParser {
     var depth = 0
     /// Names read inside each macro being parsed, to know whether it takes `varargs`/`kwargs`.
     var macroNames: [Set<String>] = []
-    let stackBase = Renderer.stackPosition()
+    let stackBase = TemplateRenderer.stackPosition()
 
-    static func parse(_ source: String) throws -> [Node] {
+    static func parse(_ source: String) throws -> [TemplateNode] {
         var parser = TemplateParser(tokens: try TemplateLexer.tokenize(source))
         let nodes = try parser.subparse(nil)
         return nodes
     }
 
-    init(tokens: [Token]) { self.tokens = tokens }
+    init(tokens: [TemplateToken]) { self.tokens = tokens }
 
     // MARK: Token stream
 
-    var current: Token { tokens[index] }
-    var next: Token { tokens[Swift.min(index + 1, tokens.count - 1)] }
+    var current: TemplateToken { tokens[index] }
+    var next: TemplateToken { tokens[Swift.min(index + 1, tokens.count - 1)] }
 
     @discardableResult
-    mutating func advance() -> Token {
+    mutating func advance() -> TemplateToken {
         let token = tokens[index]
         if index < tokens.count - 1 { index += 1 }
         return token
@@ -57,7 +57,7 @@ struct TemplateParser {
     }
 
     @discardableResult
-    mutating func expect(_ kind: TokenKind) throws -> Token {
+    mutating func expect(_ kind: TemplateTokenKind) throws -> TemplateToken {
         guard current.kind == kind else { throw unexpected(kind.description) }
         return advance()
     }
@@ -74,17 +74,17 @@ struct TemplateParser {
 
     mutating func enter() throws {
         depth += 1
-        let position = Renderer.stackPosition()
+        let position = TemplateRenderer.stackPosition()
         let used = position > stackBase ? position - stackBase : stackBase - position
-        guard depth <= Self.maximumDepth, used < Renderer.stackBudget else {
+        guard depth <= Self.maximumDepth, used < TemplateRenderer.stackBudget else {
             throw fail("the template nests too deeply (more than \(Self.maximumDepth) levels)")
         }
     }
 
     // MARK: Statements
 
-    mutating func subparse(_ endTokens: [String]?) throws -> [Node] {
-        var body: [Node] = []
+    mutating func subparse(_ endTokens: [String]?) throws -> [TemplateNode] {
+        var body: [TemplateNode] = []
         if let endTokens { endTokenStack.append(endTokens) }
         defer { if endTokens != nil { endTokenStack.removeLast() } }
         while current.kind != .eof {
@@ -107,7 +107,7 @@ struct TemplateParser {
         return body
     }
 
-    mutating func parseStatements(_ endTokens: [String], dropNeedle: Bool = false) throws -> [Node] {
+    mutating func parseStatements(_ endTokens: [String], dropNeedle: Bool = false) throws -> [TemplateNode] {
         _ = skipOperator(":")
         try expect(.blockEnd)
         try enter()
@@ -120,9 +120,9 @@ struct TemplateParser {
 
     /// jinja2's `_fail_ut_eof`.
     func unknownTag(_ name: String?, stack: [[String]], line: Int) -> TemplateError {
-        var message = [name.map { "Encountered unknown tag \(Python.repr($0))." } ?? "Unexpected end of template."]
+        var message = [name.map { "Encountered unknown tag \(PythonText.repr($0))." } ?? "Unexpected end of template."]
         if let looking = stack.last {
-            let names = looking.map { Python.repr($0) }.joined(separator: " or ")
+            let names = looking.map { PythonText.repr($0) }.joined(separator: " or ")
             if let name, stack.contains(where: { $0.contains(name) }) {
                 message.append(
                     "You probably made a nesting mistake. Jinja is expecting this tag, but currently looking for "
@@ -133,12 +133,12 @@ struct TemplateParser {
             }
         }
         if let innermost = tagStack.last {
-            message.append("The innermost block that needs to be closed is \(Python.repr(innermost)).")
+            message.append("The innermost block that needs to be closed is \(PythonText.repr(innermost)).")
         }
         return TemplateError.syntax(message.joined(separator: " "), line: line)
     }
 
-    mutating func parseStatement() throws -> Node {
+    mutating func parseStatement() throws -> TemplateNode {
         let token = current
         guard token.kind == .name else { throw fail("tag name expected") }
         tagStack.append(token.text)
@@ -155,12 +155,12 @@ struct TemplateParser {
             return .filterBlock(filters, body: try parseStatements(["endfilter"], dropNeedle: true))
         case "print":
             let line = advance().line
-            var items: [Expr] = []
+            var items: [TemplateExpr] = []
             while current.kind != .blockEnd {
                 if !items.isEmpty { try expectOperator(",") }
                 items.append(try parseExpression())
             }
-            return .output(items.count == 1 ? items[0] : Expr(kind: .tuple(items), line: line))
+            return .output(items.count == 1 ? items[0] : TemplateExpr(kind: .tuple(items), line: line))
         case "break", "continue":
             advance()
             guard loopDepth > 0 else { throw fail("'\(token.text)' outside loop", line: token.line) }
@@ -177,7 +177,7 @@ struct TemplateParser {
         }
     }
 
-    mutating func parseFor() throws -> Node {
+    mutating func parseFor() throws -> TemplateNode {
         let line = advance().line
         let target = try parseAssignTarget(extraEndRules: ["in"])
         try expectName("in")
@@ -187,17 +187,17 @@ struct TemplateParser {
         loopDepth += 1
         let body = try parseStatements(["endfor", "else"])
         loopDepth -= 1
-        var otherwise: [Node] = []
+        var otherwise: [TemplateNode] = []
         if advance().text != "endfor" { otherwise = try parseStatements(["endfor"], dropNeedle: true) }
         return .forLoop(
-            ForLoop(
+            TemplateForLoop(
                 target: target, iterable: iterable, condition: condition, body: body, otherwise: otherwise, line: line))
     }
 
-    mutating func parseIf() throws -> Node {
+    mutating func parseIf() throws -> TemplateNode {
         advance()
-        var branches: [(test: Expr, body: [Node])] = []
-        var otherwise: [Node] = []
+        var branches: [(test: TemplateExpr, body: [TemplateNode])] = []
+        var otherwise: [TemplateNode] = []
         while true {
             let test = try parseTuple(withCondition: false)
             branches.append((test, try parseStatements(["elif", "else", "endif"])))
@@ -209,7 +209,7 @@ struct TemplateParser {
         return .conditional(branches, otherwise: otherwise)
     }
 
-    mutating func parseSet() throws -> Node {
+    mutating func parseSet() throws -> TemplateNode {
         let line = advance().line
         let target = try parseAssignTarget(withNamespace: true)
         if skipOperator("=") { return .assign(target, try parseTuple(), line: line) }
@@ -218,9 +218,9 @@ struct TemplateParser {
             target, filters: filters, body: try parseStatements(["endset"], dropNeedle: true), line: line)
     }
 
-    mutating func parseWith() throws -> Node {
+    mutating func parseWith() throws -> TemplateNode {
         advance()
-        var assignments: [(Target, Expr)] = []
+        var assignments: [(TemplateTarget, TemplateExpr)] = []
         while current.kind != .blockEnd {
             if !assignments.isEmpty { try expectOperator(",") }
             let target = try parseAssignTarget()
@@ -230,12 +230,12 @@ struct TemplateParser {
         return .with(assignments, body: try parseStatements(["endwith"], dropNeedle: true))
     }
 
-    mutating func parseMacro() throws -> Node {
+    mutating func parseMacro() throws -> TemplateNode {
         let line = advance().line
         let name = try expect(.name).text
         try expectOperator("(")
         var parameters: [String] = []
-        var defaults: [Expr] = []
+        var defaults: [TemplateExpr] = []
         while !current.isOperator(")") {
             if !parameters.isEmpty { try expectOperator(",") }
             let parameter = try expect(.name)
@@ -258,13 +258,14 @@ struct TemplateParser {
         let names = macroNames.removeLast()
         if !macroNames.isEmpty { macroNames[macroNames.count - 1].formUnion(names) }
         return .macro(
-            MacroDefinition(
+            TemplateMacroDefinition(
                 name: name, parameters: parameters, defaults: defaults, body: body,
                 takesVarargs: names.contains("varargs"), takesKwargs: names.contains("kwargs"), line: line))
     }
 
     /// A name, a tuple of names, or (for `set`) `namespace.attribute`.
-    mutating func parseAssignTarget(extraEndRules: [String] = [], withNamespace: Bool = false) throws -> Target {
+    mutating func parseAssignTarget(extraEndRules: [String] = [], withNamespace: Bool = false) throws -> TemplateTarget
+    {
         if withNamespace, current.kind == .name, next.isOperator(".") {
             let namespace = advance().text
             advance()
@@ -274,7 +275,7 @@ struct TemplateParser {
         return try target(from: expr)
     }
 
-    func target(from expr: Expr) throws -> Target {
+    func target(from expr: TemplateExpr) throws -> TemplateTarget {
         switch expr.kind {
         case .name(let name): return .name(name)
         case .tuple(let items):

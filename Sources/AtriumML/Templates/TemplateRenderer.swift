@@ -3,14 +3,14 @@ import Foundation
 /// Variables visible at one point of a render. `for` iterations, macro calls, `with` blocks and
 /// `{% generation %}` each get a child scope, so a `set` inside them does not leak out (jinja2's rule:
 /// a loop cannot change an outer variable, which is why templates use `namespace`).
-final class Scope {
-    var variables: [String: Value] = [:]
-    let parent: Scope?
+final class TemplateScope {
+    var variables: [String: JinjaValue] = [:]
+    let parent: TemplateScope?
 
-    init(parent: Scope?) { self.parent = parent }
+    init(parent: TemplateScope?) { self.parent = parent }
 
-    func lookup(_ name: String) -> Value? {
-        var scope: Scope? = self
+    func lookup(_ name: String) -> JinjaValue? {
+        var scope: TemplateScope? = self
         while let current = scope {
             if let value = current.variables[name] { return value }
             scope = current.parent
@@ -19,13 +19,13 @@ final class Scope {
     }
 }
 
-enum Flow {
+enum TemplateFlow {
     case normal, breakLoop, continueLoop
 }
 
 /// Runs a parsed template once. Bounded: output length, loop iterations and macro recursion all have
 /// ceilings that raise a `TemplateError` of kind `.limit` instead of exhausting memory or the stack.
-final class Renderer {
+final class TemplateRenderer {
     static let maximumOutput = 1_000_000
     static let maximumLoopLength = 100_000
     static let maximumIterations = 1_000_000
@@ -52,18 +52,18 @@ final class Renderer {
         self.timeZone = timeZone
     }
 
-    func render(_ nodes: [Node], context: [String: TemplateValue]) throws -> String {
+    func render(_ nodes: [TemplateNode], context: [String: TemplateValue]) throws -> String {
         stackBase = Self.stackPosition()
-        let globals = Scope(parent: nil)
-        for (name, value) in context { globals.variables[name] = try Value(value) }
-        let root = Scope(parent: globals)
+        let globals = TemplateScope(parent: nil)
+        for (name, value) in context { globals.variables[name] = try JinjaValue(value) }
+        let root = TemplateScope(parent: globals)
         _ = try execute(nodes, root)
         return output
     }
 
-    func lookup(_ name: String, _ scope: Scope) -> Value {
+    func lookup(_ name: String, _ scope: TemplateScope) -> JinjaValue {
         if let value = scope.lookup(name) { return value }
-        if let function = GlobalFunction(rawValue: name) { return .function(function) }
+        if let function = JinjaGlobal(rawValue: name) { return .function(function) }
         return .undefined(name)
     }
 
@@ -119,7 +119,7 @@ final class Renderer {
 
     // MARK: Statements
 
-    func execute(_ nodes: [Node], _ scope: Scope) throws -> Flow {
+    func execute(_ nodes: [TemplateNode], _ scope: TemplateScope) throws -> TemplateFlow {
         try descend()
         defer { depth -= 1 }
         for node in nodes {
@@ -131,7 +131,7 @@ final class Renderer {
     }
 
     /// A dispatcher only, like `evaluateKind`: the per-node work is in separate small functions.
-    private func execute(_ node: Node, _ scope: Scope) throws -> Flow {
+    private func execute(_ node: TemplateNode, _ scope: TemplateScope) throws -> TemplateFlow {
         switch node {
         case .text(let text):
             try emit(text)
@@ -147,7 +147,7 @@ final class Renderer {
             let value = try filtered(try capture(body, scope), filters, scope)
             try at(line) { try assign(target, value, scope) }
         case .macro(let definition):
-            scope.variables[definition.name] = .macro(Macro(definition: definition, scope: scope))
+            scope.variables[definition.name] = .macro(JinjaMacro(definition: definition, scope: scope))
         case .filterBlock(let filters, let body):
             try emit(try filtered(try capture(body, scope), filters, scope).str)
         case .with(let assignments, let body):
@@ -155,20 +155,21 @@ final class Renderer {
         case .loopControl(let isBreak, _):
             return isBreak ? .breakLoop : .continueLoop
         case .scoped(let body):
-            return try execute(body, Scope(parent: scope))
+            return try execute(body, TemplateScope(parent: scope))
         }
         return .normal
     }
 
     @inline(never)
-    private func output(_ expr: Expr, _ scope: Scope) throws {
+    private func output(_ expr: TemplateExpr, _ scope: TemplateScope) throws {
         let value = try evaluate(expr, scope)
         try at(expr.line) { try emit(value.str) }
     }
 
     @inline(never)
-    private func branch(_ branches: [(test: Expr, body: [Node])], _ otherwise: [Node], _ scope: Scope) throws -> [Node]
-    {
+    private func branch(
+        _ branches: [(test: TemplateExpr, body: [TemplateNode])], _ otherwise: [TemplateNode], _ scope: TemplateScope
+    ) throws -> [TemplateNode] {
         for branch in branches {
             if try evaluate(branch.test, scope).isTruthy { return branch.body }
         }
@@ -176,26 +177,30 @@ final class Renderer {
     }
 
     @inline(never)
-    private func assign(_ target: Target, _ expr: Expr, line: Int, _ scope: Scope) throws {
+    private func assign(_ target: TemplateTarget, _ expr: TemplateExpr, line: Int, _ scope: TemplateScope) throws {
         let value = try evaluate(expr, scope)
         try at(line) { try assign(target, value, scope) }
     }
 
     @inline(never)
-    private func capture(_ body: [Node], _ scope: Scope) throws -> Value {
+    private func capture(_ body: [TemplateNode], _ scope: TemplateScope) throws -> JinjaValue {
         .string(try capture { _ = try execute(body, scope) })
     }
 
     @inline(never)
-    private func filtered(_ value: Value, _ filters: [FilterCall], _ scope: Scope) throws -> Value {
+    private func filtered(_ value: JinjaValue, _ filters: [TemplateFilterCall], _ scope: TemplateScope) throws
+        -> JinjaValue
+    {
         var result = value
         for filter in filters { result = try applyFilter(filter, to: result, scope) }
         return result
     }
 
     @inline(never)
-    private func with(_ assignments: [(Target, Expr)], _ body: [Node], _ scope: Scope) throws -> Flow {
-        let inner = Scope(parent: scope)
+    private func with(_ assignments: [(TemplateTarget, TemplateExpr)], _ body: [TemplateNode], _ scope: TemplateScope)
+        throws -> TemplateFlow
+    {
+        let inner = TemplateScope(parent: scope)
         for (target, expr) in assignments {
             let value = try evaluate(expr, scope)
             try at(expr.line) { try assign(target, value, inner) }
@@ -203,12 +208,12 @@ final class Renderer {
         return try execute(body, inner)
     }
 
-    func applyFilter(_ filter: FilterCall, to value: Value, _ scope: Scope) throws -> Value {
+    func applyFilter(_ filter: TemplateFilterCall, to value: JinjaValue, _ scope: TemplateScope) throws -> JinjaValue {
         let arguments = try evaluateArguments(filter.arguments, scope)
         return try at(filter.line) { try TemplateFilters.apply(filter.name, value, arguments, self) }
     }
 
-    func assign(_ target: Target, _ value: Value, _ scope: Scope) throws {
+    func assign(_ target: TemplateTarget, _ value: JinjaValue, _ scope: TemplateScope) throws {
         switch target {
         case .name(let name):
             scope.variables[name] = value
@@ -228,29 +233,30 @@ final class Renderer {
             }
             // A namespace is the only value that outlives a loop iteration, so only here can a loop wrap a
             // value in itself without bound; deeper values would make releasing them recurse too far.
-            guard value.nesting() <= Value.maximumNesting else {
-                throw TemplateError(.limit, "a namespace value would nest deeper than \(Value.maximumNesting) levels")
+            guard value.nesting() <= JinjaValue.maximumNesting else {
+                throw TemplateError(
+                    .limit, "a namespace value would nest deeper than \(JinjaValue.maximumNesting) levels")
             }
             namespace.attributes[string: attribute] = value
         }
     }
 
-    func runFor(_ loop: ForLoop, _ scope: Scope) throws -> Flow {
+    func runFor(_ loop: TemplateForLoop, _ scope: TemplateScope) throws -> TemplateFlow {
         let items = try evaluate(loop.iterable, scope).iterate()
         guard items.count <= Self.maximumLoopLength else {
             throw TemplateError(.limit, "a loop over more than \(Self.maximumLoopLength) items")
         }
-        var accepts: ((Value) throws -> Bool)?
+        var accepts: ((JinjaValue) throws -> Bool)?
         if let condition = loop.condition {
             accepts = { item in
-                let filterScope = Scope(parent: scope)
+                let filterScope = TemplateScope(parent: scope)
                 try self.assign(loop.target, item, filterScope)
                 return try self.evaluate(condition, filterScope).isTruthy
             }
         }
-        let iterator = LoopIterator(items, accepts: accepts)
-        let context = LoopContext(iterator)
-        var previous: Value?
+        let iterator = JinjaLoopIterator(items, accepts: accepts)
+        let context = JinjaLoop(iterator)
+        var previous: JinjaValue?
         var ran = false
         while let item = try iterator.next() {
             iterations += 1
@@ -260,7 +266,7 @@ final class Renderer {
             ran = true
             context.index0 += 1
             context.previous = previous
-            let inner = Scope(parent: scope)
+            let inner = TemplateScope(parent: scope)
             try assign(loop.target, item, inner)
             inner.variables["loop"] = .loop(context)
             let flow = try execute(loop.body, inner)
@@ -270,7 +276,7 @@ final class Renderer {
         return ran ? .normal : try execute(loop.otherwise, scope)
     }
 
-    func callMacro(_ macro: Macro, _ arguments: CallArguments) throws -> Value {
+    func callMacro(_ macro: JinjaMacro, _ arguments: TemplateCallArguments) throws -> JinjaValue {
         let definition = macro.definition
         try descend()
         callDepth += 1
@@ -281,9 +287,9 @@ final class Renderer {
         guard callDepth <= Self.maximumCallDepth else {
             throw TemplateError(.limit, "macro calls nest deeper than \(Self.maximumCallDepth) levels")
         }
-        let scope = Scope(parent: macro.scope)
-        let name = Python.repr(definition.name)
-        var extra: [Value] = []
+        let scope = TemplateScope(parent: macro.scope)
+        let name = PythonText.repr(definition.name)
+        var extra: [JinjaValue] = []
         for (index, value) in arguments.positional.enumerated() {
             if index < definition.parameters.count {
                 scope.variables[definition.parameters[index]] = value
@@ -298,13 +304,14 @@ final class Renderer {
         for (keyword, value) in arguments.keywords {
             if let index = definition.parameters.firstIndex(of: keyword) {
                 if index < arguments.positional.count {
-                    throw TemplateError.type("macro \(name) got multiple values for argument \(Python.repr(keyword))")
+                    throw TemplateError.type(
+                        "macro \(name) got multiple values for argument \(PythonText.repr(keyword))")
                 }
                 scope.variables[keyword] = value
             } else if definition.takesKwargs {
                 extraKeywords[string: keyword] = value
             } else {
-                throw TemplateError.type("macro \(name) takes no keyword argument \(Python.repr(keyword))")
+                throw TemplateError.type("macro \(name) takes no keyword argument \(PythonText.repr(keyword))")
             }
         }
         let firstDefault = definition.parameters.count - definition.defaults.count
@@ -313,7 +320,7 @@ final class Renderer {
                 scope.variables[parameter] = try evaluate(definition.defaults[index - firstDefault], scope)
             } else {
                 scope.variables[parameter] = .undefined(
-                    Undefined(origin: .hint("parameter \(Python.repr(parameter)) was not provided")))
+                    JinjaUndefined(origin: .hint("parameter \(PythonText.repr(parameter)) was not provided")))
             }
         }
         if definition.takesVarargs { scope.variables["varargs"] = .tuple(extra) }

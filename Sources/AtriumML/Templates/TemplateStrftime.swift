@@ -2,7 +2,7 @@ import Foundation
 
 /// `datetime.now().strftime(format)` in the C locale, for the `strftime_now` global. The time is naive,
 /// as Python's `datetime.now()` is, so `%z` and `%Z` print nothing.
-enum Strftime {
+enum TemplateStrftime {
     private static let days = ["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"]
     private static let months = [
         "January", "February", "March", "April", "May", "June", "July", "August", "September",

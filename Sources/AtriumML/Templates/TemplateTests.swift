@@ -13,10 +13,11 @@ enum TemplateTests {
     ]
 
     static func apply(
-        _ name: String, _ value: Value, _ args: CallArguments, _ renderer: Renderer, runtime: Bool = false
+        _ name: String, _ value: JinjaValue, _ args: TemplateCallArguments, _ renderer: TemplateRenderer,
+        runtime: Bool = false
     ) throws -> Bool {
         let other = args.value(0, "value") ?? args.value(0, "num") ?? args.value(0, "seq") ?? args.value(0, "other")
-        func operand() throws -> Value {
+        func operand() throws -> JinjaValue {
             guard let other else { throw TemplateError.type("test '\(name)' takes one argument") }
             return other
         }
@@ -46,7 +47,7 @@ enum TemplateTests {
             return false
         case "iterable":
             switch value {
-            case .undefined, .string, .list, .tuple, .dict, .loop: return true
+            case .undefined, .string, .list, .tuple, .dict, .generator, .view, .loop: return true
             default: return false
             }
         case "sequence":
@@ -62,22 +63,18 @@ enum TemplateTests {
             }
         case "escaped": return false
         case "odd", "even":
-            let remainder = try Operators.binary(.modulo, value, .int(2))
+            let remainder = try TemplateOperators.binary(.modulo, value, .int(2))
             return remainder.equals(.int(name == "odd" ? 1 : 0))
         case "divisibleby":
-            return try Operators.binary(.modulo, value, operand()).equals(.int(0))
+            return try TemplateOperators.binary(.modulo, value, operand()).equals(.int(0))
         case "lower", "upper":
-            let text = value.str
-            let cased = text.unicodeScalars.filter { $0.properties.isCased }
-            let wantLower = name == "lower"
-            return !cased.isEmpty
-                && cased.allSatisfy { wantLower ? !$0.properties.isUppercase : !$0.properties.isLowercase }
-        case "eq", "equalto", "==": return try Operators.compare(.equal, value, operand())
-        case "ne", "!=": return try Operators.compare(.notEqual, value, operand())
-        case "gt", "greaterthan", ">": return try Operators.compare(.greater, value, operand())
-        case "ge", ">=": return try Operators.compare(.greaterEqual, value, operand())
-        case "lt", "lessthan", "<": return try Operators.compare(.less, value, operand())
-        case "le", "<=": return try Operators.compare(.lessEqual, value, operand())
+            return TemplateMethods.isCase(value.str, lower: name == "lower")
+        case "eq", "equalto", "==": return try TemplateOperators.compare(.equal, value, operand())
+        case "ne", "!=": return try TemplateOperators.compare(.notEqual, value, operand())
+        case "gt", "greaterthan", ">": return try TemplateOperators.compare(.greater, value, operand())
+        case "ge", ">=": return try TemplateOperators.compare(.greaterEqual, value, operand())
+        case "lt", "lessthan", "<": return try TemplateOperators.compare(.less, value, operand())
+        case "le", "<=": return try TemplateOperators.compare(.lessEqual, value, operand())
         case "in": return try operand().contains(value)
         case "sameas":
             // Python's identity: only values that CPython shares (None, bools, small ints) can be the same object.
@@ -92,7 +89,7 @@ enum TemplateTests {
         case "filter": return TemplateFilters.names.contains(value.str)
         case "test": return names.contains(value.str)
         default:
-            throw TemplateError(runtime ? .type : .syntax, "No test named \(Python.repr(name)).")
+            throw TemplateError(runtime ? .type : .syntax, "No test named \(PythonText.repr(name)).")
         }
     }
 }

@@ -1,13 +1,13 @@
 import Foundation
 
-enum TokenKind: Sendable, Equatable {
+enum TemplateTokenKind: Sendable, Equatable {
     case data, variableBegin, variableEnd, blockBegin, blockEnd
     case name, string, integer, float, `operator`
     case eof
 }
 
-struct Token: Sendable {
-    var kind: TokenKind
+struct TemplateToken: Sendable {
+    var kind: TemplateTokenKind
     /// Data text, a name, an operator symbol or a decoded string literal.
     var text: String = ""
     var integer: Int = 0
@@ -26,7 +26,7 @@ struct Token: Sendable {
     }
 }
 
-extension TokenKind {
+extension TemplateTokenKind {
     var description: String {
         switch self {
         case .data: return "template data / text"

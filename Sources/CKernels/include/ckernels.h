@@ -41,8 +41,16 @@ int atr_attention_head(const float *q, const float *k, const float *v, size_t ld
 /// 1 when the CPU has AVX2 and FMA, which the fast paths need.
 int atr_has_avx2(void);
 
-/// Makes every kernel take its portable path (1), or choose by the CPU again (0): for tests.
+/// Makes every kernel that this thread calls take its portable path (1), or choose by the CPU again
+/// (0): for tests, which then compute on their own thread only.
 void atr_use_portable_kernels(int portable);
+
+/// 1 when the CPU has AVX-512 with VNNI and the decode kernels may use it.
+int atr_has_avx512_vnni(void);
+
+/// With 0, the AVX-512 kernels are left unused on this thread (the AVX2 ones serve), to test one against
+/// the other.
+void atr_use_avx512_kernels(int allowed);
 
 /// out[c] = mean of rows[0..<count][c] (rows `stride` floats apart), then divided by its L2 norm
 /// (at least 1e-12) when `normalize` is set.

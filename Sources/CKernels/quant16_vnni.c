@@ -1,0 +1,122 @@
+// The decode path's matrix product on AVX-512 VNNI: quantized weight blocks (Q4_0, Q4_1, Q8_0) against
+// activations held as 16-bit integers with a scale per block of 32 (see quantize16 in llama.c). A
+// block's 32 weights widen to one register of 16-bit integers, and one VPDPWSSD multiplies it with a
+// row's 32 activations into 16 sums; the block is decoded once for every row of x that passes it.
+// Each row's sums run in the same order however many rows pass together, so a row's result never
+// depends on the batch.
+#include "ckernels.h"
+#include "simd.h"
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+
+#define VNNI __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")))
+
+static int vnni_state = -1;
+/// Per thread, as the portable switch in vector.c.
+static _Thread_local int vnni_allowed = 1;
+
+void atr_use_avx512_kernels(int allowed) {
+    vnni_allowed = allowed;
+}
+
+int atr_has_avx512_vnni(void) {
+    if (vnni_state < 0) {
+        __builtin_cpu_init();
+        vnni_state = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl")
+            && __builtin_cpu_supports("avx512vnni");
+    }
+    return vnni_allowed && vnni_state && atr_has_avx2();
+}
+
+/// A block's 32 weights as 16-bit integers in GGML's order, its scale `d` and minimum `m` (the
+/// weight is q·d + m; Q4_0's q − 8 is written as m = −8·d).
+static inline __attribute__((always_inline)) VNNI __m512i block_weights(const int type, const uint8_t *block, float *d, float *m) {
+    if (type == 8) {
+        *d = _cvtsh_ss((uint16_t)(block[0] | block[1] << 8));
+        *m = 0;
+        return _mm512_cvtepi8_epi16(_mm256_loadu_si256((const __m256i *)(block + 2)));
+    }
+    const uint8_t *qs;
+    if (type == 3) {
+        *d = _cvtsh_ss((uint16_t)(block[0] | block[1] << 8));
+        *m = _cvtsh_ss((uint16_t)(block[2] | block[3] << 8));
+        qs = block + 4;
+    } else {
+        *d = _cvtsh_ss((uint16_t)(block[0] | block[1] << 8));
+        *m = -8 * *d;
+        qs = block + 2;
+    }
+    const __m128i bytes = _mm_loadu_si128((const __m128i *)qs);
+    const __m128i mask = _mm_set1_epi8(0x0f);
+    const __m256i both = _mm256_inserti128_si256(
+        _mm256_castsi128_si256(_mm_and_si128(bytes, mask)), _mm_and_si128(_mm_srli_epi16(bytes, 4), mask), 1);
+    return _mm512_cvtepu8_epi16(both);
+}
+
+/// Weight rows [r0, r1) against M rows of 16-bit x (`values` k apart, `scales` and `sums` blocks apart).
+/// Two sums per row take alternate blocks, so that no multiply-add waits on the one before.
+static inline __attribute__((always_inline)) VNNI void rows_vnni(
+    const int type, const int M, const uint8_t *weights, size_t stride, size_t k, size_t r0, size_t r1, const int16_t *values,
+    const float *scales, const float *sums, float *out, size_t ldo) {
+    const size_t blocks = k / 32;
+    const size_t block_bytes = type == 3 ? 20 : type == 2 ? 18 : 34;
+    for (size_t r = r0; r < r1; r++) {
+        const uint8_t *row = weights + r * stride;
+        __m512 even[8], odd[8];
+        float offsets[8];
+        for (int i = 0; i < M; i++) {
+            even[i] = _mm512_setzero_ps();
+            odd[i] = _mm512_setzero_ps();
+            offsets[i] = 0;
+        }
+        for (size_t b = 0; b < blocks; b++) {
+            float d, m;
+            const __m512i w = block_weights(type, row + b * block_bytes, &d, &m);
+            for (int i = 0; i < M; i++) {
+                const __m512i x = _mm512_loadu_si512((const void *)(values + i * k + b * 32));
+                const __m512 products = _mm512_cvtepi32_ps(_mm512_dpwssd_epi32(_mm512_setzero_si512(), w, x));
+                const __m512 scale = _mm512_set1_ps(d * scales[i * blocks + b]);
+                if (b & 1) odd[i] = _mm512_fmadd_ps(products, scale, odd[i]);
+                else even[i] = _mm512_fmadd_ps(products, scale, even[i]);
+                offsets[i] += m * sums[i * blocks + b];
+            }
+        }
+        for (int i = 0; i < M; i++) out[i * ldo + r] = _mm512_reduce_add_ps(_mm512_add_ps(even[i], odd[i])) + offsets[i];
+    }
+}
+
+/// The block type and row count fixed per loop, so that the loops carry no branch on them.
+#define ROWS_FOR_TYPE(T)                                                                                                             \
+    switch (M) {                                                                                                                     \
+    case 1: return rows_vnni(T, 1, weights, stride, k, r0, r1, values, scales, sums, out, ldo);                                      \
+    case 2: return rows_vnni(T, 2, weights, stride, k, r0, r1, values, scales, sums, out, ldo);                                      \
+    case 3: return rows_vnni(T, 3, weights, stride, k, r0, r1, values, scales, sums, out, ldo);                                      \
+    case 4: return rows_vnni(T, 4, weights, stride, k, r0, r1, values, scales, sums, out, ldo);                                      \
+    case 5: return rows_vnni(T, 5, weights, stride, k, r0, r1, values, scales, sums, out, ldo);                                      \
+    case 6: return rows_vnni(T, 6, weights, stride, k, r0, r1, values, scales, sums, out, ldo);                                      \
+    case 7: return rows_vnni(T, 7, weights, stride, k, r0, r1, values, scales, sums, out, ldo);                                      \
+    default: return rows_vnni(T, 8, weights, stride, k, r0, r1, values, scales, sums, out, ldo);                                     \
+    }
+
+static VNNI void rows_any(int type, int M, const uint8_t *weights, size_t stride, size_t k, size_t r0, size_t r1, const int16_t *values,
+                          const float *scales, const float *sums, float *out, size_t ldo) {
+    switch (type) {
+    case 3: ROWS_FOR_TYPE(3)
+    case 2: ROWS_FOR_TYPE(2)
+    default: ROWS_FOR_TYPE(8)
+    }
+}
+
+void atr_qlinear16_vnni(int type, const uint8_t *weights, size_t stride, size_t k, size_t r0, size_t r1, const int16_t *values,
+                        const float *scales, const float *sums, size_t m, float *out, size_t ldo) {
+    const size_t blocks = k / 32;
+    for (size_t i = 0; i < m; i += 8) {
+        const int rows = m - i < 8 ? (int)(m - i) : 8;
+        rows_any(type, rows, weights, stride, k, r0, r1, values + i * k, scales + i * blocks, sums + i * blocks, out + i * ldo, ldo);
+    }
+}
+#else
+void atr_use_avx512_kernels(int allowed) { (void)allowed; }
+int atr_has_avx512_vnni(void) { return 0; }
+#endif
