@@ -293,24 +293,28 @@ public final class GenerationEngine: @unchecked Sendable {
         let segments = batch.map { LlamaModel.Segment(tokens: $0.tokens, cache: $0.sequence.cache!, generatedFrom: $0.sequence.request.prompt.count) }
         let logits = model.forward(segments, parallel: Parallel(pool: workers))
         let vocabulary = model.config.vocabularySize
-        var finished: [Sequence] = []
-        var promptTokens = 0
-        var generatedTokens = 0
-        for (index, entry) in batch.enumerated() {
-            let sequence = entry.sequence
-            if sequence.generated == 0 { promptTokens += entry.tokens.count }
-            guard sequence.fed == sequence.tokens.count else { continue }  // more prompt to feed
+        // The sequences whose prompt is all in sample a token each; they do so in parallel (a sampler
+        // reads the whole vocabulary, and sixteen of them one after another would cost a step's time).
+        let sampling = batch.indices.filter { batch[$0].sequence.fed == batch[$0].sequence.tokens.count }
+        let sampled = SampledTokens(count: sampling.count)
+        Parallel(pool: workers).tasks(sampling.count) { _, task in
+            let index = sampling[task]
             let row = Array(UnsafeBufferPointer(start: logits.pointer + index * vocabulary, count: vocabulary))
-            let sampled = sequence.sampler.next(row)
+            sampled.store(batch[index].sequence.sampler.next(row), at: task)
+        }
+        var finished: [Sequence] = []
+        let promptTokens = batch.reduce(0) { $0 + ($1.sequence.generated == 0 ? $1.tokens.count : 0) }
+        for (task, index) in sampling.enumerated() {
+            let sequence = batch[index].sequence
             sequence.generated += 1
-            generatedTokens += 1
-            if let reason = advance(sequence, with: sampled) {
+            if let reason = advance(sequence, with: sampled[task]) {
                 sequence.continuation.yield(
                     .finished(reason, text: sequence.text.finish(), generatedTokens: sequence.generated, cachedPromptTokens: sequence.cachedPromptTokens))
                 sequence.continuation.finish()
                 finished.append(sequence)
             }
         }
+        let generatedTokens = sampling.count
         condition.lock()
         defer { condition.unlock() }
         counters.steps += 1
@@ -321,6 +325,25 @@ public final class GenerationEngine: @unchecked Sendable {
             prefixes.append(sequence)
             if prefixes.count > settings.prefixCacheEntries { prefixes.removeFirst() }
         }
+    }
+
+    /// One slot per sampling sequence, each written by one parallel task: disjoint writes to storage
+    /// allocated before the tasks start and read after they all end (`Parallel` waits for them).
+    private final class SampledTokens: @unchecked Sendable {
+        private let slots: UnsafeMutableBufferPointer<SampledToken?>
+
+        init(count: Int) {
+            slots = .allocate(capacity: count)
+            slots.initialize(repeating: nil)
+        }
+
+        deinit {
+            slots.deinitialize()
+            slots.deallocate()
+        }
+
+        func store(_ token: SampledToken, at index: Int) { slots[index] = token }
+        subscript(index: Int) -> SampledToken { slots[index]! }
     }
 
     /// Takes a sampled token into the sequence and says why it ends, if it does.

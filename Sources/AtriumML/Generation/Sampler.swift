@@ -45,9 +45,10 @@ public struct Sampler: Sendable {
     }
 
     /// Picks the next token from `logits` (one per vocabulary entry) and remembers it for the penalties.
+    /// Log-probabilities are the model's own, before penalties, bias and temperature.
     public mutating func next(_ logits: [Float]) -> SampledToken {
         precondition(!logits.isEmpty)
-        let logprobs = Self.logSoftmax(logits)
+        let shift = Self.logSumExp(logits)
         var adjusted = logits
         for (token, count) in counts {
             adjusted[token] -= parameters.frequencyPenalty * Float(count) + parameters.presencePenalty
@@ -55,28 +56,40 @@ public struct Sampler: Sendable {
         for (token, bias) in parameters.logitBias where adjusted.indices.contains(token) { adjusted[token] += bias }
         let token = parameters.temperature <= 0 ? Self.argmax(adjusted) : draw(adjusted)
         counts[token, default: 0] += 1
-        let top = parameters.topLogprobs > 0 ? Self.top(logprobs, count: parameters.topLogprobs) : []
-        return SampledToken(token: token, logprob: logprobs[token], top: top)
+        let top = parameters.topLogprobs > 0
+            ? Self.top(logits, count: parameters.topLogprobs).map { (token: $0.token, logprob: Float(Double($0.logprob) - shift)) } : []
+        return SampledToken(token: token, logprob: Float(Double(logits[token]) - shift), top: top)
     }
 
     private mutating func draw(_ logits: [Float]) -> Int {
-        let scaled = logits.map { Double($0) / Double(parameters.temperature) }
-        let top = scaled.max()!
-        var weights = scaled.map { exp($0 - top) }
+        let inverse = 1 / Double(parameters.temperature)
+        let top = Double(logits.max()!)
+        var weights = logits.map { exp((Double($0) - top) * inverse) }
         let total = weights.reduce(0, +)
-        var candidates = Array(weights.indices)
+        var candidates: [Int]
         if parameters.topP < 1 {
-            // The smallest set of most likely tokens whose probability reaches top_p (at least one).
+            // The smallest set of most likely tokens whose probability reaches top_p (at least one). The
+            // nucleus lies among the tokens above any weight whose tokens already hold that much, so only
+            // those are sorted (a few hundred of 49,152, usually), and everything only when they fall short.
+            let wanted = Double(parameters.topP) * total
+            var floor = 1e-4
+            repeat {
+                candidates = weights.indices.filter { weights[$0] >= floor }
+                floor /= 100
+            } while candidates.reduce(0.0, { $0 + weights[$1] }) < wanted && floor > 1e-300 && candidates.count < weights.count
+            if candidates.reduce(0.0, { $0 + weights[$1] }) < wanted { candidates = Array(weights.indices) }
             candidates.sort { weights[$0] > weights[$1] || (weights[$0] == weights[$1] && $0 < $1) }
             var kept = 0
             var mass = 0.0
-            while kept < candidates.count && (kept == 0 || mass < Double(parameters.topP) * total) {
+            while kept < candidates.count && (kept == 0 || mass < wanted) {
                 mass += weights[candidates[kept]]
                 kept += 1
             }
             candidates.removeSubrange(kept...)
             let keptSet = Set(candidates)
             for index in weights.indices where !keptSet.contains(index) { weights[index] = 0 }
+        } else {
+            candidates = Array(weights.indices)
         }
         let sum = candidates.reduce(0.0) { $0 + weights[$1] }
         var threshold = random.nextUnit() * sum
@@ -94,10 +107,15 @@ public struct Sampler: Sendable {
     }
 
     static func logSoftmax(_ logits: [Float]) -> [Float] {
+        let shift = logSumExp(logits)
+        return logits.map { Float(Double($0) - shift) }
+    }
+
+    /// log Σ exp(logits), in double: what a logit less it is its log-probability.
+    static func logSumExp(_ logits: [Float]) -> Double {
         let top = logits.max()!
         let sum = logits.reduce(0.0) { $0 + exp(Double($1 - top)) }
-        let shift = Double(top) + log(sum)
-        return logits.map { Float(Double($0) - shift) }
+        return Double(top) + log(sum)
     }
 
     /// The `count` largest entries, largest first (ties by lower id).
