@@ -250,7 +250,7 @@ static F16C void qlinear16_avx2(int type, const uint8_t *weights, size_t stride,
     for (size_t i = 0; i < m; i++) {
         quantize16(x + i * ldx, k, (blocks16){values + i * k, scales + i * blocks, sums + i * blocks});
     }
-    if (atr_has_avx512_vnni()) {
+    if (atr_has_avx512_vnni() && blocks <= ATR_VNNI_MAX_BLOCKS) {
         atr_qlinear16_vnni(type, weights, stride, k, r0, r1, values, scales, sums, m, out, ldo);
     } else {
         for (size_t i = 0; i < m; i++) {

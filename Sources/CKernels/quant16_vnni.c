@@ -54,49 +54,75 @@ static inline __attribute__((always_inline)) VNNI __m512i block_weights(const in
     return _mm512_cvtepu8_epi16(both);
 }
 
-/// Weight rows [r0, r1) against M rows of 16-bit x (`values` k apart, `scales` and `sums` blocks apart).
-/// Two sums per row take alternate blocks, so that no multiply-add waits on the one before.
+/// Σ a[b]·c[b] over `n` floats, in a fixed order (16 lanes, then the lanes' sum).
+static inline __attribute__((always_inline)) VNNI float dot_fixed(const float *a, const float *c, size_t n) {
+    __m512 sum = _mm512_setzero_ps();
+    for (size_t b = 0; b < n; b += 16) {
+        const __mmask16 mask = n - b >= 16 ? 0xffff : (__mmask16)((1u << (n - b)) - 1);
+        sum = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(mask, a + b), _mm512_maskz_loadu_ps(mask, c + b), sum);
+    }
+    return _mm512_reduce_add_ps(sum);
+}
+
+/// R weight rows from `r` against M rows of 16-bit x (`values` k apart, `scales` and `sums` blocks
+/// apart). Two sums per pair of rows take alternate blocks, so that no multiply-add waits on the one
+/// before; the minimums' part (m·Σx) is summed after the blocks, as one dot product per pair. Every
+/// pair's operations are the same whatever R and M are.
 static inline __attribute__((always_inline)) VNNI void rows_vnni(
-    const int type, const int M, const uint8_t *weights, size_t stride, size_t k, size_t r0, size_t r1, const int16_t *values,
+    const int type, const int M, const int R, const uint8_t *weights, size_t stride, size_t k, size_t r, const int16_t *values,
     const float *scales, const float *sums, float *out, size_t ldo) {
     const size_t blocks = k / 32;
     const size_t block_bytes = type == 3 ? 20 : type == 2 ? 18 : 34;
-    for (size_t r = r0; r < r1; r++) {
-        const uint8_t *row = weights + r * stride;
-        __m512 even[8], odd[8];
-        float offsets[8];
+    __m512 even[2][8], odd[2][8];
+    float mins[2][ATR_VNNI_MAX_BLOCKS];
+    for (int j = 0; j < R; j++)
         for (int i = 0; i < M; i++) {
-            even[i] = _mm512_setzero_ps();
-            odd[i] = _mm512_setzero_ps();
-            offsets[i] = 0;
+            even[j][i] = _mm512_setzero_ps();
+            odd[j][i] = _mm512_setzero_ps();
         }
-        for (size_t b = 0; b < blocks; b++) {
+    for (size_t b = 0; b < blocks; b++) {
+        for (int j = 0; j < R; j++) {
             float d, m;
-            const __m512i w = block_weights(type, row + b * block_bytes, &d, &m);
+            const __m512i w = block_weights(type, weights + (r + j) * stride + b * block_bytes, &d, &m);
+            mins[j][b] = m;
             for (int i = 0; i < M; i++) {
                 const __m512i x = _mm512_loadu_si512((const void *)(values + i * k + b * 32));
                 const __m512 products = _mm512_cvtepi32_ps(_mm512_dpwssd_epi32(_mm512_setzero_si512(), w, x));
                 const __m512 scale = _mm512_set1_ps(d * scales[i * blocks + b]);
-                if (b & 1) odd[i] = _mm512_fmadd_ps(products, scale, odd[i]);
-                else even[i] = _mm512_fmadd_ps(products, scale, even[i]);
-                offsets[i] += m * sums[i * blocks + b];
+                if (b & 1) odd[j][i] = _mm512_fmadd_ps(products, scale, odd[j][i]);
+                else even[j][i] = _mm512_fmadd_ps(products, scale, even[j][i]);
             }
         }
-        for (int i = 0; i < M; i++) out[i * ldo + r] = _mm512_reduce_add_ps(_mm512_add_ps(even[i], odd[i])) + offsets[i];
     }
+    for (int j = 0; j < R; j++)
+        for (int i = 0; i < M; i++) {
+            const float offset = type == 8 ? 0 : dot_fixed(mins[j], sums + i * blocks, blocks);
+            out[i * ldo + r + j] = _mm512_reduce_add_ps(_mm512_add_ps(even[j][i], odd[j][i])) + offset;
+        }
+}
+
+/// Rows [r0, r1): two at a time where few rows of x leave registers for both, then one.
+static inline __attribute__((always_inline)) VNNI void rows_span(
+    const int type, const int M, const uint8_t *weights, size_t stride, size_t k, size_t r0, size_t r1, const int16_t *values,
+    const float *scales, const float *sums, float *out, size_t ldo) {
+    size_t r = r0;
+    if (M <= 4) {
+        for (; r + 2 <= r1; r += 2) rows_vnni(type, M, 2, weights, stride, k, r, values, scales, sums, out, ldo);
+    }
+    for (; r < r1; r++) rows_vnni(type, M, 1, weights, stride, k, r, values, scales, sums, out, ldo);
 }
 
 /// The block type and row count fixed per loop, so that the loops carry no branch on them.
 #define ROWS_FOR_TYPE(T)                                                                                                             \
     switch (M) {                                                                                                                     \
-    case 1: return rows_vnni(T, 1, weights, stride, k, r0, r1, values, scales, sums, out, ldo);                                      \
-    case 2: return rows_vnni(T, 2, weights, stride, k, r0, r1, values, scales, sums, out, ldo);                                      \
-    case 3: return rows_vnni(T, 3, weights, stride, k, r0, r1, values, scales, sums, out, ldo);                                      \
-    case 4: return rows_vnni(T, 4, weights, stride, k, r0, r1, values, scales, sums, out, ldo);                                      \
-    case 5: return rows_vnni(T, 5, weights, stride, k, r0, r1, values, scales, sums, out, ldo);                                      \
-    case 6: return rows_vnni(T, 6, weights, stride, k, r0, r1, values, scales, sums, out, ldo);                                      \
-    case 7: return rows_vnni(T, 7, weights, stride, k, r0, r1, values, scales, sums, out, ldo);                                      \
-    default: return rows_vnni(T, 8, weights, stride, k, r0, r1, values, scales, sums, out, ldo);                                     \
+    case 1: return rows_span(T, 1, weights, stride, k, r0, r1, values, scales, sums, out, ldo);                                      \
+    case 2: return rows_span(T, 2, weights, stride, k, r0, r1, values, scales, sums, out, ldo);                                      \
+    case 3: return rows_span(T, 3, weights, stride, k, r0, r1, values, scales, sums, out, ldo);                                      \
+    case 4: return rows_span(T, 4, weights, stride, k, r0, r1, values, scales, sums, out, ldo);                                      \
+    case 5: return rows_span(T, 5, weights, stride, k, r0, r1, values, scales, sums, out, ldo);                                      \
+    case 6: return rows_span(T, 6, weights, stride, k, r0, r1, values, scales, sums, out, ldo);                                      \
+    case 7: return rows_span(T, 7, weights, stride, k, r0, r1, values, scales, sums, out, ldo);                                      \
+    default: return rows_span(T, 8, weights, stride, k, r0, r1, values, scales, sums, out, ldo);                                     \
     }
 
 static VNNI void rows_any(int type, int M, const uint8_t *weights, size_t stride, size_t k, size_t r0, size_t r1, const int16_t *values,

@@ -42,7 +42,8 @@ void atr_layer_norm_portable(float *x, const float *residual, const float *gamma
 void atr_apply_panel(const float *x, size_t ldx, size_t m, size_t k, const float *panel, const float *bias, float *out, size_t ldo, size_t cols);
 
 /// Weight rows [r0, r1) of a Q4_0, Q4_1 or Q8_0 matrix against `m` rows of 16-bit activations (see
-/// quant16_vnni.c); needs `atr_has_avx512_vnni()`.
+/// quant16_vnni.c); needs `atr_has_avx512_vnni()` and k ≤ 32 · ATR_VNNI_MAX_BLOCKS.
+enum { ATR_VNNI_MAX_BLOCKS = 512 };
 void atr_qlinear16_vnni(int type, const uint8_t *weights, size_t stride, size_t k, size_t r0, size_t r1, const int16_t *values,
                         const float *scales, const float *sums, size_t m, float *out, size_t ldo);
 
