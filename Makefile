@@ -1,4 +1,4 @@
-.PHONY: run model test build release deps bench-gateway clean
+.PHONY: run model test build release deps bench-gateway bench-generate clean
 
 # Sets everything up and runs the server on the embedded defaults (SQLite under ./data, the embedded
 # engine serving all-MiniLM-L6-v2 and SmolLM2-135M-Instruct).
@@ -28,6 +28,11 @@ test:
 
 bench-gateway:
 	bench/gateway/run.sh
+
+# Chat generation on SmolLM2-135M-Instruct: Atrium against llama.cpp (native build and the xllamacpp
+# wheel) and transformers fp32 (REPEAT=3 THREADS=2 by default); results in bench/results/generate-*.
+bench-generate:
+	bench/generate/run.sh
 
 clean:
 	rm -rf .build data
