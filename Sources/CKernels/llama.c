@@ -181,13 +181,13 @@ static AVX2 void quantize16(const float *x, size_t k, blocks16 out) {
         _mm256_storeu_ps(lanes, amax8);
         float amax = 0;
         for (int j = 0; j < 8; j++) amax = lanes[j] > amax ? lanes[j] : amax;
-        const __m256 inverse = _mm256_set1_ps(amax > 0 ? 32767.0f / amax : 0);
+        const __m256 inverse = _mm256_set1_ps(amax > 0 ? ATR_Q16_MAX / amax : 0);
         // Rounded to nearest (the default rounding mode), packed to 16 bits in order.
         const __m256i a = _mm256_cvtps_epi32(_mm256_mul_ps(v0, inverse)), b8 = _mm256_cvtps_epi32(_mm256_mul_ps(v1, inverse));
         const __m256i c = _mm256_cvtps_epi32(_mm256_mul_ps(v2, inverse)), d = _mm256_cvtps_epi32(_mm256_mul_ps(v3, inverse));
         _mm256_storeu_si256((__m256i *)(out.values + b * 32), _mm256_permute4x64_epi64(_mm256_packs_epi32(a, b8), 0xD8));
         _mm256_storeu_si256((__m256i *)(out.values + b * 32 + 16), _mm256_permute4x64_epi64(_mm256_packs_epi32(c, d), 0xD8));
-        out.scales[b] = amax / 32767.0f;
+        out.scales[b] = amax / ATR_Q16_MAX;
         out.sums[b] = hsum(_mm256_add_ps(_mm256_add_ps(v0, v1), _mm256_add_ps(v2, v3)));
     }
 }

@@ -7,6 +7,8 @@
 #include "ckernels.h"
 #include "simd.h"
 
+#include <stdlib.h>
+
 #if defined(__x86_64__)
 #include <immintrin.h>
 
@@ -29,22 +31,23 @@ int atr_has_avx512_vnni(void) {
     return vnni_allowed && vnni_state && atr_has_avx2();
 }
 
-/// A block's 32 weights as 16-bit integers in GGML's order, its scale `d` and minimum `m` (the
-/// weight is q·d + m; Q4_0's q − 8 is written as m = −8·d).
-static inline __attribute__((always_inline)) VNNI __m512i block_weights(const int type, const uint8_t *block, float *d, float *m) {
+/// A block's 32 weights as 16-bit integers in GGML's order, with its scale `d` in lane 0 of `dm` and
+/// its minimum `m` in lane 1 (the weight is q·d + m; Q4_0's q − 8 is written as m = −8·d). Both halves
+/// convert in one instruction.
+static inline __attribute__((always_inline)) VNNI __m512i block_weights(const int type, const uint8_t *block, __m128 *dm) {
+    uint32_t head;
+    memcpy(&head, block, 4);
     if (type == 8) {
-        *d = _cvtsh_ss((uint16_t)(block[0] | block[1] << 8));
-        *m = 0;
+        *dm = _mm_cvtph_ps(_mm_cvtsi32_si128((int)(head & 0xffff)));
         return _mm512_cvtepi8_epi16(_mm256_loadu_si256((const __m256i *)(block + 2)));
     }
     const uint8_t *qs;
     if (type == 3) {
-        *d = _cvtsh_ss((uint16_t)(block[0] | block[1] << 8));
-        *m = _cvtsh_ss((uint16_t)(block[2] | block[3] << 8));
+        *dm = _mm_cvtph_ps(_mm_cvtsi32_si128((int)head));
         qs = block + 4;
     } else {
-        *d = _cvtsh_ss((uint16_t)(block[0] | block[1] << 8));
-        *m = -8 * *d;
+        const __m128 d = _mm_cvtph_ps(_mm_cvtsi32_si128((int)(head & 0xffff)));
+        *dm = _mm_unpacklo_ps(d, _mm_mul_ss(d, _mm_set_ss(-8)));
         qs = block + 2;
     }
     const __m128i bytes = _mm_loadu_si128((const __m128i *)qs);
@@ -73,24 +76,38 @@ static inline __attribute__((always_inline)) VNNI void rows_vnni(
     const float *scales, const float *sums, float *out, size_t ldo) {
     const size_t blocks = k / 32;
     const size_t block_bytes = type == 3 ? 20 : type == 2 ? 18 : 34;
-    __m512 even[2][8], odd[2][8];
-    float mins[2][ATR_VNNI_MAX_BLOCKS];
+    __m512 even[4][8], odd[4][8];
+    float mins[4][ATR_VNNI_MAX_BLOCKS];
     for (int j = 0; j < R; j++)
         for (int i = 0; i < M; i++) {
             even[j][i] = _mm512_setzero_ps();
             odd[j][i] = _mm512_setzero_ps();
         }
+    // Blocks in pairs, the first of each into `even`, the second into `odd`.
     for (size_t b = 0; b < blocks; b++) {
         for (int j = 0; j < R; j++) {
-            float d, m;
-            const __m512i w = block_weights(type, weights + (r + j) * stride + b * block_bytes, &d, &m);
-            mins[j][b] = m;
+            __m128 dm;
+            _mm_prefetch((const char *)(weights + (r + j + 8) * stride + b * block_bytes), _MM_HINT_T0);
+            const __m512i w = block_weights(type, weights + (r + j) * stride + b * block_bytes, &dm);
+            mins[j][b] = _mm_cvtss_f32(_mm_movehdup_ps(dm));
             for (int i = 0; i < M; i++) {
                 const __m512i x = _mm512_loadu_si512((const void *)(values + i * k + b * 32));
                 const __m512 products = _mm512_cvtepi32_ps(_mm512_dpwssd_epi32(_mm512_setzero_si512(), w, x));
-                const __m512 scale = _mm512_set1_ps(d * scales[i * blocks + b]);
-                if (b & 1) odd[j][i] = _mm512_fmadd_ps(products, scale, odd[j][i]);
-                else even[j][i] = _mm512_fmadd_ps(products, scale, even[j][i]);
+                const __m512 scale = _mm512_broadcastss_ps(_mm_mul_ss(dm, _mm_load_ss(scales + i * blocks + b)));
+                even[j][i] = _mm512_fmadd_ps(products, scale, even[j][i]);
+            }
+        }
+        if (++b == blocks) break;
+        for (int j = 0; j < R; j++) {
+            __m128 dm;
+            _mm_prefetch((const char *)(weights + (r + j + 8) * stride + b * block_bytes), _MM_HINT_T0);
+            const __m512i w = block_weights(type, weights + (r + j) * stride + b * block_bytes, &dm);
+            mins[j][b] = _mm_cvtss_f32(_mm_movehdup_ps(dm));
+            for (int i = 0; i < M; i++) {
+                const __m512i x = _mm512_loadu_si512((const void *)(values + i * k + b * 32));
+                const __m512 products = _mm512_cvtepi32_ps(_mm512_dpwssd_epi32(_mm512_setzero_si512(), w, x));
+                const __m512 scale = _mm512_broadcastss_ps(_mm_mul_ss(dm, _mm_load_ss(scales + i * blocks + b)));
+                odd[j][i] = _mm512_fmadd_ps(products, scale, odd[j][i]);
             }
         }
     }
@@ -101,11 +118,80 @@ static inline __attribute__((always_inline)) VNNI void rows_vnni(
         }
 }
 
-/// Rows [r0, r1): two at a time where few rows of x leave registers for both, then one.
+/// The 4-bit blocks two at a time with 8-bit products: the 64 weights of blocks b and b+1 as unsigned
+/// bytes meet each activation's two signed bytes (x = 256·high + low, exact) in two VPDPBUSD, whose 16
+/// sums recombine into the same integers as the 16-bit path's; lanes 0–7 belong to block b, 8–15 to
+/// block b+1, each scaled by its own d·s. About half the instructions of a block at a time.
+static inline __attribute__((always_inline)) VNNI void rows_vnni8(
+    const int type, const int M, const int R, const uint8_t *weights, size_t stride, size_t k, size_t r, const int8_t *high,
+    const int8_t *low, const float *scales, const float *sums, float *out, size_t ldo) {
+    const size_t blocks = k / 32;
+    const size_t block_bytes = type == 3 ? 20 : 18, head = type == 3 ? 4 : 2;
+    const __m128i mask = _mm_set1_epi8(0x0f);
+    __m512 acc[4][8];
+    float mins[4][ATR_VNNI_MAX_BLOCKS];
+    for (int j = 0; j < R; j++)
+        for (int i = 0; i < M; i++) acc[j][i] = _mm512_setzero_ps();
+    for (size_t b = 0; b < blocks; b += 2) {
+        const int pair = b + 1 < blocks;
+        const __mmask64 lanes = pair ? ~(__mmask64)0 : 0xffffffffull;
+        for (int j = 0; j < R; j++) {
+            const uint8_t *first = weights + (r + j) * stride + b * block_bytes, *second = first + block_bytes;
+            // The weights stream from memory once per token: ask for them a few rows ahead.
+            _mm_prefetch((const char *)(first + 8 * stride), _MM_HINT_T0);
+            const __m128i q0 = _mm_loadu_si128((const __m128i *)(first + head));
+            const __m128i q1 = pair ? _mm_loadu_si128((const __m128i *)(second + head)) : _mm_setzero_si128();
+            const __m256i w0 = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_and_si128(q0, mask)), _mm_and_si128(_mm_srli_epi16(q0, 4), mask), 1);
+            const __m256i w1 = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_and_si128(q1, mask)), _mm_and_si128(_mm_srli_epi16(q1, 4), mask), 1);
+            const __m512i w = _mm512_inserti64x4(_mm512_castsi256_si512(w0), w1, 1);
+            __m128 dm0, dm1 = _mm_setzero_ps();
+            uint32_t h0, h1 = 0;
+            memcpy(&h0, first, 4);
+            if (pair) memcpy(&h1, second, 4);
+            if (type == 3) {
+                dm0 = _mm_cvtph_ps(_mm_cvtsi32_si128((int)h0));
+                dm1 = _mm_cvtph_ps(_mm_cvtsi32_si128((int)h1));
+            } else {
+                const __m128 d0 = _mm_cvtph_ps(_mm_cvtsi32_si128((int)(h0 & 0xffff))), d1 = _mm_cvtph_ps(_mm_cvtsi32_si128((int)(h1 & 0xffff)));
+                dm0 = _mm_unpacklo_ps(d0, _mm_mul_ss(d0, _mm_set_ss(-8)));
+                dm1 = _mm_unpacklo_ps(d1, _mm_mul_ss(d1, _mm_set_ss(-8)));
+            }
+            mins[j][b] = _mm_cvtss_f32(_mm_movehdup_ps(dm0));
+            if (pair) mins[j][b + 1] = _mm_cvtss_f32(_mm_movehdup_ps(dm1));
+            for (int i = 0; i < M; i++) {
+                const __m512i xh = _mm512_maskz_loadu_epi8(lanes, high + i * k + b * 32), xl = _mm512_maskz_loadu_epi8(lanes, low + i * k + b * 32);
+                const __m512i sum = _mm512_add_epi32(
+                    _mm512_slli_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), w, xh), 8), _mm512_dpbusd_epi32(_mm512_setzero_si512(), w, xl));
+                const float s1 = pair ? scales[i * blocks + b + 1] : 0;
+                const __m512 scale = _mm512_mask_blend_ps(
+                    0xff00, _mm512_broadcastss_ps(_mm_mul_ss(dm0, _mm_load_ss(scales + i * blocks + b))),
+                    _mm512_broadcastss_ps(_mm_mul_ss(dm1, _mm_set_ss(s1))));
+                acc[j][i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sum), scale, acc[j][i]);
+            }
+        }
+    }
+    for (int j = 0; j < R; j++)
+        for (int i = 0; i < M; i++) out[i * ldo + r + j] = _mm512_reduce_add_ps(acc[j][i]) + dot_fixed(mins[j], sums + i * blocks, blocks);
+}
+
+/// Rows [r0, r1): four or two at a time where few rows of x leave registers for them, then one.
 static inline __attribute__((always_inline)) VNNI void rows_span(
     const int type, const int M, const uint8_t *weights, size_t stride, size_t k, size_t r0, size_t r1, const int16_t *values,
-    const float *scales, const float *sums, float *out, size_t ldo) {
+    const int8_t *high, const int8_t *low, const float *scales, const float *sums, float *out, size_t ldo) {
     size_t r = r0;
+    if (type != 8) {
+        if (M <= 2) {
+            for (; r + 4 <= r1; r += 4) rows_vnni8(type, M, 4, weights, stride, k, r, high, low, scales, sums, out, ldo);
+        }
+        if (M <= 4) {
+            for (; r + 2 <= r1; r += 2) rows_vnni8(type, M, 2, weights, stride, k, r, high, low, scales, sums, out, ldo);
+        }
+        for (; r < r1; r++) rows_vnni8(type, M, 1, weights, stride, k, r, high, low, scales, sums, out, ldo);
+        return;
+    }
+    if (M <= 2) {
+        for (; r + 4 <= r1; r += 4) rows_vnni(type, M, 4, weights, stride, k, r, values, scales, sums, out, ldo);
+    }
     if (M <= 4) {
         for (; r + 2 <= r1; r += 2) rows_vnni(type, M, 2, weights, stride, k, r, values, scales, sums, out, ldo);
     }
@@ -115,18 +201,18 @@ static inline __attribute__((always_inline)) VNNI void rows_span(
 /// The block type and row count fixed per loop, so that the loops carry no branch on them.
 #define ROWS_FOR_TYPE(T)                                                                                                             \
     switch (M) {                                                                                                                     \
-    case 1: return rows_span(T, 1, weights, stride, k, r0, r1, values, scales, sums, out, ldo);                                      \
-    case 2: return rows_span(T, 2, weights, stride, k, r0, r1, values, scales, sums, out, ldo);                                      \
-    case 3: return rows_span(T, 3, weights, stride, k, r0, r1, values, scales, sums, out, ldo);                                      \
-    case 4: return rows_span(T, 4, weights, stride, k, r0, r1, values, scales, sums, out, ldo);                                      \
-    case 5: return rows_span(T, 5, weights, stride, k, r0, r1, values, scales, sums, out, ldo);                                      \
-    case 6: return rows_span(T, 6, weights, stride, k, r0, r1, values, scales, sums, out, ldo);                                      \
-    case 7: return rows_span(T, 7, weights, stride, k, r0, r1, values, scales, sums, out, ldo);                                      \
-    default: return rows_span(T, 8, weights, stride, k, r0, r1, values, scales, sums, out, ldo);                                     \
+    case 1: return rows_span(T, 1, weights, stride, k, r0, r1, values, high, low, scales, sums, out, ldo);                                      \
+    case 2: return rows_span(T, 2, weights, stride, k, r0, r1, values, high, low, scales, sums, out, ldo);                                      \
+    case 3: return rows_span(T, 3, weights, stride, k, r0, r1, values, high, low, scales, sums, out, ldo);                                      \
+    case 4: return rows_span(T, 4, weights, stride, k, r0, r1, values, high, low, scales, sums, out, ldo);                                      \
+    case 5: return rows_span(T, 5, weights, stride, k, r0, r1, values, high, low, scales, sums, out, ldo);                                      \
+    case 6: return rows_span(T, 6, weights, stride, k, r0, r1, values, high, low, scales, sums, out, ldo);                                      \
+    case 7: return rows_span(T, 7, weights, stride, k, r0, r1, values, high, low, scales, sums, out, ldo);                                      \
+    default: return rows_span(T, 8, weights, stride, k, r0, r1, values, high, low, scales, sums, out, ldo);                                     \
     }
 
 static VNNI void rows_any(int type, int M, const uint8_t *weights, size_t stride, size_t k, size_t r0, size_t r1, const int16_t *values,
-                          const float *scales, const float *sums, float *out, size_t ldo) {
+                          const int8_t *high, const int8_t *low, const float *scales, const float *sums, float *out, size_t ldo) {
     switch (type) {
     case 3: ROWS_FOR_TYPE(3)
     case 2: ROWS_FOR_TYPE(2)
@@ -137,10 +223,24 @@ static VNNI void rows_any(int type, int M, const uint8_t *weights, size_t stride
 void atr_qlinear16_vnni(int type, const uint8_t *weights, size_t stride, size_t k, size_t r0, size_t r1, const int16_t *values,
                         const float *scales, const float *sums, size_t m, float *out, size_t ldo) {
     const size_t blocks = k / 32;
+    // Each activation as two signed bytes, for the 4-bit types' 8-bit products.
+    int8_t *high = NULL, *low = NULL;
+    if (type != 8) {
+        high = malloc(m * k);
+        low = malloc(m * k);
+        for (size_t q = 0; q < m * k; q++) {
+            const int h = (values[q] + 128) >> 8;
+            high[q] = (int8_t)h;
+            low[q] = (int8_t)(values[q] - 256 * h);
+        }
+    }
     for (size_t i = 0; i < m; i += 8) {
         const int rows = m - i < 8 ? (int)(m - i) : 8;
-        rows_any(type, rows, weights, stride, k, r0, r1, values + i * k, scales + i * blocks, sums + i * blocks, out + i * ldo, ldo);
+        rows_any(type, rows, weights, stride, k, r0, r1, values + i * k, high ? high + i * k : NULL, low ? low + i * k : NULL, scales + i * blocks,
+                 sums + i * blocks, out + i * ldo, ldo);
     }
+    free(high);
+    free(low);
 }
 #else
 void atr_use_avx512_kernels(int allowed) { (void)allowed; }

@@ -76,7 +76,7 @@ public final class GenerativeModel: Sendable {
             "eos_token": .string(tokenizer.eos.map { tokenizer.tokens[$0] } ?? ""),
         ]
         // transformers passes both, as None when absent; templates test them with `is not none`.
-        context["tools"] = tools ?? .none
+        context["tools"] = tools ?? TemplateValue.none
         context["documents"] = TemplateValue.none
         return tokenizer.encodeTemplated(try template.render(context))
     }
