@@ -124,8 +124,8 @@ static inline __attribute__((always_inline)) VNNI void rows_vnni(
 /// block b+1, each scaled by its own d·s. About half the instructions of a block at a time.
 static inline __attribute__((always_inline)) VNNI void rows_vnni8(
     const int type, const int M, const int R, const uint8_t *weights, size_t stride, size_t k, size_t r, const int8_t *high,
-    const int8_t *low, const float *scales, const float *sums, float *out, size_t ldo) {
-    const size_t blocks = k / 32;
+    const int8_t *low, const float *pair_scales, const float *sums, float *out, size_t ldo) {
+    const size_t blocks = k / 32, pairs = (blocks + 1) / 2;
     const size_t block_bytes = type == 3 ? 20 : 18, head = type == 3 ? 4 : 2;
     const __m128i mask = _mm_set1_epi8(0x0f);
     __m512 acc[4][8];
@@ -158,15 +158,15 @@ static inline __attribute__((always_inline)) VNNI void rows_vnni8(
             }
             mins[j][b] = _mm_cvtss_f32(_mm_movehdup_ps(dm0));
             if (pair) mins[j][b + 1] = _mm_cvtss_f32(_mm_movehdup_ps(dm1));
+            // The weights' scales for the pair's two halves, shared by every row of x; each row brings
+            // its own pair of activation scales, laid out the same way.
+            const __m512 d = _mm512_mask_blend_ps(0xff00, _mm512_broadcastss_ps(dm0), _mm512_broadcastss_ps(dm1));
             for (int i = 0; i < M; i++) {
                 const __m512i xh = _mm512_maskz_loadu_epi8(lanes, high + i * k + b * 32), xl = _mm512_maskz_loadu_epi8(lanes, low + i * k + b * 32);
                 const __m512i sum = _mm512_add_epi32(
                     _mm512_slli_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), w, xh), 8), _mm512_dpbusd_epi32(_mm512_setzero_si512(), w, xl));
-                const float s1 = pair ? scales[i * blocks + b + 1] : 0;
-                const __m512 scale = _mm512_mask_blend_ps(
-                    0xff00, _mm512_broadcastss_ps(_mm_mul_ss(dm0, _mm_load_ss(scales + i * blocks + b))),
-                    _mm512_broadcastss_ps(_mm_mul_ss(dm1, _mm_set_ss(s1))));
-                acc[j][i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sum), scale, acc[j][i]);
+                const __m512 scaled = _mm512_mul_ps(_mm512_cvtepi32_ps(sum), _mm512_loadu_ps(pair_scales + (i * pairs + b / 2) * 16));
+                acc[j][i] = _mm512_fmadd_ps(scaled, d, acc[j][i]);
             }
         }
     }
@@ -177,16 +177,16 @@ static inline __attribute__((always_inline)) VNNI void rows_vnni8(
 /// Rows [r0, r1): four or two at a time where few rows of x leave registers for them, then one.
 static inline __attribute__((always_inline)) VNNI void rows_span(
     const int type, const int M, const uint8_t *weights, size_t stride, size_t k, size_t r0, size_t r1, const int16_t *values,
-    const int8_t *high, const int8_t *low, const float *scales, const float *sums, float *out, size_t ldo) {
+    const int8_t *high, const int8_t *low, const float *pair_scales, const float *scales, const float *sums, float *out, size_t ldo) {
     size_t r = r0;
     if (type != 8) {
         if (M <= 2) {
-            for (; r + 4 <= r1; r += 4) rows_vnni8(type, M, 4, weights, stride, k, r, high, low, scales, sums, out, ldo);
+            for (; r + 4 <= r1; r += 4) rows_vnni8(type, M, 4, weights, stride, k, r, high, low, pair_scales, sums, out, ldo);
         }
         if (M <= 4) {
-            for (; r + 2 <= r1; r += 2) rows_vnni8(type, M, 2, weights, stride, k, r, high, low, scales, sums, out, ldo);
+            for (; r + 2 <= r1; r += 2) rows_vnni8(type, M, 2, weights, stride, k, r, high, low, pair_scales, sums, out, ldo);
         }
-        for (; r < r1; r++) rows_vnni8(type, M, 1, weights, stride, k, r, high, low, scales, sums, out, ldo);
+        for (; r < r1; r++) rows_vnni8(type, M, 1, weights, stride, k, r, high, low, pair_scales, sums, out, ldo);
         return;
     }
     if (M <= 2) {
@@ -201,18 +201,19 @@ static inline __attribute__((always_inline)) VNNI void rows_span(
 /// The block type and row count fixed per loop, so that the loops carry no branch on them.
 #define ROWS_FOR_TYPE(T)                                                                                                             \
     switch (M) {                                                                                                                     \
-    case 1: return rows_span(T, 1, weights, stride, k, r0, r1, values, high, low, scales, sums, out, ldo);                                      \
-    case 2: return rows_span(T, 2, weights, stride, k, r0, r1, values, high, low, scales, sums, out, ldo);                                      \
-    case 3: return rows_span(T, 3, weights, stride, k, r0, r1, values, high, low, scales, sums, out, ldo);                                      \
-    case 4: return rows_span(T, 4, weights, stride, k, r0, r1, values, high, low, scales, sums, out, ldo);                                      \
-    case 5: return rows_span(T, 5, weights, stride, k, r0, r1, values, high, low, scales, sums, out, ldo);                                      \
-    case 6: return rows_span(T, 6, weights, stride, k, r0, r1, values, high, low, scales, sums, out, ldo);                                      \
-    case 7: return rows_span(T, 7, weights, stride, k, r0, r1, values, high, low, scales, sums, out, ldo);                                      \
-    default: return rows_span(T, 8, weights, stride, k, r0, r1, values, high, low, scales, sums, out, ldo);                                     \
+    case 1: return rows_span(T, 1, weights, stride, k, r0, r1, values, high, low, pair_scales, scales, sums, out, ldo);                                      \
+    case 2: return rows_span(T, 2, weights, stride, k, r0, r1, values, high, low, pair_scales, scales, sums, out, ldo);                                      \
+    case 3: return rows_span(T, 3, weights, stride, k, r0, r1, values, high, low, pair_scales, scales, sums, out, ldo);                                      \
+    case 4: return rows_span(T, 4, weights, stride, k, r0, r1, values, high, low, pair_scales, scales, sums, out, ldo);                                      \
+    case 5: return rows_span(T, 5, weights, stride, k, r0, r1, values, high, low, pair_scales, scales, sums, out, ldo);                                      \
+    case 6: return rows_span(T, 6, weights, stride, k, r0, r1, values, high, low, pair_scales, scales, sums, out, ldo);                                      \
+    case 7: return rows_span(T, 7, weights, stride, k, r0, r1, values, high, low, pair_scales, scales, sums, out, ldo);                                      \
+    default: return rows_span(T, 8, weights, stride, k, r0, r1, values, high, low, pair_scales, scales, sums, out, ldo);                                     \
     }
 
 static VNNI void rows_any(int type, int M, const uint8_t *weights, size_t stride, size_t k, size_t r0, size_t r1, const int16_t *values,
-                          const int8_t *high, const int8_t *low, const float *scales, const float *sums, float *out, size_t ldo) {
+                          const int8_t *high, const int8_t *low, const float *pair_scales, const float *scales, const float *sums, float *out,
+                          size_t ldo) {
     switch (type) {
     case 3: ROWS_FOR_TYPE(3)
     case 2: ROWS_FOR_TYPE(2)
@@ -223,22 +224,30 @@ static VNNI void rows_any(int type, int M, const uint8_t *weights, size_t stride
 void atr_qlinear16_vnni(int type, const uint8_t *weights, size_t stride, size_t k, size_t r0, size_t r1, const int16_t *values,
                         const float *scales, const float *sums, size_t m, float *out, size_t ldo) {
     const size_t blocks = k / 32;
-    // Each activation as two signed bytes, for the 4-bit types' 8-bit products.
+    // Each activation as two signed bytes, and each row's block scales as 16 lanes per pair of blocks
+    // (8 of each), for the 4-bit types' 8-bit products.
+    const size_t pairs = (blocks + 1) / 2;
     int8_t *high = NULL, *low = NULL;
+    float *pair_scales = NULL;
     if (type != 8) {
         high = malloc(m * k);
         low = malloc(m * k);
+        pair_scales = malloc(m * pairs * 16 * sizeof(float));
         for (size_t q = 0; q < m * k; q++) {
             const int h = (values[q] + 128) >> 8;
             high[q] = (int8_t)h;
             low[q] = (int8_t)(values[q] - 256 * h);
         }
+        for (size_t i = 0; i < m; i++)
+            for (size_t b = 0; b < 2 * pairs; b++)
+                for (int lane = 0; lane < 8; lane++) pair_scales[(i * pairs + b / 2) * 16 + (b % 2) * 8 + lane] = b < blocks ? scales[i * blocks + b] : 0;
     }
     for (size_t i = 0; i < m; i += 8) {
         const int rows = m - i < 8 ? (int)(m - i) : 8;
-        rows_any(type, rows, weights, stride, k, r0, r1, values + i * k, high ? high + i * k : NULL, low ? low + i * k : NULL, scales + i * blocks,
-                 sums + i * blocks, out + i * ldo, ldo);
+        rows_any(type, rows, weights, stride, k, r0, r1, values + i * k, high ? high + i * k : NULL, low ? low + i * k : NULL,
+                 pair_scales ? pair_scales + i * pairs * 16 : NULL, scales + i * blocks, sums + i * blocks, out + i * ldo, ldo);
     }
+    free(pair_scales);
     free(high);
     free(low);
 }

@@ -16,6 +16,9 @@ public struct SamplingParameters: Sendable, Equatable {
     public var logitBias: [Int: Float] = [:]
     /// How many alternatives to report with their log-probabilities at each step (0…20).
     public var topLogprobs = 0
+    /// Whether the chosen token's log-probability is wanted (it costs a pass over the vocabulary); when
+    /// not, `SampledToken.logprob` is 0.
+    public var logprobs = true
 
     public init() {}
 }
@@ -48,17 +51,20 @@ public struct Sampler: Sendable {
     /// Log-probabilities are the model's own, before penalties, bias and temperature.
     public mutating func next(_ logits: [Float]) -> SampledToken {
         precondition(!logits.isEmpty)
-        let shift = Self.logSumExp(logits)
+        let shift = parameters.logprobs || parameters.topLogprobs > 0 ? Self.logSumExp(logits) : 0
         var adjusted = logits
-        for (token, count) in counts {
-            adjusted[token] -= parameters.frequencyPenalty * Float(count) + parameters.presencePenalty
+        if parameters.frequencyPenalty != 0 || parameters.presencePenalty != 0 {
+            for (token, count) in counts {
+                adjusted[token] -= parameters.frequencyPenalty * Float(count) + parameters.presencePenalty
+            }
         }
         for (token, bias) in parameters.logitBias where adjusted.indices.contains(token) { adjusted[token] += bias }
         let token = parameters.temperature <= 0 ? Self.argmax(adjusted) : draw(adjusted)
         counts[token, default: 0] += 1
         let top = parameters.topLogprobs > 0
             ? Self.top(logits, count: parameters.topLogprobs).map { (token: $0.token, logprob: Float(Double($0.logprob) - shift)) } : []
-        return SampledToken(token: token, logprob: Float(Double(logits[token]) - shift), top: top)
+        let logprob = parameters.logprobs || parameters.topLogprobs > 0 ? Float(Double(logits[token]) - shift) : 0
+        return SampledToken(token: token, logprob: logprob, top: top)
     }
 
     private mutating func draw(_ logits: [Float]) -> Int {

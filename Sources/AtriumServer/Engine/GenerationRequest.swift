@@ -57,6 +57,7 @@ struct GenerationRequest {
                 "The model `\(modelName)` cannot be held to a response format ('\(format.prefix(40))'); leave 'response_format' out or set it to text.",
                 param: "response_format.type")
         }
+        sampling.logprobs = logprobs
         if let temperature = body["temperature"]?.number { sampling.temperature = Float(temperature) }
         if let topP = body["top_p"]?.number { sampling.topP = Float(topP) }
         if let seed = body["seed"]?.intValue { sampling.seed = UInt64(bitPattern: seed) }
