@@ -89,7 +89,7 @@ struct EmbeddedGeneration: Sendable {
                     for choice in choices {
                         group.addTask {
                             output.yield(format.opening(choice: choice.index, prompt: choice.prompt))
-                            var state = GenerationFormat.StreamState(prompt: choice.prompt)
+                            var state = GenerationFormat.StreamState()
                             for try await event in choice.events {
                                 if let chunk = format.chunk(for: event, choice: choice.index, state: &state) { output.yield(chunk) }
                             }

@@ -53,13 +53,10 @@ struct GenerationFormat: Sendable {
     /// Where a streamed choice stands: log-probabilities of tokens whose text is still held back wait
     /// for the chunk that shows it.
     struct StreamState: Sendable {
-        var prompt: Int
         var pending: [SampledToken] = []
         var shown = 0
         /// Tokens generated so far (a stop token too, once the end says so).
         var generatedTokens = 0
-
-        init(prompt: Int) { self.prompt = prompt }
     }
 
     func response(_ choices: [Collected], promptTokens: Int) -> JSONValue {
