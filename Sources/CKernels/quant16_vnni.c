@@ -67,6 +67,26 @@ static inline __attribute__((always_inline)) VNNI float dot_fixed(const float *a
     return _mm512_reduce_add_ps(sum);
 }
 
+/// Block `b` of R weight rows against M rows of 16-bit x, into `acc`; its minimums into `mins`.
+static inline __attribute__((always_inline)) VNNI void block16(
+    const int type, const int M, const int R, const uint8_t *weights, size_t stride, size_t k, size_t r, size_t b, const int16_t *values,
+    const float *scales, __m512 acc[4][8], float mins[4][ATR_VNNI_MAX_BLOCKS]) {
+    const size_t blocks = k / 32;
+    const size_t block_bytes = type == 3 ? 20 : type == 2 ? 18 : 34;
+    for (int j = 0; j < R; j++) {
+        __m128 dm;
+        _mm_prefetch((const char *)(weights + (r + j + 8) * stride + b * block_bytes), _MM_HINT_T0);
+        const __m512i w = block_weights(type, weights + (r + j) * stride + b * block_bytes, &dm);
+        mins[j][b] = _mm_cvtss_f32(_mm_movehdup_ps(dm));
+        for (int i = 0; i < M; i++) {
+            const __m512i x = _mm512_loadu_si512((const void *)(values + i * k + b * 32));
+            const __m512 products = _mm512_cvtepi32_ps(_mm512_dpwssd_epi32(_mm512_setzero_si512(), w, x));
+            const __m512 scale = _mm512_broadcastss_ps(_mm_mul_ss(dm, _mm_load_ss(scales + i * blocks + b)));
+            acc[j][i] = _mm512_fmadd_ps(products, scale, acc[j][i]);
+        }
+    }
+}
+
 /// R weight rows from `r` against M rows of 16-bit x (`values` k apart, `scales` and `sums` blocks
 /// apart). Two sums per pair of rows take alternate blocks, so that no multiply-add waits on the one
 /// before; the minimums' part (m·Σx) is summed after the blocks, as one dot product per pair. Every
@@ -75,7 +95,6 @@ static inline __attribute__((always_inline)) VNNI void rows_vnni(
     const int type, const int M, const int R, const uint8_t *weights, size_t stride, size_t k, size_t r, const int16_t *values,
     const float *scales, const float *sums, float *out, size_t ldo) {
     const size_t blocks = k / 32;
-    const size_t block_bytes = type == 3 ? 20 : type == 2 ? 18 : 34;
     __m512 even[4][8], odd[4][8];
     float mins[4][ATR_VNNI_MAX_BLOCKS];
     for (int j = 0; j < R; j++)
@@ -85,31 +104,9 @@ static inline __attribute__((always_inline)) VNNI void rows_vnni(
         }
     // Blocks in pairs, the first of each into `even`, the second into `odd`.
     for (size_t b = 0; b < blocks; b++) {
-        for (int j = 0; j < R; j++) {
-            __m128 dm;
-            _mm_prefetch((const char *)(weights + (r + j + 8) * stride + b * block_bytes), _MM_HINT_T0);
-            const __m512i w = block_weights(type, weights + (r + j) * stride + b * block_bytes, &dm);
-            mins[j][b] = _mm_cvtss_f32(_mm_movehdup_ps(dm));
-            for (int i = 0; i < M; i++) {
-                const __m512i x = _mm512_loadu_si512((const void *)(values + i * k + b * 32));
-                const __m512 products = _mm512_cvtepi32_ps(_mm512_dpwssd_epi32(_mm512_setzero_si512(), w, x));
-                const __m512 scale = _mm512_broadcastss_ps(_mm_mul_ss(dm, _mm_load_ss(scales + i * blocks + b)));
-                even[j][i] = _mm512_fmadd_ps(products, scale, even[j][i]);
-            }
-        }
+        block16(type, M, R, weights, stride, k, r, b, values, scales, even, mins);
         if (++b == blocks) break;
-        for (int j = 0; j < R; j++) {
-            __m128 dm;
-            _mm_prefetch((const char *)(weights + (r + j + 8) * stride + b * block_bytes), _MM_HINT_T0);
-            const __m512i w = block_weights(type, weights + (r + j) * stride + b * block_bytes, &dm);
-            mins[j][b] = _mm_cvtss_f32(_mm_movehdup_ps(dm));
-            for (int i = 0; i < M; i++) {
-                const __m512i x = _mm512_loadu_si512((const void *)(values + i * k + b * 32));
-                const __m512 products = _mm512_cvtepi32_ps(_mm512_dpwssd_epi32(_mm512_setzero_si512(), w, x));
-                const __m512 scale = _mm512_broadcastss_ps(_mm_mul_ss(dm, _mm_load_ss(scales + i * blocks + b)));
-                odd[j][i] = _mm512_fmadd_ps(products, scale, odd[j][i]);
-            }
-        }
+        block16(type, M, R, weights, stride, k, r, b, values, scales, odd, mins);
     }
     for (int j = 0; j < R; j++)
         for (int i = 0; i < M; i++) {
