@@ -26,12 +26,12 @@ struct Chat: AsyncParsableCommand {
         let folder = URL(fileURLWithPath: config.resolvedModelsDirectory).appendingPathComponent(model)
         let generator: GenerativeModel
         do {
-            guard let file = try GenerativeModel.file(in: folder) else {
-                throw ValidationError("\(model) is not an imported chat model (no GGUF file in \(folder.path)); see `atrium models list`.")
+            guard let source = try GenerativeModel.source(in: folder) else {
+                throw ValidationError("\(model) is not an imported chat model (\(folder.path) holds neither a GGUF file nor a causal language model); see `atrium models list`.")
             }
             var settings = GenerationEngine.Settings()
             settings.threads = config.engineThreads
-            generator = try GenerativeModel(file: file.path, settings: settings)
+            generator = try GenerativeModel(source: source, settings: settings)
         } catch let error as ModelLoadError {
             throw ValidationError("Cannot load \(model): \(error)")
         } catch let error as CocoaError where error.code == .fileReadNoSuchFile {

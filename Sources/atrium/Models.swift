@@ -86,10 +86,8 @@ struct Models: AsyncParsableCommand {
             for name in names {
                 let folder = directory.appendingPathComponent(name)
                 do {
-                    if let file = try GenerativeModel.file(in: folder) {
-                        let gguf = try GGUFFile(path: file.path)
-                        try GenerativeModel.check(file: file.path)
-                        let config = try LlamaConfig(gguf: gguf)
+                    if let source = try GenerativeModel.source(in: folder) {
+                        let config = try GenerativeModel.check(source)
                         print("\(name)\tchat\t\(config.layers) layers, \(config.hiddenSize) wide\tcontext \(config.contextLength) tokens")
                     } else {
                         let embedder = try SentenceEmbedder(folder: folder)

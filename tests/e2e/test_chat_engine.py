@@ -222,3 +222,31 @@ def test_import_a_gguf_and_chat_on_the_command_line(tmp_path):
         input="What is the capital of France?\n/exit\n", capture_output=True, text=True, timeout=120)
     assert chatted.returncode == 0, chatted.stderr
     assert "Paris" in chatted.stdout
+
+
+TINY = ROOT / "tests" / "fixtures" / "tiny-llama"
+
+
+def test_a_hugging_face_llama_folder_serves_as_the_gguf_made_from_it(upstreams, tmp_path):
+    """The tiny random Llama of `tests/golden/make_tiny_llama.py`, imported once as its Hugging Face
+    folder and once as its GGUF: both are chat models, and they answer alike, log-probabilities and all."""
+    data = tmp_path / "data"
+    for source, name in ((TINY / "hf", "tiny-hf"), (TINY / "tiny-llama.gguf", "tiny-gguf")):
+        imported = subprocess.run([str(BIN), "models", "import", str(source), "--name", name, "--data-dir", str(data)],
+                                  capture_output=True, text=True, timeout=120)
+        assert imported.returncode == 0, imported.stderr
+    assert (data / "models" / "tiny-hf" / "model.safetensors").exists() and (data / "models" / "tiny-hf" / "tokenizer.json").exists()
+    listed = subprocess.run([str(BIN), "models", "list", "--data-dir", str(data)], capture_output=True, text=True, timeout=60).stdout
+    assert "tiny-hf\tchat\t2 layers, 64 wide" in listed and "tiny-gguf\tchat\t2 layers, 64 wide" in listed
+    server = Atrium(upstreams, extra={"models_dir": str(data / "models")})
+    try:
+        client = openai.OpenAI(base_url=server.url + "/v1", api_key=server.create_user_and_key("tiny@example.com"), max_retries=0, timeout=60)
+        answers = [client.completions.create(model=name, prompt="The quick brown fox", temperature=0, max_tokens=10, logprobs=2)
+                   for name in ("tiny-hf", "tiny-gguf")]
+        hf, gguf = (answer.choices[0] for answer in answers)
+        assert answers[0].usage.completion_tokens >= 1 and hf.text == gguf.text and hf.logprobs.tokens == gguf.logprobs.tokens
+        assert all(a == pytest.approx(b, abs=1e-4) for a, b in zip(hf.logprobs.token_logprobs, gguf.logprobs.token_logprobs))
+        chat = client.chat.completions.create(model="tiny-hf", messages=[{"role": "user", "content": "Hello, world!"}], max_tokens=4, seed=1)
+        assert chat.usage.prompt_tokens == 20 and chat.choices[0].finish_reason in ("stop", "length")
+    finally:
+        assert server.stop() == 0, (server.dir / "server.log").read_text()[-4000:]

@@ -42,10 +42,10 @@ public enum ModelImporter {
     }
 
     /// Checks that a model folder loads as the engine serves it: a generator where it holds a GGUF
-    /// file, a sentence embedder otherwise.
+    /// file or a Hugging Face causal language model, a sentence embedder otherwise.
     public static func check(_ folder: URL) throws {
-        if let file = try GenerativeModel.file(in: folder) {
-            try GenerativeModel.check(file: file.path)
+        if let source = try GenerativeModel.source(in: folder) {
+            try GenerativeModel.check(source)
         } else {
             _ = try SentenceEmbedder(folder: folder)
         }

@@ -65,21 +65,27 @@ public final class SafeTensors: @unchecked Sendable {
         self.metadata = metadata
     }
 
-    /// The tensor `name` as F32, checked against `shape` when one is given.
-    public func tensor(_ name: String, shape expected: [Int]? = nil) throws -> Tensor {
+    /// The bytes of tensor `name` in the mapped file, as they are, checked against `shape` when one is given.
+    public func bytes(_ name: String, shape expected: [Int]? = nil) throws -> (entry: Entry, data: UnsafeRawPointer) {
         let file = (path as NSString).lastPathComponent
         guard let entry = entries[name] else { throw ModelLoadError(file, "has no tensor \(name)") }
         if let expected, expected != entry.shape {
             throw ModelLoadError(file, "tensor \(name) has shape \(entry.shape), the config says \(expected)")
         }
-        let start = self.file.base + dataStart + entry.range.lowerBound
+        return (entry, UnsafeRawPointer(self.file.base + dataStart + entry.range.lowerBound))
+    }
+
+    /// The tensor `name` as F32, checked against `shape` when one is given.
+    public func tensor(_ name: String, shape expected: [Int]? = nil) throws -> Tensor {
+        let file = (path as NSString).lastPathComponent
+        let (entry, start) = try bytes(name, shape: expected)
         let count = entry.shape.reduce(1, *)
         switch entry.dtype {
         case "F32":
             // In place when the file lays it out on a cache line; else copied to one, so that the
             // kernels' vector loads never straddle two lines.
             if Int(bitPattern: start) % 64 == 0 {
-                return Tensor(shape: entry.shape, storage: TensorStorage(borrowing: start.assumingMemoryBound(to: Float.self), owner: self.file))
+                return Tensor(shape: entry.shape, storage: TensorStorage(borrowing: UnsafeMutableRawPointer(mutating: start).assumingMemoryBound(to: Float.self), owner: self.file))
             }
             let tensor = Tensor(zeros: entry.shape)
             UnsafeMutableRawPointer(tensor.pointer).copyMemory(from: start, byteCount: count * 4)

@@ -1,57 +1,18 @@
 import CKernels
 import Foundation
 
-/// The Llama architecture's shape, as GGUF metadata gives it.
-public struct LlamaConfig: Sendable, Equatable {
-    public var layers: Int
-    public var hiddenSize: Int
-    public var heads: Int
-    public var kvHeads: Int
-    public var intermediateSize: Int
-    public var vocabularySize: Int
-    public var contextLength: Int
-    public var ropeBase: Float
-    public var ropeDimensions: Int
-    public var rmsEpsilon: Float
-
-    public var headDimension: Int { hiddenSize / heads }
-    public var kvDimension: Int { kvHeads * headDimension }
-
-    public init(gguf: GGUFFile) throws {
-        let file = (gguf.path as NSString).lastPathComponent
-        let architecture = try gguf.required("general.architecture").string ?? ""
-        guard architecture == "llama" else {
-            throw ModelLoadError(file, "is a \(architecture) model; this engine runs the llama architecture")
-        }
-        func int(_ key: String) throws -> Int { try gguf.requiredInt("llama." + key) }
-        layers = try int("block_count")
-        hiddenSize = try int("embedding_length")
-        heads = try int("attention.head_count")
-        kvHeads = gguf.metadata["llama.attention.head_count_kv"]?.int ?? heads
-        intermediateSize = try int("feed_forward_length")
-        contextLength = try int("context_length")
-        ropeBase = Float(gguf.metadata["llama.rope.freq_base"]?.double ?? 10_000)
-        rmsEpsilon = Float(gguf.metadata["llama.attention.layer_norm_rms_epsilon"]?.double ?? 1e-5)
-        let tokens = gguf.metadata["tokenizer.ggml.tokens"]?.array?.count
-        vocabularySize = gguf.metadata["llama.vocab_size"]?.int ?? tokens ?? 0
-        ropeDimensions = gguf.metadata["llama.rope.dimension_count"]?.int ?? hiddenSize / max(1, heads)
-        guard layers > 0, heads > 0, kvHeads > 0, heads % kvHeads == 0, hiddenSize % heads == 0, vocabularySize > 0, contextLength > 0,
-            ropeDimensions <= headDimension, ropeDimensions % 2 == 0
-        else {
-            throw ModelLoadError(
-                file, "has an inconsistent llama shape (\(layers) layers, \(hiddenSize) wide, \(heads) heads, \(kvHeads) key/value heads, rope \(ropeDimensions))")
-        }
-    }
-}
-
-/// A Llama-family decoder on CPU, its weights used in place from the GGUF file (quantized blocks and
-/// all). The KV cache is fp32. Activations are fp32 on the exact path; on the default one, a token
-/// being decoded meets the quantized weights as 16-bit integers with a scale per block of 32.
+/// A Llama-family decoder on CPU, its weights used in place from the mapped file (quantized blocks,
+/// F16 and BF16 and all). The KV cache is fp32. Activations are fp32 on the exact path; on the default
+/// one, a token being decoded meets the quantized weights as 16-bit integers with a scale per block of 32.
 public final class LlamaModel: @unchecked Sendable {
     public let config: LlamaConfig
     /// fp32 activations everywhere (slower; within float rounding of a fp32 reference).
     public let exact: Bool
-    let file: GGUFFile
+    /// Where each head's rotary pairs lie: adjacent (GGUF, whose converters permute the query and key
+    /// rows for it) or half a head apart (Hugging Face's layout).
+    let adjacentRotaryPairs: Bool
+    /// The mapped files the weights point into.
+    let storage: [AnyObject]
 
     /// A [rows][columns] matrix of a GGML type, in the mapped file.
     struct Matrix: @unchecked Sendable {
@@ -73,38 +34,57 @@ public final class LlamaModel: @unchecked Sendable {
         var down: Matrix
     }
 
+    /// The weights of every layer, whichever file layout they come from.
+    struct Weights {
+        var embedding: Matrix
+        var output: Matrix
+        var outputNorm: Tensor
+        var layers: [Layer]
+    }
+
     let embedding: Matrix
     let output: Matrix
     let outputNorm: Tensor
     let layers: [Layer]
 
-    public init(gguf: GGUFFile, exact: Bool = false) throws {
-        file = gguf
-        self.exact = exact
-        let config = try LlamaConfig(gguf: gguf)
+    init(config: LlamaConfig, weights: Weights, adjacentRotaryPairs: Bool, storage: [AnyObject], exact: Bool) {
         self.config = config
+        self.exact = exact
+        self.adjacentRotaryPairs = adjacentRotaryPairs
+        self.storage = storage
+        embedding = weights.embedding
+        output = weights.output
+        outputNorm = weights.outputNorm
+        layers = weights.layers
+    }
+
+    public convenience init(gguf: GGUFFile, exact: Bool = false) throws {
+        let config = try LlamaConfig(gguf: gguf)
         let d = config.hiddenSize
         func matrix(_ name: String, rows: Int, columns: Int) throws -> Matrix {
             let info = try gguf.info(name, shape: [columns, rows])
             return Matrix(type: Int32(info.type.rawValue), data: gguf.data(info), rows: rows, columns: columns)
         }
-        embedding = try matrix("token_embd.weight", rows: config.vocabularySize, columns: d)
-        // Tied embeddings where the file has no separate output matrix.
-        output = gguf.tensors["output.weight"] == nil ? embedding : try matrix("output.weight", rows: config.vocabularySize, columns: d)
-        outputNorm = try gguf.floats("output_norm.weight", shape: [d])
-        layers = try (0..<config.layers).map { index in
-            let base = "blk.\(index)."
-            return Layer(
-                attentionNorm: try gguf.floats(base + "attn_norm.weight", shape: [d]),
-                query: try matrix(base + "attn_q.weight", rows: d, columns: d),
-                key: try matrix(base + "attn_k.weight", rows: config.kvDimension, columns: d),
-                value: try matrix(base + "attn_v.weight", rows: config.kvDimension, columns: d),
-                output: try matrix(base + "attn_output.weight", rows: d, columns: d),
-                feedForwardNorm: try gguf.floats(base + "ffn_norm.weight", shape: [d]),
-                gate: try matrix(base + "ffn_gate.weight", rows: config.intermediateSize, columns: d),
-                up: try matrix(base + "ffn_up.weight", rows: config.intermediateSize, columns: d),
-                down: try matrix(base + "ffn_down.weight", rows: d, columns: config.intermediateSize))
-        }
+        let embedding = try matrix("token_embd.weight", rows: config.vocabularySize, columns: d)
+        let weights = Weights(
+            embedding: embedding,
+            // Tied embeddings where the file has no separate output matrix.
+            output: gguf.tensors["output.weight"] == nil ? embedding : try matrix("output.weight", rows: config.vocabularySize, columns: d),
+            outputNorm: try gguf.floats("output_norm.weight", shape: [d]),
+            layers: try (0..<config.layers).map { index in
+                let base = "blk.\(index)."
+                return Layer(
+                    attentionNorm: try gguf.floats(base + "attn_norm.weight", shape: [d]),
+                    query: try matrix(base + "attn_q.weight", rows: d, columns: d),
+                    key: try matrix(base + "attn_k.weight", rows: config.kvDimension, columns: d),
+                    value: try matrix(base + "attn_v.weight", rows: config.kvDimension, columns: d),
+                    output: try matrix(base + "attn_output.weight", rows: d, columns: d),
+                    feedForwardNorm: try gguf.floats(base + "ffn_norm.weight", shape: [d]),
+                    gate: try matrix(base + "ffn_gate.weight", rows: config.intermediateSize, columns: d),
+                    up: try matrix(base + "ffn_up.weight", rows: config.intermediateSize, columns: d),
+                    down: try matrix(base + "ffn_down.weight", rows: d, columns: config.intermediateSize))
+            })
+        self.init(config: config, weights: weights, adjacentRotaryPairs: true, storage: [gguf], exact: exact)
     }
 
     /// One sequence's keys and values, every layer. It grows as the sequence does (`reserve`), so a
@@ -220,6 +200,7 @@ public final class LlamaModel: @unchecked Sendable {
         let up = Tensor(zeros: [n, c.intermediateSize])
         let scale = 1 / Float(c.headDimension).squareRoot()
         let longest = positions.max()! + 1
+        let pairs: Int32 = adjacentRotaryPairs ? 1 : 0
         for (index, layer) in layers.enumerated() {
             for row in 0..<n {
                 atr_rms_norm(hidden.pointer + row * d, layer.attentionNorm.pointer, normed.pointer + row * d, d, c.rmsEpsilon)
@@ -227,8 +208,8 @@ public final class LlamaModel: @unchecked Sendable {
             linear([(layer.query, query.pointer, d), (layer.key, newKeys.pointer, kv), (layer.value, newValues.pointer, kv)], normed, rows: n, decodeRows: decodeRows, parallel: parallel)
             for row in 0..<n {
                 let position = positions[row]
-                atr_rope(query.pointer + row * d, c.heads, c.headDimension, c.ropeDimensions, position, c.ropeBase, 1)
-                atr_rope(newKeys.pointer + row * kv, c.kvHeads, c.headDimension, c.ropeDimensions, position, c.ropeBase, 1)
+                atr_rope(query.pointer + row * d, c.heads, c.headDimension, c.ropeDimensions, position, c.ropeBase, pairs)
+                atr_rope(newKeys.pointer + row * kv, c.kvHeads, c.headDimension, c.ropeDimensions, position, c.ropeBase, pairs)
                 let cache = caches[owners[row]]
                 (cache.keys[index].pointer + position * kv).update(from: newKeys.pointer + row * kv, count: kv)
                 (cache.values[index].pointer + position * kv).update(from: newValues.pointer + row * kv, count: kv)

@@ -53,8 +53,8 @@ enum EmbeddedModels {
             var isDirectory: ObjCBool = false
             guard FileManager.default.fileExists(atPath: folder.path, isDirectory: &isDirectory), isDirectory.boolValue else { continue }
             do {
-                if let file = try GenerativeModel.file(in: folder) {
-                    let model = try GenerativeModel(file: file.path, settings: generation)
+                if let source = try GenerativeModel.source(in: folder) {
+                    let model = try GenerativeModel(source: source, settings: generation)
                     models.append(EmbeddedModel(name: name, engine: .generation(model)))
                     logger.info(
                         "embedded model ready",
