@@ -75,6 +75,7 @@ struct Chat: AsyncParsableCommand {
             switch event {
             case .token(_, let text): piece = text
             case .finished(_, let text, _, _): piece = text
+            case .prompt: piece = ""
             }
             answer += piece
             Self.show(piece)

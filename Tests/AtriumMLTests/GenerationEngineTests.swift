@@ -38,6 +38,8 @@ import Testing
                 text += piece
             case .finished(let reason, let piece, _, let cached):
                 return (tokens, text + piece, reason, cached)
+            case .prompt:
+                break
             }
         }
         throw CancellationError()

@@ -138,3 +138,46 @@ import Testing
         }
     }
 }
+
+/// Scoring a prompt (`echo` with `logprobs`) in the engine, on the tiny Llama: fed in chunks beside
+/// another sequence, every prompt token after the first gets the log-probability that the model's
+/// logits of the position before give it, and a kept prefix is not taken in place of computing it.
+@Suite struct PromptScoringTests {
+    @Test func promptScoresAreTheModelsLogSoftmax() async throws {
+        let model = try LlamaModel(gguf: GGUFFile(path: HuggingFaceLlamaTests.gguf.path))
+        let tokenizer = try BPETokenizer(gguf: GGUFFile(path: HuggingFaceLlamaTests.gguf.path))
+        var settings = GenerationEngine.Settings()
+        settings.threads = 2
+        settings.prefillChunk = 7
+        let engine = GenerationEngine(model: model, tokenizer: tokenizer, settings: settings)
+        defer { engine.shutdown() }
+        let prompt = HuggingFaceLlamaTests.golden.prompts[3].ids
+        let expected = HuggingFaceLlamaTests.golden.prompts[3].logits.map { LlamaModelTests.logSoftmax($0) }
+        var greedy = SamplingParameters()
+        greedy.temperature = 0
+        for _ in 0..<2 {  // the second time, the first run's cache is kept and must not be used
+            let beside = try engine.generate(.init(prompt: HuggingFaceLlamaTests.golden.prompts[2].ids, sampling: greedy, maxTokens: 8))
+            var scores: [SampledToken]?
+            var generated = 0
+            for try await event in try engine.generate(.init(prompt: prompt, sampling: greedy, maxTokens: 3, promptLogprobs: 2)) {
+                switch event {
+                case .prompt(let received):
+                    #expect(scores == nil && generated == 0, "the scores come once, before any token")
+                    scores = received
+                case .token: generated += 1
+                case .finished(_, _, _, let cached): #expect(cached == 0)
+                }
+            }
+            for try await _ in beside {}
+            let received = try #require(scores)
+            #expect(received.count == prompt.count - 1)
+            for (index, score) in received.enumerated() {
+                let reference = expected[index]
+                #expect(score.token == prompt[index + 1])
+                #expect(abs(Double(score.logprob) - reference[score.token]) < 1e-4)
+                let best = reference.indices.sorted { reference[$0] > reference[$1] }.prefix(2)
+                #expect(score.top.map(\.token) == Array(best))
+            }
+        }
+    }
+}

@@ -82,6 +82,19 @@ def test_completions_logprobs_and_echo(chat):
         assert max(top.values()) == pytest.approx(logprob, abs=1e-6), "greedy picks the most likely token"
     echoed = chat.completions.create(model=MODEL, prompt=prompt, temperature=0, max_tokens=6, echo=True)
     assert echoed.choices[0].text == prompt + choice.text
+    # The prompt scored (echo with logprobs): its first token unscored, every other one scored as the model
+    # scores what it generates there.
+    scored = chat.completions.create(model=MODEL, prompt=prompt + " Paris", temperature=0, max_tokens=2, echo=True, logprobs=2)
+    entries = scored.choices[0].logprobs
+    count = len(entries.tokens) - scored.usage.completion_tokens
+    assert count == scored.usage.prompt_tokens and "".join(entries.tokens[:count]) == prompt + " Paris"
+    assert entries.token_logprobs[0] is None and entries.top_logprobs[0] is None and entries.text_offset[0] == 0
+    assert all(value <= 0 for value in entries.token_logprobs[1:]) and all(len(top) == 2 for top in entries.top_logprobs[1:])
+    assert entries.text_offset[:count] == sorted(entries.text_offset[:count]) and entries.text_offset[count - 1] == len(prompt)
+    assert entries.tokens[count - 1] == " Paris" and entries.token_logprobs[count - 1] == pytest.approx(choice.logprobs.top_logprobs[0][" Paris"], abs=1e-4)
+    streamed = list(chat.completions.create(model=MODEL, prompt=prompt + " Paris", temperature=0, max_tokens=2, echo=True, logprobs=2, stream=True))
+    assert streamed[0].choices[0].text == prompt + " Paris" and streamed[0].choices[0].logprobs.tokens == entries.tokens[:count]
+    assert streamed[0].choices[0].logprobs.token_logprobs == entries.token_logprobs[:count]
     several = chat.completions.create(model=MODEL, prompt=[prompt, "One, two,"], temperature=0, max_tokens=4)
     assert [c.index for c in several.choices] == [0, 1] and several.choices[0].text == choice.text[:len(several.choices[0].text)]
 

@@ -37,13 +37,20 @@ public final class GenerationEngine: @unchecked Sendable {
         public var stops: [String]
         /// Tokens that end the completion (end of text, end of turn), never shown.
         public var stopTokens: Set<Int>
+        /// Set to score the prompt: every prompt token after the first gets its log-probability, with this
+        /// many alternatives, in a `.prompt` event before the first generated token.
+        public var promptLogprobs: Int?
 
-        public init(prompt: [Int], sampling: SamplingParameters = SamplingParameters(), maxTokens: Int, stops: [String] = [], stopTokens: Set<Int> = []) {
+        public init(
+            prompt: [Int], sampling: SamplingParameters = SamplingParameters(), maxTokens: Int, stops: [String] = [], stopTokens: Set<Int> = [],
+            promptLogprobs: Int? = nil
+        ) {
             self.prompt = prompt
             self.sampling = sampling
             self.maxTokens = maxTokens
             self.stops = stops
             self.stopTokens = stopTokens
+            self.promptLogprobs = promptLogprobs
         }
     }
 
@@ -52,6 +59,8 @@ public final class GenerationEngine: @unchecked Sendable {
     }
 
     public enum Event: Sendable {
+        /// The prompt's tokens after the first, scored (only when the request asks, `promptLogprobs`).
+        case prompt([SampledToken])
         /// A generated token and the text it releases (often all of it, sometimes nothing yet).
         case token(SampledToken, text: String)
         /// The end: why, what the last token still released, the tokens generated (a stop token among
@@ -171,6 +180,8 @@ public final class GenerationEngine: @unchecked Sendable {
         var text: TextStream
         var generated = 0
         var cachedPromptTokens = 0
+        /// The prompt's scores so far, while a request that asks for them is fed its prompt.
+        var promptScores: [SampledToken]?
         var cancelled = false
         let continuation: AsyncThrowingStream<Event, any Error>.Continuation
 
@@ -247,7 +258,9 @@ public final class GenerationEngine: @unchecked Sendable {
                 while length < limit && kept.tokens[length] == next.tokens[length] { length += 1 }
                 if length > (best?.length ?? 0) { best = (kept, length) }
             }
-            if let best, let keptCache = best.sequence.cache, best.length >= 16 {
+            // A prompt to score is computed whole: a kept prefix has no logits to score it with.
+            next.promptScores = next.request.promptLogprobs != nil && next.generated == 0 ? [] : nil
+            if let best, let keptCache = best.sequence.cache, best.length >= 16, next.promptScores == nil {
                 cache.copyPrefix(of: keptCache, positions: best.length)
                 if next.generated == 0 { next.cachedPromptTokens = best.length }
                 counters.cachedPromptTokens += best.length
@@ -290,16 +303,24 @@ public final class GenerationEngine: @unchecked Sendable {
             let needed = entry.sequence.fed + entry.tokens.count
             entry.sequence.cache!.reserve(needed, exactly: needed + 64 > budget)
         }
-        let segments = batch.map { LlamaModel.Segment(tokens: $0.tokens, cache: $0.sequence.cache!, generatedFrom: $0.sequence.request.prompt.count) }
+        let starts = batch.map(\.sequence.fed)
+        let segments = batch.map { entry in
+            LlamaModel.Segment(
+                tokens: entry.tokens, cache: entry.sequence.cache!, generatedFrom: entry.sequence.request.prompt.count,
+                allLogits: entry.sequence.promptScores != nil)
+        }
         let logits = model.forward(segments, parallel: Parallel(pool: workers))
         let vocabulary = model.config.vocabularySize
+        // Each entry's rows of logits: one, or one per token fed when its prompt is being scored.
+        let lastRow = segments.reduce(into: [Int]()) { rows, segment in rows.append((rows.last ?? -1) + (segment.allLogits ? segment.tokens.count : 1)) }
+        scorePrompts(batch, starts: starts, lastRow: lastRow, logits: logits)
         // The sequences whose prompt is all in sample a token each; they do so in parallel (a sampler
         // reads the whole vocabulary, and sixteen of them one after another would cost a step's time).
         let sampling = batch.indices.filter { batch[$0].sequence.fed == batch[$0].sequence.tokens.count }
         let sampled = SampledTokens(count: sampling.count)
         Parallel(pool: workers).tasks(sampling.count) { _, task in
             let index = sampling[task]
-            let row = Array(UnsafeBufferPointer(start: logits.pointer + index * vocabulary, count: vocabulary))
+            let row = Array(UnsafeBufferPointer(start: logits.pointer + lastRow[index] * vocabulary, count: vocabulary))
             sampled.store(batch[index].sequence.sampler.next(row), at: task)
         }
         var finished: [Sequence] = []
@@ -324,6 +345,29 @@ public final class GenerationEngine: @unchecked Sendable {
         for sequence in finished where settings.prefixCacheEntries > 0 {
             prefixes.append(sequence)
             if prefixes.count > settings.prefixCacheEntries { prefixes.removeFirst() }
+        }
+    }
+
+    /// Scores the prompt tokens that this step's logits predict, for the sequences that asked, and hands
+    /// the scores over once a prompt is all in.
+    private func scorePrompts(_ batch: [(sequence: Sequence, tokens: [Int])], starts: [Int], lastRow: [Int], logits: Tensor) {
+        let vocabulary = model.config.vocabularySize
+        for (index, entry) in batch.enumerated() {
+            let sequence = entry.sequence
+            guard var scores = sequence.promptScores, let top = sequence.request.promptLogprobs else { continue }
+            let prompt = sequence.request.prompt
+            let firstRow = lastRow[index] - entry.tokens.count + 1
+            // The logits at position p predict the token at p + 1.
+            for offset in entry.tokens.indices where starts[index] + offset + 1 < prompt.count {
+                let row = Array(UnsafeBufferPointer(start: logits.pointer + (firstRow + offset) * vocabulary, count: vocabulary))
+                scores.append(Sampler.score(row, token: prompt[starts[index] + offset + 1], top: top))
+            }
+            if sequence.fed == sequence.tokens.count {
+                sequence.continuation.yield(.prompt(scores))
+                sequence.promptScores = nil
+            } else {
+                sequence.promptScores = scores
+            }
         }
     }
 

@@ -106,6 +106,14 @@ public struct Sampler: Sendable {
         return candidates.last { weights[$0] > 0 } ?? candidates[0]
     }
 
+    /// A given token's log-probability under `logits`, with the `top` most likely alternatives: how a
+    /// prompt's tokens are scored (`echo` with `logprobs`).
+    public static func score(_ logits: [Float], token: Int, top count: Int) -> SampledToken {
+        let shift = logSumExp(logits)
+        let top = count > 0 ? top(logits, count: count).map { (token: $0.token, logprob: Float(Double($0.logprob) - shift)) } : []
+        return SampledToken(token: token, logprob: Float(Double(logits[token]) - shift), top: top)
+    }
+
     static func argmax(_ values: [Float]) -> Int {
         var best = 0
         for index in values.indices where values[index] > values[best] { best = index }

@@ -153,18 +153,21 @@ public final class LlamaModel: @unchecked Sendable {
         /// prompt. Kernels go by position, never by what else is in the pass, so a sequence computes the
         /// same numbers alone or batched, and again when it is recomputed after being set back.
         public var generatedFrom: Int
+        /// Logits for every token of the segment, not only its last.
+        public var allLogits: Bool
 
-        public init(tokens: [Int], cache: Cache, generatedFrom: Int) {
+        public init(tokens: [Int], cache: Cache, generatedFrom: Int, allLogits: Bool = false) {
             self.tokens = tokens
             self.cache = cache
             self.generatedFrom = generatedFrom
+            self.allLogits = allLogits
         }
     }
 
     /// Runs several sequences' next tokens in one pass (the rows of every matrix product shared, so the
-    /// weights are read once for all). Returns the logits of each segment's last token ([segments,
-    /// vocabulary]), or of every token when `allLogits` is set, in the order of `segments`. Caches grow
-    /// as needed.
+    /// weights are read once for all). Returns the logits of each segment's last token, or of every
+    /// token of the segments that ask (of all segments when `allLogits` is set): [rows, vocabulary], in
+    /// the order of `segments`. Caches grow as needed.
     public func forward(_ segments: [Segment], allLogits: Bool = false, parallel: Parallel = Parallel(threads: 1)) -> Tensor {
         precondition(!segments.isEmpty && segments.allSatisfy { !$0.tokens.isEmpty })
         let c = config
@@ -243,7 +246,7 @@ public final class LlamaModel: @unchecked Sendable {
         let rowOf = Dictionary(uniqueKeysWithValues: rows.enumerated().map { row, entry in (Pair(entry.owner, entry.position), row) })
         let wanted = segments.enumerated().flatMap { index, segment in
             let end = segment.cache.count
-            return (allLogits ? (end - segment.tokens.count)..<end : (end - 1)..<end).map { rowOf[Pair(index, $0)]! }
+            return (allLogits || segment.allLogits ? (end - segment.tokens.count)..<end : (end - 1)..<end).map { rowOf[Pair(index, $0)]! }
         }
         let order = wanted.indices.filter { wanted[$0] < decodeRows } + wanted.indices.filter { wanted[$0] >= decodeRows }
         for (slot, index) in order.enumerated() {

@@ -20,7 +20,7 @@ struct EmbeddedGeneration: Sendable {
         let choices = try start(parsed)
         let format = GenerationFormat(
             shape: parsed.shape, model: name, tokenizer: model.tokenizer, logprobs: parsed.logprobs,
-            echoed: parsed.echo ? parsed.prompts.map { model.tokenizer.decode($0) } : nil)
+            echoed: parsed.echo ? parsed.prompts : nil)
         let promptTokens = parsed.prompts.reduce(0) { $0 + $1.count }
         if request.stream {
             return .stream(stream(choices, format: format, promptTokens: promptTokens, includeUsage: request.body["stream_options"]?["include_usage"]?.boolValue == true))
@@ -38,7 +38,8 @@ struct EmbeddedGeneration: Sendable {
                     // The choices of one request differ from each other, and stay reproducible under a seed.
                     if let seed = sampling.seed { sampling.seed = seed &+ UInt64(copy) }
                     let engineRequest = GenerationEngine.Request(
-                        prompt: prompt, sampling: sampling, maxTokens: parsed.maxTokens, stops: parsed.stops, stopTokens: model.stopTokens)
+                        prompt: prompt, sampling: sampling, maxTokens: parsed.maxTokens, stops: parsed.stops, stopTokens: model.stopTokens,
+                        promptLogprobs: parsed.promptLogprobs)
                     choices.append(Choice(index: promptIndex * parsed.n + copy, prompt: promptIndex, events: try model.engine.generate(engineRequest)))
                 }
             }
@@ -88,10 +89,15 @@ struct EmbeddedGeneration: Sendable {
                 let completionTokens = try await withThrowingTaskGroup(of: Int.self) { group in
                     for choice in choices {
                         group.addTask {
-                            output.yield(format.opening(choice: choice.index, prompt: choice.prompt))
+                            // A scored prompt opens its choice when its scores come (the first event).
+                            if !format.scoresPrompt { output.yield(format.opening(choice: choice.index, prompt: choice.prompt, scores: nil)) }
                             var state = GenerationFormat.StreamState()
                             for try await event in choice.events {
-                                if let chunk = format.chunk(for: event, choice: choice.index, state: &state) { output.yield(chunk) }
+                                if case .prompt(let scores) = event {
+                                    output.yield(format.opening(choice: choice.index, prompt: choice.prompt, scores: scores))
+                                } else if let chunk = format.chunk(for: event, choice: choice.index, state: &state) {
+                                    output.yield(chunk)
+                                }
                             }
                             return state.generatedTokens
                         }

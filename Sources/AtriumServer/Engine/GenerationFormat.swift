@@ -9,17 +9,20 @@ struct GenerationFormat: Sendable {
     let model: String
     let tokenizer: BPETokenizer
     let logprobs: Bool
-    /// The prompts' text, put before each completion (`echo`).
+    /// The prompts' tokens, put before each completion as text (`echo`).
+    let echoedPrompts: [[Int]]?
+    /// The prompts' text, when echoed.
     let echoed: [String]?
     let id: String
     let created = Int64(Date().timeIntervalSince1970)
 
-    init(shape: GenerationRequest.Shape, model: String, tokenizer: BPETokenizer, logprobs: Bool, echoed: [String]?) {
+    init(shape: GenerationRequest.Shape, model: String, tokenizer: BPETokenizer, logprobs: Bool, echoed: [[Int]]?) {
         self.shape = shape
         self.model = model
         self.tokenizer = tokenizer
         self.logprobs = logprobs
-        self.echoed = echoed
+        echoedPrompts = echoed
+        self.echoed = echoed?.map { tokenizer.decode($0) }
         id = (shape == .chat ? "chatcmpl-" : "cmpl-") + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(24)
     }
 
@@ -32,11 +35,15 @@ struct GenerationFormat: Sendable {
         var finishReason = "stop"
         var generatedTokens = 0
         var cachedPromptTokens = 0
+        /// The prompt's tokens after the first, scored (echo with logprobs).
+        var promptScores: [SampledToken]?
 
         init(prompt: Int) { self.prompt = prompt }
 
         mutating func take(_ event: GenerationEngine.Event) {
             switch event {
+            case .prompt(let scores):
+                promptScores = scores
             case .token(let sampled, let piece):
                 offsets.append(text.utf16.count)
                 tokens.append(sampled)
@@ -72,9 +79,11 @@ struct GenerationFormat: Sendable {
                 ])
             case .text:
                 let echo = echoed?[choice.prompt] ?? ""
+                var entries = logprobs && scoresPrompt ? promptEntries(choice.prompt, scores: choice.promptScores ?? []) : []
+                entries += zip(choice.tokens, choice.offsets).map { LegacyEntry(token: $0.token, logprob: $0.logprob, top: $0.top, offset: $1 + echo.utf16.count) }
                 return .object([
                     "index": .int(Int64(index)), "text": .string(echo + choice.text),
-                    "logprobs": logprobs ? textLogprobs(choice.tokens, offsets: choice.offsets.map { $0 + echo.utf16.count }) : .null,
+                    "logprobs": logprobs ? textLogprobs(entries) : .null,
                     "finish_reason": .string(choice.finishReason),
                 ])
             }
@@ -86,11 +95,20 @@ struct GenerationFormat: Sendable {
         ])
     }
 
-    /// The first chunk of a choice: the assistant's role (chat), or the echoed prompt (text).
-    func opening(choice: Int, prompt: Int) -> JSONValue {
+    /// Whether each echoed prompt comes with its tokens' log-probabilities.
+    var scoresPrompt: Bool { logprobs && echoed != nil && shape == .text }
+
+    /// The first chunk of a choice: the assistant's role (chat), or the echoed prompt (text), with its
+    /// scores when it was scored.
+    func opening(choice: Int, prompt: Int, scores: [SampledToken]?) -> JSONValue {
         switch shape {
-        case .chat: chunk(["index": .int(Int64(choice)), "delta": .object(["role": .string("assistant"), "content": .string("")]), "logprobs": .null, "finish_reason": .null])
-        case .text: chunk(["index": .int(Int64(choice)), "text": .string(echoed?[prompt] ?? ""), "logprobs": .null, "finish_reason": .null])
+        case .chat:
+            chunk(["index": .int(Int64(choice)), "delta": .object(["role": .string("assistant"), "content": .string("")]), "logprobs": .null, "finish_reason": .null])
+        case .text:
+            chunk([
+                "index": .int(Int64(choice)), "text": .string(echoed?[prompt] ?? ""),
+                "logprobs": scores.map { textLogprobs(promptEntries(prompt, scores: $0)) } ?? .null, "finish_reason": .null,
+            ])
         }
     }
 
@@ -109,6 +127,8 @@ struct GenerationFormat: Sendable {
             text = piece
             finish = .string(reason.rawValue)
             state.generatedTokens = generated
+        case .prompt:
+            return nil
         }
         let tokens = state.pending
         state.pending.removeAll()
@@ -122,9 +142,10 @@ struct GenerationFormat: Sendable {
                 "finish_reason": finish,
             ])
         case .text:
+            let entries = zip(tokens, offsets).map { LegacyEntry(token: $0.token, logprob: $0.logprob, top: $0.top, offset: $1) }
             return chunk([
                 "index": .int(Int64(choice)), "text": .string(text),
-                "logprobs": logprobs && !tokens.isEmpty ? textLogprobs(tokens, offsets: offsets) : .null, "finish_reason": finish,
+                "logprobs": logprobs && !tokens.isEmpty ? textLogprobs(entries) : .null, "finish_reason": finish,
             ])
         }
     }
@@ -169,16 +190,38 @@ struct GenerationFormat: Sendable {
         ])
     }
 
+    /// A token of the legacy layout: a prompt's first token has no log-probability and no alternatives.
+    struct LegacyEntry {
+        var token: Int
+        var logprob: Float?
+        var top: [(token: Int, logprob: Float)]?
+        var offset: Int
+    }
+
+    /// An echoed prompt's tokens as legacy entries: the first unscored, the rest with their scores, each
+    /// at the offset of its text in the prompt's.
+    private func promptEntries(_ prompt: Int, scores: [SampledToken]) -> [LegacyEntry] {
+        guard let tokens = echoedPrompts?[prompt] else { return [] }
+        var offset = 0
+        var entries: [LegacyEntry] = []
+        for (index, token) in tokens.enumerated() {
+            let score = index > 0 && index - 1 < scores.count ? scores[index - 1] : nil
+            entries.append(LegacyEntry(token: token, logprob: score?.logprob, top: score?.top, offset: offset))
+            offset += String(decoding: tokenizer.bytes(of: token), as: UTF8.self).utf16.count
+        }
+        return entries
+    }
+
     /// The legacy completions layout: parallel arrays, alternatives as a map from text to log-probability.
-    private func textLogprobs(_ tokens: [SampledToken], offsets: [Int]) -> JSONValue {
+    private func textLogprobs(_ entries: [LegacyEntry]) -> JSONValue {
         func text(_ token: Int) -> String { String(decoding: tokenizer.bytes(of: token), as: UTF8.self) }
         return .object([
-            "tokens": .array(tokens.map { .string(text($0.token)) }),
-            "token_logprobs": .array(tokens.map { Self.number($0.logprob) }),
-            "top_logprobs": .array(tokens.map { sampled in
-                .object(Dictionary(sampled.top.map { (text($0.token), Self.number($0.logprob)) }, uniquingKeysWith: { first, _ in first }))
+            "tokens": .array(entries.map { .string(text($0.token)) }),
+            "token_logprobs": .array(entries.map { $0.logprob.map(Self.number) ?? .null }),
+            "top_logprobs": .array(entries.map { entry in
+                entry.top.map { top in .object(Dictionary(top.map { (text($0.token), Self.number($0.logprob)) }, uniquingKeysWith: { first, _ in first })) } ?? .null
             }),
-            "text_offset": .array(offsets.map { .int(Int64($0)) }),
+            "text_offset": .array(entries.map { .int(Int64($0.offset)) }),
         ])
     }
 

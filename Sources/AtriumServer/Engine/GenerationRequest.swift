@@ -16,8 +16,10 @@ struct GenerationRequest {
     var stops: [String]
     /// Chat: whether to return log-probabilities. Text: how many alternatives (0 = the token's own only).
     var logprobs: Bool
-    /// Text completions: the prompt is repeated before the completion.
+    /// Text completions: the prompt is repeated before the completion (scored too, with `logprobs`).
     var echo: Bool
+    /// Alternatives for each scored prompt token; nil when the prompt is not scored.
+    var promptLogprobs: Int? { echo && logprobs ? sampling.topLogprobs : nil }
 
     init(_ body: JSONValue, operation: ModelOperation, model: GenerativeModel) throws {
         let modelName = body["model"]?.stringValue ?? ""
@@ -40,10 +42,6 @@ struct GenerationRequest {
             sampling = SamplingParameters()
             sampling.topLogprobs = top ?? 0
             echo = body["echo"]?.boolValue ?? false
-            if echo && logprobs {
-                throw AtriumError.invalidRequest(
-                    "The embedded engine does not return the prompt's log-probabilities: 'echo' and 'logprobs' cannot be combined.", param: "echo")
-            }
             if let suffix = body["suffix"]?.stringValue, !suffix.isEmpty {
                 throw AtriumError.invalidRequest("The model `\(modelName)` does not support 'suffix' (insertion).", param: "suffix")
             }
