@@ -279,8 +279,11 @@ void atr_qlinear(int type, const void *weights, size_t k, size_t r0, size_t r1, 
         }
         return;
     }
+    // Prompt positions: on AVX-512, 16 weight rows at a time are widened in their own layout and blocks
+    // of rows of x take dot products with them (prompt_avx512.c).
+    if (atr_has_avx512_vnni() && k % 16 == 0) return atr_qlinear_prompt_avx512(type, weights, stride, k, r0, r1, x, ldx, m, out, ldo);
 #endif
-    // Prompt positions: 16 weight rows at a time are widened into a panel of the packed layout (see
+    // Elsewhere, 16 weight rows at a time are widened into a panel of the packed layout (see
     // linear.c), which every row of x then passes.
     float *row = aligned_alloc(64, (k * sizeof(float) + 63) / 64 * 64);
     float *panel = aligned_alloc(64, (16 * k * sizeof(float) + 63) / 64 * 64);

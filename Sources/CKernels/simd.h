@@ -51,6 +51,11 @@ enum { ATR_VNNI_MAX_BLOCKS = 512 };
 void atr_qlinear16_vnni(int type, const uint8_t *weights, size_t stride, size_t k, size_t r0, size_t r1, const int16_t *values,
                         const float *scales, const float *sums, size_t m, float *out, size_t ldo);
 
+/// out[i][r] = x[i] · w[r] for weight rows [r0, r1) of a GGML-typed matrix, in fp32 on AVX-512 (see
+/// prompt_avx512.c); needs `atr_has_avx512_vnni()` and k a multiple of 16.
+void atr_qlinear_prompt_avx512(
+    int type, const uint8_t *weights, size_t stride, size_t k, size_t r0, size_t r1, const float *x, size_t ldx, size_t m, float *out, size_t ldo);
+
 #if defined(__x86_64__)
 #include <immintrin.h>
 #include <math.h>

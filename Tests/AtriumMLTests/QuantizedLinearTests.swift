@@ -1,0 +1,84 @@
+import CKernels
+import Foundation
+import Testing
+
+/// `atr_qlinear` on every weight type the engine reads, every kernel (prompt and decode, fast and
+/// exact, AVX-512 and not), against the weights dequantized and multiplied in double: shapes that are
+/// not multiples of the kernels' blocks, and a row's result the same whatever rows are beside it.
+@Suite struct QuantizedLinearTests {
+    /// GGML type, bytes per block of 32.
+    static let types: [(name: String, type: Int32, blockBytes: Int)] = [
+        ("F32", 0, 128), ("F16", 1, 64), ("BF16", 30, 64), ("Q4_0", 2, 18), ("Q4_1", 3, 20), ("Q8_0", 8, 34),
+    ]
+
+    static func weights(type: Int32, blockBytes: Int, rows: Int, k: Int, random: inout SystemRandomNumberGenerator) -> [UInt8] {
+        var bytes: [UInt8] = []
+        func half(_ value: Float) -> [UInt8] {
+            let bits = Float16(value).bitPattern
+            return [UInt8(bits & 0xff), UInt8(bits >> 8)]
+        }
+        for _ in 0..<(rows * k / 32) {
+            switch type {
+            case 0:
+                for _ in 0..<32 { withUnsafeBytes(of: Float.random(in: -1...1, using: &random).bitPattern.littleEndian) { bytes += $0 } }
+            case 1:
+                for _ in 0..<32 { bytes += half(Float.random(in: -1...1, using: &random)) }
+            case 30:
+                for _ in 0..<32 {
+                    let bits = Float.random(in: -1...1, using: &random).bitPattern >> 16
+                    bytes += [UInt8(bits & 0xff), UInt8(bits >> 8)]
+                }
+            default:
+                bytes += half(Float.random(in: 0.01...0.1, using: &random))
+                if type == 3 { bytes += half(Float.random(in: -0.5...0, using: &random)) }
+                let quants = type == 8 ? 32 : 16
+                for _ in 0..<quants { bytes.append(UInt8.random(in: 0...255, using: &random)) }
+            }
+        }
+        precondition(bytes.count == rows * k / 32 * blockBytes)
+        return bytes
+    }
+
+    @Test(arguments: types.map(\.name)) func everyKernelMatchesTheDequantizedProduct(name: String) {
+        let (_, type, blockBytes) = Self.types.first { $0.name == name }!
+        var random = SystemRandomNumberGenerator()
+        let rows = 37, k = 96, m = 9
+        let w = Self.weights(type: type, blockBytes: blockBytes, rows: rows, k: k, random: &random)
+        let x = (0..<(m * k)).map { _ in Float.random(in: -2...2, using: &random) }
+        var dequantized = [Float](repeating: 0, count: rows * k)
+        w.withUnsafeBytes { raw in
+            for r in 0..<rows { atr_dequantize_row(type, raw.baseAddress! + r * k / 32 * blockBytes, &dequantized[r * k], k) }
+        }
+        func reference(_ i: Int, _ r: Int) -> (value: Double, scale: Double) {
+            (0..<k).reduce((0.0, 0.0)) { sum, q in
+                let product = Double(x[i * k + q]) * Double(dequantized[r * k + q])
+                return (sum.0 + product, sum.1 + abs(product))
+            }
+        }
+        func run(mode: Int32, m: Int, r0: Int = 0, r1: Int = rows) -> [Float] {
+            var out = [Float](repeating: .nan, count: m * rows)
+            w.withUnsafeBytes { raw in atr_qlinear(type, raw.baseAddress!, k, r0, r1, x, k, m, &out, rows, mode) }
+            return out
+        }
+        for avx512 in [true, false] {
+            atr_use_avx512_kernels(avx512 ? 1 : 0)
+            defer { atr_use_avx512_kernels(1) }
+            for mode in [Int32(ATR_PROMPT), Int32(ATR_PROMPT | ATR_EXACT), 0, Int32(ATR_EXACT)] {
+                // The fast decode path rounds x to 16-bit integers per block of 32: about 1e-4 of the sum's scale.
+                let tolerance = mode == 0 ? 2e-4 : 1e-6
+                let out = run(mode: mode, m: m)
+                for i in 0..<m {
+                    for r in 0..<rows {
+                        let (value, scale) = reference(i, r)
+                        #expect(abs(Double(out[i * rows + r]) - value) <= tolerance * scale + 1e-6, "\(name) mode \(mode) avx512 \(avx512) [\(i)][\(r)]")
+                    }
+                }
+                // A row alone, or a task's share of the weight rows, gives the same floats as in the batch.
+                let alone = run(mode: mode, m: 1)
+                #expect(Array(alone.prefix(rows)) == Array(out.prefix(rows)), "\(name) mode \(mode) avx512 \(avx512): row 0 alone")
+                let share = run(mode: mode, m: m, r0: 5, r1: 29)
+                #expect((0..<m).allSatisfy { i in (5..<29).allSatisfy { share[i * rows + $0] == out[i * rows + $0] } })
+            }
+        }
+    }
+}
