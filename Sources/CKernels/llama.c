@@ -322,13 +322,89 @@ void atr_rope(float *x, size_t heads, size_t head_dim, size_t rope_dim, size_t p
     }
 }
 
+#if defined(__x86_64__)
+static AVX2 void silu_mul_avx2(float *gate, const float *up, size_t n) {
+    const __m256 one = _mm256_set1_ps(1.0f), sign = _mm256_set1_ps(-0.0f);
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const __m256 g = _mm256_loadu_ps(gate + i);
+        const __m256 silu = _mm256_div_ps(g, _mm256_add_ps(one, exp8(_mm256_xor_ps(g, sign))));
+        _mm256_storeu_ps(gate + i, _mm256_mul_ps(silu, _mm256_loadu_ps(up + i)));
+    }
+    for (; i < n; i++) {
+        const float e = _mm256_cvtss_f32(exp8(_mm256_set1_ps(-gate[i])));
+        gate[i] = gate[i] / (1.0f + e) * up[i];
+    }
+}
+
+/// e^x for one float, as exp8 computes each lane (so a vector's tail rounds as its body does).
+static inline AVX2 float exp1(float x) {
+    return _mm256_cvtss_f32(exp8(_mm256_set1_ps(x)));
+}
+
+/// Attention of one position on AVX2 (head_dim a multiple of 8, at most 128): the dot products, the
+/// softmax with a vector e^x, and the weighted sum of values held in registers.
+static AVX2 void attention_avx2(
+    const float *q, const float *k, const float *v, size_t ld, size_t length, size_t heads, size_t kv_heads, size_t head_dim, float scale, float *scores,
+    float *out) {
+    const size_t group = heads / kv_heads, lanes = head_dim / 8;
+    for (size_t h = 0; h < heads; h++) {
+        const size_t kv = h / group;
+        const float *query = q + h * head_dim;
+        __m256 qv[16];
+        for (size_t d = 0; d < lanes; d++) qv[d] = _mm256_loadu_ps(query + 8 * d);
+        float max = -INFINITY;
+        for (size_t t = 0; t < length; t++) {
+            const float *key = k + t * ld + kv * head_dim;
+            __m256 a = _mm256_setzero_ps(), b = _mm256_setzero_ps();
+            size_t d = 0;
+            for (; d + 2 <= lanes; d += 2) {
+                a = _mm256_fmadd_ps(qv[d], _mm256_loadu_ps(key + 8 * d), a);
+                b = _mm256_fmadd_ps(qv[d + 1], _mm256_loadu_ps(key + 8 * d + 8), b);
+            }
+            if (d < lanes) a = _mm256_fmadd_ps(qv[d], _mm256_loadu_ps(key + 8 * d), a);
+            scores[t] = hsum(_mm256_add_ps(a, b)) * scale;
+            if (scores[t] > max) max = scores[t];
+        }
+        const __m256 top = _mm256_set1_ps(max);
+        __m256 sums = _mm256_setzero_ps();
+        size_t t = 0;
+        for (; t + 8 <= length; t += 8) {
+            const __m256 e = exp8(_mm256_sub_ps(_mm256_loadu_ps(scores + t), top));
+            _mm256_storeu_ps(scores + t, e);
+            sums = _mm256_add_ps(sums, e);
+        }
+        float sum = hsum(sums);
+        for (; t < length; t++) {
+            scores[t] = exp1(scores[t] - max);
+            sum += scores[t];
+        }
+        const float inverse = 1.0f / sum;
+        __m256 acc[16];
+        for (size_t d = 0; d < lanes; d++) acc[d] = _mm256_setzero_ps();
+        for (t = 0; t < length; t++) {
+            const __m256 weight = _mm256_set1_ps(scores[t] * inverse);
+            const float *value = v + t * ld + kv * head_dim;
+            for (size_t d = 0; d < lanes; d++) acc[d] = _mm256_fmadd_ps(weight, _mm256_loadu_ps(value + 8 * d), acc[d]);
+        }
+        for (size_t d = 0; d < lanes; d++) _mm256_storeu_ps(out + h * head_dim + 8 * d, acc[d]);
+    }
+}
+#endif
+
 void atr_silu_mul(float *gate, const float *up, size_t n) {
+#if defined(__x86_64__)
+    if (atr_has_avx2()) return silu_mul_avx2(gate, up, n);
+#endif
     for (size_t i = 0; i < n; i++) gate[i] = gate[i] / (1.0f + expf(-gate[i])) * up[i];
 }
 
 void atr_attention_decode(
     const float *q, const float *k, const float *v, size_t ld, size_t length, size_t heads, size_t kv_heads, size_t head_dim, float scale, float *scores,
     float *out) {
+#if defined(__x86_64__)
+    if (atr_has_avx2() && head_dim % 8 == 0 && head_dim <= 128) return attention_avx2(q, k, v, ld, length, heads, kv_heads, head_dim, scale, scores, out);
+#endif
     const size_t group = heads / kv_heads;
     for (size_t h = 0; h < heads; h++) {
         const size_t kv = h / group;
