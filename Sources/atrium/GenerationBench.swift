@@ -14,6 +14,7 @@ extension Models {
         @Option(help: "Cores to use (default: all).") var threads: Int?
         @Flag(help: "fp32 activations everywhere (the exact path).") var exact = false
         @Option(help: "Repetitions; the median is printed.") var repetitions = 3
+        @Option(help: "Also decode this many sequences together, a pass per token for all (aggregate tokens/s).") var streams = 0
 
         func run() async throws {
             let model: LlamaModel
@@ -45,7 +46,34 @@ extension Models {
                 }
                 decodes.append(Double(newTokens) / seconds(since: start))
             }
+            if streams > 0 {
+                print(String(format: "%d streams %.1f tokens/s", streams, batchedDecode(model, prompt: prompt, parallel: parallel)))
+            }
             print(String(format: "prompt %.1f tokens/s, decode %.1f tokens/s", prompts.sorted()[prompts.count / 2], decodes.sorted()[decodes.count / 2]))
+        }
+
+        /// `streams` sequences with distinct prompts decode greedily together, one pass a step: the engine's
+        /// steps without its scheduling and sampling.
+        private func batchedDecode(_ model: LlamaModel, prompt: [Int], parallel: Parallel) -> Double {
+            var caches: [LlamaModel.Cache] = []
+            var next: [Int] = []
+            for stream in 0..<streams {
+                let cache = LlamaModel.Cache(config: model.config, capacity: promptTokens + newTokens)
+                let values = model.forward(Array(prompt.dropFirst(stream % prompt.count)) + [stream + 200], cache: cache, parallel: parallel).values
+                caches.append(cache)
+                next.append(values.indices.max { values[$0] < values[$1] }!)
+            }
+            let vocabulary = model.config.vocabularySize
+            let start = ContinuousClock.now
+            for _ in 0..<newTokens {
+                let segments = zip(next, caches).map { LlamaModel.Segment(tokens: [$0], cache: $1, generatedFrom: 0) }
+                let logits = model.forward(segments, parallel: parallel).values
+                next = (0..<streams).map { stream in
+                    let row = logits[(stream * vocabulary)..<((stream + 1) * vocabulary)]
+                    return row.indices.max { row[$0] < row[$1] }! - stream * vocabulary
+                }
+            }
+            return Double(streams * newTokens) / seconds(since: start)
         }
 
         private func seconds(since start: ContinuousClock.Instant) -> Double {
