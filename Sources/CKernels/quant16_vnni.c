@@ -115,13 +115,14 @@ static inline __attribute__((always_inline)) VNNI void rows_vnni(
         }
 }
 
-/// The 4-bit blocks two at a time with 8-bit products: the 64 weights of blocks b and b+1 as unsigned
-/// bytes meet each activation's two signed bytes (x = 256·high + low, exact) in two VPDPBUSD, whose 16
-/// sums recombine into the same integers as the 16-bit path's; lanes 0–7 belong to block b, 8–15 to
-/// block b+1, each scaled by its own d·s. About half the instructions of a block at a time.
+/// The 4-bit blocks two at a time: the 64 weights of blocks b and b+1 as 16-bit integers in two
+/// registers, the first holding elements 0–15 of each block (the low nibbles), the second 16–31 (the
+/// high ones), meet each row's activations laid out the same way (`arranged`) in two VPDPWSSD. Lanes 0–7
+/// then hold block b's sums and 8–15 block b+1's, each scaled by its own d·s: two integer and three
+/// float instructions per row of x and pair of blocks.
 static inline __attribute__((always_inline)) VNNI void rows_vnni8(
-    const int type, const int M, const int R, const uint8_t *weights, size_t stride, size_t k, size_t r, const int8_t *high,
-    const int8_t *low, const float *pair_scales, const float *sums, float *out, size_t ldo) {
+    const int type, const int M, const int R, const uint8_t *weights, size_t stride, size_t k, size_t r, const int16_t *arranged,
+    const float *pair_scales, const float *sums, float *out, size_t ldo) {
     const size_t blocks = k / 32, pairs = (blocks + 1) / 2;
     const size_t block_bytes = type == 3 ? 20 : 18, head = type == 3 ? 4 : 2;
     const __m128i mask = _mm_set1_epi8(0x0f);
@@ -131,16 +132,16 @@ static inline __attribute__((always_inline)) VNNI void rows_vnni8(
         for (int i = 0; i < M; i++) acc[j][i] = _mm512_setzero_ps();
     for (size_t b = 0; b < blocks; b += 2) {
         const int pair = b + 1 < blocks;
-        const __mmask64 lanes = pair ? ~(__mmask64)0 : 0xffffffffull;
         for (int j = 0; j < R; j++) {
             const uint8_t *first = weights + (r + j) * stride + b * block_bytes, *second = first + block_bytes;
             // The weights stream from memory once per token: ask for them a few rows ahead.
             _mm_prefetch((const char *)(first + 8 * stride), _MM_HINT_T0);
             const __m128i q0 = _mm_loadu_si128((const __m128i *)(first + head));
             const __m128i q1 = pair ? _mm_loadu_si128((const __m128i *)(second + head)) : _mm_setzero_si128();
-            const __m256i w0 = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_and_si128(q0, mask)), _mm_and_si128(_mm_srli_epi16(q0, 4), mask), 1);
-            const __m256i w1 = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_and_si128(q1, mask)), _mm_and_si128(_mm_srli_epi16(q1, 4), mask), 1);
-            const __m512i w = _mm512_inserti64x4(_mm512_castsi256_si512(w0), w1, 1);
+            const __m512i w_low = _mm512_cvtepu8_epi16(
+                _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_and_si128(q0, mask)), _mm_and_si128(q1, mask), 1));
+            const __m512i w_high = _mm512_cvtepu8_epi16(_mm256_inserti128_si256(
+                _mm256_castsi128_si256(_mm_and_si128(_mm_srli_epi16(q0, 4), mask)), _mm_and_si128(_mm_srli_epi16(q1, 4), mask), 1));
             __m128 dm0, dm1 = _mm_setzero_ps();
             uint32_t h0, h1 = 0;
             memcpy(&h0, first, 4);
@@ -159,9 +160,10 @@ static inline __attribute__((always_inline)) VNNI void rows_vnni8(
             // its own pair of activation scales, laid out the same way.
             const __m512 d = _mm512_mask_blend_ps(0xff00, _mm512_broadcastss_ps(dm0), _mm512_broadcastss_ps(dm1));
             for (int i = 0; i < M; i++) {
-                const __m512i xh = _mm512_maskz_loadu_epi8(lanes, high + i * k + b * 32), xl = _mm512_maskz_loadu_epi8(lanes, low + i * k + b * 32);
-                const __m512i sum = _mm512_add_epi32(
-                    _mm512_slli_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), w, xh), 8), _mm512_dpbusd_epi32(_mm512_setzero_si512(), w, xl));
+                const int16_t *x = arranged + (i * pairs + b / 2) * 64;
+                const __m512i sum = _mm512_dpwssd_epi32(
+                    _mm512_dpwssd_epi32(_mm512_setzero_si512(), w_low, _mm512_loadu_si512((const void *)x)), w_high,
+                    _mm512_loadu_si512((const void *)(x + 32)));
                 const __m512 scaled = _mm512_mul_ps(_mm512_cvtepi32_ps(sum), _mm512_loadu_ps(pair_scales + (i * pairs + b / 2) * 16));
                 acc[j][i] = _mm512_fmadd_ps(scaled, d, acc[j][i]);
             }
@@ -174,16 +176,16 @@ static inline __attribute__((always_inline)) VNNI void rows_vnni8(
 /// Rows [r0, r1): four or two at a time where few rows of x leave registers for them, then one.
 static inline __attribute__((always_inline)) VNNI void rows_span(
     const int type, const int M, const uint8_t *weights, size_t stride, size_t k, size_t r0, size_t r1, const int16_t *values,
-    const int8_t *high, const int8_t *low, const float *pair_scales, const float *scales, const float *sums, float *out, size_t ldo) {
+    const int16_t *arranged, const float *pair_scales, const float *scales, const float *sums, float *out, size_t ldo) {
     size_t r = r0;
     if (type != 8) {
         if (M <= 2) {
-            for (; r + 4 <= r1; r += 4) rows_vnni8(type, M, 4, weights, stride, k, r, high, low, pair_scales, sums, out, ldo);
+            for (; r + 4 <= r1; r += 4) rows_vnni8(type, M, 4, weights, stride, k, r, arranged, pair_scales, sums, out, ldo);
         }
         if (M <= 4) {
-            for (; r + 2 <= r1; r += 2) rows_vnni8(type, M, 2, weights, stride, k, r, high, low, pair_scales, sums, out, ldo);
+            for (; r + 2 <= r1; r += 2) rows_vnni8(type, M, 2, weights, stride, k, r, arranged, pair_scales, sums, out, ldo);
         }
-        for (; r < r1; r++) rows_vnni8(type, M, 1, weights, stride, k, r, high, low, pair_scales, sums, out, ldo);
+        for (; r < r1; r++) rows_vnni8(type, M, 1, weights, stride, k, r, arranged, pair_scales, sums, out, ldo);
         return;
     }
     if (M <= 2) {
@@ -198,18 +200,18 @@ static inline __attribute__((always_inline)) VNNI void rows_span(
 /// The block type and row count fixed per loop, so that the loops carry no branch on them.
 #define ROWS_FOR_TYPE(T)                                                                                                             \
     switch (M) {                                                                                                                     \
-    case 1: return rows_span(T, 1, weights, stride, k, r0, r1, values, high, low, pair_scales, scales, sums, out, ldo);                                      \
-    case 2: return rows_span(T, 2, weights, stride, k, r0, r1, values, high, low, pair_scales, scales, sums, out, ldo);                                      \
-    case 3: return rows_span(T, 3, weights, stride, k, r0, r1, values, high, low, pair_scales, scales, sums, out, ldo);                                      \
-    case 4: return rows_span(T, 4, weights, stride, k, r0, r1, values, high, low, pair_scales, scales, sums, out, ldo);                                      \
-    case 5: return rows_span(T, 5, weights, stride, k, r0, r1, values, high, low, pair_scales, scales, sums, out, ldo);                                      \
-    case 6: return rows_span(T, 6, weights, stride, k, r0, r1, values, high, low, pair_scales, scales, sums, out, ldo);                                      \
-    case 7: return rows_span(T, 7, weights, stride, k, r0, r1, values, high, low, pair_scales, scales, sums, out, ldo);                                      \
-    default: return rows_span(T, 8, weights, stride, k, r0, r1, values, high, low, pair_scales, scales, sums, out, ldo);                                     \
+    case 1: return rows_span(T, 1, weights, stride, k, r0, r1, values, arranged, pair_scales, scales, sums, out, ldo);                                      \
+    case 2: return rows_span(T, 2, weights, stride, k, r0, r1, values, arranged, pair_scales, scales, sums, out, ldo);                                      \
+    case 3: return rows_span(T, 3, weights, stride, k, r0, r1, values, arranged, pair_scales, scales, sums, out, ldo);                                      \
+    case 4: return rows_span(T, 4, weights, stride, k, r0, r1, values, arranged, pair_scales, scales, sums, out, ldo);                                      \
+    case 5: return rows_span(T, 5, weights, stride, k, r0, r1, values, arranged, pair_scales, scales, sums, out, ldo);                                      \
+    case 6: return rows_span(T, 6, weights, stride, k, r0, r1, values, arranged, pair_scales, scales, sums, out, ldo);                                      \
+    case 7: return rows_span(T, 7, weights, stride, k, r0, r1, values, arranged, pair_scales, scales, sums, out, ldo);                                      \
+    default: return rows_span(T, 8, weights, stride, k, r0, r1, values, arranged, pair_scales, scales, sums, out, ldo);                                     \
     }
 
 static VNNI void rows_any(int type, int M, const uint8_t *weights, size_t stride, size_t k, size_t r0, size_t r1, const int16_t *values,
-                          const int8_t *high, const int8_t *low, const float *pair_scales, const float *scales, const float *sums, float *out,
+                          const int16_t *arranged, const float *pair_scales, const float *scales, const float *sums, float *out,
                           size_t ldo) {
     switch (type) {
     case 3: ROWS_FOR_TYPE(3)
@@ -221,32 +223,32 @@ static VNNI void rows_any(int type, int M, const uint8_t *weights, size_t stride
 void atr_qlinear16_vnni(int type, const uint8_t *weights, size_t stride, size_t k, size_t r0, size_t r1, const int16_t *values,
                         const float *scales, const float *sums, size_t m, float *out, size_t ldo) {
     const size_t blocks = k / 32;
-    // Each activation as two signed bytes, and each row's block scales as 16 lanes per pair of blocks
-    // (8 of each), for the 4-bit types' 8-bit products.
+    // For the 4-bit types, each row's activations in the pair layout of rows_vnni8 (per pair of blocks:
+    // elements 0–15 of each, then 16–31 of each; a missing second block as zeros), and its block scales
+    // as 16 lanes per pair (8 of each).
     const size_t pairs = (blocks + 1) / 2;
-    int8_t *high = NULL, *low = NULL;
+    int16_t *arranged = NULL;
     float *pair_scales = NULL;
     if (type != 8) {
-        high = malloc(m * k);
-        low = malloc(m * k);
+        arranged = calloc(m * pairs * 64, sizeof(int16_t));
         pair_scales = malloc(m * pairs * 16 * sizeof(float));
-        for (size_t q = 0; q < m * k; q++) {
-            const int h = (values[q] + 128) >> 8;
-            high[q] = (int8_t)h;
-            low[q] = (int8_t)(values[q] - 256 * h);
-        }
+        for (size_t i = 0; i < m; i++)
+            for (size_t b = 0; b < blocks; b++) {
+                int16_t *pair = arranged + (i * pairs + b / 2) * 64 + (b % 2) * 16;
+                memcpy(pair, values + i * k + b * 32, 16 * sizeof(int16_t));
+                memcpy(pair + 32, values + i * k + b * 32 + 16, 16 * sizeof(int16_t));
+            }
         for (size_t i = 0; i < m; i++)
             for (size_t b = 0; b < 2 * pairs; b++)
                 for (int lane = 0; lane < 8; lane++) pair_scales[(i * pairs + b / 2) * 16 + (b % 2) * 8 + lane] = b < blocks ? scales[i * blocks + b] : 0;
     }
     for (size_t i = 0; i < m; i += 8) {
         const int rows = m - i < 8 ? (int)(m - i) : 8;
-        rows_any(type, rows, weights, stride, k, r0, r1, values + i * k, high ? high + i * k : NULL, low ? low + i * k : NULL,
+        rows_any(type, rows, weights, stride, k, r0, r1, values + i * k, arranged ? arranged + i * pairs * 64 : NULL,
                  pair_scales ? pair_scales + i * pairs * 16 : NULL, scales + i * blocks, sums + i * blocks, out + i * ldo, ldo);
     }
     free(pair_scales);
-    free(high);
-    free(low);
+    free(arranged);
 }
 #else
 void atr_use_avx512_kernels(int allowed) { (void)allowed; }

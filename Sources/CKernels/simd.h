@@ -45,8 +45,8 @@ void atr_apply_panel(const float *x, size_t ldx, size_t m, size_t k, const float
 /// quant16_vnni.c); needs `atr_has_avx512_vnni()` and k ≤ 32 · ATR_VNNI_MAX_BLOCKS.
 enum { ATR_VNNI_MAX_BLOCKS = 512 };
 
-/// The largest 16-bit activation: 127·256 + 127, so that every value splits into two signed bytes
-/// (x = 256·high + low) for the 8-bit dot products of quant16_vnni.c.
+/// The largest 16-bit activation: every decode kernel (AVX2 and AVX-512) quantizes to the same integers
+/// with it, so their products differ only in the order of their sums.
 #define ATR_Q16_MAX 32639.0f
 void atr_qlinear16_vnni(int type, const uint8_t *weights, size_t stride, size_t k, size_t r0, size_t r1, const int16_t *values,
                         const float *scales, const float *sums, size_t m, float *out, size_t ldo);
