@@ -7,9 +7,9 @@
 // Every pair's sums run in the same order whatever else is in the block (a short block's missing
 // pairs are zeros), so a row's result never depends on the rows beside it.
 #include "ckernels.h"
+#include "fold16.h"
 #include "simd.h"
 
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -65,51 +65,6 @@ static AVX512 void widen_row(int type, const uint8_t *row, size_t k, float *out)
     }
 }
 
-/// 16 vectors of partial sums to the 16 sums, in one vector: each vector's lanes are folded in the same
-/// tree (halves, then quarters, …), whichever vectors are beside it.
-static inline AVX512 __m512 fold16(__m512 v[16]) {
-    // Each level halves the vectors and the partial sums of each: 16 vectors of 16, 8 of 2 × 8, 4 of
-    // 4 × 4, 2 of 8 × 2, one of 16 × 1 (which lane holds which sum: `fold_lane`).
-    __m512 l1[8], l2[4], l3[2];
-    for (int j = 0; j < 8; j++) {
-        const __m512 a = v[2 * j], b = v[2 * j + 1];
-        const __m512 lo = _mm512_shuffle_f32x4(a, b, _MM_SHUFFLE(1, 0, 1, 0));  // a0 a1 b0 b1 (128-bit quarters)
-        const __m512 hi = _mm512_shuffle_f32x4(a, b, _MM_SHUFFLE(3, 2, 3, 2));  // a2 a3 b2 b3
-        l1[j] = _mm512_add_ps(lo, hi);                                           // a(0+2) a(1+3) b(0+2) b(1+3)
-    }
-    for (int j = 0; j < 4; j++) {
-        const __m512 a = l1[2 * j], b = l1[2 * j + 1];
-        const __m512 lo = _mm512_shuffle_f32x4(a, b, _MM_SHUFFLE(2, 0, 2, 0));  // a' quarters 0, 2 and b' 0, 2
-        const __m512 hi = _mm512_shuffle_f32x4(a, b, _MM_SHUFFLE(3, 1, 3, 1));
-        l2[j] = _mm512_add_ps(lo, hi);  // quarter q: 4 partial sums of v[4j + q]
-    }
-    for (int j = 0; j < 2; j++) {
-        const __m512 a = l2[2 * j], b = l2[2 * j + 1];
-        const __m512 lo = _mm512_shuffle_ps(a, b, _MM_SHUFFLE(1, 0, 1, 0));  // per quarter: a0 a1 b0 b1
-        const __m512 hi = _mm512_shuffle_ps(a, b, _MM_SHUFFLE(3, 2, 3, 2));  // a2 a3 b2 b3
-        l3[j] = _mm512_add_ps(lo, hi);
-    }
-    const __m512 lo = _mm512_shuffle_ps(l3[0], l3[1], _MM_SHUFFLE(2, 0, 2, 0));
-    const __m512 hi = _mm512_shuffle_ps(l3[0], l3[1], _MM_SHUFFLE(3, 1, 3, 1));
-    return _mm512_add_ps(lo, hi);
-}
-
-/// Where fold16 puts vector v's sum: derived once from folding unit vectors, so the layout above need
-/// not be worked out by hand (and a change to the tree cannot misplace a result).
-static int fold_lane[16];
-static pthread_once_t fold_once = PTHREAD_ONCE_INIT;
-
-static AVX512 void find_fold_lanes(void) {
-    for (int v = 0; v < 16; v++) {
-        __m512 vectors[16];
-        for (int j = 0; j < 16; j++) vectors[j] = _mm512_set1_ps(j == v ? 1.0f : 0.0f);
-        float folded[16];
-        _mm512_storeu_ps(folded, fold16(vectors));
-        for (int lane = 0; lane < 16; lane++)
-            if (folded[lane] == 16.0f) fold_lane[v] = lane;
-    }
-}
-
 /// A block of up to MR rows of x by up to NR weight rows (`w` rows k floats apart), k a multiple of 16.
 static inline __attribute__((always_inline)) AVX512 void block(
     const float *x, size_t ldx, int rows, const float *w, int wrows, size_t k, float *out, size_t ldo) {
@@ -125,9 +80,9 @@ static inline __attribute__((always_inline)) AVX512 void block(
         }
     }
     float folded[16];
-    _mm512_storeu_ps(folded, fold16(sums));
+    _mm512_storeu_ps(folded, atr_fold16(sums));
     for (int r = 0; r < rows; r++)
-        for (int c = 0; c < wrows; c++) out[r * ldo + c] = folded[fold_lane[r * NR + c]];
+        for (int c = 0; c < wrows; c++) out[r * ldo + c] = folded[r * NR + c];
 }
 
 static AVX512 void block_full(const float *x, size_t ldx, const float *w, size_t k, float *out, size_t ldo) {
@@ -140,7 +95,6 @@ static AVX512 void block_partial(const float *x, size_t ldx, int rows, const flo
 
 AVX512 void atr_qlinear_prompt_avx512(
     int type, const uint8_t *weights, size_t stride, size_t k, size_t r0, size_t r1, const float *x, size_t ldx, size_t m, float *out, size_t ldo) {
-    pthread_once(&fold_once, find_fold_lanes);
     float *buffer = type == 0 ? NULL : aligned_alloc(64, GROUP * k * sizeof(float));
     for (size_t p = r0; p < r1; p += GROUP) {
         const size_t count = r1 - p < GROUP ? r1 - p : GROUP;

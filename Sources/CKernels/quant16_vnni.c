@@ -67,17 +67,15 @@ static inline __attribute__((always_inline)) VNNI float dot_fixed(const float *a
     return _mm512_reduce_add_ps(sum);
 }
 
-/// Block `b` of R weight rows against M rows of 16-bit x, into `acc`; its minimums into `mins`.
+/// Block `b` of R Q8_0 weight rows against M rows of 16-bit x, into `acc`.
 static inline __attribute__((always_inline)) VNNI void block16(
-    const int type, const int M, const int R, const uint8_t *weights, size_t stride, size_t k, size_t r, size_t b, const int16_t *values,
-    const float *scales, __m512 acc[4][8], float mins[4][ATR_VNNI_MAX_BLOCKS]) {
-    const size_t blocks = k / 32;
-    const size_t block_bytes = type == 3 ? 20 : type == 2 ? 18 : 34;
+    const int M, const int R, const uint8_t *weights, size_t stride, size_t k, size_t r, size_t b, const int16_t *values, const float *scales,
+    __m512 acc[4][8]) {
+    const size_t blocks = k / 32, block_bytes = 34;
     for (int j = 0; j < R; j++) {
         __m128 dm;
         _mm_prefetch((const char *)(weights + (r + j + 8) * stride + b * block_bytes), _MM_HINT_T0);
-        const __m512i w = block_weights(type, weights + (r + j) * stride + b * block_bytes, &dm);
-        mins[j][b] = _mm_cvtss_f32(_mm_movehdup_ps(dm));
+        const __m512i w = block_weights(8, weights + (r + j) * stride + b * block_bytes, &dm);
         for (int i = 0; i < M; i++) {
             const __m512i x = _mm512_loadu_si512((const void *)(values + i * k + b * 32));
             const __m512 products = _mm512_cvtepi32_ps(_mm512_dpwssd_epi32(_mm512_setzero_si512(), w, x));
@@ -87,16 +85,14 @@ static inline __attribute__((always_inline)) VNNI void block16(
     }
 }
 
-/// R weight rows from `r` against M rows of 16-bit x (`values` k apart, `scales` and `sums` blocks
-/// apart). Two sums per pair of rows take alternate blocks, so that no multiply-add waits on the one
-/// before; the minimums' part (m·Σx) is summed after the blocks, as one dot product per pair. Every
-/// pair's operations are the same whatever R and M are.
+/// R Q8_0 weight rows from `r` against M rows of 16-bit x (`values` k apart, `scales` blocks apart).
+/// Two sums per pair of rows take alternate blocks, so that no multiply-add waits on the one before.
+/// Every pair's operations are the same whatever R and M are.
 static inline __attribute__((always_inline)) VNNI void rows_vnni(
-    const int type, const int M, const int R, const uint8_t *weights, size_t stride, size_t k, size_t r, const int16_t *values,
-    const float *scales, const float *sums, float *out, size_t ldo) {
+    const int M, const int R, const uint8_t *weights, size_t stride, size_t k, size_t r, const int16_t *values, const float *scales, float *out,
+    size_t ldo) {
     const size_t blocks = k / 32;
     __m512 even[4][8], odd[4][8];
-    float mins[4][ATR_VNNI_MAX_BLOCKS];
     for (int j = 0; j < R; j++)
         for (int i = 0; i < M; i++) {
             even[j][i] = _mm512_setzero_ps();
@@ -104,15 +100,12 @@ static inline __attribute__((always_inline)) VNNI void rows_vnni(
         }
     // Blocks in pairs, the first of each into `even`, the second into `odd`.
     for (size_t b = 0; b < blocks; b++) {
-        block16(type, M, R, weights, stride, k, r, b, values, scales, even, mins);
+        block16(M, R, weights, stride, k, r, b, values, scales, even);
         if (++b == blocks) break;
-        block16(type, M, R, weights, stride, k, r, b, values, scales, odd, mins);
+        block16(M, R, weights, stride, k, r, b, values, scales, odd);
     }
     for (int j = 0; j < R; j++)
-        for (int i = 0; i < M; i++) {
-            const float offset = type == 8 ? 0 : dot_fixed(mins[j], sums + i * blocks, blocks);
-            out[i * ldo + r + j] = _mm512_reduce_add_ps(_mm512_add_ps(even[j][i], odd[j][i])) + offset;
-        }
+        for (int i = 0; i < M; i++) out[i * ldo + r + j] = _mm512_reduce_add_ps(_mm512_add_ps(even[j][i], odd[j][i]));
 }
 
 /// The 4-bit blocks two at a time: the 64 weights of blocks b and b+1 as 16-bit integers in two
@@ -126,7 +119,7 @@ static inline __attribute__((always_inline)) VNNI void rows_vnni8(
     const size_t blocks = k / 32, pairs = (blocks + 1) / 2;
     const size_t block_bytes = type == 3 ? 20 : 18, head = type == 3 ? 4 : 2;
     const __m128i mask = _mm_set1_epi8(0x0f);
-    __m512 acc[4][8];
+    __m512 acc[4][16];
     float mins[4][ATR_VNNI_MAX_BLOCKS];
     for (int j = 0; j < R; j++)
         for (int i = 0; i < M; i++) acc[j][i] = _mm512_setzero_ps();
@@ -159,6 +152,8 @@ static inline __attribute__((always_inline)) VNNI void rows_vnni8(
             // The weights' scales for the pair's two halves, shared by every row of x; each row brings
             // its own pair of activation scales, laid out the same way.
             const __m512 d = _mm512_mask_blend_ps(0xff00, _mm512_broadcastss_ps(dm0), _mm512_broadcastss_ps(dm1));
+            // Unrolled whole, so that the sums stay in registers (a loop over 16 rows keeps them in memory).
+#pragma clang loop unroll(full)
             for (int i = 0; i < M; i++) {
                 const int16_t *x = arranged + (i * pairs + b / 2) * 64;
                 const __m512i sum = _mm512_dpwssd_epi32(
@@ -188,35 +183,44 @@ static inline __attribute__((always_inline)) VNNI void rows_span(
         for (; r < r1; r++) rows_vnni8(type, M, 1, weights, stride, k, r, arranged, pair_scales, sums, out, ldo);
         return;
     }
-    if (M <= 2) {
-        for (; r + 4 <= r1; r += 4) rows_vnni(type, M, 4, weights, stride, k, r, values, scales, sums, out, ldo);
+    const int M8 = M < 8 ? M : 8;  // Q8_0 comes with at most 8 rows of x
+    if (M8 <= 2) {
+        for (; r + 4 <= r1; r += 4) rows_vnni(M8, 4, weights, stride, k, r, values, scales, out, ldo);
     }
-    if (M <= 4) {
-        for (; r + 2 <= r1; r += 2) rows_vnni(type, M, 2, weights, stride, k, r, values, scales, sums, out, ldo);
+    if (M8 <= 4) {
+        for (; r + 2 <= r1; r += 2) rows_vnni(M8, 2, weights, stride, k, r, values, scales, out, ldo);
     }
-    for (; r < r1; r++) rows_vnni(type, M, 1, weights, stride, k, r, values, scales, sums, out, ldo);
+    for (; r < r1; r++) rows_vnni(M8, 1, weights, stride, k, r, values, scales, out, ldo);
 }
 
-/// The block type and row count fixed per loop, so that the loops carry no branch on them.
-#define ROWS_FOR_TYPE(T)                                                                                                             \
-    switch (M) {                                                                                                                     \
-    case 1: return rows_span(T, 1, weights, stride, k, r0, r1, values, arranged, pair_scales, scales, sums, out, ldo);                                      \
-    case 2: return rows_span(T, 2, weights, stride, k, r0, r1, values, arranged, pair_scales, scales, sums, out, ldo);                                      \
-    case 3: return rows_span(T, 3, weights, stride, k, r0, r1, values, arranged, pair_scales, scales, sums, out, ldo);                                      \
-    case 4: return rows_span(T, 4, weights, stride, k, r0, r1, values, arranged, pair_scales, scales, sums, out, ldo);                                      \
-    case 5: return rows_span(T, 5, weights, stride, k, r0, r1, values, arranged, pair_scales, scales, sums, out, ldo);                                      \
-    case 6: return rows_span(T, 6, weights, stride, k, r0, r1, values, arranged, pair_scales, scales, sums, out, ldo);                                      \
-    case 7: return rows_span(T, 7, weights, stride, k, r0, r1, values, arranged, pair_scales, scales, sums, out, ldo);                                      \
-    default: return rows_span(T, 8, weights, stride, k, r0, r1, values, arranged, pair_scales, scales, sums, out, ldo);                                     \
-    }
+/// The block type and row count fixed per loop, so that the loops carry no branch on them: up to 8 rows
+/// of x for Q8_0, up to 16 for the 4-bit types.
+#define ROWS_CASE(T, N) \
+    case N: return rows_span(T, N, weights, stride, k, r0, r1, values, arranged, pair_scales, scales, sums, out, ldo);
+#define ROWS_UP_TO_8(T) ROWS_CASE(T, 1) ROWS_CASE(T, 2) ROWS_CASE(T, 3) ROWS_CASE(T, 4) ROWS_CASE(T, 5) ROWS_CASE(T, 6) ROWS_CASE(T, 7)
+#define ROWS_UP_TO_16(T) \
+    ROWS_UP_TO_8(T) ROWS_CASE(T, 8) ROWS_CASE(T, 9) ROWS_CASE(T, 10) ROWS_CASE(T, 11) ROWS_CASE(T, 12) ROWS_CASE(T, 13) ROWS_CASE(T, 14) \
+    ROWS_CASE(T, 15)
 
 static VNNI void rows_any(int type, int M, const uint8_t *weights, size_t stride, size_t k, size_t r0, size_t r1, const int16_t *values,
                           const int16_t *arranged, const float *pair_scales, const float *scales, const float *sums, float *out,
                           size_t ldo) {
     switch (type) {
-    case 3: ROWS_FOR_TYPE(3)
-    case 2: ROWS_FOR_TYPE(2)
-    default: ROWS_FOR_TYPE(8)
+    case 3:
+        switch (M) {
+            ROWS_UP_TO_16(3)
+        default: return rows_span(3, 16, weights, stride, k, r0, r1, values, arranged, pair_scales, scales, sums, out, ldo);
+        }
+    case 2:
+        switch (M) {
+            ROWS_UP_TO_16(2)
+        default: return rows_span(2, 16, weights, stride, k, r0, r1, values, arranged, pair_scales, scales, sums, out, ldo);
+        }
+    default:
+        switch (M) {
+            ROWS_UP_TO_8(8)
+        default: return rows_span(8, 8, weights, stride, k, r0, r1, values, arranged, pair_scales, scales, sums, out, ldo);
+        }
     }
 }
 
@@ -242,8 +246,9 @@ void atr_qlinear16_vnni(int type, const uint8_t *weights, size_t stride, size_t 
             for (size_t b = 0; b < 2 * pairs; b++)
                 for (int lane = 0; lane < 8; lane++) pair_scales[(i * pairs + b / 2) * 16 + (b % 2) * 8 + lane] = b < blocks ? scales[i * blocks + b] : 0;
     }
-    for (size_t i = 0; i < m; i += 8) {
-        const int rows = m - i < 8 ? (int)(m - i) : 8;
+    const size_t group = type == 8 ? 8 : 16;
+    for (size_t i = 0; i < m; i += group) {
+        const int rows = m - i < group ? (int)(m - i) : (int)group;
         rows_any(type, rows, weights, stride, k, r0, r1, values + i * k, arranged ? arranged + i * pairs * 64 : NULL,
                  pair_scales ? pair_scales + i * pairs * 16 : NULL, scales + i * blocks, sums + i * blocks, out + i * ldo, ldo);
     }
