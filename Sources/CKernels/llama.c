@@ -344,9 +344,9 @@ static inline AVX2 float exp1(float x) {
 
 /// Attention of one position on AVX2 (head_dim a multiple of 8, at most 128): the dot products, the
 /// softmax with a vector e^x, and the weighted sum of values held in registers.
-static AVX2 void attention_avx2(
-    const float *q, const float *k, const float *v, size_t ld, size_t length, size_t heads, size_t kv_heads, size_t head_dim, float scale, float *scores,
-    float *out) {
+static inline __attribute__((always_inline)) AVX2 void attention_avx2(
+    const float *q, const float *k, const float *v, size_t ld, size_t length, size_t heads, size_t kv_heads, const size_t head_dim, float scale,
+    float *scores, float *out) {
     const size_t group = heads / kv_heads, lanes = head_dim / 8;
     for (size_t h = 0; h < heads; h++) {
         const size_t kv = h / group;
@@ -390,6 +390,17 @@ static AVX2 void attention_avx2(
         for (size_t d = 0; d < lanes; d++) _mm256_storeu_ps(out + h * head_dim + 8 * d, acc[d]);
     }
 }
+
+/// The common head sizes fixed at compile time, so that the sums of values stay in registers.
+static AVX2 void attention_any_avx2(
+    const float *q, const float *k, const float *v, size_t ld, size_t length, size_t heads, size_t kv_heads, size_t head_dim, float scale, float *scores,
+    float *out) {
+    switch (head_dim) {
+    case 64: return attention_avx2(q, k, v, ld, length, heads, kv_heads, 64, scale, scores, out);
+    case 128: return attention_avx2(q, k, v, ld, length, heads, kv_heads, 128, scale, scores, out);
+    default: return attention_avx2(q, k, v, ld, length, heads, kv_heads, head_dim, scale, scores, out);
+    }
+}
 #endif
 
 void atr_silu_mul(float *gate, const float *up, size_t n) {
@@ -403,7 +414,7 @@ void atr_attention_decode(
     const float *q, const float *k, const float *v, size_t ld, size_t length, size_t heads, size_t kv_heads, size_t head_dim, float scale, float *scores,
     float *out) {
 #if defined(__x86_64__)
-    if (atr_has_avx2() && head_dim % 8 == 0 && head_dim <= 128) return attention_avx2(q, k, v, ld, length, heads, kv_heads, head_dim, scale, scores, out);
+    if (atr_has_avx2() && head_dim % 8 == 0 && head_dim <= 128) return attention_any_avx2(q, k, v, ld, length, heads, kv_heads, head_dim, scale, scores, out);
 #endif
     const size_t group = heads / kv_heads;
     for (size_t h = 0; h < heads; h++) {

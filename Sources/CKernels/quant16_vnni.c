@@ -157,8 +157,7 @@ static inline __attribute__((always_inline)) VNNI void rows_vnni8(
             for (int i = 0; i < M; i++) {
                 const int16_t *x = arranged + (i * pairs + b / 2) * 64;
                 const __m512i sum = _mm512_dpwssd_epi32(
-                    _mm512_dpwssd_epi32(_mm512_setzero_si512(), w_low, _mm512_loadu_si512((const void *)x)), w_high,
-                    _mm512_loadu_si512((const void *)(x + 32)));
+                    _mm512_madd_epi16(w_low, _mm512_loadu_si512((const void *)x)), w_high, _mm512_loadu_si512((const void *)(x + 32)));
                 const __m512 scaled = _mm512_mul_ps(_mm512_cvtepi32_ps(sum), _mm512_loadu_ps(pair_scales + (i * pairs + b / 2) * 16));
                 acc[j][i] = _mm512_fmadd_ps(scaled, d, acc[j][i]);
             }
