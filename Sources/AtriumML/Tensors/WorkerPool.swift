@@ -4,7 +4,9 @@ import Synchronization
 
 /// The engine's threads for one forward pass: workers that spin between the pass's parallel steps
 /// (dozens per pass, microseconds apart), so no step waits for a thread to wake, and sleep when the
-/// engine is idle. The calling thread takes part 0 of every step.
+/// engine is idle. The calling thread takes part 0 of every step. Waiting threads yield their core
+/// after a short spin, so that on a busy machine (the server's event loops and its clients share the
+/// cores) the thread they wait for, or anyone else, can run.
 public final class WorkerPool: @unchecked Sendable {
     public let threads: Int
     /// The step's number times `partsLimit` plus its part count, in one word: a worker that sees a step
@@ -17,8 +19,10 @@ public final class WorkerPool: @unchecked Sendable {
     /// The step being run: set before `generation` moves, read by workers after they see it move.
     private var step: ((Int) -> Void)?
 
-    /// About half a millisecond of spinning before a worker sleeps.
+    /// About half a millisecond of waiting (spinning, then yielding) before a worker sleeps.
     static let spinsBeforeSleep = 20_000
+    /// Spins before a waiting thread starts yielding its core.
+    static let spinsBeforeYield = 2_000
 
     public init(threads: Int) {
         self.threads = min(max(1, threads), Self.partsLimit - 1)
@@ -46,9 +50,16 @@ public final class WorkerPool: @unchecked Sendable {
             sleeper.broadcast()
             sleeper.unlock()
             body(0)
-            while remaining.load(ordering: .acquiring) > 0 { atr_cpu_relax() }
+            var spins = 0
+            while remaining.load(ordering: .acquiring) > 0 { Self.wait(&spins) }
             step = nil
         }
+    }
+
+    /// One round of waiting: a pause, or after a while a yield of the core to whoever needs it.
+    private static func wait(_ spins: inout Int) {
+        spins += 1
+        if spins < spinsBeforeYield { atr_cpu_relax() } else { sched_yield() }
     }
 
     /// Lets the workers end.
@@ -66,9 +77,8 @@ public final class WorkerPool: @unchecked Sendable {
             var current = generation.load(ordering: .acquiring)
             while current == seen {
                 if stopped.load(ordering: .relaxed) { return }
-                spins += 1
                 if spins < Self.spinsBeforeSleep {
-                    atr_cpu_relax()
+                    Self.wait(&spins)
                 } else {
                     sleeper.lock()
                     while generation.load(ordering: .acquiring) == seen && !stopped.load(ordering: .relaxed) { sleeper.wait() }
