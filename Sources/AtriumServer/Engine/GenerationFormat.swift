@@ -79,8 +79,8 @@ struct GenerationFormat: Sendable {
                 ])
             case .text:
                 let echo = echoed?[choice.prompt] ?? ""
-                var entries = logprobs && scoresPrompt ? promptEntries(choice.prompt, scores: choice.promptScores ?? []) : []
-                entries += zip(choice.tokens, choice.offsets).map { LegacyEntry(token: $0.token, logprob: $0.logprob, top: $0.top, offset: $1 + echo.utf16.count) }
+                var entries = scoresPrompt ? promptEntries(choice.prompt, scores: choice.promptScores ?? []) : []
+                entries += zip(choice.tokens, choice.offsets).map { LegacyEntry($0, offset: $1 + echo.utf16.count) }
                 return .object([
                     "index": .int(Int64(index)), "text": .string(echo + choice.text),
                     "logprobs": logprobs ? textLogprobs(entries) : .null,
@@ -142,7 +142,7 @@ struct GenerationFormat: Sendable {
                 "finish_reason": finish,
             ])
         case .text:
-            let entries = zip(tokens, offsets).map { LegacyEntry(token: $0.token, logprob: $0.logprob, top: $0.top, offset: $1) }
+            let entries = zip(tokens, offsets).map { LegacyEntry($0, offset: $1) }
             return chunk([
                 "index": .int(Int64(choice)), "text": .string(text),
                 "logprobs": logprobs && !tokens.isEmpty ? textLogprobs(entries) : .null, "finish_reason": finish,
@@ -196,7 +196,18 @@ struct GenerationFormat: Sendable {
         var logprob: Float?
         var top: [(token: Int, logprob: Float)]?
         var offset: Int
+
+        init(token: Int, logprob: Float?, top: [(token: Int, logprob: Float)]?, offset: Int) {
+            (self.token, self.logprob, self.top, self.offset) = (token, logprob, top, offset)
+        }
+
+        init(_ sampled: SampledToken, offset: Int) {
+            self.init(token: sampled.token, logprob: sampled.logprob, top: sampled.top, offset: offset)
+        }
     }
+
+    /// A token's text, its broken characters (half of one split across tokens) replaced.
+    private func text(of token: Int) -> String { String(decoding: tokenizer.bytes(of: token), as: UTF8.self) }
 
     /// An echoed prompt's tokens as legacy entries: the first unscored, the rest with their scores, each
     /// at the offset of its text in the prompt's.
@@ -207,19 +218,18 @@ struct GenerationFormat: Sendable {
         for (index, token) in tokens.enumerated() {
             let score = index > 0 && index - 1 < scores.count ? scores[index - 1] : nil
             entries.append(LegacyEntry(token: token, logprob: score?.logprob, top: score?.top, offset: offset))
-            offset += String(decoding: tokenizer.bytes(of: token), as: UTF8.self).utf16.count
+            offset += text(of: token).utf16.count
         }
         return entries
     }
 
     /// The legacy completions layout: parallel arrays, alternatives as a map from text to log-probability.
     private func textLogprobs(_ entries: [LegacyEntry]) -> JSONValue {
-        func text(_ token: Int) -> String { String(decoding: tokenizer.bytes(of: token), as: UTF8.self) }
-        return .object([
-            "tokens": .array(entries.map { .string(text($0.token)) }),
+        .object([
+            "tokens": .array(entries.map { .string(text(of: $0.token)) }),
             "token_logprobs": .array(entries.map { $0.logprob.map(Self.number) ?? .null }),
             "top_logprobs": .array(entries.map { entry in
-                entry.top.map { top in .object(Dictionary(top.map { (text($0.token), Self.number($0.logprob)) }, uniquingKeysWith: { first, _ in first })) } ?? .null
+                entry.top.map { top in .object(Dictionary(top.map { (text(of: $0.token), Self.number($0.logprob)) }, uniquingKeysWith: { first, _ in first })) } ?? .null
             }),
             "text_offset": .array(entries.map { .int(Int64($0.offset)) }),
         ])
