@@ -108,58 +108,69 @@ static inline __attribute__((always_inline)) VNNI void rows_vnni(
         for (int i = 0; i < M; i++) out[i * ldo + r + j] = _mm512_reduce_add_ps(_mm512_add_ps(even[j][i], odd[j][i]));
 }
 
-/// The 4-bit blocks two at a time: the 64 weights of blocks b and b+1 as 16-bit integers in two
-/// registers, the first holding elements 0–15 of each block (the low nibbles), the second 16–31 (the
-/// high ones), meet each row's activations laid out the same way (`arranged`) in two VPDPWSSD. Lanes 0–7
-/// then hold block b's sums and 8–15 block b+1's, each scaled by its own d·s: two integer and three
-/// float instructions per row of x and pair of blocks.
+/// The 4-bit blocks four at a time: the 128 weights of blocks b … b+3 as 16-bit integers in four
+/// registers, register t holding elements 8t … 8t+7 of each block, meet each row's activations laid out
+/// the same way (`arranged`) in one VPMADDWD and three VPDPWSSD. Lanes 4c … 4c+3 then hold block b+c's
+/// sums, each scaled by its own d·s: four integer and three float instructions per row of x and four
+/// blocks. A last group short of four blocks has zeros in place of the missing ones.
 static inline __attribute__((always_inline)) VNNI void rows_vnni8(
     const int type, const int M, const int R, const uint8_t *weights, size_t stride, size_t k, size_t r, const int16_t *arranged,
-    const float *pair_scales, const float *sums, float *out, size_t ldo) {
-    const size_t blocks = k / 32, pairs = (blocks + 1) / 2;
+    const float *quad_scales, const float *sums, float *out, size_t ldo) {
+    const size_t blocks = k / 32, quads = (blocks + 3) / 4;
     const size_t block_bytes = type == 3 ? 20 : 18, head = type == 3 ? 4 : 2;
     const __m128i mask = _mm_set1_epi8(0x0f);
+    const __m512i spread = _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
     __m512 acc[4][16];
-    float mins[4][ATR_VNNI_MAX_BLOCKS];
+    float mins[4][ATR_VNNI_MAX_BLOCKS + 3];
     for (int j = 0; j < R; j++)
         for (int i = 0; i < M; i++) acc[j][i] = _mm512_setzero_ps();
-    for (size_t b = 0; b < blocks; b += 2) {
-        const int pair = b + 1 < blocks;
+    for (size_t b = 0; b < blocks; b += 4) {
+        const size_t present = blocks - b < 4 ? blocks - b : 4;
         for (int j = 0; j < R; j++) {
-            const uint8_t *first = weights + (r + j) * stride + b * block_bytes, *second = first + block_bytes;
+            const uint8_t *first = weights + (r + j) * stride + b * block_bytes;
             // The weights stream from memory once per token: ask for them a few rows ahead.
             _mm_prefetch((const char *)(first + 8 * stride), _MM_HINT_T0);
-            const __m128i q0 = _mm_loadu_si128((const __m128i *)(first + head));
-            const __m128i q1 = pair ? _mm_loadu_si128((const __m128i *)(second + head)) : _mm_setzero_si128();
-            const __m512i w_low = _mm512_cvtepu8_epi16(
-                _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_and_si128(q0, mask)), _mm_and_si128(q1, mask), 1));
-            const __m512i w_high = _mm512_cvtepu8_epi16(_mm256_inserti128_si256(
-                _mm256_castsi128_si256(_mm_and_si128(_mm_srli_epi16(q0, 4), mask)), _mm_and_si128(_mm_srli_epi16(q1, 4), mask), 1));
-            __m128 dm0, dm1 = _mm_setzero_ps();
-            uint32_t h0, h1 = 0;
-            memcpy(&h0, first, 4);
-            if (pair) memcpy(&h1, second, 4);
-            if (type == 3) {
-                dm0 = _mm_cvtph_ps(_mm_cvtsi32_si128((int)h0));
-                dm1 = _mm_cvtph_ps(_mm_cvtsi32_si128((int)h1));
-            } else {
-                const __m128 d0 = _mm_cvtph_ps(_mm_cvtsi32_si128((int)(h0 & 0xffff))), d1 = _mm_cvtph_ps(_mm_cvtsi32_si128((int)(h1 & 0xffff)));
-                dm0 = _mm_unpacklo_ps(d0, _mm_mul_ss(d0, _mm_set_ss(-8)));
-                dm1 = _mm_unpacklo_ps(d1, _mm_mul_ss(d1, _mm_set_ss(-8)));
+            _mm_prefetch((const char *)(first + 8 * stride + 64), _MM_HINT_T0);
+            __m128i low[4], high[4];
+            float d[4];
+            for (size_t c = 0; c < 4; c++) {
+                if (c >= present) {
+                    low[c] = high[c] = _mm_setzero_si128();
+                    d[c] = 0;
+                    continue;
+                }
+                const uint8_t *block = first + c * block_bytes;
+                const __m128i q = _mm_loadu_si128((const __m128i *)(block + head));
+                low[c] = _mm_and_si128(q, mask);
+                high[c] = _mm_and_si128(_mm_srli_epi16(q, 4), mask);
+                uint32_t h;
+                memcpy(&h, block, 4);
+                const __m128 dm = _mm_cvtph_ps(_mm_cvtsi32_si128((int)h));
+                d[c] = _mm_cvtss_f32(dm);
+                // Q4_1 carries its minimum; Q4_0's q − 8 is a minimum of −8·d.
+                mins[j][b + c] = type == 3 ? _mm_cvtss_f32(_mm_movehdup_ps(dm)) : -8 * d[c];
             }
-            mins[j][b] = _mm_cvtss_f32(_mm_movehdup_ps(dm0));
-            if (pair) mins[j][b + 1] = _mm_cvtss_f32(_mm_movehdup_ps(dm1));
-            // The weights' scales for the pair's two halves, shared by every row of x; each row brings
-            // its own pair of activation scales, laid out the same way.
-            const __m512 d = _mm512_mask_blend_ps(0xff00, _mm512_broadcastss_ps(dm0), _mm512_broadcastss_ps(dm1));
+            const __m512i w0 = _mm512_cvtepu8_epi16(_mm256_inserti128_si256(
+                _mm256_castsi128_si256(_mm_unpacklo_epi64(low[0], low[1])), _mm_unpacklo_epi64(low[2], low[3]), 1));
+            const __m512i w1 = _mm512_cvtepu8_epi16(_mm256_inserti128_si256(
+                _mm256_castsi128_si256(_mm_unpackhi_epi64(low[0], low[1])), _mm_unpackhi_epi64(low[2], low[3]), 1));
+            const __m512i w2 = _mm512_cvtepu8_epi16(_mm256_inserti128_si256(
+                _mm256_castsi128_si256(_mm_unpacklo_epi64(high[0], high[1])), _mm_unpacklo_epi64(high[2], high[3]), 1));
+            const __m512i w3 = _mm512_cvtepu8_epi16(_mm256_inserti128_si256(
+                _mm256_castsi128_si256(_mm_unpackhi_epi64(high[0], high[1])), _mm_unpackhi_epi64(high[2], high[3]), 1));
+            // The weights' scales, four lanes a block, shared by every row of x; each row brings its own
+            // activation scales, laid out the same way.
+            const __m512 scale = _mm512_permutexvar_ps(spread, _mm512_castps128_ps512(_mm_loadu_ps(d)));
             // Unrolled whole, so that the sums stay in registers (a loop over 16 rows keeps them in memory).
 #pragma clang loop unroll(full)
             for (int i = 0; i < M; i++) {
-                const int16_t *x = arranged + (i * pairs + b / 2) * 64;
-                const __m512i sum = _mm512_dpwssd_epi32(
-                    _mm512_madd_epi16(w_low, _mm512_loadu_si512((const void *)x)), w_high, _mm512_loadu_si512((const void *)(x + 32)));
-                const __m512 scaled = _mm512_mul_ps(_mm512_cvtepi32_ps(sum), _mm512_loadu_ps(pair_scales + (i * pairs + b / 2) * 16));
-                acc[j][i] = _mm512_fmadd_ps(scaled, d, acc[j][i]);
+                const int16_t *x = arranged + (i * quads + b / 4) * 128;
+                __m512i sum = _mm512_madd_epi16(w0, _mm512_loadu_si512((const void *)x));
+                sum = _mm512_dpwssd_epi32(sum, w1, _mm512_loadu_si512((const void *)(x + 32)));
+                sum = _mm512_dpwssd_epi32(sum, w2, _mm512_loadu_si512((const void *)(x + 64)));
+                sum = _mm512_dpwssd_epi32(sum, w3, _mm512_loadu_si512((const void *)(x + 96)));
+                const __m512 scaled = _mm512_mul_ps(_mm512_cvtepi32_ps(sum), _mm512_loadu_ps(quad_scales + (i * quads + b / 4) * 16));
+                acc[j][i] = _mm512_fmadd_ps(scaled, scale, acc[j][i]);
             }
         }
     }
@@ -170,16 +181,16 @@ static inline __attribute__((always_inline)) VNNI void rows_vnni8(
 /// Rows [r0, r1): four or two at a time where few rows of x leave registers for them, then one.
 static inline __attribute__((always_inline)) VNNI void rows_span(
     const int type, const int M, const uint8_t *weights, size_t stride, size_t k, size_t r0, size_t r1, const int16_t *values,
-    const int16_t *arranged, const float *pair_scales, const float *scales, const float *sums, float *out, size_t ldo) {
+    const int16_t *arranged, const float *quad_scales, const float *scales, const float *sums, float *out, size_t ldo) {
     size_t r = r0;
     if (type != 8) {
         if (M <= 2) {
-            for (; r + 4 <= r1; r += 4) rows_vnni8(type, M, 4, weights, stride, k, r, arranged, pair_scales, sums, out, ldo);
+            for (; r + 4 <= r1; r += 4) rows_vnni8(type, M, 4, weights, stride, k, r, arranged, quad_scales, sums, out, ldo);
         }
         if (M <= 4) {
-            for (; r + 2 <= r1; r += 2) rows_vnni8(type, M, 2, weights, stride, k, r, arranged, pair_scales, sums, out, ldo);
+            for (; r + 2 <= r1; r += 2) rows_vnni8(type, M, 2, weights, stride, k, r, arranged, quad_scales, sums, out, ldo);
         }
-        for (; r < r1; r++) rows_vnni8(type, M, 1, weights, stride, k, r, arranged, pair_scales, sums, out, ldo);
+        for (; r < r1; r++) rows_vnni8(type, M, 1, weights, stride, k, r, arranged, quad_scales, sums, out, ldo);
         return;
     }
     const int M8 = M < 8 ? M : 8;  // Q8_0 comes with at most 8 rows of x
@@ -195,30 +206,30 @@ static inline __attribute__((always_inline)) VNNI void rows_span(
 /// The block type and row count fixed per loop, so that the loops carry no branch on them: up to 8 rows
 /// of x for Q8_0, up to 16 for the 4-bit types.
 #define ROWS_CASE(T, N) \
-    case N: return rows_span(T, N, weights, stride, k, r0, r1, values, arranged, pair_scales, scales, sums, out, ldo);
+    case N: return rows_span(T, N, weights, stride, k, r0, r1, values, arranged, quad_scales, scales, sums, out, ldo);
 #define ROWS_UP_TO_8(T) ROWS_CASE(T, 1) ROWS_CASE(T, 2) ROWS_CASE(T, 3) ROWS_CASE(T, 4) ROWS_CASE(T, 5) ROWS_CASE(T, 6) ROWS_CASE(T, 7)
 #define ROWS_UP_TO_16(T) \
     ROWS_UP_TO_8(T) ROWS_CASE(T, 8) ROWS_CASE(T, 9) ROWS_CASE(T, 10) ROWS_CASE(T, 11) ROWS_CASE(T, 12) ROWS_CASE(T, 13) ROWS_CASE(T, 14) \
     ROWS_CASE(T, 15)
 
 static VNNI void rows_any(int type, int M, const uint8_t *weights, size_t stride, size_t k, size_t r0, size_t r1, const int16_t *values,
-                          const int16_t *arranged, const float *pair_scales, const float *scales, const float *sums, float *out,
+                          const int16_t *arranged, const float *quad_scales, const float *scales, const float *sums, float *out,
                           size_t ldo) {
     switch (type) {
     case 3:
         switch (M) {
             ROWS_UP_TO_16(3)
-        default: return rows_span(3, 16, weights, stride, k, r0, r1, values, arranged, pair_scales, scales, sums, out, ldo);
+        default: return rows_span(3, 16, weights, stride, k, r0, r1, values, arranged, quad_scales, scales, sums, out, ldo);
         }
     case 2:
         switch (M) {
             ROWS_UP_TO_16(2)
-        default: return rows_span(2, 16, weights, stride, k, r0, r1, values, arranged, pair_scales, scales, sums, out, ldo);
+        default: return rows_span(2, 16, weights, stride, k, r0, r1, values, arranged, quad_scales, scales, sums, out, ldo);
         }
     default:
         switch (M) {
             ROWS_UP_TO_8(8)
-        default: return rows_span(8, 8, weights, stride, k, r0, r1, values, arranged, pair_scales, scales, sums, out, ldo);
+        default: return rows_span(8, 8, weights, stride, k, r0, r1, values, arranged, quad_scales, scales, sums, out, ldo);
         }
     }
 }
@@ -226,32 +237,29 @@ static VNNI void rows_any(int type, int M, const uint8_t *weights, size_t stride
 void atr_qlinear16_vnni(int type, const uint8_t *weights, size_t stride, size_t k, size_t r0, size_t r1, const int16_t *values,
                         const float *scales, const float *sums, size_t m, float *out, size_t ldo) {
     const size_t blocks = k / 32;
-    // For the 4-bit types, each row's activations in the pair layout of rows_vnni8 (per pair of blocks:
-    // elements 0–15 of each, then 16–31 of each; a missing second block as zeros), and its block scales
-    // as 16 lanes per pair (8 of each).
-    const size_t pairs = (blocks + 1) / 2;
+    // For the 4-bit types, each row's activations in the layout of rows_vnni8 (per group of four blocks:
+    // elements 0–7 of each, then 8–15 of each, …; missing blocks as zeros), and its block scales as 16
+    // lanes per group (4 of each).
+    const size_t quads = (blocks + 3) / 4;
+    const size_t group = type == 8 ? 8 : 16;
     int16_t *arranged = NULL;
-    float *pair_scales = NULL;
+    float *quad_scales = NULL;
     if (type != 8) {
-        arranged = calloc(m * pairs * 64, sizeof(int16_t));
-        pair_scales = malloc(m * pairs * 16 * sizeof(float));
+        arranged = calloc(m * quads * 128, sizeof(int16_t));
+        quad_scales = calloc(m * quads * 16, sizeof(float));
         for (size_t i = 0; i < m; i++)
             for (size_t b = 0; b < blocks; b++) {
-                int16_t *pair = arranged + (i * pairs + b / 2) * 64 + (b % 2) * 16;
-                memcpy(pair, values + i * k + b * 32, 16 * sizeof(int16_t));
-                memcpy(pair + 32, values + i * k + b * 32 + 16, 16 * sizeof(int16_t));
+                int16_t *quad = arranged + (i * quads + b / 4) * 128 + (b % 4) * 8;
+                for (size_t t = 0; t < 4; t++) memcpy(quad + t * 32, values + i * k + b * 32 + t * 8, 8 * sizeof(int16_t));
+                for (int lane = 0; lane < 4; lane++) quad_scales[(i * quads + b / 4) * 16 + (b % 4) * 4 + lane] = scales[i * blocks + b];
             }
-        for (size_t i = 0; i < m; i++)
-            for (size_t b = 0; b < 2 * pairs; b++)
-                for (int lane = 0; lane < 8; lane++) pair_scales[(i * pairs + b / 2) * 16 + (b % 2) * 8 + lane] = b < blocks ? scales[i * blocks + b] : 0;
     }
-    const size_t group = type == 8 ? 8 : 16;
     for (size_t i = 0; i < m; i += group) {
         const int rows = m - i < group ? (int)(m - i) : (int)group;
-        rows_any(type, rows, weights, stride, k, r0, r1, values + i * k, arranged ? arranged + i * pairs * 64 : NULL,
-                 pair_scales ? pair_scales + i * pairs * 16 : NULL, scales + i * blocks, sums + i * blocks, out + i * ldo, ldo);
+        rows_any(type, rows, weights, stride, k, r0, r1, values + i * k, arranged ? arranged + i * quads * 128 : NULL,
+                 quad_scales ? quad_scales + i * quads * 16 : NULL, scales + i * blocks, sums + i * blocks, out + i * ldo, ldo);
     }
-    free(pair_scales);
+    free(quad_scales);
     free(arranged);
 }
 #else
