@@ -5,6 +5,7 @@
 // sums run in the same order however many rows pass together, so a row's result never depends on the
 // batch.
 #include "ckernels.h"
+#include "fold16.h"
 #include "simd.h"
 
 #include <stdlib.h>
@@ -32,14 +33,14 @@ int atr_has_avx512_vnni(void) {
     return vnni_allowed && vnni_state && atr_has_avx2();
 }
 
-/// Σ a[b]·c[b] over `n` floats, in a fixed order (16 lanes, then the lanes' sum).
-static inline __attribute__((always_inline)) VNNI float dot_fixed(const float *a, const float *c, size_t n) {
+/// Σ a[b]·c[b] over `n` floats as 16 lane sums, in a fixed order (then folded with the others).
+static inline __attribute__((always_inline)) VNNI __m512 dot_lanes(const float *a, const float *c, size_t n) {
     __m512 sum = _mm512_setzero_ps();
     for (size_t b = 0; b < n; b += 16) {
         const __mmask16 mask = n - b >= 16 ? 0xffff : (__mmask16)((1u << (n - b)) - 1);
         sum = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(mask, a + b), _mm512_maskz_loadu_ps(mask, c + b), sum);
     }
-    return _mm512_reduce_add_ps(sum);
+    return sum;
 }
 
 /// acc + VPDPWSSD(a, b), as the instruction itself: left to itself the compiler splits it into a
@@ -129,9 +130,27 @@ static inline __attribute__((always_inline)) VNNI void rows_vnni(
             }
         }
     }
+    // Each sum's lanes, and its minimums' part (m·Σx, 16 blocks a lane), reduced: for many sums, 16 at a
+    // time in one fold, which is the same tree as reducing each on its own (the same floats) in a third
+    // of the instructions.
+    if (R * M > 8) {
+        __m512 lanes[16], offsets[16];
+        for (int v = 0; v < 16; v++) lanes[v] = offsets[v] = _mm512_setzero_ps();
+        for (int j = 0; j < R; j++)
+            for (int i = 0; i < M; i++) {
+                lanes[j * M + i] = acc[j][i];
+                if (type != 8) offsets[j * M + i] = dot_lanes(mins[j], sums + i * blocks, blocks);
+            }
+        float summed[16], offset[16];
+        _mm512_storeu_ps(summed, atr_fold16(lanes));
+        _mm512_storeu_ps(offset, atr_fold16(offsets));
+        for (int j = 0; j < R; j++)
+            for (int i = 0; i < M; i++) out[i * ldo + r + j] = summed[j * M + i] + offset[j * M + i];
+        return;
+    }
     for (int j = 0; j < R; j++)
         for (int i = 0; i < M; i++) {
-            const float offset = type == 8 ? 0 : dot_fixed(mins[j], sums + i * blocks, blocks);
+            const float offset = type == 8 ? 0 : _mm512_reduce_add_ps(dot_lanes(mins[j], sums + i * blocks, blocks));
             out[i * ldo + r + j] = _mm512_reduce_add_ps(acc[j][i]) + offset;
         }
 }
