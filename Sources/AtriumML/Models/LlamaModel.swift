@@ -58,32 +58,59 @@ public final class LlamaModel: @unchecked Sendable {
         layers = weights.layers
     }
 
+    /// The names a file layout gives the weights; a layer's are its prefix (`prefix(index)`) and a suffix.
+    struct WeightNames {
+        var embedding, output, outputNorm: String
+        var prefix: @Sendable (Int) -> String
+        var attentionNorm, query, key, value, attentionOutput, feedForwardNorm, gate, up, down: String
+
+        static let gguf = WeightNames(
+            embedding: "token_embd.weight", output: "output.weight", outputNorm: "output_norm.weight", prefix: { "blk.\($0)." },
+            attentionNorm: "attn_norm.weight", query: "attn_q.weight", key: "attn_k.weight", value: "attn_v.weight",
+            attentionOutput: "attn_output.weight", feedForwardNorm: "ffn_norm.weight", gate: "ffn_gate.weight", up: "ffn_up.weight",
+            down: "ffn_down.weight")
+        static let huggingFace = WeightNames(
+            embedding: "model.embed_tokens.weight", output: "lm_head.weight", outputNorm: "model.norm.weight", prefix: { "model.layers.\($0)." },
+            attentionNorm: "input_layernorm.weight", query: "self_attn.q_proj.weight", key: "self_attn.k_proj.weight",
+            value: "self_attn.v_proj.weight", attentionOutput: "self_attn.o_proj.weight", feedForwardNorm: "post_attention_layernorm.weight",
+            gate: "mlp.gate_proj.weight", up: "mlp.up_proj.weight", down: "mlp.down_proj.weight")
+    }
+
+    /// Every weight, by a layout's names through its loaders (`matrix(name, rows, columns)`, `norm(name,
+    /// size)`); where the file has no output matrix, the embedding serves (tied embeddings).
+    static func weights(
+        _ c: LlamaConfig, names: WeightNames, has: (String) -> Bool, matrix: (String, Int, Int) throws -> Matrix, norm: (String, Int) throws -> Tensor
+    ) throws -> Weights {
+        let d = c.hiddenSize
+        let embedding = try matrix(names.embedding, c.vocabularySize, d)
+        return Weights(
+            embedding: embedding,
+            output: has(names.output) ? try matrix(names.output, c.vocabularySize, d) : embedding,
+            outputNorm: try norm(names.outputNorm, d),
+            layers: try (0..<c.layers).map { index in
+                let base = names.prefix(index)
+                return Layer(
+                    attentionNorm: try norm(base + names.attentionNorm, d),
+                    query: try matrix(base + names.query, d, d),
+                    key: try matrix(base + names.key, c.kvDimension, d),
+                    value: try matrix(base + names.value, c.kvDimension, d),
+                    output: try matrix(base + names.attentionOutput, d, d),
+                    feedForwardNorm: try norm(base + names.feedForwardNorm, d),
+                    gate: try matrix(base + names.gate, c.intermediateSize, d),
+                    up: try matrix(base + names.up, c.intermediateSize, d),
+                    down: try matrix(base + names.down, d, c.intermediateSize))
+            })
+    }
+
     public convenience init(gguf: GGUFFile, exact: Bool = false) throws {
         let config = try LlamaConfig(gguf: gguf)
-        let d = config.hiddenSize
-        func matrix(_ name: String, rows: Int, columns: Int) throws -> Matrix {
-            let info = try gguf.info(name, shape: [columns, rows])
-            return Matrix(type: Int32(info.type.rawValue), data: gguf.data(info), rows: rows, columns: columns)
-        }
-        let embedding = try matrix("token_embd.weight", rows: config.vocabularySize, columns: d)
-        let weights = Weights(
-            embedding: embedding,
-            // Tied embeddings where the file has no separate output matrix.
-            output: gguf.tensors["output.weight"] == nil ? embedding : try matrix("output.weight", rows: config.vocabularySize, columns: d),
-            outputNorm: try gguf.floats("output_norm.weight", shape: [d]),
-            layers: try (0..<config.layers).map { index in
-                let base = "blk.\(index)."
-                return Layer(
-                    attentionNorm: try gguf.floats(base + "attn_norm.weight", shape: [d]),
-                    query: try matrix(base + "attn_q.weight", rows: d, columns: d),
-                    key: try matrix(base + "attn_k.weight", rows: config.kvDimension, columns: d),
-                    value: try matrix(base + "attn_v.weight", rows: config.kvDimension, columns: d),
-                    output: try matrix(base + "attn_output.weight", rows: d, columns: d),
-                    feedForwardNorm: try gguf.floats(base + "ffn_norm.weight", shape: [d]),
-                    gate: try matrix(base + "ffn_gate.weight", rows: config.intermediateSize, columns: d),
-                    up: try matrix(base + "ffn_up.weight", rows: config.intermediateSize, columns: d),
-                    down: try matrix(base + "ffn_down.weight", rows: d, columns: config.intermediateSize))
-            })
+        let weights = try Self.weights(
+            config, names: .gguf, has: { gguf.tensors[$0] != nil },
+            matrix: { name, rows, columns in
+                let info = try gguf.info(name, shape: [columns, rows])
+                return Matrix(type: Int32(info.type.rawValue), data: gguf.data(info), rows: rows, columns: columns)
+            },
+            norm: { name, size in try gguf.floats(name, shape: [size]) })
         self.init(config: config, weights: weights, adjacentRotaryPairs: true, storage: [gguf], exact: exact)
     }
 
