@@ -50,12 +50,68 @@ static inline __attribute__((always_inline)) VNNI __m512i dpwssd(__m512i acc, __
     return acc;
 }
 
-/// Eight bytes of each of four blocks' 16 (`a`…`d`: the low or high eight) as 32 16-bit integers.
-static inline __attribute__((always_inline)) VNNI __m512i widen_octets(const int is_signed, const int high, __m128i a, __m128i b, __m128i c, __m128i d) {
-    const __m128i ab = high ? _mm_unpackhi_epi64(a, b) : _mm_unpacklo_epi64(a, b);
-    const __m128i cd = high ? _mm_unpackhi_epi64(c, d) : _mm_unpacklo_epi64(c, d);
-    const __m256i bytes = _mm256_inserti128_si256(_mm256_castsi128_si256(ab), cd, 1);
-    return is_signed ? _mm512_cvtepi8_epi16(bytes) : _mm512_cvtepu8_epi16(bytes);
+/// VPERMT2W's word indices that gather 16 bytes of each of four blocks of `size` bytes, from byte `from`
+/// of the block on (always even), into the four 128-bit lanes: block c's in lane c.
+static inline __attribute__((always_inline)) VNNI __m512i lane_index(int size, int from) {
+    short index[32];
+    for (int word = 0; word < 32; word++) index[word] = (short)(((word / 8) * size + from) / 2 + word % 8);
+    return _mm512_loadu_si512((const void *)index);
+}
+
+/// VPSHUFB's control that widens bytes `from` … `from`+7 of each 128-bit lane to 16-bit lanes, the byte in
+/// the low half (`up` = 0) or the high half (`up` = 1) and zeros in the other.
+static inline __attribute__((always_inline)) VNNI __m512i widen_control(int from, int up) {
+    uint8_t control[64];
+    for (int byte = 0; byte < 64; byte++) control[byte] = byte % 2 == up ? (uint8_t)(from + byte % 16 / 2) : 0x80;
+    return _mm512_loadu_si512((const void *)control);
+}
+
+/// Blocks b … b+3 of one weight row (`present` of them, the rest read as zeros) as 16-bit integers in
+/// four registers, register t holding elements 8t … 8t+7 of each block: the blocks are loaded as they
+/// lie, one word permutation puts each block's quants in a lane of its own and a byte shuffle widens
+/// them, where picking each block apart took a dozen shuffles. Also the blocks' scales, four lanes
+/// each, and the 4-bit types' minimums.
+static inline __attribute__((always_inline)) VNNI void decode_group(
+    const int type, const uint8_t *first, size_t present, __m512i w[4], __m512 *scale, float *mins) {
+    const int size = type == 3 ? 20 : type == 2 ? 18 : 34, head = type == 3 ? 4 : 2;
+    const size_t bytes = present * size;
+    // Masked loads never touch bytes past the last block, however the row ends.
+    const __mmask64 lo_mask = bytes >= 64 ? ~(__mmask64)0 : (((__mmask64)1 << bytes) - 1);
+    const __mmask64 hi_mask = bytes <= 64 ? 0 : bytes - 64 >= 64 ? ~(__mmask64)0 : (((__mmask64)1 << (bytes - 64)) - 1);
+    const __m512i lo = _mm512_maskz_loadu_epi8(lo_mask, first), hi = _mm512_maskz_loadu_epi8(hi_mask, first + 64);
+    if (type == 8) {
+        // Q8_0's four blocks span 136 bytes, more than one permutation reaches: the second halves of
+        // its blocks come from a window 16 bytes on. Each byte lands in the high half of its lane and
+        // shifts down with its sign.
+        const __mmask64 tail_mask = bytes <= 80 ? 0 : (((__mmask64)1 << (bytes - 80)) - 1);
+        const __m512i mid = _mm512_maskz_loadu_epi8(lo_mask >> 16 | hi_mask << 48, first + 16);
+        const __m512i tail = _mm512_maskz_loadu_epi8(tail_mask, first + 80);
+        const __m512i firsts = _mm512_permutex2var_epi16(lo, lane_index(size, head), hi);
+        const __m512i seconds = _mm512_permutex2var_epi16(mid, lane_index(size, head), tail);
+        w[0] = _mm512_srai_epi16(_mm512_shuffle_epi8(firsts, widen_control(0, 1)), 8);
+        w[1] = _mm512_srai_epi16(_mm512_shuffle_epi8(firsts, widen_control(8, 1)), 8);
+        w[2] = _mm512_srai_epi16(_mm512_shuffle_epi8(seconds, widen_control(0, 1)), 8);
+        w[3] = _mm512_srai_epi16(_mm512_shuffle_epi8(seconds, widen_control(8, 1)), 8);
+    } else {
+        // A 4-bit block's byte j holds elements j (low nibble) and j + 16 (high nibble).
+        const __m512i quants = _mm512_permutex2var_epi16(lo, lane_index(size, head), hi);
+        const __m512i first_eight = _mm512_shuffle_epi8(quants, widen_control(0, 0));
+        const __m512i second_eight = _mm512_shuffle_epi8(quants, widen_control(8, 0));
+        const __m512i nibble = _mm512_set1_epi16(0x0f);
+        w[0] = _mm512_and_si512(first_eight, nibble);
+        w[1] = _mm512_and_si512(second_eight, nibble);
+        w[2] = _mm512_srli_epi16(first_eight, 4);
+        w[3] = _mm512_srli_epi16(second_eight, 4);
+    }
+    // The blocks' scales (d0 … d3) and Q4_1's minimums (m0 … m3), gathered as halves and widened.
+    const short halves_at[32] = {0, size / 2, size, 3 * size / 2, 1, size / 2 + 1, size + 1, 3 * size / 2 + 1};
+    const __m512i halves = _mm512_permutex2var_epi16(lo, _mm512_loadu_si512((const void *)halves_at), hi);
+    const __m256 dm = _mm256_cvtph_ps(_mm512_castsi512_si128(halves));
+    const __m512i spread = _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
+    *scale = _mm512_permutexvar_ps(spread, _mm512_castps256_ps512(dm));
+    // Q4_1 carries its minimum; Q4_0's q − 8 is a minimum of −8·d.
+    if (type == 3) _mm_storeu_ps(mins, _mm256_extractf128_ps(dm, 1));
+    if (type == 2) _mm_storeu_ps(mins, _mm_mul_ps(_mm256_castps256_ps128(dm), _mm_set1_ps(-8)));
 }
 
 /// Blocks four at a time: the 128 weights of blocks b … b+3 as 16-bit integers in four registers,
@@ -68,9 +124,7 @@ static inline __attribute__((always_inline)) VNNI void rows_vnni(
     const int type, const int M, const int R, const uint8_t *weights, size_t stride, size_t k, size_t r, const int16_t *arranged,
     const float *quad_scales, const float *sums, float *out, size_t ldo) {
     const size_t blocks = k / 32, quads = (blocks + 3) / 4;
-    const size_t block_bytes = type == 3 ? 20 : type == 2 ? 18 : 34, head = type == 3 ? 4 : 2;
-    const __m128i mask = _mm_set1_epi8(0x0f);
-    const __m512i spread = _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
+    const size_t block_bytes = type == 3 ? 20 : type == 2 ? 18 : 34;
     __m512 acc[4][16];
     float mins[4][ATR_VNNI_MAX_BLOCKS + 3];
     for (int j = 0; j < R; j++)
@@ -83,49 +137,20 @@ static inline __attribute__((always_inline)) VNNI void rows_vnni(
             _mm_prefetch((const char *)(first + 8 * stride), _MM_HINT_T0);
             _mm_prefetch((const char *)(first + 8 * stride + 64), _MM_HINT_T0);
             if (type == 8) _mm_prefetch((const char *)(first + 8 * stride + 128), _MM_HINT_T0);
-            // Per block, its first and second 16 weights as bytes (Q8_0's as they are; the 4-bit types'
-            // low and high nibbles), and its scale.
-            __m128i low[4], high[4];
-            float d[4];
-            for (size_t c = 0; c < 4; c++) {
-                if (c >= present) {
-                    low[c] = high[c] = _mm_setzero_si128();
-                    d[c] = 0;
-                    continue;
-                }
-                const uint8_t *block = first + c * block_bytes;
-                uint32_t h;
-                memcpy(&h, block, 4);
-                const __m128 dm = _mm_cvtph_ps(_mm_cvtsi32_si128((int)h));
-                d[c] = _mm_cvtss_f32(dm);
-                if (type == 8) {
-                    low[c] = _mm_loadu_si128((const __m128i *)(block + 2));
-                    high[c] = _mm_loadu_si128((const __m128i *)(block + 18));
-                } else {
-                    const __m128i q = _mm_loadu_si128((const __m128i *)(block + head));
-                    low[c] = _mm_and_si128(q, mask);
-                    high[c] = _mm_and_si128(_mm_srli_epi16(q, 4), mask);
-                    // Q4_1 carries its minimum; Q4_0's q − 8 is a minimum of −8·d.
-                    mins[j][b + c] = type == 3 ? _mm_cvtss_f32(_mm_movehdup_ps(dm)) : -8 * d[c];
-                }
-            }
-            const int is_signed = type == 8;
-            const __m512i w0 = widen_octets(is_signed, 0, low[0], low[1], low[2], low[3]);
-            const __m512i w1 = widen_octets(is_signed, 1, low[0], low[1], low[2], low[3]);
-            const __m512i w2 = widen_octets(is_signed, 0, high[0], high[1], high[2], high[3]);
-            const __m512i w3 = widen_octets(is_signed, 1, high[0], high[1], high[2], high[3]);
-            // The weights' scales, four lanes a block, shared by every row of x; each row brings its own
-            // activation scales, laid out the same way.
-            const __m512 scale = _mm512_permutexvar_ps(spread, _mm512_castps128_ps512(_mm_setr_ps(d[0], d[1], d[2], d[3])));
+            __m512i w[4];
+            __m512 scale;
+            decode_group(type, first, present, w, &scale, mins[j] + b);
+            // The weights' scales are shared by every row of x; each row brings its own activation
+            // scales, laid out the same way.
             // Unrolled whole, so that the sums stay in registers (a loop over 16 rows keeps them in memory).
 #pragma clang loop unroll(full)
             for (int i = 0; i < M; i++) {
-                const int16_t *x = arranged + (i * quads + b / 4) * 128;
-                __m512i sum = _mm512_madd_epi16(w0, _mm512_loadu_si512((const void *)x));
-                sum = dpwssd(sum, w1, _mm512_loadu_si512((const void *)(x + 32)));
-                sum = dpwssd(sum, w2, _mm512_loadu_si512((const void *)(x + 64)));
-                sum = dpwssd(sum, w3, _mm512_loadu_si512((const void *)(x + 96)));
-                const __m512 scaled = _mm512_mul_ps(_mm512_cvtepi32_ps(sum), _mm512_loadu_ps(quad_scales + (i * quads + b / 4) * 16));
+                const int16_t *x = arranged + (b / 4 * M + i) * 128;
+                __m512i sum = _mm512_madd_epi16(w[0], _mm512_load_si512((const void *)x));
+                sum = dpwssd(sum, w[1], _mm512_load_si512((const void *)(x + 32)));
+                sum = dpwssd(sum, w[2], _mm512_load_si512((const void *)(x + 64)));
+                sum = dpwssd(sum, w[3], _mm512_load_si512((const void *)(x + 96)));
+                const __m512 scaled = _mm512_mul_ps(_mm512_cvtepi32_ps(sum), _mm512_load_ps(quad_scales + (b / 4 * M + i) * 16));
                 acc[j][i] = _mm512_fmadd_ps(scaled, scale, acc[j][i]);
             }
         }
@@ -193,16 +218,24 @@ void atr_qlinear16_vnni(int type, const uint8_t *weights, size_t stride, size_t 
     const size_t blocks = k / 32;
     // Each row's activations in the layout of rows_vnni (per group of four blocks: elements 0–7 of each,
     // then 8–15 of each, …; missing blocks as zeros), and its block scales as 16 lanes per group (4 of
-    // each).
-    const size_t quads = (blocks + 3) / 4, group = 16;
-    int16_t *arranged = calloc(m * quads * 128, sizeof(int16_t));
-    float *quad_scales = calloc(m * quads * 16, sizeof(float));
-    for (size_t i = 0; i < m; i++)
+    // each). Within each run of up to 16 rows, group-major: a group's rows lie side by side, so one base
+    // address and fixed offsets reach them all. Aligned to cache lines, so that no load splits one.
+    const size_t quads = (blocks + 3) / 4;
+    enum { group = 16 };
+    const size_t value_bytes = m * quads * 128 * sizeof(int16_t), scale_bytes = m * quads * 16 * sizeof(float);
+    int16_t *arranged = aligned_alloc(64, value_bytes);
+    float *quad_scales = aligned_alloc(64, scale_bytes);
+    memset(arranged, 0, value_bytes);
+    memset(quad_scales, 0, scale_bytes);
+    for (size_t i = 0; i < m; i++) {
+        const size_t run = i / group * group, rows = m - run < group ? m - run : group;
         for (size_t b = 0; b < blocks; b++) {
-            int16_t *quad = arranged + (i * quads + b / 4) * 128 + (b % 4) * 8;
+            const size_t at = run * quads + b / 4 * rows + (i - run);
+            int16_t *quad = arranged + at * 128 + (b % 4) * 8;
             for (size_t t = 0; t < 4; t++) memcpy(quad + t * 32, values + i * k + b * 32 + t * 8, 8 * sizeof(int16_t));
-            for (int lane = 0; lane < 4; lane++) quad_scales[(i * quads + b / 4) * 16 + (b % 4) * 4 + lane] = scales[i * blocks + b];
+            for (int lane = 0; lane < 4; lane++) quad_scales[at * 16 + (b % 4) * 4 + lane] = scales[i * blocks + b];
         }
+    }
     for (size_t i = 0; i < m; i += group) {
         const int rows = m - i < group ? (int)(m - i) : (int)group;
         rows_any(type, rows, weights, stride, k, r0, r1, arranged + i * quads * 128, quad_scales + i * quads * 16, sums + i * blocks,
