@@ -413,10 +413,17 @@ void atr_silu_mul(float *gate, const float *up, size_t n) {
 void atr_attention_decode(
     const float *q, const float *k, const float *v, size_t ld, size_t length, size_t heads, size_t kv_heads, size_t head_dim, float scale, float *scores,
     float *out) {
+    const size_t group = heads / kv_heads;
 #if defined(__x86_64__)
+    if (atr_has_avx512_vnni() && head_dim % 16 == 0 && head_dim <= 128) {
+        for (size_t kv = 0; kv < kv_heads; kv++) {
+            atr_attention_group_avx512(q + kv * group * head_dim, k + kv * head_dim, v + kv * head_dim, ld, length, group, head_dim, scale, scores,
+                                       out + kv * group * head_dim);
+        }
+        return;
+    }
     if (atr_has_avx2() && head_dim % 8 == 0 && head_dim <= 128) return attention_any_avx2(q, k, v, ld, length, heads, kv_heads, head_dim, scale, scores, out);
 #endif
-    const size_t group = heads / kv_heads;
     for (size_t h = 0; h < heads; h++) {
         const size_t kv = h / group;
         const float *query = q + h * head_dim;

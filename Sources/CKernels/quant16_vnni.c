@@ -121,9 +121,9 @@ static inline __attribute__((always_inline)) VNNI void decode_group(
 /// A last group short of four blocks has zeros in place of the missing ones. The 4-bit types' minimums
 /// (m·Σx) are summed after the blocks, as one dot product per pair of rows.
 static inline __attribute__((always_inline)) VNNI void rows_vnni(
-    const int type, const int M, const int R, const uint8_t *weights, size_t stride, size_t k, size_t r, const int16_t *arranged,
+    const int type, const int M, const int R, const int N, const uint8_t *weights, size_t stride, size_t k, size_t r, const int16_t *arranged,
     const float *quad_scales, const float *sums, float *out, size_t ldo) {
-    const size_t blocks = k / 32, quads = (blocks + 3) / 4;
+    const size_t blocks = k / 32;
     const size_t block_bytes = type == 3 ? 20 : type == 2 ? 18 : 34;
     __m512 acc[4][16];
     float mins[4][ATR_VNNI_MAX_BLOCKS + 3];
@@ -131,27 +131,32 @@ static inline __attribute__((always_inline)) VNNI void rows_vnni(
         for (int i = 0; i < M; i++) acc[j][i] = _mm512_setzero_ps();
     for (size_t b = 0; b < blocks; b += 4) {
         const size_t present = blocks - b < 4 ? blocks - b : 4;
+        __m512i w[4][4];
+        __m512 scale[4];
         for (int j = 0; j < R; j++) {
             const uint8_t *first = weights + (r + j) * stride + b * block_bytes;
             // The weights stream from memory once per token: ask for them a few rows ahead.
             _mm_prefetch((const char *)(first + 8 * stride), _MM_HINT_T0);
             _mm_prefetch((const char *)(first + 8 * stride + 64), _MM_HINT_T0);
             if (type == 8) _mm_prefetch((const char *)(first + 8 * stride + 128), _MM_HINT_T0);
-            __m512i w[4];
-            __m512 scale;
-            decode_group(type, first, present, w, &scale, mins[j] + b);
-            // The weights' scales are shared by every row of x; each row brings its own activation
-            // scales, laid out the same way.
-            // Unrolled whole, so that the sums stay in registers (a loop over 16 rows keeps them in memory).
+            decode_group(type, first, present, w[j], &scale[j], mins[j] + b);
+        }
+        // Each row of x (its group `N` rows from the next group's) is loaded once for the R weight rows,
+        // and brings its own activation scales; the weights' scales are shared by every row. Unrolled
+        // whole, so that the sums stay in registers (a loop over the rows keeps them in memory).
 #pragma clang loop unroll(full)
-            for (int i = 0; i < M; i++) {
-                const int16_t *x = arranged + (b / 4 * M + i) * 128;
-                __m512i sum = _mm512_madd_epi16(w[0], _mm512_load_si512((const void *)x));
-                sum = dpwssd(sum, w[1], _mm512_load_si512((const void *)(x + 32)));
-                sum = dpwssd(sum, w[2], _mm512_load_si512((const void *)(x + 64)));
-                sum = dpwssd(sum, w[3], _mm512_load_si512((const void *)(x + 96)));
-                const __m512 scaled = _mm512_mul_ps(_mm512_cvtepi32_ps(sum), _mm512_load_ps(quad_scales + (b / 4 * M + i) * 16));
-                acc[j][i] = _mm512_fmadd_ps(scaled, scale, acc[j][i]);
+        for (int i = 0; i < M; i++) {
+            const int16_t *x = arranged + (b / 4 * N + i) * 128;
+            const __m512i x0 = _mm512_load_si512((const void *)x), x1 = _mm512_load_si512((const void *)(x + 32));
+            const __m512i x2 = _mm512_load_si512((const void *)(x + 64)), x3 = _mm512_load_si512((const void *)(x + 96));
+            const __m512 activation_scale = _mm512_load_ps(quad_scales + (b / 4 * N + i) * 16);
+#pragma clang loop unroll(full)
+            for (int j = 0; j < R; j++) {
+                __m512i sum = _mm512_madd_epi16(w[j][0], x0);
+                sum = dpwssd(sum, w[j][1], x1);
+                sum = dpwssd(sum, w[j][2], x2);
+                sum = dpwssd(sum, w[j][3], x3);
+                acc[j][i] = _mm512_fmadd_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(sum), activation_scale), scale[j], acc[j][i]);
             }
         }
     }
@@ -180,18 +185,29 @@ static inline __attribute__((always_inline)) VNNI void rows_vnni(
         }
 }
 
-/// Rows [r0, r1): four or two at a time where few rows of x leave registers for them, then one.
+/// Rows [r0, r1) against the M rows of x: weight rows four or two at a time, so that each row of x
+/// loaded serves several. More than 8 rows of x pass in two halves for each pair of weight rows (the
+/// accumulators of 16 would not stay in registers); the pair's blocks decode again for the second half,
+/// from the cache.
 static inline __attribute__((always_inline)) VNNI void rows_span(
     const int type, const int M, const uint8_t *weights, size_t stride, size_t k, size_t r0, size_t r1, const int16_t *arranged,
     const float *quad_scales, const float *sums, float *out, size_t ldo) {
+    const size_t blocks = k / 32;
     size_t r = r0;
     if (M <= 2) {
-        for (; r + 4 <= r1; r += 4) rows_vnni(type, M, 4, weights, stride, k, r, arranged, quad_scales, sums, out, ldo);
+        for (; r + 4 <= r1; r += 4) rows_vnni(type, M, 4, M, weights, stride, k, r, arranged, quad_scales, sums, out, ldo);
     }
-    if (M <= 4) {
-        for (; r + 2 <= r1; r += 2) rows_vnni(type, M, 2, weights, stride, k, r, arranged, quad_scales, sums, out, ldo);
+    if (M <= 8) {
+        for (; r + 2 <= r1; r += 2) rows_vnni(type, M, 2, M, weights, stride, k, r, arranged, quad_scales, sums, out, ldo);
+    } else {
+        const int first = (M + 1) / 2;
+        for (; r + 2 <= r1; r += 2) {
+            rows_vnni(type, first, 2, M, weights, stride, k, r, arranged, quad_scales, sums, out, ldo);
+            rows_vnni(type, M - first, 2, M, weights, stride, k, r, arranged + first * 128, quad_scales + first * 16, sums + first * blocks,
+                      out + first * ldo, ldo);
+        }
     }
-    for (; r < r1; r++) rows_vnni(type, M, 1, weights, stride, k, r, arranged, quad_scales, sums, out, ldo);
+    for (; r < r1; r++) rows_vnni(type, M, 1, M, weights, stride, k, r, arranged, quad_scales, sums, out, ldo);
 }
 
 /// The block type and row count (1 … 16) fixed per loop, so that the loops carry no branch on them.

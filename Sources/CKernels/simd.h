@@ -56,6 +56,12 @@ void atr_qlinear16_vnni(int type, const uint8_t *weights, size_t stride, size_t 
 void atr_qlinear_prompt_avx512(
     int type, const uint8_t *weights, size_t stride, size_t k, size_t r0, size_t r1, const float *x, size_t ldx, size_t m, float *out, size_t ldo);
 
+/// Attention of one position's `group` query heads that share one key/value head, on AVX-512 (see
+/// attention_avx512.c); needs `atr_has_avx512_vnni()`, head_dim a multiple of 16 and at most 128, and
+/// `scores` of group·length floats.
+void atr_attention_group_avx512(
+    const float *q, const float *k, const float *v, size_t ld, size_t length, size_t group, size_t head_dim, float scale, float *scores, float *out);
+
 #if defined(__x86_64__)
 #include <immintrin.h>
 #include <math.h>

@@ -250,7 +250,7 @@ public final class LlamaModel: @unchecked Sendable {
                 let (row, kvHead) = task.quotientAndRemainder(dividingBy: c.kvHeads)
                 let cache = caches[owners[row]]
                 let keys = cache.keys[index], values = cache.values[index]
-                let scores = UnsafeMutablePointer<Float>.allocate(capacity: longest)
+                let scores = UnsafeMutablePointer<Float>.allocate(capacity: group * longest)
                 defer { scores.deallocate() }
                 let headOffset = kvHead * group * c.headDimension
                 atr_attention_decode(

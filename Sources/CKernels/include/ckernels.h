@@ -96,7 +96,7 @@ void atr_silu_mul(float *gate, const float *up, size_t n);
 
 /// Grouped-query attention of one position's `heads` query vectors over `length` cached positions
 /// (key and value rows `ld` floats apart, kv_heads·head_dim used), query head h reading kv head
-/// h / (heads / kv_heads); `scores` holds `length` floats; out holds heads·head_dim.
+/// h / (heads / kv_heads); `scores` holds (heads / kv_heads)·length floats; out holds heads·head_dim.
 void atr_attention_decode(
     const float *q, const float *k, const float *v, size_t ld, size_t length, size_t heads, size_t kv_heads, size_t head_dim, float scale, float *scores,
     float *out);
