@@ -167,10 +167,19 @@ static inline __attribute__((always_inline)) VNNI void rows_vnni(
         __m512 lanes[16], offsets[16];
         for (int v = 0; v < 16; v++) lanes[v] = offsets[v] = _mm512_setzero_ps();
         for (int j = 0; j < R; j++)
+            for (int i = 0; i < M; i++) lanes[j * M + i] = acc[j][i];
+        // The minimums' dot products as dot_lanes takes them (16 blocks a step, in order), each weight
+        // row's minimums loaded once a step for every row of x.
+        for (size_t b = 0; type != 8 && b < blocks; b += 16) {
+            const __mmask16 mask = blocks - b >= 16 ? 0xffff : (__mmask16)((1u << (blocks - b)) - 1);
+            __m512 minimums[4];
+            for (int j = 0; j < R; j++) minimums[j] = _mm512_maskz_loadu_ps(mask, mins[j] + b);
+#pragma clang loop unroll(full)
             for (int i = 0; i < M; i++) {
-                lanes[j * M + i] = acc[j][i];
-                if (type != 8) offsets[j * M + i] = dot_lanes(mins[j], sums + i * blocks, blocks);
+                const __m512 block_sums = _mm512_maskz_loadu_ps(mask, sums + i * blocks + b);
+                for (int j = 0; j < R; j++) offsets[j * M + i] = _mm512_fmadd_ps(minimums[j], block_sums, offsets[j * M + i]);
             }
+        }
         float summed[16], offset[16];
         _mm512_storeu_ps(summed, atr_fold16(lanes));
         _mm512_storeu_ps(offset, atr_fold16(offsets));
