@@ -30,6 +30,8 @@ static inline __attribute__((always_inline)) AVX512 void head_scores(
                 continue;
             }
             const float *key = k + (t + p) * ld;
+            // The cache streams from memory, a row's head apart from the next: ask a block ahead.
+            for (size_t d = 0; d < lanes; d++) _mm_prefetch((const char *)(key + 16 * ld + 16 * d), _MM_HINT_T0);
             __m512 sum = _mm512_mul_ps(query[0], _mm512_loadu_ps(key));
             for (size_t d = 1; d < lanes; d++) sum = _mm512_fmadd_ps(query[d], _mm512_loadu_ps(key + 16 * d), sum);
             sums[p] = sum;
@@ -74,6 +76,7 @@ static inline __attribute__((always_inline)) AVX512 void weighted_values(
     for (size_t a = 0; a < most * lanes; a++) acc[a] = _mm512_setzero_ps();
     for (size_t t = 0; t < length; t++) {
         const float *value = v + t * ld;
+        for (size_t d = 0; d < lanes; d++) _mm_prefetch((const char *)(value + 8 * ld + 16 * d), _MM_HINT_T0);
         __m512 row[8];
         for (size_t d = 0; d < lanes; d++) row[d] = _mm512_loadu_ps(value + 16 * d);
 #pragma clang loop unroll(full)

@@ -243,37 +243,78 @@ static inline __attribute__((always_inline)) F16C void qrows16(
     for (size_t r = r0; r < r1; r++) out[r] = qdot16(type, weights + r * stride, blocks, x);
 }
 
-static F16C void qlinear16_avx2(int type, const uint8_t *weights, size_t stride, size_t k, size_t r0, size_t r1, const float *x, size_t ldx, size_t m, float *out, size_t ldo) {
-    const size_t blocks = k / 32;
-    int16_t *values = aligned_alloc(64, (m * k * sizeof(int16_t) + 63) / 64 * 64);
-    float *scales = malloc(m * blocks * sizeof(float)), *sums = malloc(m * blocks * sizeof(float));
-    for (size_t i = 0; i < m; i++) {
-        quantize16(x + i * ldx, k, (blocks16){values + i * k, scales + i * blocks, sums + i * blocks});
+static F16C void qlinear16_avx2(int type, const uint8_t *weights, size_t stride, size_t r0, size_t r1, const atr_decode_input *input, float *out, size_t ldo) {
+    const size_t k = input->k, m = input->m, blocks = k / 32;
+    if (input->arranged) {
+        atr_qlinear16_vnni(type, weights, stride, k, r0, r1, input->arranged, input->quad_scales, input->sums, m, out, ldo);
+        return;
     }
-    if (atr_has_avx512_vnni() && blocks <= ATR_VNNI_MAX_BLOCKS) {
-        atr_qlinear16_vnni(type, weights, stride, k, r0, r1, values, scales, sums, m, out, ldo);
-    } else {
-        for (size_t i = 0; i < m; i++) {
-            const blocks16 row16 = {values + i * k, scales + i * blocks, sums + i * blocks};
-            switch (type) {
-            case 3: qrows16(3, weights, stride, blocks, r0, r1, row16, out + i * ldo); break;
-            case 2: qrows16(2, weights, stride, blocks, r0, r1, row16, out + i * ldo); break;
-            default: qrows16(8, weights, stride, blocks, r0, r1, row16, out + i * ldo); break;
-            }
+    for (size_t i = 0; i < m; i++) {
+        const blocks16 row16 = {input->values + i * k, input->scales + i * blocks, input->sums + i * blocks};
+        switch (type) {
+        case 3: qrows16(3, weights, stride, blocks, r0, r1, row16, out + i * ldo); break;
+        case 2: qrows16(2, weights, stride, blocks, r0, r1, row16, out + i * ldo); break;
+        default: qrows16(8, weights, stride, blocks, r0, r1, row16, out + i * ldo); break;
         }
     }
-    free(values);
-    free(scales);
-    free(sums);
 }
 #endif
+
+int atr_decode_input_prepare(atr_decode_input *input, const float *x, size_t ldx, size_t m, size_t k) {
+    memset(input, 0, sizeof *input);
+#if defined(__x86_64__)
+    if (!atr_has_avx2() || k % 32 != 0 || m == 0) return 0;
+    const size_t blocks = k / 32;
+    input->m = m;
+    input->k = k;
+    input->values = aligned_alloc(64, (m * k * sizeof(int16_t) + 63) / 64 * 64);
+    input->scales = malloc(m * blocks * sizeof(float));
+    input->sums = malloc(m * blocks * sizeof(float));
+    for (size_t i = 0; i < m; i++) {
+        quantize16(x + i * ldx, k, (blocks16){input->values + i * k, input->scales + i * blocks, input->sums + i * blocks});
+    }
+    if (atr_has_avx512_vnni() && blocks <= ATR_VNNI_MAX_BLOCKS) {
+        const size_t quads = (blocks + 3) / 4;
+        input->arranged = aligned_alloc(64, m * quads * 128 * sizeof(int16_t));
+        input->quad_scales = aligned_alloc(64, m * quads * 16 * sizeof(float));
+        atr_arrange16_vnni(input->values, input->scales, m, k, input->arranged, input->quad_scales);
+    }
+    return 1;
+#else
+    (void)x, (void)ldx, (void)m, (void)k;
+    return 0;
+#endif
+}
+
+void atr_decode_input_free(atr_decode_input *input) {
+    free(input->values);
+    free(input->arranged);
+    free(input->scales);
+    free(input->sums);
+    free(input->quad_scales);
+    memset(input, 0, sizeof *input);
+}
+
+void atr_qlinear_decode(int type, const void *weights, size_t r0, size_t r1, const atr_decode_input *input, float *out, size_t ldo) {
+#if defined(__x86_64__)
+    qlinear16_avx2(type, weights, row_bytes(type, input->k), r0, r1, input, out, ldo);
+#else
+    (void)type, (void)weights, (void)r0, (void)r1, (void)input, (void)out, (void)ldo;
+#endif
+}
 
 void atr_qlinear(int type, const void *weights, size_t k, size_t r0, size_t r1, const float *x, size_t ldx, size_t m, float *out, size_t ldo, int mode) {
     const size_t stride = row_bytes(type, k);
 #if defined(__x86_64__)
     // Generated tokens: the quantized blocks are read once per task and multiplied as they are.
     if (!(mode & ATR_PROMPT) && atr_has_avx2() && k % 32 == 0 && (type == 2 || type == 3 || type == 8)) {
-        if (!(mode & ATR_EXACT)) return qlinear16_avx2(type, weights, stride, k, r0, r1, x, ldx, m, out, ldo);
+        if (!(mode & ATR_EXACT)) {
+            atr_decode_input input;
+            atr_decode_input_prepare(&input, x, ldx, m, k);
+            qlinear16_avx2(type, weights, stride, r0, r1, &input, out, ldo);
+            atr_decode_input_free(&input);
+            return;
+        }
         for (size_t i = 0; i < m; i += 4) {
             qlinear_few_avx2(type, weights, stride, k, r0, r1, x + i * ldx, ldx, m - i < 4 ? m - i : 4, out + i * ldo, ldo);
         }

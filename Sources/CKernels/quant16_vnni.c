@@ -16,6 +16,9 @@
 
 #define VNNI __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")))
 
+/// Rows of x that share each decoded group of weights.
+enum { VNNI_RUN = 16 };
+
 static int vnni_state = -1;
 /// Per thread, as the portable switch in vector.c.
 static _Thread_local int vnni_allowed = 1;
@@ -238,22 +241,15 @@ static VNNI void rows_any(int type, int M, const uint8_t *weights, size_t stride
     }
 }
 
-void atr_qlinear16_vnni(int type, const uint8_t *weights, size_t stride, size_t k, size_t r0, size_t r1, const int16_t *values,
-                        const float *scales, const float *sums, size_t m, float *out, size_t ldo) {
-    const size_t blocks = k / 32;
-    // Each row's activations in the layout of rows_vnni (per group of four blocks: elements 0–7 of each,
-    // then 8–15 of each, …; missing blocks as zeros), and its block scales as 16 lanes per group (4 of
-    // each). Within each run of up to 16 rows, group-major: a group's rows lie side by side, so one base
-    // address and fixed offsets reach them all. Aligned to cache lines, so that no load splits one.
-    const size_t quads = (blocks + 3) / 4;
-    enum { group = 16 };
-    const size_t value_bytes = m * quads * 128 * sizeof(int16_t), scale_bytes = m * quads * 16 * sizeof(float);
-    int16_t *arranged = aligned_alloc(64, value_bytes);
-    float *quad_scales = aligned_alloc(64, scale_bytes);
-    memset(arranged, 0, value_bytes);
-    memset(quad_scales, 0, scale_bytes);
+void atr_arrange16_vnni(const int16_t *values, const float *scales, size_t m, size_t k, int16_t *arranged, float *quad_scales) {
+    // Per group of four blocks: elements 0–7 of each, then 8–15 of each, …; missing blocks as zeros; the
+    // block scales as 16 lanes per group (4 of each). Within each run of up to 16 rows, group-major: a
+    // group's rows lie side by side, so one base address and fixed offsets reach them all.
+    const size_t blocks = k / 32, quads = (blocks + 3) / 4;
+    memset(arranged, 0, m * quads * 128 * sizeof(int16_t));
+    memset(quad_scales, 0, m * quads * 16 * sizeof(float));
     for (size_t i = 0; i < m; i++) {
-        const size_t run = i / group * group, rows = m - run < group ? m - run : group;
+        const size_t run = i / VNNI_RUN * VNNI_RUN, rows = m - run < VNNI_RUN ? m - run : VNNI_RUN;
         for (size_t b = 0; b < blocks; b++) {
             const size_t at = run * quads + b / 4 * rows + (i - run);
             int16_t *quad = arranged + at * 128 + (b % 4) * 8;
@@ -261,13 +257,16 @@ void atr_qlinear16_vnni(int type, const uint8_t *weights, size_t stride, size_t 
             for (int lane = 0; lane < 4; lane++) quad_scales[at * 16 + (b % 4) * 4 + lane] = scales[i * blocks + b];
         }
     }
-    for (size_t i = 0; i < m; i += group) {
-        const int rows = m - i < group ? (int)(m - i) : (int)group;
+}
+
+void atr_qlinear16_vnni(int type, const uint8_t *weights, size_t stride, size_t k, size_t r0, size_t r1, const int16_t *arranged,
+                        const float *quad_scales, const float *sums, size_t m, float *out, size_t ldo) {
+    const size_t blocks = k / 32, quads = (blocks + 3) / 4;
+    for (size_t i = 0; i < m; i += VNNI_RUN) {
+        const int rows = m - i < VNNI_RUN ? (int)(m - i) : VNNI_RUN;
         rows_any(type, rows, weights, stride, k, r0, r1, arranged + i * quads * 128, quad_scales + i * quads * 16, sums + i * blocks,
                  out + i * ldo, ldo);
     }
-    free(quad_scales);
-    free(arranged);
 }
 #else
 void atr_use_avx512_kernels(int allowed) { (void)allowed; }

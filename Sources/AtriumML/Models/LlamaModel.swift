@@ -315,11 +315,16 @@ public final class LlamaModel: @unchecked Sendable {
         }
         let targets = products.map { (matrix: $0.matrix, out: UnsafeMutablePointerBox($0.out), ldo: $0.ldo) }
         let exact = self.exact ? Int32(ATR_EXACT) : 0
+        // On the fast decode path the generated rows are rounded to 16 bits once, for every task.
+        let decodeInput = DecodeInput(x, rows: decodeRows, k: products[0].matrix.columns, served: !self.exact && products.allSatisfy { Self.quantizedTypes.contains($0.matrix.type) })
+        defer { decodeInput.free() }
         parallel.tasks(tasks.count) { _, index in
             let task = tasks[index]
             let target = targets[task.product]
             let matrix = target.matrix, k = matrix.columns
-            if decodeRows > 0 {
+            if let prepared = decodeInput.prepared {
+                atr_qlinear_decode(matrix.type, matrix.data, task.begin, task.end, prepared, target.out.pointer, target.ldo)
+            } else if decodeRows > 0 {
                 atr_qlinear(matrix.type, matrix.data, matrix.columns, task.begin, task.end, x.pointer, k, decodeRows, target.out.pointer, target.ldo, exact)
             }
             if rows > decodeRows {
@@ -330,8 +335,37 @@ public final class LlamaModel: @unchecked Sendable {
         }
     }
 
+    /// Q4_0, Q4_1 and Q8_0: the types the decode kernels multiply as they lie.
+    static let quantizedTypes: Set<Int32> = [2, 3, 8]
+
     static func rowBytes(_ matrix: Matrix) -> Int {
         GGMLType(rawValue: UInt32(matrix.type))!.byteCount(shape: [matrix.columns])!
+    }
+}
+
+/// Generated rows of x prepared for the fast decode kernels (`atr_decode_input`), shared read-only by
+/// the tasks of one product; nil where that path does not serve them.
+struct DecodeInput: @unchecked Sendable {
+    let prepared: UnsafeMutablePointer<atr_decode_input>?
+
+    init(_ x: Tensor, rows: Int, k: Int, served: Bool) {
+        guard served, rows > 0 else {
+            prepared = nil
+            return
+        }
+        let input = UnsafeMutablePointer<atr_decode_input>.allocate(capacity: 1)
+        if atr_decode_input_prepare(input, x.pointer, k, rows, k) != 0 {
+            prepared = input
+        } else {
+            input.deallocate()
+            prepared = nil
+        }
+    }
+
+    func free() {
+        guard let prepared else { return }
+        atr_decode_input_free(prepared)
+        prepared.deallocate()
     }
 }
 

@@ -83,6 +83,23 @@ enum { ATR_EXACT = 1, ATR_PROMPT = 2 };
 /// names (`ATR_EXACT`, `ATR_PROMPT`).
 void atr_qlinear(int type, const void *weights, size_t k, size_t r0, size_t r1, const float *x, size_t ldx, size_t m, float *out, size_t ldo, int mode);
 
+/// The fast decode path's activations (16-bit integers with a scale per block of 32, laid out for the
+/// kernel that will read them), prepared once for every task of a product rather than by each.
+typedef struct {
+    int16_t *values, *arranged;
+    float *scales, *sums, *quad_scales;
+    size_t m, k;
+} atr_decode_input;
+
+/// Prepares the `m` rows of x (`ldx` apart) for `atr_qlinear_decode` and returns 1, or returns 0 and
+/// allocates nothing where the fast decode path does not serve rows of `k` (then use `atr_qlinear`).
+int atr_decode_input_prepare(atr_decode_input *input, const float *x, size_t ldx, size_t m, size_t k);
+void atr_decode_input_free(atr_decode_input *input);
+
+/// `atr_qlinear` on the fast decode path (mode 0) for weight rows [r0, r1) of a Q4_0, Q4_1 or Q8_0
+/// matrix, the activations prepared: the same floats as `atr_qlinear` gives.
+void atr_qlinear_decode(int type, const void *weights, size_t r0, size_t r1, const atr_decode_input *input, float *out, size_t ldo);
+
 /// out = weight · x / sqrt(mean(x²) + eps).
 void atr_rms_norm(const float *x, const float *weight, float *out, size_t n, float eps);
 
