@@ -119,9 +119,10 @@ def transformers_cells(model, threads):
 
 # --- servers ------------------------------------------------------------------------------------------
 
-def stream_chat(url, key, model, content, max_tokens, extra):
+def stream_chat(url, key, model, content, max_tokens, extra, client=None):
     """One streamed chat completion on a connection of its own (llama.cpp's server does not keep a
-    connection alive after a stream): (seconds to the first content, completion tokens, prompt tokens)."""
+    connection alive after a stream), on `client` where the caller made it beforehand: (seconds to the
+    first content, completion tokens, prompt tokens)."""
     import httpx
     # A system message that begins with a fresh nonce: no request shares a prompt beginning with another,
     # so neither Atrium's prefix cache nor llama.cpp's slot cache skips any prompt work.
@@ -130,7 +131,7 @@ def stream_chat(url, key, model, content, max_tokens, extra):
             "stream": True, "stream_options": {"include_usage": True}, **extra}
     headers = {"authorization": f"Bearer {key}"} if key != "-" else {}
     start, first, usage = time.perf_counter(), None, None
-    with httpx.Client(timeout=600) as client, client.stream("POST", f"{url}/v1/chat/completions", json=body, headers=headers) as response:
+    with client or httpx.Client(timeout=600) as client, client.stream("POST", f"{url}/v1/chat/completions", json=body, headers=headers) as response:
         if response.status_code != 200:
             raise RuntimeError(f"{response.status_code}: {response.read().decode()[:500]}")
         for line in response.iter_lines():
@@ -155,8 +156,13 @@ def concurrent_streams(url, key, model, streams, extra, sample_pid=None):
     done = threading.Event()
 
     def one(i):
+        import httpx
+        # Each stream's client is made before the clock starts: making one (its TLS context) takes
+        # tens of milliseconds of Python, which 16 threads would otherwise spend in turn under the GIL
+        # before the last request is even sent.
+        client = httpx.Client(timeout=600)
         barrier.wait()
-        results[i] = stream_chat(url, key, model, STREAM_PROMPTS[i % len(STREAM_PROMPTS)], NEW_TOKENS, extra)
+        results[i] = stream_chat(url, key, model, STREAM_PROMPTS[i % len(STREAM_PROMPTS)], NEW_TOKENS, extra, client=client)
 
     def sample():
         while not done.is_set():
