@@ -98,6 +98,65 @@ import Testing
         #expect(hf.stopTokens == gguf.stopTokens && hf.stopTokens.contains(hf.tokenizer.eos!))
     }
 
+    /// The fixture's tensors split over two shards that `model.safetensors.index.json` names (as
+    /// `save_pretrained` writes a large model) load as the single file does, to the same floats; an index
+    /// whose shards overlap, or that names a file outside the folder, is refused with the reason.
+    @Test func shardedSafetensorsLoadAsOneFile() throws {
+        let manager = FileManager.default
+        let single = try Data(contentsOf: Self.folder.appendingPathComponent("model.safetensors"))
+        let headerSize = single.prefix(8).withUnsafeBytes { Int(UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self))) }
+        let header = try JSONSerialization.jsonObject(with: single.subdata(in: 8..<(8 + headerSize))) as! [String: Any]
+        let dataStart = 8 + headerSize
+        let names = header.keys.filter { $0 != "__metadata__" }.sorted()
+        /// A safetensors file of `names`, their bytes copied from the single file.
+        func shard(_ names: [String]) throws -> Data {
+            var entries: [String: Any] = [:], body = Data()
+            for name in names {
+                let entry = header[name] as! [String: Any]
+                let offsets = entry["data_offsets"] as! [Int]
+                let begin = body.count
+                body.append(single.subdata(in: (dataStart + offsets[0])..<(dataStart + offsets[1])))
+                entries[name] = ["dtype": entry["dtype"]!, "shape": entry["shape"]!, "data_offsets": [begin, body.count]]
+            }
+            let json = try JSONSerialization.data(withJSONObject: entries, options: .sortedKeys)
+            var size = UInt64(json.count).littleEndian
+            return Data(bytes: &size, count: 8) + json + body
+        }
+        func folder(_ shards: [(file: String, names: [String])], index: [String: String]) throws -> URL {
+            let copy = manager.temporaryDirectory.appendingPathComponent("tiny-llama-shards-\(UUID().uuidString)")
+            try manager.copyItem(at: Self.folder, to: copy)
+            try manager.removeItem(at: copy.appendingPathComponent("model.safetensors"))
+            for (file, names) in shards { try shard(names).write(to: copy.appendingPathComponent(file)) }
+            let object: [String: Any] = ["metadata": ["total_size": single.count - dataStart], "weight_map": index]
+            try JSONSerialization.data(withJSONObject: object).write(to: copy.appendingPathComponent("model.safetensors.index.json"))
+            return copy
+        }
+        let half = names.count / 2
+        let first = Array(names[..<half]), second = Array(names[half...])
+        let files = ["model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors"]
+        let index = Dictionary(uniqueKeysWithValues: first.map { ($0, files[0]) } + second.map { ($0, files[1]) })
+        let sharded = try folder([(files[0], first), (files[1], second)], index: index)
+        defer { try? manager.removeItem(at: sharded) }
+        let prompt = Self.golden.prompts[1].ids
+        func logits(_ model: LlamaModel) -> [Float] {
+            model.forward(prompt, cache: LlamaModel.Cache(config: model.config, capacity: prompt.count), allLogits: true).values
+        }
+        #expect(logits(try LlamaModel(folder: sharded)) == logits(try LlamaModel(folder: Self.folder)))
+
+        let overlapping = try folder([(files[0], first + [second[0]]), (files[1], second)], index: index)
+        defer { try? manager.removeItem(at: overlapping) }
+        let outside = try folder([(files[0], first), (files[1], second)], index: index.mapValues { _ in "../model.safetensors" })
+        defer { try? manager.removeItem(at: outside) }
+        for (folder, reason) in [(overlapping, "holds tensor \(second[0]), which another shard holds too"), (outside, "names a shard outside the folder")] {
+            do {
+                _ = try LlamaModel(folder: folder)
+                Issue.record("a folder whose index \(reason) loaded")
+            } catch let error as ModelLoadError {
+                #expect("\(error)".contains(reason), "\(error)")
+            }
+        }
+    }
+
     /// Folders the engine cannot run faithfully are refused with the file and the reason.
     @Test func unsupportedFoldersAreRefusedWithTheReason() throws {
         let manager = FileManager.default
