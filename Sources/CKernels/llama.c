@@ -348,11 +348,18 @@ void atr_rms_norm(const float *x, const float *weight, float *out, size_t n, flo
     for (size_t i = 0; i < n; i++) out[i] = weight[i] * (x[i] * scale);
 }
 
-void atr_rope(float *x, size_t heads, size_t head_dim, size_t rope_dim, size_t position, float base, int adjacent_pairs) {
+void atr_rope_angles(size_t rope_dim, size_t position, float base, float *angles) {
     for (size_t i = 0; i < rope_dim / 2; i++) {
         const float inverse = 1.0f / powf(base, (float)(2 * i) / (float)rope_dim);
         const float angle = (float)position * inverse;
-        const float c = cosf(angle), s = sinf(angle);
+        angles[2 * i] = cosf(angle);
+        angles[2 * i + 1] = sinf(angle);
+    }
+}
+
+void atr_rope_rotate(float *x, size_t heads, size_t head_dim, size_t rope_dim, const float *angles, int adjacent_pairs) {
+    for (size_t i = 0; i < rope_dim / 2; i++) {
+        const float c = angles[2 * i], s = angles[2 * i + 1];
         for (size_t h = 0; h < heads; h++) {
             float *v = x + h * head_dim;
             const size_t a = adjacent_pairs ? 2 * i : i, b = adjacent_pairs ? 2 * i + 1 : i + rope_dim / 2;
@@ -361,6 +368,13 @@ void atr_rope(float *x, size_t heads, size_t head_dim, size_t rope_dim, size_t p
             v[b] = x0 * s + x1 * c;
         }
     }
+}
+
+void atr_rope(float *x, size_t heads, size_t head_dim, size_t rope_dim, size_t position, float base, int adjacent_pairs) {
+    float *angles = malloc(rope_dim * sizeof(float));
+    atr_rope_angles(rope_dim, position, base, angles);
+    atr_rope_rotate(x, heads, head_dim, rope_dim, angles, adjacent_pairs);
+    free(angles);
 }
 
 #if defined(__x86_64__)

@@ -231,15 +231,16 @@ public final class LlamaModel: @unchecked Sendable {
         let scale = 1 / Float(c.headDimension).squareRoot()
         let longest = positions.max()! + 1
         let pairs: Int32 = adjacentRotaryPairs ? 1 : 0
+        // Each row's rotary angles, once for every layer.
+        let angles = Tensor(zeros: [n, c.ropeDimensions])
+        for row in 0..<n { atr_rope_angles(c.ropeDimensions, positions[row], c.ropeBase, angles.pointer + row * c.ropeDimensions) }
         for (index, layer) in layers.enumerated() {
-            for row in 0..<n {
-                atr_rms_norm(hidden.pointer + row * d, layer.attentionNorm.pointer, normed.pointer + row * d, d, c.rmsEpsilon)
-            }
+            normalize(hidden, layer.attentionNorm, into: normed, rows: n, parallel: parallel)
             linear([(layer.query, query.pointer, d), (layer.key, newKeys.pointer, kv), (layer.value, newValues.pointer, kv)], normed, rows: n, decodeRows: decodeRows, parallel: parallel)
             for row in 0..<n {
-                let position = positions[row]
-                atr_rope(query.pointer + row * d, c.heads, c.headDimension, c.ropeDimensions, position, c.ropeBase, pairs)
-                atr_rope(newKeys.pointer + row * kv, c.kvHeads, c.headDimension, c.ropeDimensions, position, c.ropeBase, pairs)
+                let position = positions[row], rowAngles = angles.pointer + row * c.ropeDimensions
+                atr_rope_rotate(query.pointer + row * d, c.heads, c.headDimension, c.ropeDimensions, rowAngles, pairs)
+                atr_rope_rotate(newKeys.pointer + row * kv, c.kvHeads, c.headDimension, c.ropeDimensions, rowAngles, pairs)
                 let cache = caches[owners[row]]
                 (cache.keys[index].pointer + position * kv).update(from: newKeys.pointer + row * kv, count: kv)
                 (cache.values[index].pointer + position * kv).update(from: newValues.pointer + row * kv, count: kv)
@@ -259,11 +260,11 @@ public final class LlamaModel: @unchecked Sendable {
             }
             linear(layer.output, attended, rows: n, decodeRows: decodeRows, into: projected.pointer, ldo: d, parallel: parallel)
             for i in 0..<(n * d) { hidden.pointer[i] += projected.pointer[i] }
-            for row in 0..<n {
-                atr_rms_norm(hidden.pointer + row * d, layer.feedForwardNorm.pointer, normed.pointer + row * d, d, c.rmsEpsilon)
-            }
+            normalize(hidden, layer.feedForwardNorm, into: normed, rows: n, parallel: parallel)
             linear([(layer.gate, gate.pointer, c.intermediateSize), (layer.up, up.pointer, c.intermediateSize)], normed, rows: n, decodeRows: decodeRows, parallel: parallel)
-            atr_silu_mul(gate.pointer, up.pointer, n * c.intermediateSize)
+            parallel.ranges(n * c.intermediateSize, alignment: 64) { range in
+                atr_silu_mul(gate.pointer + range.lowerBound, up.pointer + range.lowerBound, range.count)
+            }
             linear(layer.down, gate, rows: n, decodeRows: decodeRows, into: projected.pointer, ldo: d, parallel: parallel)
             for i in 0..<(n * d) { hidden.pointer[i] += projected.pointer[i] }
         }
@@ -289,6 +290,14 @@ public final class LlamaModel: @unchecked Sendable {
             (logits.pointer + index * vocabulary).update(from: computed.pointer + slot * vocabulary, count: vocabulary)
         }
         return logits
+    }
+
+    /// RMSNorm of the first `rows` rows of x, the cores taking a share of the rows each.
+    private func normalize(_ x: Tensor, _ weight: Tensor, into out: Tensor, rows: Int, parallel: Parallel) {
+        let d = config.hiddenSize, epsilon = config.rmsEpsilon
+        parallel.ranges(rows) { range in
+            for row in range { atr_rms_norm(x.pointer + row * d, weight.pointer, out.pointer + row * d, d, epsilon) }
+        }
     }
 
     private struct Pair: Hashable {

@@ -108,6 +108,12 @@ void atr_rms_norm(const float *x, const float *weight, float *out, size_t n, flo
 /// (Hugging Face's), with angle position · base^(−2i/rope_dim).
 void atr_rope(float *x, size_t heads, size_t head_dim, size_t rope_dim, size_t position, float base, int adjacent_pairs);
 
+/// atr_rope in two halves, so that a position's angles are worked out once for every layer:
+/// `angles` (rope_dim floats) gets cos and sin of each pair's angle at `position` ...
+void atr_rope_angles(size_t rope_dim, size_t position, float base, float *angles);
+/// ... and the heads of x are rotated by them, exactly as atr_rope rotates them.
+void atr_rope_rotate(float *x, size_t heads, size_t head_dim, size_t rope_dim, const float *angles, int adjacent_pairs);
+
 /// gate = SiLU(gate) · up.
 void atr_silu_mul(float *gate, const float *up, size_t n);
 
