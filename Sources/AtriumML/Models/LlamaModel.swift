@@ -281,11 +281,11 @@ public final class LlamaModel: @unchecked Sendable {
             atr_rms_norm(hidden.pointer + wanted[index] * d, outputNorm.pointer, normed.pointer + slot * d, d, c.rmsEpsilon)
         }
         let vocabulary = c.vocabularySize
-        let computed = Tensor(zeros: [wanted.count, vocabulary])
+        let computed = Tensor(uninitialized: [wanted.count, vocabulary])  // the output matrix writes every logit
         let decodeSlots = wanted.count { $0 < decodeRows }
         linear(output, normed, rows: wanted.count, decodeRows: decodeSlots, into: computed.pointer, ldo: vocabulary, parallel: parallel)
         if order == Array(wanted.indices) { return computed }
-        let logits = Tensor(zeros: [wanted.count, vocabulary])
+        let logits = Tensor(uninitialized: [wanted.count, vocabulary])
         for (slot, index) in order.enumerated() {
             (logits.pointer + index * vocabulary).update(from: computed.pointer + slot * vocabulary, count: vocabulary)
         }

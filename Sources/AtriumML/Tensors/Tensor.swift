@@ -13,6 +13,13 @@ public struct Tensor: @unchecked Sendable {
         self.storage = TensorStorage(count: shape.reduce(1, *))
     }
 
+    /// Memory left as the allocator hands it over, for a result whose every element is about to be
+    /// written (a pass's logits: megabytes a step that zeroing would touch for nothing).
+    init(uninitialized shape: [Int]) {
+        self.shape = shape
+        self.storage = TensorStorage(uninitialized: shape.reduce(1, *))
+    }
+
     /// The tensors' values one after another, under a new shape of the same count.
     init(concatenating tensors: [Tensor], shape: [Int]) {
         self.init(zeros: shape)
@@ -42,6 +49,13 @@ final class TensorStorage: @unchecked Sendable {
     init(count: Int) {
         let raw = UnsafeMutableRawPointer.allocate(byteCount: max(1, count) * MemoryLayout<Float>.stride, alignment: 64)
         base = raw.initializeMemory(as: Float.self, repeating: 0, count: max(1, count))
+        owned = true
+        owner = nil
+    }
+
+    init(uninitialized count: Int) {
+        let raw = UnsafeMutableRawPointer.allocate(byteCount: max(1, count) * MemoryLayout<Float>.stride, alignment: 64)
+        base = raw.bindMemory(to: Float.self, capacity: max(1, count))
         owned = true
         owner = nil
     }
