@@ -1,9 +1,9 @@
 // The decode path's matrix product on AVX-512 VNNI: quantized weight blocks (Q4_0, Q4_1, Q8_0) against
 // activations held as 16-bit integers with a scale per block of 32 (see quantize16 in llama.c). Four
 // blocks at a time widen to four registers of 16-bit integers, which VPDPWSSD multiplies with a row's
-// activations laid out the same way; the blocks are decoded once for up to 16 rows of x. Each row's
-// sums run in the same order however many rows pass together, so a row's result never depends on the
-// batch.
+// activations laid out the same way; two weight rows' blocks are decoded for up to 8 rows of x, each
+// row of x loaded once for both. Each row's sums run in the same order however many rows pass
+// together, so a row's result never depends on the batch.
 #include "ckernels.h"
 #include "fold16.h"
 #include "simd.h"
