@@ -45,7 +45,10 @@ static inline AVX512 void softmax(float *scores, size_t length) {
     __m512 top = _mm512_set1_ps(-INFINITY);
     size_t t = 0;
     for (; t + 16 <= length; t += 16) top = _mm512_max_ps(top, _mm512_loadu_ps(scores + t));
-    if (t < length) top = _mm512_mask_max_ps(top, (__mmask16)((1u << (length - t)) - 1), top, _mm512_loadu_ps(scores + t));
+    if (t < length) {
+        const __mmask16 mask = (__mmask16)((1u << (length - t)) - 1);
+        top = _mm512_mask_max_ps(top, mask, top, _mm512_maskz_loadu_ps(mask, scores + t));
+    }
     const float max = _mm512_reduce_max_ps(top);
     const __m256 shift = _mm256_set1_ps(max);
     __m256 sums = _mm256_setzero_ps();
