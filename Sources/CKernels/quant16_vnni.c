@@ -123,13 +123,23 @@ static inline __attribute__((always_inline)) VNNI void decode_group(
 /// each scaled by its own d·s: four integer and three float instructions per row of x and four blocks.
 /// A last group short of four blocks has zeros in place of the missing ones. The 4-bit types' minimums
 /// (m·Σx) are summed after the blocks, as one dot product per pair of rows.
+/// What a pass does with the decoded groups: decode them, decode and keep them (`kept`) for a second
+/// pass over other rows of x, or take the kept ones.
+enum { DECODE, DECODE_AND_KEEP, TAKE_KEPT };
+
+/// A decoded group of R ≤ 4 weight rows: their 16-bit weights and scales.
+typedef struct {
+    __m512i w[4][4];
+    __m512 scale[4];
+} decoded_group;
+
 static inline __attribute__((always_inline)) VNNI void rows_vnni(
-    const int type, const int M, const int R, const int N, const uint8_t *weights, size_t stride, size_t k, size_t r, const int16_t *arranged,
-    const float *quad_scales, const float *sums, float *out, size_t ldo) {
+    const int type, const int M, const int R, const int N, const int pass, decoded_group *kept, float (*mins)[ATR_VNNI_MAX_BLOCKS + 3],
+    const uint8_t *weights, size_t stride, size_t k, size_t r, const int16_t *arranged, const float *quad_scales, const float *sums, float *out,
+    size_t ldo) {
     const size_t blocks = k / 32;
     const size_t block_bytes = type == 3 ? 20 : type == 2 ? 18 : 34;
     __m512 acc[4][16];
-    float mins[4][ATR_VNNI_MAX_BLOCKS + 3];
     for (int j = 0; j < R; j++)
         for (int i = 0; i < M; i++) acc[j][i] = _mm512_setzero_ps();
     for (size_t b = 0; b < blocks; b += 4) {
@@ -137,12 +147,21 @@ static inline __attribute__((always_inline)) VNNI void rows_vnni(
         __m512i w[4][4];
         __m512 scale[4];
         for (int j = 0; j < R; j++) {
+            if (pass == TAKE_KEPT) {
+                for (int t = 0; t < 4; t++) w[j][t] = kept[b / 4].w[j][t];
+                scale[j] = kept[b / 4].scale[j];
+                continue;
+            }
             const uint8_t *first = weights + (r + j) * stride + b * block_bytes;
             // The weights stream from memory once per token: ask for them a few rows ahead.
             _mm_prefetch((const char *)(first + 8 * stride), _MM_HINT_T0);
             _mm_prefetch((const char *)(first + 8 * stride + 64), _MM_HINT_T0);
             if (type == 8) _mm_prefetch((const char *)(first + 8 * stride + 128), _MM_HINT_T0);
             decode_group(type, first, present, w[j], &scale[j], mins[j] + b);
+            if (pass == DECODE_AND_KEEP) {
+                for (int t = 0; t < 4; t++) kept[b / 4].w[j][t] = w[j][t];
+                kept[b / 4].scale[j] = scale[j];
+            }
         }
         // Each row of x (its group `N` rows from the next group's) is loaded once for the R weight rows,
         // and brings its own activation scales; the weights' scales are shared by every row. Unrolled
@@ -205,21 +224,26 @@ static inline __attribute__((always_inline)) VNNI void rows_span(
     const int type, const int M, const uint8_t *weights, size_t stride, size_t k, size_t r0, size_t r1, const int16_t *arranged,
     const float *quad_scales, const float *sums, float *out, size_t ldo) {
     const size_t blocks = k / 32;
+    float mins[4][ATR_VNNI_MAX_BLOCKS + 3];
     size_t r = r0;
     if (M <= 2) {
-        for (; r + 4 <= r1; r += 4) rows_vnni(type, M, 4, M, weights, stride, k, r, arranged, quad_scales, sums, out, ldo);
+        for (; r + 4 <= r1; r += 4) rows_vnni(type, M, 4, M, DECODE, NULL, mins, weights, stride, k, r, arranged, quad_scales, sums, out, ldo);
     }
     if (M <= 8) {
-        for (; r + 2 <= r1; r += 2) rows_vnni(type, M, 2, M, weights, stride, k, r, arranged, quad_scales, sums, out, ldo);
-    } else {
+        for (; r + 2 <= r1; r += 2) rows_vnni(type, M, 2, M, DECODE, NULL, mins, weights, stride, k, r, arranged, quad_scales, sums, out, ldo);
+    } else if (r + 2 <= r1) {
+        // The second half takes the pair's groups as the first half decoded them: loads and stores
+        // rather than the decoding's shuffles, which share the cores' two vector ports with the sums.
+        decoded_group *kept = aligned_alloc(64, (blocks + 3) / 4 * sizeof(decoded_group));
         const int first = (M + 1) / 2;
         for (; r + 2 <= r1; r += 2) {
-            rows_vnni(type, first, 2, M, weights, stride, k, r, arranged, quad_scales, sums, out, ldo);
-            rows_vnni(type, M - first, 2, M, weights, stride, k, r, arranged + first * 128, quad_scales + first * 16, sums + first * blocks,
-                      out + first * ldo, ldo);
+            rows_vnni(type, first, 2, M, DECODE_AND_KEEP, kept, mins, weights, stride, k, r, arranged, quad_scales, sums, out, ldo);
+            rows_vnni(type, M - first, 2, M, TAKE_KEPT, kept, mins, weights, stride, k, r, arranged + first * 128, quad_scales + first * 16,
+                      sums + first * blocks, out + first * ldo, ldo);
         }
+        free(kept);
     }
-    for (; r < r1; r++) rows_vnni(type, M, 1, M, weights, stride, k, r, arranged, quad_scales, sums, out, ldo);
+    for (; r < r1; r++) rows_vnni(type, M, 1, M, DECODE, NULL, mins, weights, stride, k, r, arranged, quad_scales, sums, out, ldo);
 }
 
 /// The block type and row count (1 … 16) fixed per loop, so that the loops carry no branch on them.
