@@ -370,13 +370,6 @@ void atr_rope_rotate(float *x, size_t heads, size_t head_dim, size_t rope_dim, c
     }
 }
 
-void atr_rope(float *x, size_t heads, size_t head_dim, size_t rope_dim, size_t position, float base, int adjacent_pairs) {
-    float *angles = malloc(rope_dim * sizeof(float));
-    atr_rope_angles(rope_dim, position, base, angles);
-    atr_rope_rotate(x, heads, head_dim, rope_dim, angles, adjacent_pairs);
-    free(angles);
-}
-
 #if defined(__x86_64__)
 static AVX2 void silu_mul_avx2(float *gate, const float *up, size_t n) {
     const __m256 one = _mm256_set1_ps(1.0f), sign = _mm256_set1_ps(-0.0f);

@@ -103,15 +103,12 @@ void atr_qlinear_decode(int type, const void *weights, size_t r0, size_t r1, con
 /// out = weight · x / sqrt(mean(x²) + eps).
 void atr_rms_norm(const float *x, const float *weight, float *out, size_t n, float eps);
 
-/// Rotary positions on `heads` vectors of `head_dim` floats (the first `rope_dim` of each rotated):
-/// pairs (2i, 2i+1) where `adjacent_pairs` (GGUF's Llama layout), else (i, i + rope_dim/2)
-/// (Hugging Face's), with angle position · base^(−2i/rope_dim).
-void atr_rope(float *x, size_t heads, size_t head_dim, size_t rope_dim, size_t position, float base, int adjacent_pairs);
-
-/// atr_rope in two halves, so that a position's angles are worked out once for every layer:
-/// `angles` (rope_dim floats) gets cos and sin of each pair's angle at `position` ...
+/// Rotary positions, in two halves so that a position's angles are worked out once for every layer:
+/// `angles` (rope_dim floats) gets cos and sin of pair i's angle, position · base^(−2i/rope_dim) ...
 void atr_rope_angles(size_t rope_dim, size_t position, float base, float *angles);
-/// ... and the heads of x are rotated by them, exactly as atr_rope rotates them.
+/// ... and `heads` vectors of `head_dim` floats (the first `rope_dim` of each) are rotated by them:
+/// pairs (2i, 2i+1) where `adjacent_pairs` (GGUF's Llama layout), else (i, i + rope_dim/2) (Hugging
+/// Face's).
 void atr_rope_rotate(float *x, size_t heads, size_t head_dim, size_t rope_dim, const float *angles, int adjacent_pairs);
 
 /// gate = SiLU(gate) · up.
