@@ -260,7 +260,7 @@ static F16C void qlinear16_avx2(int type, const uint8_t *weights, size_t stride,
 }
 #endif
 
-int atr_decode_input_prepare(atr_decode_input *input, const float *x, size_t ldx, size_t m, size_t k) {
+int atr_decode_input_alloc(atr_decode_input *input, size_t m, size_t k) {
     memset(input, 0, sizeof *input);
 #if defined(__x86_64__)
     if (!atr_has_avx2() || k % 32 != 0 || m == 0) return 0;
@@ -270,20 +270,34 @@ int atr_decode_input_prepare(atr_decode_input *input, const float *x, size_t ldx
     input->values = aligned_alloc(64, (m * k * sizeof(int16_t) + 63) / 64 * 64);
     input->scales = malloc(m * blocks * sizeof(float));
     input->sums = malloc(m * blocks * sizeof(float));
-    for (size_t i = 0; i < m; i++) {
-        quantize16(x + i * ldx, k, (blocks16){input->values + i * k, input->scales + i * blocks, input->sums + i * blocks});
-    }
     if (atr_has_avx512_vnni() && blocks <= ATR_VNNI_MAX_BLOCKS) {
         const size_t quads = (blocks + 3) / 4;
         input->arranged = aligned_alloc(64, m * quads * 128 * sizeof(int16_t));
         input->quad_scales = aligned_alloc(64, m * quads * 16 * sizeof(float));
-        atr_arrange16_vnni(input->values, input->scales, m, k, input->arranged, input->quad_scales);
     }
     return 1;
 #else
-    (void)x, (void)ldx, (void)m, (void)k;
+    (void)m, (void)k;
     return 0;
 #endif
+}
+
+void atr_decode_input_rows(atr_decode_input *input, const float *x, size_t ldx, size_t from, size_t to) {
+#if defined(__x86_64__)
+    const size_t k = input->k, blocks = k / 32;
+    for (size_t i = from; i < to; i++) {
+        quantize16(x + i * ldx, k, (blocks16){input->values + i * k, input->scales + i * blocks, input->sums + i * blocks});
+    }
+    if (input->arranged) atr_arrange16_vnni(input->values, input->scales, input->m, k, from, to, input->arranged, input->quad_scales);
+#else
+    (void)input, (void)x, (void)ldx, (void)from, (void)to;
+#endif
+}
+
+int atr_decode_input_prepare(atr_decode_input *input, const float *x, size_t ldx, size_t m, size_t k) {
+    if (!atr_decode_input_alloc(input, m, k)) return 0;
+    atr_decode_input_rows(input, x, ldx, 0, m);
+    return 1;
 }
 
 void atr_decode_input_free(atr_decode_input *input) {

@@ -265,15 +265,19 @@ static VNNI void rows_any(int type, int M, const uint8_t *weights, size_t stride
     }
 }
 
-void atr_arrange16_vnni(const int16_t *values, const float *scales, size_t m, size_t k, int16_t *arranged, float *quad_scales) {
+void atr_arrange16_vnni(const int16_t *values, const float *scales, size_t m, size_t k, size_t from, size_t to, int16_t *arranged, float *quad_scales) {
     // Per group of four blocks: elements 0–7 of each, then 8–15 of each, …; missing blocks as zeros; the
     // block scales as 16 lanes per group (4 of each). Within each run of up to 16 rows, group-major: a
-    // group's rows lie side by side, so one base address and fixed offsets reach them all.
+    // group's rows lie side by side, so one base address and fixed offsets reach them all. A row's slots
+    // are its own, so rows can be arranged apart (by the cores, each its share).
     const size_t blocks = k / 32, quads = (blocks + 3) / 4;
-    memset(arranged, 0, m * quads * 128 * sizeof(int16_t));
-    memset(quad_scales, 0, m * quads * 16 * sizeof(float));
-    for (size_t i = 0; i < m; i++) {
+    for (size_t i = from; i < to; i++) {
         const size_t run = i / VNNI_RUN * VNNI_RUN, rows = m - run < VNNI_RUN ? m - run : VNNI_RUN;
+        for (size_t q = 0; q < quads; q++) {
+            const size_t at = run * quads + q * rows + (i - run);
+            memset(arranged + at * 128, 0, 128 * sizeof(int16_t));
+            memset(quad_scales + at * 16, 0, 16 * sizeof(float));
+        }
         for (size_t b = 0; b < blocks; b++) {
             const size_t at = run * quads + b / 4 * rows + (i - run);
             int16_t *quad = arranged + at * 128 + (b % 4) * 8;

@@ -48,9 +48,9 @@ enum { ATR_VNNI_MAX_BLOCKS = 512 };
 /// The largest 16-bit activation: every decode kernel (AVX2 and AVX-512) quantizes to the same integers
 /// with it, so their products differ only in the order of their sums.
 #define ATR_Q16_MAX 32639.0f
-/// Lays the 16-bit rows of x out for atr_qlinear16_vnni (`arranged`: m·⌈k/128⌉·128 values, `quad_scales`:
-/// m·⌈k/128⌉·16 floats, both 64-byte aligned).
-void atr_arrange16_vnni(const int16_t *values, const float *scales, size_t m, size_t k, int16_t *arranged, float *quad_scales);
+/// Lays rows [from, to) of the m 16-bit rows of x out for atr_qlinear16_vnni (`arranged`: m·⌈k/128⌉·128
+/// values, `quad_scales`: m·⌈k/128⌉·16 floats, both 64-byte aligned).
+void atr_arrange16_vnni(const int16_t *values, const float *scales, size_t m, size_t k, size_t from, size_t to, int16_t *arranged, float *quad_scales);
 void atr_qlinear16_vnni(int type, const uint8_t *weights, size_t stride, size_t k, size_t r0, size_t r1, const int16_t *arranged,
                         const float *quad_scales, const float *sums, size_t m, float *out, size_t ldo);
 

@@ -46,6 +46,9 @@ public final class LlamaModel: @unchecked Sendable {
     let output: Matrix
     let outputNorm: Tensor
     let layers: [Layer]
+    /// Every layer's matrices are of the types the decode kernels multiply as they lie, so a pass can
+    /// prepare their inputs as the cores produce them.
+    let layersQuantized: Bool
 
     init(config: LlamaConfig, weights: Weights, adjacentRotaryPairs: Bool, storage: [AnyObject], exact: Bool) {
         self.config = config
@@ -56,6 +59,9 @@ public final class LlamaModel: @unchecked Sendable {
         output = weights.output
         outputNorm = weights.outputNorm
         layers = weights.layers
+        layersQuantized = weights.layers.allSatisfy { layer in
+            [layer.query, layer.key, layer.value, layer.output, layer.gate, layer.up, layer.down].allSatisfy { Self.quantizedTypes.contains($0.type) }
+        }
     }
 
     /// The names a file layout gives the weights; a layer's are its prefix (`prefix(index)`) and a suffix.
@@ -234,21 +240,40 @@ public final class LlamaModel: @unchecked Sendable {
         // Each row's rotary angles, once for every layer.
         let angles = Tensor(zeros: [n, c.ropeDimensions])
         for row in 0..<n { atr_rope_angles(c.ropeDimensions, positions[row], c.ropeBase, angles.pointer + row * c.ropeDimensions) }
+        // On the fast decode path the generated rows' inputs to the layers' products are rounded to 16 bits
+        // by the cores that produce them (normalizing, gating), once for every task of the product.
+        let preparesInputs = !exact && layersQuantized && decodeRows > 0
+        let narrowInput = DecodeInput(rows: decodeRows, k: d, served: preparesInputs)
+        let wideInput = DecodeInput(rows: decodeRows, k: c.intermediateSize, served: preparesInputs)
+        defer {
+            narrowInput.free()
+            wideInput.free()
+        }
+        // A pass whose every sequence feeds one token rotates and stores each row's keys in its attention
+        // tasks; with several tokens of a sequence in the pass, a row attends to the others' keys, so they
+        // are all stored first.
+        let oneRowPerSequence = segments.allSatisfy { $0.tokens.count == 1 }
+        let group = c.heads / c.kvHeads
         for (index, layer) in layers.enumerated() {
-            normalize(hidden, layer.attentionNorm, into: normed, rows: n, parallel: parallel)
-            linear([(layer.query, query.pointer, d), (layer.key, newKeys.pointer, kv), (layer.value, newValues.pointer, kv)], normed, rows: n, decodeRows: decodeRows, parallel: parallel)
-            for row in 0..<n {
+            // The previous layer's feed-forward output joins the residual stream as the rows are normalized.
+            normalize(hidden, adding: index == 0 ? nil : projected, layer.attentionNorm, into: normed, rows: n, preparing: narrowInput, parallel: parallel)
+            linear([(layer.query, query.pointer, d), (layer.key, newKeys.pointer, kv), (layer.value, newValues.pointer, kv)], normed, rows: n, decodeRows: decodeRows, prepared: narrowInput, parallel: parallel)
+            @Sendable func rotateAndStore(row: Int, kvHeads: Range<Int>) {
                 let position = positions[row], rowAngles = angles.pointer + row * c.ropeDimensions
-                atr_rope_rotate(query.pointer + row * d, c.heads, c.headDimension, c.ropeDimensions, rowAngles, pairs)
-                atr_rope_rotate(newKeys.pointer + row * kv, c.kvHeads, c.headDimension, c.ropeDimensions, rowAngles, pairs)
+                let heads = kvHeads.count, offset = kvHeads.lowerBound * c.headDimension
+                atr_rope_rotate(query.pointer + row * d + offset * group, heads * group, c.headDimension, c.ropeDimensions, rowAngles, pairs)
+                atr_rope_rotate(newKeys.pointer + row * kv + offset, heads, c.headDimension, c.ropeDimensions, rowAngles, pairs)
                 let cache = caches[owners[row]]
-                (cache.keys[index].pointer + position * kv).update(from: newKeys.pointer + row * kv, count: kv)
-                (cache.values[index].pointer + position * kv).update(from: newValues.pointer + row * kv, count: kv)
+                (cache.keys[index].pointer + position * kv + offset).update(from: newKeys.pointer + row * kv + offset, count: heads * c.headDimension)
+                (cache.values[index].pointer + position * kv + offset).update(from: newValues.pointer + row * kv + offset, count: heads * c.headDimension)
+            }
+            if !oneRowPerSequence {
+                for row in 0..<n { rotateAndStore(row: row, kvHeads: 0..<c.kvHeads) }
             }
             // Each (token, key/value head) pair is a task: its group of query heads shares that head's cache.
-            let group = c.heads / c.kvHeads
             parallel.tasks(n * c.kvHeads) { _, task in
                 let (row, kvHead) = task.quotientAndRemainder(dividingBy: c.kvHeads)
+                if oneRowPerSequence { rotateAndStore(row: row, kvHeads: kvHead..<(kvHead + 1)) }
                 let cache = caches[owners[row]]
                 let keys = cache.keys[index], values = cache.values[index]
                 let scores = UnsafeMutablePointer<Float>.allocate(capacity: group * longest)
@@ -258,16 +283,21 @@ public final class LlamaModel: @unchecked Sendable {
                     query.pointer + row * d + headOffset, keys.pointer + kvHead * c.headDimension, values.pointer + kvHead * c.headDimension,
                     kv, positions[row] + 1, group, 1, c.headDimension, scale, scores, attended.pointer + row * d + headOffset)
             }
-            linear(layer.output, attended, rows: n, decodeRows: decodeRows, into: projected.pointer, ldo: d, parallel: parallel)
-            for i in 0..<(n * d) { hidden.pointer[i] += projected.pointer[i] }
-            normalize(hidden, layer.feedForwardNorm, into: normed, rows: n, parallel: parallel)
-            linear([(layer.gate, gate.pointer, c.intermediateSize), (layer.up, up.pointer, c.intermediateSize)], normed, rows: n, decodeRows: decodeRows, parallel: parallel)
-            parallel.ranges(n * c.intermediateSize, alignment: 64) { range in
-                atr_silu_mul(gate.pointer + range.lowerBound, up.pointer + range.lowerBound, range.count)
+            if narrowInput.prepared != nil {
+                parallel.ranges(decodeRows) { range in narrowInput.fill(attended, rows: range) }
             }
-            linear(layer.down, gate, rows: n, decodeRows: decodeRows, into: projected.pointer, ldo: d, parallel: parallel)
-            for i in 0..<(n * d) { hidden.pointer[i] += projected.pointer[i] }
+            linear(layer.output, attended, rows: n, decodeRows: decodeRows, prepared: narrowInput, into: projected.pointer, ldo: d, parallel: parallel)
+            normalize(hidden, adding: projected, layer.feedForwardNorm, into: normed, rows: n, preparing: narrowInput, parallel: parallel)
+            linear([(layer.gate, gate.pointer, c.intermediateSize), (layer.up, up.pointer, c.intermediateSize)], normed, rows: n, decodeRows: decodeRows, prepared: narrowInput, parallel: parallel)
+            let width = c.intermediateSize
+            parallel.ranges(n) { range in
+                atr_silu_mul(gate.pointer + range.lowerBound * width, up.pointer + range.lowerBound * width, range.count * width)
+                wideInput.fill(gate, rows: range.clamped(to: 0..<decodeRows))
+            }
+            linear(layer.down, gate, rows: n, decodeRows: decodeRows, prepared: wideInput, into: projected.pointer, ldo: d, parallel: parallel)
         }
+        // The last layer's feed-forward output, still to be added to the residual stream.
+        for i in 0..<(n * d) { hidden.pointer[i] += projected.pointer[i] }
         for segment in segments { segment.cache.count += segment.tokens.count }
         // The rows whose logits are wanted, in the order they are returned: every row of each segment, or
         // its last. They pass the output matrix generated ones first, as above.
@@ -292,11 +322,20 @@ public final class LlamaModel: @unchecked Sendable {
         return logits
     }
 
-    /// RMSNorm of the first `rows` rows of x, the cores taking a share of the rows each.
-    private func normalize(_ x: Tensor, _ weight: Tensor, into out: Tensor, rows: Int, parallel: Parallel) {
+    /// RMSNorm of the first `rows` rows of x, after adding `adding`'s rows to them (a residual), the cores
+    /// taking a share of the rows each; the generated ones among them are prepared as `preparing`'s input.
+    private func normalize(_ x: Tensor, adding: Tensor? = nil, _ weight: Tensor, into out: Tensor, rows: Int, preparing: DecodeInput, parallel: Parallel) {
         let d = config.hiddenSize, epsilon = config.rmsEpsilon
         parallel.ranges(rows) { range in
-            for row in range { atr_rms_norm(x.pointer + row * d, weight.pointer, out.pointer + row * d, d, epsilon) }
+            for row in range {
+                let values = x.pointer + row * d
+                if let adding {
+                    let residual = adding.pointer + row * d
+                    for i in 0..<d { values[i] += residual[i] }
+                }
+                atr_rms_norm(values, weight.pointer, out.pointer + row * d, d, epsilon)
+            }
+            preparing.fill(out, rows: range.clamped(to: 0..<preparing.rows))
         }
     }
 
@@ -306,27 +345,26 @@ public final class LlamaModel: @unchecked Sendable {
     }
 
     /// out[i][r] = x[i] · W[r] for every row of W, the cores splitting the rows.
-    private func linear(_ matrix: Matrix, _ x: Tensor, rows: Int, decodeRows: Int, into out: UnsafeMutablePointer<Float>, ldo: Int, parallel: Parallel) {
-        linear([(matrix, out, ldo)], x, rows: rows, decodeRows: decodeRows, parallel: parallel)
+    private func linear(
+        _ matrix: Matrix, _ x: Tensor, rows: Int, decodeRows: Int, prepared: DecodeInput? = nil, into out: UnsafeMutablePointer<Float>, ldo: Int, parallel: Parallel
+    ) {
+        linear([(matrix, out, ldo)], x, rows: rows, decodeRows: decodeRows, prepared: prepared, parallel: parallel)
     }
 
     /// Several products of the same input (query, key and value; gate and up) in one parallel step, so
     /// that a decoded token pays for one hand-over to the cores rather than one per matrix. The first
-    /// `decodeRows` rows of x are generated tokens, the rest prompt positions (see `Segment`).
+    /// `decodeRows` rows of x are generated tokens, the rest prompt positions (see `Segment`); `prepared`
+    /// holds the generated rows already prepared for the decode kernels, else they are prepared here.
     private func linear(
-        _ products: [(matrix: Matrix, out: UnsafeMutablePointer<Float>, ldo: Int)], _ x: Tensor, rows: Int, decodeRows: Int, parallel: Parallel
+        _ products: [(matrix: Matrix, out: UnsafeMutablePointer<Float>, ldo: Int)], _ x: Tensor, rows: Int, decodeRows: Int, prepared: DecodeInput? = nil,
+        parallel: Parallel
     ) {
-        // About four tasks per core in all, in whole panels of 16 rows.
-        let total = products.reduce(0) { $0 + $1.matrix.rows }
-        let chunk = max(16, (total / (parallel.threads * 4) + 15) / 16 * 16)
-        let tasks = products.enumerated().flatMap { index, product in
-            stride(from: 0, to: product.matrix.rows, by: chunk).map { (product: index, begin: $0, end: min(product.matrix.rows, $0 + chunk)) }
-        }
+        let tasks = Self.tasks(products.map(\.matrix.rows), threads: parallel.threads)
         let targets = products.map { (matrix: $0.matrix, out: UnsafeMutablePointerBox($0.out), ldo: $0.ldo) }
         let exact = self.exact ? Int32(ATR_EXACT) : 0
         // On the fast decode path the generated rows are rounded to 16 bits once, for every task.
-        let decodeInput = DecodeInput(x, rows: decodeRows, k: products[0].matrix.columns, served: !self.exact && products.allSatisfy { Self.quantizedTypes.contains($0.matrix.type) })
-        defer { decodeInput.free() }
+        let decodeInput = prepared ?? DecodeInput(x, rows: decodeRows, k: products[0].matrix.columns, served: !self.exact && products.allSatisfy { Self.quantizedTypes.contains($0.matrix.type) })
+        defer { if prepared == nil { decodeInput.free() } }
         parallel.tasks(tasks.count) { _, index in
             let task = tasks[index]
             let target = targets[task.product]
@@ -344,6 +382,24 @@ public final class LlamaModel: @unchecked Sendable {
         }
     }
 
+    /// The products' weight rows as tasks (product, rows), in whole panels of 16 rows: large ones first and
+    /// smaller towards the end (each about an eighth of what is left, per core), so the cores take the
+    /// bulk in few hand-overs and finish together.
+    static func tasks(_ rows: [Int], threads: Int) -> [(product: Int, begin: Int, end: Int)] {
+        var tasks: [(product: Int, begin: Int, end: Int)] = []
+        var remaining = rows.reduce(0, +)
+        for (product, count) in rows.enumerated() {
+            var begin = 0
+            while begin < count {
+                let size = min(count - begin, max(16, (remaining / (threads * 4) + 15) / 16 * 16))
+                tasks.append((product, begin, begin + size))
+                begin += size
+                remaining -= size
+            }
+        }
+        return tasks
+    }
+
     /// Q4_0, Q4_1 and Q8_0: the types the decode kernels multiply as they lie.
     static let quantizedTypes: Set<Int32> = [2, 3, 8]
 
@@ -356,19 +412,34 @@ public final class LlamaModel: @unchecked Sendable {
 /// the tasks of one product; nil where that path does not serve them.
 struct DecodeInput: @unchecked Sendable {
     let prepared: UnsafeMutablePointer<atr_decode_input>?
+    let rows: Int
 
-    init(_ x: Tensor, rows: Int, k: Int, served: Bool) {
+    /// Room for `rows` rows of `k`, filled in later (`fill`), by the cores that produce them.
+    init(rows: Int, k: Int, served: Bool) {
+        self.rows = rows
         guard served, rows > 0 else {
             prepared = nil
             return
         }
         let input = UnsafeMutablePointer<atr_decode_input>.allocate(capacity: 1)
-        if atr_decode_input_prepare(input, x.pointer, k, rows, k) != 0 {
+        if atr_decode_input_alloc(input, rows, k) != 0 {
             prepared = input
         } else {
             input.deallocate()
             prepared = nil
         }
+    }
+
+    /// The first `rows` rows of x, prepared at once.
+    init(_ x: Tensor, rows: Int, k: Int, served: Bool) {
+        self.init(rows: rows, k: k, served: served)
+        fill(x, rows: 0..<rows)
+    }
+
+    /// Rows `range` of x (k floats apart) prepared; each row's part lies apart from the others'.
+    func fill(_ x: Tensor, rows range: Range<Int>) {
+        guard let prepared, !range.isEmpty else { return }
+        atr_decode_input_rows(prepared, x.pointer, prepared.pointee.k, range.lowerBound, range.upperBound)
     }
 
     func free() {
