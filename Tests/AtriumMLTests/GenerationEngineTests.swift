@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 
 @testable import AtriumML
@@ -160,6 +161,40 @@ import Testing
         #expect(engine.statistics.generatedTokens < 100, "the abandoned request stopped generating")
     }
 
+    @Test func aLongPromptDoesNotStallTheRunningStreams() async throws {
+        guard let engine = engine({ $0.prefillChunk = 32 }) else { return }
+        defer { engine.shutdown() }
+        // What each client sees, in the order it sees it.
+        let log = EventLog()
+        let running = Task {
+            var seen = 0
+            for try await event in try engine.generate(.init(prompt: prompt("Write a very long poem."), maxTokens: 60)) {
+                guard case .token = event else { continue }
+                seen += 1
+                log.append("running")
+                if seen == 3 {
+                    // A prompt of about 450 tokens arrives while the first stream runs: 15 steps of 32.
+                    let long = prompt(String(repeating: "The quick brown fox jumps over the lazy dog. ", count: 45))
+                    Task {
+                        log.append("long arrives")
+                        for try await event in try engine.generate(.init(prompt: long, maxTokens: 2)) {
+                            if case .token = event { log.append("long's first token") }
+                            break
+                        }
+                    }
+                }
+            }
+        }
+        try await running.value
+        let events = log.entries.withLock { $0 }
+        let arrived = try #require(events.firstIndex(of: "long arrives"))
+        let answered = try #require(events.firstIndex(of: "long's first token"))
+        // Fed whole, the long prompt would take one step, between two of the stream's tokens; fed a chunk a
+        // step beside the stream's tokens, the stream goes on meanwhile.
+        let meanwhile = events[arrived..<answered].count { $0 == "running" }
+        #expect(meanwhile >= 8, "the running stream got \(meanwhile) tokens while the long prompt was computed: \(events)")
+    }
+
     @Test func stopSequencesAndStopTokensEndTheText() async throws {
         guard let engine = engine() else { return }
         defer { engine.shutdown() }
@@ -171,4 +206,10 @@ import Testing
         let cut = try await collect(engine, .init(prompt: question, sampling: greedy, maxTokens: 40, stops: ["Paris"], stopTokens: [2]))
         #expect(cut.finish == .stop && !cut.text.contains("Paris") && full.text.hasPrefix(cut.text))
     }
+}
+
+/// What the clients of a test see, in the order they see it.
+final class EventLog: Sendable {
+    let entries = Mutex<[String]>([])
+    func append(_ entry: String) { entries.withLock { $0.append(entry) } }
 }
