@@ -363,8 +363,9 @@ public final class LlamaModel: @unchecked Sendable {
         let targets = products.map { (matrix: $0.matrix, out: UnsafeMutablePointerBox($0.out), ldo: $0.ldo) }
         let exact = self.exact ? Int32(ATR_EXACT) : 0
         // On the fast decode path the generated rows are rounded to 16 bits once, for every task.
-        let decodeInput = prepared ?? DecodeInput(x, rows: decodeRows, k: products[0].matrix.columns, served: !self.exact && products.allSatisfy { Self.quantizedTypes.contains($0.matrix.type) })
-        defer { if prepared == nil { decodeInput.free() } }
+        let given = prepared?.prepared == nil ? nil : prepared
+        let decodeInput = given ?? DecodeInput(x, rows: decodeRows, k: products[0].matrix.columns, served: !self.exact && products.allSatisfy { Self.quantizedTypes.contains($0.matrix.type) })
+        defer { if given == nil { decodeInput.free() } }
         parallel.tasks(tasks.count) { _, index in
             let task = tasks[index]
             let target = targets[task.product]
