@@ -36,9 +36,8 @@ int atr_has_avx512_vnni(void) {
     return vnni_allowed && vnni_state && atr_has_avx2();
 }
 
-/// Σ a[b]·c[b] over `n` floats as 16 lane sums, in a fixed order (then folded with the others).
-static inline __attribute__((always_inline)) VNNI __m512 dot_lanes(const float *a, const float *c, size_t n) {
-    __m512 sum = _mm512_setzero_ps();
+/// sum + Σ a[b]·c[b] over `n` floats as 16 lane sums, in a fixed order (then folded with the others).
+static inline __attribute__((always_inline)) VNNI __m512 dot_lanes(__m512 sum, const float *a, const float *c, size_t n) {
     for (size_t b = 0; b < n; b += 16) {
         const __mmask16 mask = n - b >= 16 ? 0xffff : (__mmask16)((1u << (n - b)) - 1);
         sum = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(mask, a + b), _mm512_maskz_loadu_ps(mask, c + b), sum);
@@ -186,14 +185,16 @@ static inline __attribute__((always_inline)) VNNI void rows_vnni(
             for (int j = 0; j < R; j++) acc[j][i] = _mm512_fmadd_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(sums[j][i]), activation_scale), scale[j], acc[j][i]);
         }
     }
-    // Each sum's lanes, and its minimums' part (m·Σx, 16 blocks a lane), reduced: for many sums, 16 at a
-    // time in one fold, which is the same tree as reducing each on its own (the same floats) in a third
-    // of the instructions.
+    // Each sum's lanes take its minimums' part (m·Σx, 16 blocks a lane) and are reduced: for many sums,
+    // 16 at a time in one fold, which is the same tree as reducing each on its own (the same floats) in a
+    // third of the instructions.
     if (R * M > 8) {
-        __m512 lanes[16], offsets[16];
-        for (int v = 0; v < 16; v++) lanes[v] = offsets[v] = _mm512_setzero_ps();
-        for (int j = 0; j < R; j++)
-            for (int i = 0; i < M; i++) lanes[j * M + i] = acc[j][i];
+        // Lane v of the fold is row i = v / R of x and weight row j = v % R, so that each row of x's
+        // results lie side by side, as in `out`.
+        __m512 lanes[16];
+        for (int v = 0; v < 16; v++) lanes[v] = _mm512_setzero_ps();
+        for (int i = 0; i < M; i++)
+            for (int j = 0; j < R; j++) lanes[i * R + j] = acc[j][i];
         // The minimums' dot products as dot_lanes takes them (16 blocks a step, in order), each weight
         // row's minimums loaded once a step for every row of x.
         for (size_t b = 0; type != 8 && b < blocks; b += 16) {
@@ -203,20 +204,18 @@ static inline __attribute__((always_inline)) VNNI void rows_vnni(
 #pragma clang loop unroll(full)
             for (int i = 0; i < M; i++) {
                 const __m512 block_sums = _mm512_maskz_loadu_ps(mask, sums + i * blocks + b);
-                for (int j = 0; j < R; j++) offsets[j * M + i] = _mm512_fmadd_ps(minimums[j], block_sums, offsets[j * M + i]);
+                for (int j = 0; j < R; j++) lanes[i * R + j] = _mm512_fmadd_ps(minimums[j], block_sums, lanes[i * R + j]);
             }
         }
-        float summed[16], offset[16];
+        float summed[16];
         _mm512_storeu_ps(summed, atr_fold16(lanes));
-        _mm512_storeu_ps(offset, atr_fold16(offsets));
-        for (int j = 0; j < R; j++)
-            for (int i = 0; i < M; i++) out[i * ldo + r + j] = summed[j * M + i] + offset[j * M + i];
+        for (int i = 0; i < M; i++) memcpy(out + i * ldo + r, summed + i * R, R * sizeof(float));
         return;
     }
     for (int j = 0; j < R; j++)
         for (int i = 0; i < M; i++) {
-            const float offset = type == 8 ? 0 : _mm512_reduce_add_ps(dot_lanes(mins[j], sums + i * blocks, blocks));
-            out[i * ldo + r + j] = _mm512_reduce_add_ps(acc[j][i]) + offset;
+            const __m512 lanes = type == 8 ? acc[j][i] : dot_lanes(acc[j][i], mins[j], sums + i * blocks, blocks);
+            out[i * ldo + r + j] = _mm512_reduce_add_ps(lanes);
         }
 }
 
