@@ -241,7 +241,8 @@ public final class LlamaModel: @unchecked Sendable {
         let angles = Tensor(zeros: [n, c.ropeDimensions])
         for row in 0..<n { atr_rope_angles(c.ropeDimensions, positions[row], c.ropeBase, angles.pointer + row * c.ropeDimensions) }
         // On the fast decode path the generated rows' inputs to the layers' products are rounded to 16 bits
-        // by the cores that produce them (normalizing, gating), once for every task of the product.
+        // by the cores, as they normalize and gate the rows and after the attention, once for every task
+        // of the product.
         let preparesInputs = !exact && layersQuantized && decodeRows > 0
         let narrowInput = DecodeInput(rows: decodeRows, k: d, served: preparesInputs)
         let wideInput = DecodeInput(rows: decodeRows, k: c.intermediateSize, served: preparesInputs)
@@ -384,8 +385,8 @@ public final class LlamaModel: @unchecked Sendable {
     }
 
     /// The products' weight rows as tasks (product, rows), in whole panels of 16 rows: large ones first and
-    /// smaller towards the end (each about an eighth of what is left, per core), so the cores take the
-    /// bulk in few hand-overs and finish together.
+    /// smaller towards the end (each what is left over four tasks a core), so the cores take the bulk in
+    /// few hand-overs and finish together.
     static func tasks(_ rows: [Int], threads: Int) -> [(product: Int, begin: Int, end: Int)] {
         var tasks: [(product: Int, begin: Int, end: Int)] = []
         var remaining = rows.reduce(0, +)
