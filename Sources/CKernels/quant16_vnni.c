@@ -116,12 +116,6 @@ static inline __attribute__((always_inline)) VNNI void decode_group(
     if (type == 2) _mm_storeu_ps(mins, _mm_mul_ps(_mm256_castps256_ps128(dm), _mm_set1_ps(-8)));
 }
 
-/// Blocks four at a time: the 128 weights of blocks b … b+3 as 16-bit integers in four registers,
-/// register t holding elements 8t … 8t+7 of each block, meet each row's activations laid out the same
-/// way (`arranged`) in one VPMADDWD and three VPDPWSSD. Lanes 4c … 4c+3 then hold block b+c's sums,
-/// each scaled by its own d·s: four integer and three float instructions per row of x and four blocks.
-/// A last group short of four blocks has zeros in place of the missing ones. The 4-bit types' minimums
-/// (m·Σx) are summed after the blocks, as one dot product per pair of rows.
 /// What a pass does with the decoded groups: decode them, decode and keep them (`kept`) for a second
 /// pass over other rows of x, or take the kept ones.
 enum { DECODE, DECODE_AND_KEEP, TAKE_KEPT };
@@ -132,6 +126,12 @@ typedef struct {
     __m512 scale[4];
 } decoded_group;
 
+/// R weight rows against M rows of x, blocks four at a time: the 128 weights of blocks b … b+3 as
+/// 16-bit integers in four registers, register t holding elements 8t … 8t+7 of each block, meet each
+/// row's activations laid out the same way (`arranged`) in one VPMADDWD and three VPDPWSSD. Lanes
+/// 4c … 4c+3 then hold block b+c's sums, each scaled by its own d·s: four integer and three float
+/// instructions per row of x and four blocks. A last group short of four blocks has zeros in place of
+/// the missing ones. The 4-bit types' minimums (m·Σx, from `mins`) join the lanes after the blocks.
 static inline __attribute__((always_inline)) VNNI void rows_vnni(
     const int type, const int M, const int R, const int N, const int pass, decoded_group *kept, float (*mins)[ATR_VNNI_MAX_BLOCKS + 3],
     const uint8_t *weights, size_t stride, size_t k, size_t r, const int16_t *arranged, const float *quad_scales, const float *sums, float *out,
@@ -221,8 +221,7 @@ static inline __attribute__((always_inline)) VNNI void rows_vnni(
 
 /// Rows [r0, r1) against the M rows of x: weight rows four or two at a time, so that each row of x
 /// loaded serves several. More than 8 rows of x pass in two halves for each pair of weight rows (the
-/// accumulators of 16 would not stay in registers); the pair's blocks decode again for the second half,
-/// from the cache.
+/// accumulators of 16 would not stay in registers); the second half takes the groups the first decoded.
 static inline __attribute__((always_inline)) VNNI void rows_span(
     const int type, const int M, const uint8_t *weights, size_t stride, size_t k, size_t r0, size_t r1, const int16_t *arranged,
     const float *quad_scales, const float *sums, float *out, size_t ldo) {

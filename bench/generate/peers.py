@@ -119,6 +119,14 @@ def transformers_cells(model, threads):
 
 # --- servers ------------------------------------------------------------------------------------------
 
+def open_connection(url):
+    """An HTTP connection to the server at `url` (not yet connected)."""
+    import http.client
+    from urllib.parse import urlsplit
+    where = urlsplit(url)
+    return http.client.HTTPConnection(where.hostname, where.port, timeout=600)
+
+
 def stream_chat(url, key, model, content, max_tokens, extra, connection=None):
     """One streamed chat completion on a connection of its own (llama.cpp's server does not keep a
     connection alive after a stream), on `connection` where the caller opened it beforehand: (seconds to
@@ -128,16 +136,13 @@ def stream_chat(url, key, model, content, max_tokens, extra, connection=None):
     only the events it needs: the machine has two cores, which the client shares with the server it
     measures, and httpx spent about 0.6 ms of Python per streamed token (9% of the machine with 16
     streams) where this spends a fraction of it."""
-    import http.client
-    from urllib.parse import urlsplit
     # A system message that begins with a fresh nonce: no request shares a prompt beginning with another,
     # so neither Atrium's prefix cache nor llama.cpp's slot cache skips any prompt work.
     system = {"role": "system", "content": f"{uuid.uuid4().hex[:8]} You are a helpful assistant."}
     body = {"model": model, "messages": [system, {"role": "user", "content": content}], "max_tokens": max_tokens, "temperature": 0,
             "stream": True, "stream_options": {"include_usage": True}, **extra}
     headers = {"content-type": "application/json", **({"authorization": f"Bearer {key}"} if key != "-" else {})}
-    where = urlsplit(url)
-    connection = connection or http.client.HTTPConnection(where.hostname, where.port, timeout=600)
+    connection = connection or open_connection(url)
     start, first, usage = time.perf_counter(), None, None
     try:
         connection.request("POST", "/v1/chat/completions", body=json.dumps(body), headers=headers)
@@ -179,12 +184,9 @@ def concurrent_streams(url, key, model, streams, extra, sample_pid=None):
     done = threading.Event()
 
     def one(i):
-        import http.client
-        from urllib.parse import urlsplit
         # Each stream's connection is opened before the clock starts, so that the last request goes out
         # as soon as the first.
-        where = urlsplit(url)
-        connection = http.client.HTTPConnection(where.hostname, where.port, timeout=600)
+        connection = open_connection(url)
         connection.connect()
         barrier.wait()
         results[i] = stream_chat(url, key, model, STREAM_PROMPTS[i % len(STREAM_PROMPTS)], NEW_TOKENS, extra, connection=connection)

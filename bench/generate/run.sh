@@ -214,9 +214,9 @@ the median of {repeat} interleaved round{'s' if int(repeat) > 1 else ''}.
 - Servers, {threads} threads, 16 sequences at once (Atrium `engine_threads: {threads}`,
   `engine_kv_cache_mb: 256`; llama.cpp `-np 16 -c 8192`, 512 positions a slot), one client for all: OpenAI streaming
   `/v1/chat/completions` (`temperature: 0`, `max_tokens: 128`, usage in the last chunk). N streams: N
-  distinct short prompts at once, each on its own connection (Python's http.client, opened before the clock
-  starts, parsing only the events it needs, so that it takes little of the cores it shares); aggregate = completion tokens of all / wall time (prompts included). llama.cpp gets
-  `ignore_eos`; Atrium has none and its prompts run past 128 tokens. Every request starts with a fresh
+  distinct short prompts at once, each on its own connection (Python's http.client, opened before the
+  clock starts, parsing only the events it needs, so that it takes little of the cores it shares);
+  aggregate = completion tokens of all / wall time (prompts included). llama.cpp gets `ignore_eos`; Atrium has none and its prompts run past 128 tokens. Every request starts with a fresh
   system message, so no prompt cache (Atrium's prefixes, llama.cpp's slots) skips work. TTFT: median of
   3 single requests of ~128 prompt tokens, to the first content chunk. RSS: the server process's peak
   (VmRSS every 50 ms) during the 4-stream batch; for xllamacpp that process is Python hosting it.

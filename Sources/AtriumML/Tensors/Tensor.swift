@@ -46,11 +46,10 @@ final class TensorStorage: @unchecked Sendable {
     private let owned: Bool
     private let owner: AnyObject?
 
-    init(count: Int) {
-        let raw = UnsafeMutableRawPointer.allocate(byteCount: max(1, count) * MemoryLayout<Float>.stride, alignment: 64)
-        base = raw.initializeMemory(as: Float.self, repeating: 0, count: max(1, count))
-        owned = true
-        owner = nil
+    /// `count` zeros.
+    convenience init(count: Int) {
+        self.init(uninitialized: count)
+        base.initialize(repeating: 0, count: max(1, count))
     }
 
     init(uninitialized count: Int) {
