@@ -509,3 +509,55 @@ void atr_attention_decode(
         }
     }
 }
+
+void atr_kv16_store(const float *x, size_t heads, size_t head_dim, int16_t *out, float *scales, size_t scale_stride) {
+#if defined(__x86_64__)
+    if (atr_has_avx512_vnni() && head_dim % 16 == 0) return atr_kv16_store_avx512(x, heads, head_dim, out, scales, scale_stride);
+#endif
+    // Rounding to nearest, ties to even, as the vector path's conversion does: both store the same integers.
+    for (size_t h = 0; h < heads; h++) {
+        const float *values = x + h * head_dim;
+        float largest = 0;
+        for (size_t d = 0; d < head_dim; d++) largest = fmaxf(largest, fabsf(values[d]));
+        const float inverse = largest > 0 ? 32767.0f / largest : 0;
+        for (size_t d = 0; d < head_dim; d++) {
+            const float scaled = nearbyintf(values[d] * inverse);
+            out[h * head_dim + d] = (int16_t)(scaled > 32767 ? 32767 : scaled < -32767 ? -32767 : scaled);
+        }
+        scales[h * scale_stride] = largest / 32767.0f;
+    }
+}
+
+void atr_attention_group16(
+    const float *q, const int16_t *k, const float *k_scales, const int16_t *v, const float *v_scales, size_t ld, size_t length, size_t group,
+    size_t head_dim, float scale, float *scores, float *out) {
+#if defined(__x86_64__)
+    if (atr_has_avx512_vnni() && head_dim % 16 == 0 && head_dim <= 128)
+        return atr_attention_group16_avx512(q, k, k_scales, v, v_scales, ld, length, group, head_dim, scale, scores, out);
+#endif
+    for (size_t h = 0; h < group; h++) {
+        const float *query = q + h * head_dim;
+        float *row = scores + h * length;
+        float max = -INFINITY;
+        for (size_t t = 0; t < length; t++) {
+            const int16_t *key = k + t * ld;
+            float sum = 0;
+            for (size_t d = 0; d < head_dim; d++) sum += query[d] * (float)key[d];
+            row[t] = sum * (k_scales[t] * scale);
+            if (row[t] > max) max = row[t];
+        }
+        double total = 0;
+        for (size_t t = 0; t < length; t++) {
+            row[t] = expf(row[t] - max);
+            total += row[t];
+        }
+        const float inverse = (float)(1.0 / total);
+        float *o = out + h * head_dim;
+        memset(o, 0, head_dim * sizeof(float));
+        for (size_t t = 0; t < length; t++) {
+            const float weight = row[t] * inverse * v_scales[t];
+            const int16_t *value = v + t * ld;
+            for (size_t d = 0; d < head_dim; d++) o[d] += weight * (float)value[d];
+        }
+    }
+}

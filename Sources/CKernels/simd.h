@@ -65,6 +65,14 @@ void atr_qlinear_prompt_avx512(
 void atr_attention_group_avx512(
     const float *q, const float *k, const float *v, size_t ld, size_t length, size_t group, size_t head_dim, float scale, float *scores, float *out);
 
+/// atr_kv16_store on AVX-512 (head_dim a multiple of 16), the same integers and scales.
+void atr_kv16_store_avx512(const float *x, size_t heads, size_t head_dim, int16_t *out, float *scales, size_t scale_stride);
+
+/// atr_attention_group16 on AVX-512 (see attention_avx512.c), with the same needs as the fp32 one.
+void atr_attention_group16_avx512(
+    const float *q, const int16_t *k, const float *k_scales, const int16_t *v, const float *v_scales, size_t ld, size_t length, size_t group,
+    size_t head_dim, float scale, float *scores, float *out);
+
 #if defined(__x86_64__)
 #include <immintrin.h>
 #include <math.h>

@@ -34,7 +34,7 @@ extension Models {
             var prompts: [Double] = []
             var decodes: [Double] = []
             for _ in 0..<repetitions {
-                let cache = LlamaModel.Cache(config: model.config, capacity: promptTokens + newTokens)
+                let cache = model.makeCache(capacity: promptTokens + newTokens)
                 var start = ContinuousClock.now
                 var logits = model.forward(prompt, cache: cache, parallel: parallel)
                 prompts.append(Double(promptTokens) / seconds(since: start))
@@ -58,7 +58,7 @@ extension Models {
             var caches: [LlamaModel.Cache] = []
             var next: [Int] = []
             for stream in 0..<streams {
-                let cache = LlamaModel.Cache(config: model.config, capacity: promptTokens + newTokens)
+                let cache = model.makeCache(capacity: promptTokens + newTokens)
                 let values = model.forward(Array(prompt.dropFirst(stream % prompt.count)) + [stream + 200], cache: cache, parallel: parallel).values
                 caches.append(cache)
                 next.append(values.indices.max { values[$0] < values[$1] }!)

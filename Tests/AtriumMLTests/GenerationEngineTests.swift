@@ -109,7 +109,7 @@ import Testing
 
     @Test func sequencesSetBackForMemoryStillGetTheirTokens() async throws {
         // Room for about two sequences' worth of positions: four requests at once must take turns.
-        guard let engine = engine({ $0.kvCacheBytes = 160 * LlamaModel.Cache.bytesPerPosition(Self.loaded!.model.config); $0.prefixCacheEntries = 0 })
+        guard let engine = engine({ $0.kvCacheBytes = 160 * Self.loaded!.model.cacheBytesPerPosition; $0.prefixCacheEntries = 0 })
         else { return }
         defer { engine.shutdown() }
         let requests = (0..<4).map { GenerationEngine.Request(prompt: prompt("Tell me a story number \($0)."), sampling: sampled(UInt64($0)), maxTokens: 40) }
@@ -126,7 +126,7 @@ import Testing
     }
 
     @Test func limitsAreRefusedClearly() async throws {
-        guard let engine = engine({ $0.kvCacheBytes = 64 * LlamaModel.Cache.bytesPerPosition(Self.loaded!.model.config); $0.maxQueued = 1; $0.maxRunning = 1 })
+        guard let engine = engine({ $0.kvCacheBytes = 64 * Self.loaded!.model.cacheBytesPerPosition; $0.maxQueued = 1; $0.maxRunning = 1 })
         else { return }
         defer { engine.shutdown() }
         #expect(throws: GenerationEngine.Failure.tooLarge(positions: 101, budget: 64)) {

@@ -54,7 +54,7 @@ import Testing
         for prompt in Self.golden.prompts {
             let reference = prompt.logits.flatMap { $0 }
             func logits(_ model: LlamaModel) -> [Float] {
-                let cache = LlamaModel.Cache(config: model.config, capacity: prompt.ids.count)
+                let cache = model.makeCache(capacity: prompt.ids.count)
                 return model.forward(prompt.ids, cache: cache, allLogits: true).values
             }
             let a = logits(hf), b = logits(fromGGUF)
@@ -74,7 +74,7 @@ import Testing
     @Test func decodedTokenMatchesThePromptPass() throws {
         let model = try LlamaModel(folder: Self.folder)
         let prompt = Self.golden.prompts[0]
-        let cache = LlamaModel.Cache(config: model.config, capacity: prompt.ids.count)
+        let cache = model.makeCache(capacity: prompt.ids.count)
         _ = model.forward(Array(prompt.ids.dropLast()), cache: cache)
         let decoded = model.forward([prompt.ids.last!], cache: cache).values
         let expected = prompt.logits.last!
@@ -139,7 +139,7 @@ import Testing
         defer { try? manager.removeItem(at: sharded) }
         let prompt = Self.golden.prompts[1].ids
         func logits(_ model: LlamaModel) -> [Float] {
-            model.forward(prompt, cache: LlamaModel.Cache(config: model.config, capacity: prompt.count), allLogits: true).values
+            model.forward(prompt, cache: model.makeCache(capacity: prompt.count), allLogits: true).values
         }
         #expect(logits(try LlamaModel(folder: sharded)) == logits(try LlamaModel(folder: Self.folder)))
 

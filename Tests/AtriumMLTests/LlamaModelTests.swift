@@ -45,7 +45,7 @@ import Testing
         #expect(Self.golden.cases.count >= 20)
         for golden in Self.golden.cases {
             #expect(tokenizer.encode(golden.text, parseSpecial: true) == golden.ids)
-            let cache = LlamaModel.Cache(config: model.config, capacity: golden.ids.count + golden.steps.count)
+            let cache = model.makeCache(capacity: golden.ids.count + golden.steps.count)
             var logits = model.forward(golden.ids, cache: cache, parallel: parallel)
             var continuation: [Int] = []
             for step in golden.steps {
@@ -73,7 +73,7 @@ import Testing
         let model = try LlamaModel(gguf: GGUFFile(path: path))
         let prompts = Self.golden.cases.prefix(3).map(\.ids)
         func decode() -> [[Float]] {
-            let caches = prompts.map { LlamaModel.Cache(config: model.config, capacity: $0.count + 2) }
+            let caches = prompts.map { model.makeCache(capacity: $0.count + 2) }
             for (prompt, cache) in zip(prompts, caches) { _ = model.forward(prompt, cache: cache) }
             // Three sequences decode a token each in one pass (generated rows: the decode kernels).
             let logits = model.forward(zip(prompts, caches).map { .init(tokens: [$0.0.last!], cache: $0.1, generatedFrom: $0.1.count) })
@@ -89,6 +89,35 @@ import Testing
             let worst = top.map { abs(la[$0] - lb[$0]) }.max()!
             print("AVX-512 against AVX2 decode kernels: worst top-5 log-probability difference \(worst)")
             #expect(worst < 3e-3 && top.first == lb.indices.max { lb[$0] < lb[$1] })
+        }
+    }
+
+    /// A cache that grows as the tokens come (its keys, values and their scales copied into larger
+    /// storage), and one that takes another's first positions (a shared prompt beginning), give the same
+    /// logits bit for bit as a cache made large enough at once.
+    @Test func growingAndSharedCachesGiveTheSameLogits() throws {
+        guard let path = SmolLM2Golden.path else { return }
+        let model = try LlamaModel(gguf: GGUFFile(path: path))
+        #expect(model.cachePrecision == .int16)
+        let tokens = Array(Self.golden.cases.flatMap(\.ids).prefix(150))
+        let presized = model.makeCache(capacity: tokens.count), growing = model.makeCache(capacity: 1)
+        var expected: [[Float]] = []
+        for cache in [presized, growing] {
+            var logits = [model.forward(Array(tokens.prefix(10)), cache: cache).values]
+            for token in tokens[10...] { logits.append(model.forward([token], cache: cache).values) }
+            if expected.isEmpty {
+                expected = logits
+            } else {
+                let same = logits == expected  // compared apart, so that a failure does not print every logit
+                #expect(same, "a growing cache changed the logits")
+            }
+        }
+        #expect(growing.capacity >= tokens.count && growing.capacity < 2 * tokens.count)
+        let shared = model.makeCache(capacity: 1)
+        shared.copyPrefix(of: presized, positions: 120)
+        for (index, token) in tokens[120...].enumerated() {
+            let same = model.forward([token], cache: shared).values == expected[120 - 10 + index + 1]
+            #expect(same, "a shared beginning changed the logits at position \(120 + index)")
         }
     }
 }

@@ -101,7 +101,7 @@ public final class GenerationEngine: @unchecked Sendable {
         self.model = model
         self.tokenizer = tokenizer
         self.settings = settings
-        budget = max(1, settings.kvCacheBytes / LlamaModel.Cache.bytesPerPosition(model.config))
+        budget = max(1, settings.kvCacheBytes / model.cacheBytesPerPosition)
         workers = WorkerPool(threads: settings.threads)
         let thread = Thread { [self] in run() }
         thread.name = "atrium-generation"
@@ -247,7 +247,7 @@ public final class GenerationEngine: @unchecked Sendable {
             while positionsInUse + needed > budget && !prefixes.isEmpty { prefixes.removeFirst() }
             guard positionsInUse + needed <= budget else { return }
             queue.removeFirst()
-            let cache = LlamaModel.Cache(config: model.config, capacity: needed)
+            let cache = model.makeCache(capacity: needed)
             // The longest beginning a kept sequence shares with this one, short of its last token (whose
             // logits are still to be computed).
             var best: (sequence: Sequence, length: Int)?

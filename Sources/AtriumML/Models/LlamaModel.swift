@@ -2,8 +2,9 @@ import CKernels
 import Foundation
 
 /// A Llama-family decoder on CPU, its weights used in place from the mapped file (quantized blocks,
-/// F16 and BF16 and all). The KV cache is fp32. Activations are fp32 on the exact path; on the default
-/// one, a token being decoded meets the quantized weights as 16-bit integers with a scale per block of 32.
+/// F16 and BF16 and all). Activations and the KV cache are fp32 on the exact path; on the default one, a
+/// token being decoded meets quantized weights as 16-bit integers with a scale per block of 32, and the
+/// cache holds 16-bit integers with a scale per head and position (see `Cache`).
 public final class LlamaModel: @unchecked Sendable {
     public let config: LlamaConfig
     /// fp32 activations everywhere (slower; within float rounding of a fp32 reference).
@@ -120,53 +121,18 @@ public final class LlamaModel: @unchecked Sendable {
         self.init(config: config, weights: weights, adjacentRotaryPairs: true, storage: [gguf], exact: exact)
     }
 
-    /// One sequence's keys and values, every layer. It grows as the sequence does (`reserve`), so a
-    /// sequence holds memory for the positions it uses, not for the whole context.
-    public final class Cache: @unchecked Sendable {
-        public private(set) var capacity: Int
-        public internal(set) var count = 0
-        let dimension: Int
-        private(set) var keys: [Tensor]
-        private(set) var values: [Tensor]
-
-        public init(config: LlamaConfig, capacity: Int) {
-            self.capacity = max(1, capacity)
-            dimension = config.kvDimension
-            keys = (0..<config.layers).map { [capacity = self.capacity] _ in Tensor(zeros: [capacity, config.kvDimension]) }
-            values = (0..<config.layers).map { [capacity = self.capacity] _ in Tensor(zeros: [capacity, config.kvDimension]) }
-        }
-
-        /// Bytes a cache uses per position, across every layer.
-        public static func bytesPerPosition(_ config: LlamaConfig) -> Int { 2 * config.layers * config.kvDimension * MemoryLayout<Float>.size }
-
-        /// Makes room for `positions` positions in all, keeping what is held; `exactly` not, it grows by
-        /// half again at least, so that decoding a token at a time copies the cache only now and then.
-        public func reserve(_ positions: Int, exactly: Bool = false) {
-            guard positions > capacity else { return }
-            let grown = exactly ? positions : (max(positions, capacity + capacity / 2) + 63) / 64 * 64
-            func widened(_ tensors: [Tensor]) -> [Tensor] {
-                tensors.map { old in
-                    let new = Tensor(zeros: [grown, dimension])
-                    new.pointer.update(from: old.pointer, count: count * dimension)
-                    return new
-                }
-            }
-            keys = widened(keys)
-            values = widened(values)
-            capacity = grown
-        }
-
-        /// Keeps the first `positions` positions of `other` (a shared prompt prefix), as if computed here.
-        public func copyPrefix(of other: Cache, positions: Int) {
-            precondition(positions <= other.count && dimension == other.dimension)
-            reserve(positions, exactly: true)
-            for layer in keys.indices {
-                keys[layer].pointer.update(from: other.keys[layer].pointer, count: positions * dimension)
-                values[layer].pointer.update(from: other.values[layer].pointer, count: positions * dimension)
-            }
-            count = positions
-        }
+    /// A cache for one sequence of this model (see `cachePrecision`).
+    public func makeCache(capacity: Int) -> Cache {
+        Cache(config: config, capacity: capacity, precision: cachePrecision)
     }
+
+    /// The cache keeps the precision of the activations: 16 bits where the decode kernels take them at
+    /// 16 bits (the default path on quantized layers), fp32 where they stay fp32 (the exact path, and
+    /// layers of F32, F16 or BF16 weights).
+    public var cachePrecision: Cache.Precision { !exact && layersQuantized ? .int16 : .float32 }
+
+    /// Bytes this model's caches use per position, across every layer.
+    public var cacheBytesPerPosition: Int { Cache.bytesPerPosition(config, precision: cachePrecision) }
 
     /// Runs `tokens` after what `cache` holds, appends their keys and values to it, and returns the
     /// logits of the last token ([vocabulary]), or of every token ([tokens, vocabulary]) when
@@ -202,7 +168,7 @@ public final class LlamaModel: @unchecked Sendable {
     /// token of the segments that ask (of all segments when `allLogits` is set): [rows, vocabulary], in
     /// the order of `segments`. Caches grow as needed.
     public func forward(_ segments: [Segment], allLogits: Bool = false, parallel: Parallel = Parallel(threads: 1)) -> Tensor {
-        precondition(!segments.isEmpty && segments.allSatisfy { !$0.tokens.isEmpty })
+        precondition(!segments.isEmpty && segments.allSatisfy { !$0.tokens.isEmpty && $0.cache.precision == cachePrecision })
         let c = config
         let d = c.hiddenSize
         let kv = c.kvDimension
@@ -264,9 +230,8 @@ public final class LlamaModel: @unchecked Sendable {
                 let heads = kvHeads.count, offset = kvHeads.lowerBound * c.headDimension
                 atr_rope_rotate(query.pointer + row * d + offset * group, heads * group, c.headDimension, c.ropeDimensions, rowAngles, pairs)
                 atr_rope_rotate(newKeys.pointer + row * kv + offset, heads, c.headDimension, c.ropeDimensions, rowAngles, pairs)
-                let cache = caches[owners[row]]
-                (cache.keys[index].pointer + position * kv + offset).update(from: newKeys.pointer + row * kv + offset, count: heads * c.headDimension)
-                (cache.values[index].pointer + position * kv + offset).update(from: newValues.pointer + row * kv + offset, count: heads * c.headDimension)
+                caches[owners[row]].store(
+                    layer: index, position: position, kvHeads: kvHeads, keys: newKeys.pointer + row * kv + offset, values: newValues.pointer + row * kv + offset)
             }
             if !oneRowPerSequence {
                 for row in 0..<n { rotateAndStore(row: row, kvHeads: 0..<c.kvHeads) }
@@ -275,14 +240,12 @@ public final class LlamaModel: @unchecked Sendable {
             parallel.tasks(n * c.kvHeads) { _, task in
                 let (row, kvHead) = task.quotientAndRemainder(dividingBy: c.kvHeads)
                 if oneRowPerSequence { rotateAndStore(row: row, kvHeads: kvHead..<(kvHead + 1)) }
-                let cache = caches[owners[row]]
-                let keys = cache.keys[index], values = cache.values[index]
                 let scores = UnsafeMutablePointer<Float>.allocate(capacity: group * longest)
                 defer { scores.deallocate() }
                 let headOffset = kvHead * group * c.headDimension
-                atr_attention_decode(
-                    query.pointer + row * d + headOffset, keys.pointer + kvHead * c.headDimension, values.pointer + kvHead * c.headDimension,
-                    kv, positions[row] + 1, group, 1, c.headDimension, scale, scores, attended.pointer + row * d + headOffset)
+                caches[owners[row]].attend(
+                    layer: index, kvHead: kvHead, query: query.pointer + row * d + headOffset, length: positions[row] + 1, group: group, scale: scale,
+                    scores: scores, into: attended.pointer + row * d + headOffset)
             }
             if narrowInput.prepared != nil {
                 parallel.ranges(decodeRows) { range in narrowInput.fill(attended, rows: range) }

@@ -125,6 +125,18 @@ void atr_attention_decode(
     const float *q, const float *k, const float *v, size_t ld, size_t length, size_t heads, size_t kv_heads, size_t head_dim, float scale, float *scores,
     float *out);
 
+/// One position's keys or values into the 16-bit cache: each of `heads` heads' `head_dim` floats of x
+/// becomes 16-bit integers of one scale (its largest magnitude over 32767, stored at scales[h ·
+/// scale_stride]), so the cache holds half the bytes of fp32 at 15 bits a head.
+void atr_kv16_store(const float *x, size_t heads, size_t head_dim, int16_t *out, float *scales, size_t scale_stride);
+
+/// atr_attention_decode of the `group` query heads that share one key/value head, over a 16-bit cache
+/// (atr_kv16_store): key and value rows `ld` integers apart, and each position's scale in k_scales[t]
+/// and v_scales[t]; `scores` holds group·length floats, out group·head_dim.
+void atr_attention_group16(
+    const float *q, const int16_t *k, const float *k_scales, const int16_t *v, const float *v_scales, size_t ld, size_t length, size_t group,
+    size_t head_dim, float scale, float *scores, float *out);
+
 /// A pause inside a spin loop.
 static inline void atr_cpu_relax(void) {
 #if defined(__x86_64__)
