@@ -39,10 +39,14 @@ import Testing
         return bytes
     }
 
-    @Test(arguments: types.map(\.name)) func everyKernelMatchesTheDequantizedProduct(name: String) {
+    /// Widths of 3 blocks (quads only), 18 (a wide group of 16 and a short quad) and 33 (two wide groups
+    /// and a quad of one), by 9 rows of x, a whole run of 16 and a run and a half.
+    static let shapes = [(k: 96, m: 9), (k: 576, m: 16), (k: 1056, m: 21)]
+
+    @Test(arguments: types.map(\.name), shapes.indices) func everyKernelMatchesTheDequantizedProduct(name: String, shape: Int) {
         let (_, type, blockBytes) = Self.types.first { $0.name == name }!
         var random = SystemRandomNumberGenerator()
-        let rows = 37, k = 96, m = 9
+        let rows = 37, (k, m) = Self.shapes[shape]
         let w = Self.weights(type: type, blockBytes: blockBytes, rows: rows, k: k, random: &random)
         let x = (0..<(m * k)).map { _ in Float.random(in: -2...2, using: &random) }
         var dequantized = [Float](repeating: 0, count: rows * k)
@@ -70,12 +74,12 @@ import Testing
                 for i in 0..<m {
                     for r in 0..<rows {
                         let (value, scale) = reference(i, r)
-                        #expect(abs(Double(out[i * rows + r]) - value) <= tolerance * scale + 1e-6, "\(name) mode \(mode) avx512 \(avx512) [\(i)][\(r)]")
+                        #expect(abs(Double(out[i * rows + r]) - value) <= tolerance * scale + 1e-6, "\(name) k \(k) mode \(mode) avx512 \(avx512) [\(i)][\(r)]")
                     }
                 }
                 // A row alone, or a task's share of the weight rows, gives the same floats as in the batch.
                 let alone = run(mode: mode, m: 1)
-                #expect(Array(alone.prefix(rows)) == Array(out.prefix(rows)), "\(name) mode \(mode) avx512 \(avx512): row 0 alone")
+                #expect(Array(alone.prefix(rows)) == Array(out.prefix(rows)), "\(name) k \(k) mode \(mode) avx512 \(avx512): row 0 alone")
                 let share = run(mode: mode, m: m, r0: 5, r1: 29)
                 #expect((0..<m).allSatisfy { i in (5..<29).allSatisfy { share[i * rows + $0] == out[i * rows + $0] } })
             }
