@@ -153,32 +153,46 @@ static inline __attribute__((always_inline)) VNNI void decode_wide(const int typ
     const int size = type == 3 ? 20 : type == 2 ? 18 : 34, head = type == 3 ? 4 : 2;
     // Masked loads stay within the quad's bytes (Q8_0's 136 fill the second 64 bytes).
     const __mmask64 tail_mask = type == 8 ? ~(__mmask64)0 : (((__mmask64)1 << (4 * size - 64)) - 1);
-    const short halves_at[32] = {0, size / 2, size, 3 * size / 2, 1, size / 2 + 1, size + 1, 3 * size / 2 + 1};
-    const __m512i halves_index = _mm512_loadu_si512((const void *)halves_at);
-    __m512i low[4], high[4];
-    __m512 dm = _mm512_setzero_ps();
+    __m512i low[4], high[4], firsts[4], lasts[4];
     for (int q = 0; q < 4; q++) {
         const uint8_t *quad = first + 4 * q * size;
-        const __m512i lo = _mm512_loadu_si512((const void *)quad);
-        const __m512i hi = _mm512_maskz_loadu_epi8(tail_mask, quad + 64);
+        firsts[q] = _mm512_loadu_si512((const void *)quad);
+        lasts[q] = _mm512_maskz_loadu_epi8(tail_mask, quad + 64);
+        low[q] = _mm512_permutex2var_epi16(firsts[q], lane_index(size, head), lasts[q]);
         if (type == 8) {
             // As decode_group: the second halves of Q8_0's blocks come from a window 16 bytes on.
             const __m512i mid = _mm512_loadu_si512((const void *)(quad + 16));
             const __m512i tail = _mm512_maskz_loadu_epi8(((__mmask64)1 << (4 * size - 80)) - 1, quad + 80);
-            low[q] = _mm512_permutex2var_epi16(lo, lane_index(size, head), hi);
             high[q] = _mm512_permutex2var_epi16(mid, lane_index(size, head), tail);
-        } else {
-            low[q] = _mm512_permutex2var_epi16(lo, lane_index(size, head), hi);
         }
-        // The quad's scales as floats, into lanes 4q … 4q+3; its minimums (Q4_1's, or Q4_0's −8·d) beside.
-        const __m256 halves = _mm256_cvtph_ps(_mm512_castsi512_si128(_mm512_permutex2var_epi16(lo, halves_index, hi)));
-        const __m128 d = _mm256_castps256_ps128(halves);
-        dm = _mm512_mask_broadcast_f32x4(dm, (__mmask16)(0xf << (4 * q)), d);
-        if (type == 3) _mm_storeu_ps(mins + 4 * q, _mm256_extractf128_ps(halves, 1));
-        if (type == 2) _mm_storeu_ps(mins + 4 * q, _mm_mul_ps(d, _mm_set1_ps(-8)));
     }
-    // dm lane 4q + c holds block 4q + c's scale; the registers' lane (c, q) is 4c + q.
-    *scale = _mm512_permutexvar_ps(_mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15), dm);
+    // The blocks' scales (d) and Q4_1's minimums (m), gathered as halves and widened; the registers'
+    // lane (c, q), that is 4c + q, holds block 4q + c.
+    if (type == 8) {
+        // Q8_0's four scales of a quad span its 136 bytes: a word permutation a quad, each into its lanes.
+        __m512i halves = _mm512_setzero_si512();
+        for (int q = 0; q < 4; q++) {
+            short at[32] = {0};
+            for (int c = 0; c < 4; c++) at[4 * c + q] = (short)(c * size / 2);
+            const __m512i gathered = _mm512_permutex2var_epi16(firsts[q], _mm512_loadu_si512((const void *)at), lasts[q]);
+            halves = _mm512_mask_mov_epi16(halves, (__mmask32)(0x1111u << q), gathered);
+        }
+        *scale = _mm512_cvtph_ps(_mm512_castsi512_si256(halves));
+    } else {
+        // A 4-bit quad's four headers lie in its first 64 bytes: one word permutation gathers two quads'
+        // halves, d0 … d7 then m0 … m7.
+        short at[32] = {0};
+        for (int word = 0; word < 16; word++) at[word] = (short)(word % 8 / 4 * 32 + word % 4 * size / 2 + word / 8);
+        const __m512i halves_at = _mm512_loadu_si512((const void *)at);
+        __m512 pair[2];
+        for (int p = 0; p < 2; p++) pair[p] = _mm512_cvtph_ps(_mm512_castsi512_si256(_mm512_permutex2var_epi16(firsts[2 * p], halves_at, firsts[2 * p + 1])));
+        // Block 4q + c's scale is float (4q + c) % 8 of pair (4q + c) / 8.
+        *scale = _mm512_permutex2var_ps(pair[0], _mm512_setr_epi32(0, 4, 16, 20, 1, 5, 17, 21, 2, 6, 18, 22, 3, 7, 19, 23), pair[1]);
+        if (type == 3) _mm512_storeu_ps(mins, _mm512_permutex2var_ps(pair[0], _mm512_setr_epi32(8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31), pair[1]));
+        // Q4_0's q − 8 is a minimum of −8·d.
+        const __m512i scales_in_order = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23);
+        if (type == 2) _mm512_storeu_ps(mins, _mm512_mul_ps(_mm512_permutex2var_ps(pair[0], scales_in_order, pair[1]), _mm512_set1_ps(-8)));
+    }
     __m512i rows[4];
     transpose4(low, rows);
     if (type == 8) {
@@ -221,22 +235,32 @@ static inline size_t quad_scales_at(size_t wide, size_t quad, size_t rows, size_
 static inline __attribute__((always_inline)) VNNI void group_products(
     const int REGS, const int R, const int H, const __m512i *w, const __m512 *scale, const int16_t *x, size_t step, const float *x_scales,
     size_t scale_step, __m512 (*acc)[16], int from) {
-    __m512i sums[4][8];
+    // In the passes of four weight rows (one or two rows of x), each of a wide group's sums runs as S
+    // chains (registers t, t + S, …) added at the end, 16 chains in all: the integers are the same, and
+    // its 16 multiply-adds are not one after another. (Measured: with more rows of x, splitting loses.)
+    const int S = REGS == 16 && R == 4 ? 16 / (R * H) : 1;
+    __m512i sums[4][4][8];
 #pragma clang loop unroll(full)
     for (int t = 0; t < REGS; t++) {
 #pragma clang loop unroll(full)
         for (int i = 0; i < H; i++) {
             const __m512i xv = _mm512_load_si512((const void *)(x + i * step + 32 * t));
 #pragma clang loop unroll(full)
-            for (int j = 0; j < R; j++) sums[j][i] = t == 0 ? _mm512_madd_epi16(w[j * REGS], xv) : dpwssd(sums[j][i], w[j * REGS + t], xv);
+            for (int j = 0; j < R; j++) {
+                __m512i *sum = &sums[t % S][j][i];
+                *sum = t < S ? _mm512_madd_epi16(w[j * REGS + t], xv) : dpwssd(*sum, w[j * REGS + t], xv);
+            }
         }
     }
 #pragma clang loop unroll(full)
     for (int i = 0; i < H; i++) {
         const __m512 activation_scale = _mm512_load_ps(x_scales + i * scale_step);
 #pragma clang loop unroll(full)
-        for (int j = 0; j < R; j++)
-            acc[j][from + i] = _mm512_fmadd_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(sums[j][i]), activation_scale), scale[j], acc[j][from + i]);
+        for (int j = 0; j < R; j++) {
+            __m512i sum = sums[0][j][i];
+            for (int chain = 1; chain < S; chain++) sum = _mm512_add_epi32(sum, sums[chain][j][i]);
+            acc[j][from + i] = _mm512_fmadd_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(sum), activation_scale), scale[j], acc[j][from + i]);
+        }
     }
 }
 
