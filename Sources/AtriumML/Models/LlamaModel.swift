@@ -221,6 +221,8 @@ public final class LlamaModel: @unchecked Sendable {
         // are all stored first.
         let oneRowPerSequence = segments.allSatisfy { $0.tokens.count == 1 }
         let group = c.heads / c.kvHeads
+        // Each core's attention scores, one allocation for the pass (there are thousands of tasks).
+        let scoreSpace = Tensor(uninitialized: [parallel.threads, group * longest])
         for (index, layer) in layers.enumerated() {
             // The previous layer's feed-forward output joins the residual stream as the rows are normalized.
             normalize(hidden, adding: index == 0 ? nil : projected, layer.attentionNorm, into: normed, rows: n, preparing: narrowInput, parallel: parallel)
@@ -237,11 +239,10 @@ public final class LlamaModel: @unchecked Sendable {
                 for row in 0..<n { rotateAndStore(row: row, kvHeads: 0..<c.kvHeads) }
             }
             // Each (token, key/value head) pair is a task: its group of query heads shares that head's cache.
-            parallel.tasks(n * c.kvHeads) { _, task in
+            parallel.tasks(n * c.kvHeads) { part, task in
                 let (row, kvHead) = task.quotientAndRemainder(dividingBy: c.kvHeads)
                 if oneRowPerSequence { rotateAndStore(row: row, kvHeads: kvHead..<(kvHead + 1)) }
-                let scores = UnsafeMutablePointer<Float>.allocate(capacity: group * longest)
-                defer { scores.deallocate() }
+                let scores = scoreSpace.pointer + part * group * longest
                 let headOffset = kvHead * group * c.headDimension
                 caches[owners[row]].attend(
                     layer: index, kvHead: kvHead, query: query.pointer + row * d + headOffset, length: positions[row] + 1, group: group, scale: scale,
