@@ -195,6 +195,17 @@ import Testing
         #expect(meanwhile >= 8, "the running stream got \(meanwhile) tokens while the long prompt was computed: \(events)")
     }
 
+    /// With no stream decoding, nothing waits on a prompt: it goes in as few steps as the idle chunk allows.
+    @Test func anIdleEngineTakesAPromptInLargerSteps() async throws {
+        guard let engine = engine({ $0.prefillChunk = 32; $0.idlePrefillChunk = 256 }) else { return }
+        defer { engine.shutdown() }
+        let long = prompt(String(repeating: "The quick brown fox jumps over the lazy dog. ", count: 15))
+        #expect(long.count > 100 && long.count <= 256)
+        _ = try await collect(engine, .init(prompt: long, maxTokens: 1))
+        // One step for the whole prompt (its logits give the one token), where chunks of 32 took four or more.
+        #expect(engine.statistics.steps == 1 && engine.statistics.promptTokens == long.count, "\(engine.statistics)")
+    }
+
     @Test func stopSequencesAndStopTokensEndTheText() async throws {
         guard let engine = engine() else { return }
         defer { engine.shutdown() }

@@ -208,6 +208,7 @@ import Testing
         var settings = GenerationEngine.Settings()
         settings.threads = 2
         settings.prefillChunk = 7
+        settings.idlePrefillChunk = 7
         let engine = GenerationEngine(model: model, tokenizer: tokenizer, settings: settings)
         defer { engine.shutdown() }
         let prompt = HuggingFaceLlamaTests.golden.prompts[3].ids

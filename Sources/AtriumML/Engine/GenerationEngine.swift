@@ -19,6 +19,9 @@ public final class GenerationEngine: @unchecked Sendable {
         public var kvCacheBytes = 512 << 20
         /// Prompt tokens fed in one step at most, beside the decoding sequences' tokens.
         public var prefillChunk = 64
+        /// Prompt tokens fed in one step at most when no sequence is decoding: no stream waits on them, and
+        /// a prompt in fewer, larger steps comes sooner (its products take many rows at once).
+        public var idlePrefillChunk = 256
         /// Finished sequences kept for their prompts' beginnings.
         public var prefixCacheEntries = 8
         /// Cores a pass is spread over: every core by default.
@@ -228,10 +231,10 @@ public final class GenerationEngine: @unchecked Sendable {
         }
         // Decoding sequences first, a token each; then prompts, a chunk at a time within the step's share.
         var batch: [(sequence: Sequence, tokens: [Int])] = []
-        var promptShare = settings.prefillChunk
         for sequence in running where sequence.tokens.count - sequence.fed == 1 {
             batch.append((sequence, [sequence.tokens.last!]))
         }
+        var promptShare = batch.isEmpty ? max(settings.prefillChunk, settings.idlePrefillChunk) : settings.prefillChunk
         for sequence in running where sequence.tokens.count - sequence.fed > 1 && promptShare > 0 {
             let chunk = Array(sequence.tokens[sequence.fed..<min(sequence.tokens.count, sequence.fed + promptShare)])
             promptShare -= chunk.count
