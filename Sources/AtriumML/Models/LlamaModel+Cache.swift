@@ -4,9 +4,10 @@ extension LlamaModel {
     /// One sequence's keys and values, every layer. It grows as the sequence does (`reserve`), so a
     /// sequence holds memory for the positions it uses, not for the whole context.
     ///
-    /// On the exact path they are fp32. On the default one each position's head (`headDimension`
-    /// values) is 16-bit integers with one scale: half the memory, and half the bytes that attention
-    /// reads, which with many sequences is most of its time (each reads its own cache every step).
+    /// Where the activations are fp32 (the exact path, layers of F32, F16 or BF16) so are they. On the
+    /// default path of quantized layers each position's head (`headDimension` values) is 16-bit integers
+    /// with one scale: half the memory, and half the bytes that attention reads, which with many
+    /// sequences is most of its time (each reads its own cache every step). See `cachePrecision`.
     public final class Cache: @unchecked Sendable {
         public enum Precision: Sendable {
             case float32
