@@ -78,16 +78,21 @@ static inline AVX512 void softmax(float *scores, size_t length, const float *fac
 }
 
 /// out[h] = Σ_t scores[h][t] · v[t] for `heads` heads at once (at most `most`, each `lanes` vectors wide,
-/// most·lanes ≤ 16), every value row loaded once for all of them.
+/// most·lanes ≤ 16), every value row loaded once for all of them. The rows are fp32, or 16-bit integers
+/// (`sixteen`) widened as they load, whose scales the scores already carry.
 static inline __attribute__((always_inline)) AVX512 void weighted_values(
-    const float *scores, size_t length, const float *v, size_t ld, size_t heads, const size_t most, const size_t lanes, float *out) {
+    const float *scores, size_t length, const void *v, size_t ld, size_t heads, const size_t most, const size_t lanes, const int sixteen, float *out) {
+    const size_t size = sixteen ? sizeof(int16_t) : sizeof(float), ahead = sixteen ? 16 : 8;
     __m512 acc[16];
     for (size_t a = 0; a < most * lanes; a++) acc[a] = _mm512_setzero_ps();
     for (size_t t = 0; t < length; t++) {
-        const float *value = v + t * ld;
-        for (size_t d = 0; d < lanes; d++) _mm_prefetch((const char *)(value + 8 * ld + 16 * d), _MM_HINT_T0);
+        const char *value = (const char *)v + t * ld * size;
+        for (size_t line = 0; line < 16 * lanes * size; line += 64) _mm_prefetch(value + ahead * ld * size + line, _MM_HINT_T0);
         __m512 row[8];
-        for (size_t d = 0; d < lanes; d++) row[d] = _mm512_loadu_ps(value + 16 * d);
+        for (size_t d = 0; d < lanes; d++) {
+            row[d] = sixteen ? _mm512_cvtepi32_ps(_mm512_cvtepi16_epi32(_mm256_loadu_si256((const __m256i *)(value + 32 * d))))
+                             : _mm512_loadu_ps((const float *)value + 16 * d);
+        }
 #pragma clang loop unroll(full)
         for (size_t h = 0; h < most; h++) {
             if (h >= heads) break;
@@ -111,7 +116,7 @@ static inline __attribute__((always_inline)) AVX512 void group_attention(
     }
     for (size_t h = 0; h < group; h += most) {
         const size_t heads = group - h < most ? group - h : most;
-        weighted_values(scores + h * length, length, v, ld, heads, most, lanes, out + h * head_dim);
+        weighted_values(scores + h * length, length, v, ld, heads, most, lanes, 0, out + h * head_dim);
     }
 }
 
@@ -177,27 +182,6 @@ static inline __attribute__((always_inline)) AVX512 void group_scores16(
     }
 }
 
-/// weighted_values over a 16-bit cache: `scores` already carry each position's value scale.
-static inline __attribute__((always_inline)) AVX512 void weighted_values16(
-    const float *scores, size_t length, const int16_t *v, size_t ld, size_t heads, const size_t most, const size_t lanes, float *out) {
-    __m512 acc[16];
-    for (size_t a = 0; a < most * lanes; a++) acc[a] = _mm512_setzero_ps();
-    for (size_t t = 0; t < length; t++) {
-        const int16_t *value = v + t * ld;
-        for (size_t d = 0; d < lanes; d += 2) _mm_prefetch((const char *)(value + 16 * ld + 16 * d), _MM_HINT_T0);
-        __m512 row[8];
-        for (size_t d = 0; d < lanes; d++) row[d] = _mm512_cvtepi32_ps(_mm512_cvtepi16_epi32(_mm256_loadu_si256((const __m256i *)(value + 16 * d))));
-#pragma clang loop unroll(full)
-        for (size_t h = 0; h < most; h++) {
-            if (h >= heads) break;
-            const __m512 weight = _mm512_set1_ps(scores[h * length + t]);
-            for (size_t d = 0; d < lanes; d++) acc[h * lanes + d] = _mm512_fmadd_ps(weight, row[d], acc[h * lanes + d]);
-        }
-    }
-    for (size_t h = 0; h < heads; h++)
-        for (size_t d = 0; d < lanes; d++) _mm512_storeu_ps(out + h * lanes * 16 + 16 * d, acc[h * lanes + d]);
-}
-
 static inline __attribute__((always_inline)) AVX512 void group_attention16(
     const float *q, const int16_t *k, const float *k_scales, const int16_t *v, const float *v_scales, size_t ld, size_t length, size_t group,
     const size_t lanes, float scale, float *scores, float *out) {
@@ -206,7 +190,7 @@ static inline __attribute__((always_inline)) AVX512 void group_attention16(
     for (size_t h = 0; h < group; h++) softmax(scores + h * length, length, v_scales);
     for (size_t h = 0; h < group; h += most) {
         const size_t heads = group - h < most ? group - h : most;
-        weighted_values16(scores + h * length, length, v, ld, heads, most, lanes, out + h * head_dim);
+        weighted_values(scores + h * length, length, v, ld, heads, most, lanes, 1, out + h * head_dim);
     }
 }
 

@@ -472,6 +472,19 @@ void atr_silu_mul(float *gate, const float *up, size_t n) {
     for (size_t i = 0; i < n; i++) gate[i] = gate[i] / (1.0f + expf(-gate[i])) * up[i];
 }
 
+/// The portable attention's softmax: scores ← e^(scores − max) in place; returns 1 / Σ (summed in double).
+static float exponentiate(float *scores, size_t length) {
+    float max = -INFINITY;
+    for (size_t t = 0; t < length; t++)
+        if (scores[t] > max) max = scores[t];
+    double sum = 0;
+    for (size_t t = 0; t < length; t++) {
+        scores[t] = expf(scores[t] - max);
+        sum += scores[t];
+    }
+    return (float)(1.0 / sum);
+}
+
 void atr_attention_decode(
     const float *q, const float *k, const float *v, size_t ld, size_t length, size_t heads, size_t kv_heads, size_t head_dim, float scale, float *scores,
     float *out) {
@@ -489,17 +502,8 @@ void atr_attention_decode(
     for (size_t h = 0; h < heads; h++) {
         const size_t kv = h / group;
         const float *query = q + h * head_dim;
-        float max = -INFINITY;
-        for (size_t t = 0; t < length; t++) {
-            scores[t] = atr_dot(query, k + t * ld + kv * head_dim, head_dim) * scale;
-            if (scores[t] > max) max = scores[t];
-        }
-        double sum = 0;
-        for (size_t t = 0; t < length; t++) {
-            scores[t] = expf(scores[t] - max);
-            sum += scores[t];
-        }
-        const float inverse = (float)(1.0 / sum);
+        for (size_t t = 0; t < length; t++) scores[t] = atr_dot(query, k + t * ld + kv * head_dim, head_dim) * scale;
+        const float inverse = exponentiate(scores, length);
         float *o = out + h * head_dim;
         memset(o, 0, head_dim * sizeof(float));
         for (size_t t = 0; t < length; t++) {
@@ -538,20 +542,13 @@ void atr_attention_group16(
     for (size_t h = 0; h < group; h++) {
         const float *query = q + h * head_dim;
         float *row = scores + h * length;
-        float max = -INFINITY;
         for (size_t t = 0; t < length; t++) {
             const int16_t *key = k + t * ld;
             float sum = 0;
             for (size_t d = 0; d < head_dim; d++) sum += query[d] * (float)key[d];
             row[t] = sum * (k_scales[t] * scale);
-            if (row[t] > max) max = row[t];
         }
-        double total = 0;
-        for (size_t t = 0; t < length; t++) {
-            row[t] = expf(row[t] - max);
-            total += row[t];
-        }
-        const float inverse = (float)(1.0 / total);
+        const float inverse = exponentiate(row, length);
         float *o = out + h * head_dim;
         memset(o, 0, head_dim * sizeof(float));
         for (size_t t = 0; t < length; t++) {
