@@ -326,8 +326,14 @@ public final class GenerationEngine: @unchecked Sendable {
             let row = Array(UnsafeBufferPointer(start: logits.pointer + lastRow[index] * vocabulary, count: vocabulary))
             sampled.store(batch[index].sequence.sampler.next(row), at: task)
         }
-        var finished: [Sequence] = []
+        // The step is counted before its tokens are handed over, so whoever holds a token sees its step.
         let promptTokens = batch.reduce(0) { $0 + ($1.sequence.generated == 0 ? $1.tokens.count : 0) }
+        condition.withLock {
+            counters.steps += 1
+            counters.promptTokens += promptTokens
+            counters.generatedTokens += sampling.count
+        }
+        var finished: [Sequence] = []
         for (task, index) in sampling.enumerated() {
             let sequence = batch[index].sequence
             sequence.generated += 1
@@ -338,12 +344,8 @@ public final class GenerationEngine: @unchecked Sendable {
                 finished.append(sequence)
             }
         }
-        let generatedTokens = sampling.count
         condition.lock()
         defer { condition.unlock() }
-        counters.steps += 1
-        counters.promptTokens += promptTokens
-        counters.generatedTokens += generatedTokens
         running.removeAll { sequence in finished.contains { $0 === sequence } }
         for sequence in finished where settings.prefixCacheEntries > 0 {
             prefixes.append(sequence)
