@@ -309,7 +309,41 @@ void atr_decode_input_free(atr_decode_input *input) {
     memset(input, 0, sizeof *input);
 }
 
+/// Rows [r0, r1) of a tiled matrix through `product` in the file's layout, 64 rows at a time (where the
+/// tile kernel does not serve: the prompt and exact paths, and machines or threads without AVX-512).
+static void through_rows(int type, const void *tiles, size_t k, size_t r0, size_t r1, float *out,
+                         void (*product)(int type, const void *rows, size_t count, float *out, const void *context), const void *context) {
+    const size_t stride = row_bytes(type, k);
+    uint8_t *rows = malloc(64 * stride);
+    for (size_t from = r0; from < r1; from += 64) {
+        const size_t count = r1 - from < 64 ? r1 - from : 64;
+        atr_tiles_unpack(type, tiles, k, from, from + count, rows);
+        product(type, rows, count, out + from, context);
+    }
+    free(rows);
+}
+
+struct decode_context { const atr_decode_input *input; size_t ldo; };
+
+static void decode_rows(int type, const void *rows, size_t count, float *out, const void *context) {
+    const struct decode_context *c = context;
+    atr_qlinear_decode(type, rows, 0, count, c->input, out, c->ldo);
+}
+
+struct linear_context { size_t k; const float *x; size_t ldx, m, ldo; int mode; };
+
+static void linear_rows(int type, const void *rows, size_t count, float *out, const void *context) {
+    const struct linear_context *c = context;
+    atr_qlinear(type, rows, c->k, 0, count, c->x, c->ldx, c->m, out, c->ldo, c->mode);
+}
+
 void atr_qlinear_decode(int type, const void *weights, size_t r0, size_t r1, const atr_decode_input *input, float *out, size_t ldo) {
+    if (type & ATR_TILED) {
+        type &= ~ATR_TILED;
+        if (atr_has_avx512_vnni()) return atr_qlinear_tiles(type, weights, input->k, r0, r1, input->values, input->scales, input->sums, input->m, out, ldo);
+        const struct decode_context context = {input, ldo};
+        return through_rows(type, weights, input->k, r0, r1, out, decode_rows, &context);
+    }
 #if defined(__x86_64__)
     qlinear16_avx2(type, weights, row_bytes(type, input->k), r0, r1, input, out, ldo);
 #else
@@ -318,6 +352,18 @@ void atr_qlinear_decode(int type, const void *weights, size_t r0, size_t r1, con
 }
 
 void atr_qlinear(int type, const void *weights, size_t k, size_t r0, size_t r1, const float *x, size_t ldx, size_t m, float *out, size_t ldo, int mode) {
+    if (type & ATR_TILED) {
+        type &= ~ATR_TILED;
+        if (!(mode & (ATR_PROMPT | ATR_EXACT)) && atr_has_avx512_vnni()) {
+            atr_decode_input input;
+            atr_decode_input_prepare(&input, x, ldx, m, k);
+            atr_qlinear_tiles(type, weights, k, r0, r1, input.values, input.scales, input.sums, m, out, ldo);
+            atr_decode_input_free(&input);
+            return;
+        }
+        const struct linear_context context = {k, x, ldx, m, ldo, mode};
+        return through_rows(type, weights, k, r0, r1, out, linear_rows, &context);
+    }
     const size_t stride = row_bytes(type, k);
 #if defined(__x86_64__)
     // Generated tokens: the quantized blocks are read once per task and multiplied as they are.

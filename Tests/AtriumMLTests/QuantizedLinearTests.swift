@@ -85,4 +85,65 @@ import Testing
             }
         }
     }
+
+    /// Weight tiles (16 rows side by side a block) hold the file's blocks exactly, and every path gives
+    /// what the file's layout gives: the decode kernel within the same bound of the reference, a row's
+    /// result the same alone or beside others and in a task's share of tiles; the other paths, which
+    /// read the tiles back into the file's layout, the same floats.
+    @Test(arguments: ["Q4_0", "Q4_1", "Q8_0"], shapes.indices) func tiledMatricesGiveTheFilesProducts(name: String, shape: Int) {
+        let (_, type, blockBytes) = Self.types.first { $0.name == name }!
+        let rows = 48, (k, m) = Self.shapes[shape]
+        guard atr_tiles_supported(type, rows, k) != 0 else {
+            print("tiled \(name): skipped, this machine has no AVX-512 VNNI (its matrices are never tiled)")
+            return
+        }
+        var random = SystemRandomNumberGenerator()
+        let w = Self.weights(type: type, blockBytes: blockBytes, rows: rows, k: k, random: &random)
+        let x = (0..<(m * k)).map { _ in Float.random(in: -2...2, using: &random) }
+        var tiles = [UInt8](repeating: 0, count: atr_tiles_bytes(type, rows, k))
+        atr_tiles_pack(type, w, rows, k, &tiles)
+        // Q4_1 and Q8_0 tiles take the memory of their blocks; Q4_0's carry a minimum too (20 bytes a block, not 18).
+        #expect(tiles.count == (type == 2 ? w.count / 18 * 20 : w.count))
+        var back = [UInt8](repeating: 0, count: w.count)
+        atr_tiles_unpack(type, tiles, k, 0, rows, &back)
+        #expect(back == w, "\(name): the tiles hold the file's blocks")
+        var dequantized = [Float](repeating: 0, count: rows * k)
+        for r in 0..<rows { atr_dequantize_row(type, Array(w[(r * k / 32 * blockBytes)...]), &dequantized[r * k], k) }
+        func run(_ type: Int32, _ weights: [UInt8], mode: Int32, m: Int, r0: Int = 0, r1: Int = rows) -> [Float] {
+            var out = [Float](repeating: .nan, count: m * rows)
+            atr_qlinear(type, weights, k, r0, r1, x, k, m, &out, rows, mode)
+            return out
+        }
+        let tiled = type | Int32(ATR_TILED)
+        for avx512 in [true, false] {
+            atr_use_avx512_kernels(avx512 ? 1 : 0)
+            defer { atr_use_avx512_kernels(1) }
+            for mode in [Int32(ATR_PROMPT), Int32(ATR_PROMPT | ATR_EXACT), 0, Int32(ATR_EXACT)] {
+                let out = run(tiled, tiles, mode: mode, m: m)
+                guard avx512 && mode == 0 else {
+                    #expect(out == run(type, w, mode: mode, m: m), "\(name) k \(k) mode \(mode) avx512 \(avx512)")
+                    continue
+                }
+                for i in 0..<m {
+                    for r in 0..<rows {
+                        let (value, scale) = (0..<k).reduce((0.0, 0.0)) { sum, q in
+                            let product = Double(x[i * k + q]) * Double(dequantized[r * k + q])
+                            return (sum.0 + product, sum.1 + abs(product))
+                        }
+                        #expect(abs(Double(out[i * rows + r]) - value) <= 2e-4 * scale + 1e-6, "\(name) k \(k) tiled [\(i)][\(r)]")
+                    }
+                }
+                #expect(Array(run(tiled, tiles, mode: mode, m: 1).prefix(rows)) == Array(out.prefix(rows)), "\(name) k \(k): row 0 alone")
+                let share = run(tiled, tiles, mode: mode, m: m, r0: 16, r1: 32)
+                #expect((0..<m).allSatisfy { i in (16..<32).allSatisfy { share[i * rows + $0] == out[i * rows + $0] } })
+                // The prepared-input entry point gives the same floats.
+                var input = atr_decode_input()
+                #expect(atr_decode_input_prepare(&input, x, k, m, k) == 1)
+                var decoded = [Float](repeating: .nan, count: m * rows)
+                atr_qlinear_decode(tiled, tiles, 0, rows, &input, &decoded, rows)
+                atr_decode_input_free(&input)
+                #expect(decoded == out)
+            }
+        }
+    }
 }

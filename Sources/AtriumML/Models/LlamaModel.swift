@@ -15,12 +15,16 @@ public final class LlamaModel: @unchecked Sendable {
     /// The mapped files the weights point into.
     let storage: [AnyObject]
 
-    /// A [rows][columns] matrix of a GGML type, in the mapped file.
+    /// A [rows][columns] matrix of a GGML type, in the mapped file, or repacked into weight tiles
+    /// (`type` then carries `ATR_TILED`; see `Tiles`).
     struct Matrix: @unchecked Sendable {
         var type: Int32
         var data: UnsafeRawPointer
         var rows: Int
         var columns: Int
+
+        /// The GGML type of its blocks, however they are laid out.
+        var blockType: Int32 { type & ~Int32(ATR_TILED) }
     }
 
     struct Layer {
@@ -61,7 +65,7 @@ public final class LlamaModel: @unchecked Sendable {
         outputNorm = weights.outputNorm
         layers = weights.layers
         layersQuantized = weights.layers.allSatisfy { layer in
-            [layer.query, layer.key, layer.value, layer.output, layer.gate, layer.up, layer.down].allSatisfy { Self.quantizedTypes.contains($0.type) }
+            [layer.query, layer.key, layer.value, layer.output, layer.gate, layer.up, layer.down].allSatisfy { Self.quantizedTypes.contains($0.blockType) }
         }
     }
 
@@ -118,7 +122,10 @@ public final class LlamaModel: @unchecked Sendable {
                 return Matrix(type: Int32(info.type.rawValue), data: gguf.data(info), rows: rows, columns: columns)
             },
             norm: { name, size in try gguf.floats(name, shape: [size]) })
-        self.init(config: config, weights: weights, adjacentRotaryPairs: true, storage: [gguf], exact: exact)
+        // On the default path the layers' and the output's matrices are tiled for the decode kernel and
+        // their mapped pages handed back; the embedding rows are still read from the file.
+        let tiles = exact ? nil : Tiles(weights)
+        self.init(config: config, weights: tiles?.weights ?? weights, adjacentRotaryPairs: true, storage: [gguf] + (tiles.map { [$0] } ?? []), exact: exact)
     }
 
     /// A cache for one sequence of this model (see `cachePrecision`).
@@ -329,7 +336,7 @@ public final class LlamaModel: @unchecked Sendable {
         let exact = self.exact ? Int32(ATR_EXACT) : 0
         // On the fast decode path the generated rows are rounded to 16 bits once, for every task.
         let given = prepared?.prepared == nil ? nil : prepared
-        let decodeInput = given ?? DecodeInput(x, rows: decodeRows, k: products[0].matrix.columns, served: !self.exact && products.allSatisfy { Self.quantizedTypes.contains($0.matrix.type) })
+        let decodeInput = given ?? DecodeInput(x, rows: decodeRows, k: products[0].matrix.columns, served: !self.exact && products.allSatisfy { Self.quantizedTypes.contains($0.matrix.blockType) })
         defer { if given == nil { decodeInput.free() } }
         parallel.tasks(tasks.count) { _, index in
             let task = tasks[index]

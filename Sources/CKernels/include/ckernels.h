@@ -104,6 +104,23 @@ void atr_decode_input_free(atr_decode_input *input);
 /// matrix, the activations prepared: the same floats as `atr_qlinear` gives.
 void atr_qlinear_decode(int type, const void *weights, size_t r0, size_t r1, const atr_decode_input *input, float *out, size_t ldo);
 
+/// Weight tiles (tiles.c): a Q4_0, Q4_1 or Q8_0 matrix repacked 16 rows to a tile for the AVX-512 VNNI
+/// decode kernel, the same quants and scales moved. A tiled matrix's type is its block type | ATR_TILED;
+/// `atr_qlinear` and `atr_qlinear_decode` take it as they take the file's layout (the same products,
+/// up to summation order), and task ranges of rows start at a multiple of 16.
+enum { ATR_TILED = 256 };
+/// Whether this machine's kernels tile a matrix of this type and shape.
+int atr_tiles_supported(int type, size_t rows, size_t k);
+size_t atr_tiles_bytes(int type, size_t rows, size_t k);
+void atr_tiles_pack(int type, const void *weights, size_t rows, size_t k, void *tiles);
+/// Rows [r0, r1) of a tiled matrix back in the file's layout, into `rows`.
+void atr_tiles_unpack(int type, const void *tiles, size_t k, size_t r0, size_t r1, void *rows);
+void atr_qlinear_tiles(int type, const void *tiles, size_t k, size_t r0, size_t r1, const int16_t *values, const float *scales, const float *sums,
+                       size_t m, float *out, size_t ldo);
+/// Hands a read-only file mapping's whole pages within [start, start + length) back to the kernel (they
+/// are read from the file again if touched).
+void atr_release_mapped(const void *start, size_t length);
+
 /// out = weight · x / sqrt(mean(x²) + eps).
 void atr_rms_norm(const float *x, const float *weight, float *out, size_t n, float eps);
 
