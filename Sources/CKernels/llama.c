@@ -361,6 +361,10 @@ void atr_qlinear(int type, const void *weights, size_t k, size_t r0, size_t r1, 
             atr_decode_input_free(&input);
             return;
         }
+#if defined(__x86_64__)
+        // Prompt positions: the fp32 kernel widens a tile's 16 rows straight from the tile.
+        if ((mode & ATR_PROMPT) && atr_has_avx512_vnni()) return atr_qlinear_prompt_avx512(type | ATR_TILED, weights, 0, k, r0, r1, x, ldx, m, out, ldo);
+#endif
         const struct linear_context context = {k, x, ldx, m, ldo, mode};
         return through_rows(type, weights, k, r0, r1, out, linear_rows, &context);
     }

@@ -26,42 +26,52 @@ static inline AVX512 __m512 half_scale(const uint8_t *block) {
     return _mm512_set1_ps(atr_half_to_float(bits));
 }
 
-/// One weight row as fp32, exactly as `atr_dequantize_row` computes it (a product, then a sum: no
-/// fused multiply-add, so both give the same floats).
+/// One block of 32 as fp32, exactly as `atr_dequantize_row` computes it (a product, then a sum: no fused
+/// multiply-add, so both give the same floats), from its scale, Q4_1's minimum and its quants in the
+/// file's byte order.
+static inline __attribute__((always_inline)) AVX512 void widen_block(int type, const uint8_t *scale, const uint8_t *minimum, const uint8_t *quants, float *out) {
+    const __m512 d = half_scale(scale);
+    if (type == 8) {  // Q8_0: d·q
+        _mm512_storeu_ps(out, _mm512_mul_ps(d, _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)quants)))));
+        _mm512_storeu_ps(out + 16, _mm512_mul_ps(d, _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(quants + 16))))));
+        return;
+    }
+    // A 4-bit block's byte j holds elements j (low nibble) and j + 16 (high nibble).
+    const __m128i q = _mm_loadu_si128((const __m128i *)quants);
+    __m512 low = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_and_si128(q, _mm_set1_epi8(0x0f))));
+    __m512 high = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_and_si128(_mm_srli_epi16(q, 4), _mm_set1_epi8(0x0f))));
+    if (type == 3) {  // Q4_1: d·q + m
+        const __m512 m = half_scale(minimum);
+        _mm512_storeu_ps(out, _mm512_add_ps(_mm512_mul_ps(d, low), m));
+        _mm512_storeu_ps(out + 16, _mm512_add_ps(_mm512_mul_ps(d, high), m));
+        return;
+    }
+    // Q4_0: d·(q − 8)
+    low = _mm512_sub_ps(low, _mm512_set1_ps(8));
+    high = _mm512_sub_ps(high, _mm512_set1_ps(8));
+    _mm512_storeu_ps(out, _mm512_mul_ps(d, low));
+    _mm512_storeu_ps(out + 16, _mm512_mul_ps(d, high));
+}
+
+/// One weight row in the file's layout as fp32.
 static AVX512 void widen_row(int type, const uint8_t *row, size_t k, float *out) {
-    switch (type) {
-    case 3:  // Q4_1: d·q + m
-        for (size_t i = 0; i < k; i += BLOCK, row += 20) {
-            const __m512 d = half_scale(row), m = half_scale(row + 2);
-            const __m128i q = _mm_loadu_si128((const __m128i *)(row + 4));
-            const __m512 low = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_and_si128(q, _mm_set1_epi8(0x0f))));
-            const __m512 high = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_and_si128(_mm_srli_epi16(q, 4), _mm_set1_epi8(0x0f))));
-            _mm512_storeu_ps(out + i, _mm512_add_ps(_mm512_mul_ps(d, low), m));
-            _mm512_storeu_ps(out + i + 16, _mm512_add_ps(_mm512_mul_ps(d, high), m));
+    if (type != 2 && type != 3 && type != 8) return atr_dequantize_row(type, row, out, k);
+    const size_t size = type == 3 ? 20 : type == 2 ? 18 : 34;
+    for (size_t i = 0; i < k; i += BLOCK, row += size) widen_block(type, row, row + 2, row + (type == 3 ? 4 : 2), out + i);
+}
+
+/// The 16 weight rows of one tile (see tiles.c; `tile` at its first block) as fp32, the same floats as
+/// widen_row gives for the rows in the file's layout: a pair of quants of every row lies in each 32-byte
+/// piece, and gathering a row's pairs gives back the file's byte order.
+static AVX512 void widen_tile(int type, const uint8_t *tile, size_t k, float *out) {
+    const size_t blocks = k / 32, tile_bytes = type == 8 ? 32 + 512 : 64 + 256;
+    const int pieces = type == 8 ? 16 : 8, quants_at = type == 8 ? 32 : 64;
+    for (size_t b = 0; b < blocks; b++, tile += tile_bytes) {
+        for (int r = 0; r < 16; r++) {
+            uint8_t quants[32];
+            for (int p = 0; p < pieces; p++) memcpy(quants + 2 * p, tile + quants_at + 32 * p + 2 * r, 2);
+            widen_block(type, tile + 2 * r, tile + 32 + 2 * r, quants, out + r * k + 32 * b);
         }
-        return;
-    case 2:  // Q4_0: d·(q − 8)
-        for (size_t i = 0; i < k; i += BLOCK, row += 18) {
-            const __m512 d = half_scale(row);
-            const __m128i q = _mm_loadu_si128((const __m128i *)(row + 2));
-            const __m512i eight = _mm512_set1_epi32(8);
-            const __m512 low = _mm512_cvtepi32_ps(_mm512_sub_epi32(_mm512_cvtepu8_epi32(_mm_and_si128(q, _mm_set1_epi8(0x0f))), eight));
-            const __m512 high = _mm512_cvtepi32_ps(_mm512_sub_epi32(_mm512_cvtepu8_epi32(_mm_and_si128(_mm_srli_epi16(q, 4), _mm_set1_epi8(0x0f))), eight));
-            _mm512_storeu_ps(out + i, _mm512_mul_ps(d, low));
-            _mm512_storeu_ps(out + i + 16, _mm512_mul_ps(d, high));
-        }
-        return;
-    case 8:  // Q8_0: d·q
-        for (size_t i = 0; i < k; i += BLOCK, row += 34) {
-            const __m512 d = half_scale(row);
-            const __m512 low = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(row + 2))));
-            const __m512 high = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(row + 18))));
-            _mm512_storeu_ps(out + i, _mm512_mul_ps(d, low));
-            _mm512_storeu_ps(out + i + 16, _mm512_mul_ps(d, high));
-        }
-        return;
-    default:
-        atr_dequantize_row(type, row, out, k);
     }
 }
 
@@ -95,11 +105,17 @@ static AVX512 void block_partial(const float *x, size_t ldx, int rows, const flo
 
 AVX512 void atr_qlinear_prompt_avx512(
     int type, const uint8_t *weights, size_t stride, size_t k, size_t r0, size_t r1, const float *x, size_t ldx, size_t m, float *out, size_t ldo) {
+    const int tiled = type & ATR_TILED;
+    type &= ~ATR_TILED;
     float *buffer = type == 0 ? NULL : aligned_alloc(64, GROUP * k * sizeof(float));
     for (size_t p = r0; p < r1; p += GROUP) {
         const size_t count = r1 - p < GROUP ? r1 - p : GROUP;
         const float *w;
-        if (buffer) {
+        if (tiled) {
+            // A tiled matrix's rows and tasks come in whole tiles of 16.
+            widen_tile(type, weights + p / 16 * (k / 32) * (type == 8 ? 32 + 512 : 64 + 256), k, buffer);
+            w = buffer;
+        } else if (buffer) {
             for (size_t c = 0; c < count; c++) widen_row(type, weights + (p + c) * stride, k, buffer + c * k);
             w = buffer;
         } else {

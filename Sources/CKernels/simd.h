@@ -55,7 +55,8 @@ void atr_qlinear16_vnni(int type, const uint8_t *weights, size_t stride, size_t 
                         const float *quad_scales, const float *sums, size_t m, float *out, size_t ldo);
 
 /// out[i][r] = x[i] · w[r] for weight rows [r0, r1) of a GGML-typed matrix, in fp32 on AVX-512 (see
-/// prompt_avx512.c); needs `atr_has_avx512_vnni()` and k a multiple of 16.
+/// prompt_avx512.c); needs `atr_has_avx512_vnni()` and k a multiple of 16. A tiled type (| ATR_TILED)
+/// takes whole tiles of rows (r0 a multiple of 16) and ignores `stride`.
 void atr_qlinear_prompt_avx512(
     int type, const uint8_t *weights, size_t stride, size_t k, size_t r0, size_t r1, const float *x, size_t ldx, size_t m, float *out, size_t ldo);
 
