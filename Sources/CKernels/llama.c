@@ -309,8 +309,9 @@ void atr_decode_input_free(atr_decode_input *input) {
     memset(input, 0, sizeof *input);
 }
 
-/// Rows [r0, r1) of a tiled matrix through `product` in the file's layout, 64 rows at a time (where the
-/// tile kernel does not serve: the prompt and exact paths, and machines or threads without AVX-512).
+/// Rows [r0, r1) of a tiled matrix through `product` in the file's layout, 64 rows at a time, where no
+/// kernel reads the tiles themselves: generated tokens on the exact path, and threads told to leave
+/// AVX-512 aside (see atr_use_avx512_kernels).
 static void through_rows(int type, const void *tiles, size_t k, size_t r0, size_t r1, float *out,
                          void (*product)(int type, const void *rows, size_t count, float *out, const void *context), const void *context) {
     const size_t stride = row_bytes(type, k);
