@@ -20,6 +20,24 @@
 
 #define AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx2,fma")))
 
+/// The dot products of a query head (`lanes` vectors of 16 floats) with `count` ≤ 16 rows (`ld` floats
+/// apart), lane p the product with row p (zeros past `count`).
+static inline __attribute__((always_inline)) AVX512 __m512 block_dots(const __m512 *query, size_t lanes, const float *rows, size_t ld, size_t count) {
+    __m512 sums[16];
+#pragma clang loop unroll(full)
+    for (size_t p = 0; p < 16; p++) {
+        if (p >= count) {
+            sums[p] = _mm512_setzero_ps();
+            continue;
+        }
+        const float *row = rows + p * ld;
+        __m512 sum = _mm512_mul_ps(query[0], _mm512_loadu_ps(row));
+        for (size_t d = 1; d < lanes; d++) sum = _mm512_fmadd_ps(query[d], _mm512_loadu_ps(row + 16 * d), sum);
+        sums[p] = sum;
+    }
+    return atr_fold16(sums);
+}
+
 /// Scores of one query head (`lanes` vectors of 16 floats) against positions [0, length), times `scale`.
 static inline __attribute__((always_inline)) AVX512 void head_scores(
     const float *q, const float *k, size_t ld, size_t length, const size_t lanes, float scale, float *scores) {
@@ -27,21 +45,10 @@ static inline __attribute__((always_inline)) AVX512 void head_scores(
     for (size_t d = 0; d < lanes; d++) query[d] = _mm512_loadu_ps(q + 16 * d);
     for (size_t t = 0; t < length; t += 16) {
         const size_t count = length - t < 16 ? length - t : 16;
-        __m512 sums[16];
-#pragma clang loop unroll(full)
-        for (size_t p = 0; p < 16; p++) {
-            if (p >= count) {
-                sums[p] = _mm512_setzero_ps();
-                continue;
-            }
-            const float *key = k + (t + p) * ld;
-            // The cache streams from memory, a row's head apart from the next: ask a block ahead.
-            for (size_t d = 0; d < lanes; d++) _mm_prefetch((const char *)(key + 16 * ld + 16 * d), _MM_HINT_T0);
-            __m512 sum = _mm512_mul_ps(query[0], _mm512_loadu_ps(key));
-            for (size_t d = 1; d < lanes; d++) sum = _mm512_fmadd_ps(query[d], _mm512_loadu_ps(key + 16 * d), sum);
-            sums[p] = sum;
-        }
-        _mm512_mask_storeu_ps(scores + t, (__mmask16)((1u << count) - 1), _mm512_mul_ps(atr_fold16(sums), _mm512_set1_ps(scale)));
+        // The cache streams from memory, a row's head apart from the next: ask a block ahead.
+        for (size_t p = 0; p < count; p++)
+            for (size_t d = 0; d < lanes; d++) _mm_prefetch((const char *)(k + (t + p + 16) * ld + 16 * d), _MM_HINT_T0);
+        _mm512_mask_storeu_ps(scores + t, (__mmask16)((1u << count) - 1), _mm512_mul_ps(block_dots(query, lanes, k + t * ld, ld, count), _mm512_set1_ps(scale)));
     }
 }
 
@@ -166,18 +173,7 @@ static inline __attribute__((always_inline)) AVX512 void group_scores16(
         for (size_t h = 0; h < group; h++) {
             __m512 query[8];
             for (size_t d = 0; d < lanes; d++) query[d] = _mm512_loadu_ps(q + h * head_dim + 16 * d);
-            __m512 sums[16];
-#pragma clang loop unroll(full)
-            for (size_t p = 0; p < 16; p++) {
-                if (p >= count) {
-                    sums[p] = _mm512_setzero_ps();
-                    continue;
-                }
-                __m512 sum = _mm512_mul_ps(query[0], _mm512_load_ps(widened + p * head_dim));
-                for (size_t d = 1; d < lanes; d++) sum = _mm512_fmadd_ps(query[d], _mm512_load_ps(widened + p * head_dim + 16 * d), sum);
-                sums[p] = sum;
-            }
-            _mm512_mask_storeu_ps(scores + h * length + t, mask, _mm512_mul_ps(atr_fold16(sums), scales));
+            _mm512_mask_storeu_ps(scores + h * length + t, mask, _mm512_mul_ps(block_dots(query, lanes, widened, head_dim, count), scales));
         }
     }
 }

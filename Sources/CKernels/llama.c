@@ -260,7 +260,7 @@ static F16C void qlinear16_avx2(int type, const uint8_t *weights, size_t stride,
 }
 #endif
 
-int atr_decode_input_alloc(atr_decode_input *input, size_t m, size_t k) {
+int atr_decode_input_alloc(atr_decode_input *input, size_t m, size_t k, int arranged) {
     memset(input, 0, sizeof *input);
 #if defined(__x86_64__)
     if (!atr_has_avx2() || k % 32 != 0 || m == 0) return 0;
@@ -270,7 +270,7 @@ int atr_decode_input_alloc(atr_decode_input *input, size_t m, size_t k) {
     input->values = aligned_alloc(64, (m * k * sizeof(int16_t) + 63) / 64 * 64);
     input->scales = malloc(m * blocks * sizeof(float));
     input->sums = malloc(m * blocks * sizeof(float));
-    if (atr_has_avx512_vnni() && blocks <= ATR_VNNI_MAX_BLOCKS) {
+    if (arranged && atr_has_avx512_vnni() && blocks <= ATR_VNNI_MAX_BLOCKS) {
         const size_t quads = (blocks + 3) / 4;
         input->arranged = aligned_alloc(64, m * quads * 128 * sizeof(int16_t));
         input->quad_scales = aligned_alloc(64, m * quads * 16 * sizeof(float));
@@ -294,8 +294,8 @@ void atr_decode_input_rows(atr_decode_input *input, const float *x, size_t ldx, 
 #endif
 }
 
-int atr_decode_input_prepare(atr_decode_input *input, const float *x, size_t ldx, size_t m, size_t k) {
-    if (!atr_decode_input_alloc(input, m, k)) return 0;
+int atr_decode_input_prepare(atr_decode_input *input, const float *x, size_t ldx, size_t m, size_t k, int arranged) {
+    if (!atr_decode_input_alloc(input, m, k, arranged)) return 0;
     atr_decode_input_rows(input, x, ldx, 0, m);
     return 1;
 }
@@ -357,7 +357,7 @@ void atr_qlinear(int type, const void *weights, size_t k, size_t r0, size_t r1, 
         type &= ~ATR_TILED;
         if (!(mode & (ATR_PROMPT | ATR_EXACT)) && atr_has_avx512_vnni()) {
             atr_decode_input input;
-            atr_decode_input_prepare(&input, x, ldx, m, k);
+            atr_decode_input_prepare(&input, x, ldx, m, k, 0);
             atr_qlinear_tiles(type, weights, k, r0, r1, input.values, input.scales, input.sums, m, out, ldo);
             atr_decode_input_free(&input);
             return;
@@ -375,7 +375,7 @@ void atr_qlinear(int type, const void *weights, size_t k, size_t r0, size_t r1, 
     if (!(mode & ATR_PROMPT) && atr_has_avx2() && k % 32 == 0 && (type == 2 || type == 3 || type == 8)) {
         if (!(mode & ATR_EXACT)) {
             atr_decode_input input;
-            atr_decode_input_prepare(&input, x, ldx, m, k);
+            atr_decode_input_prepare(&input, x, ldx, m, k, 1);
             qlinear16_avx2(type, weights, stride, r0, r1, &input, out, ldo);
             atr_decode_input_free(&input);
             return;

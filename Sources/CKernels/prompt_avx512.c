@@ -64,12 +64,11 @@ static AVX512 void widen_row(int type, const uint8_t *row, size_t k, float *out)
 /// widen_row gives for the rows in the file's layout: a pair of quants of every row lies in each 32-byte
 /// piece, and gathering a row's pairs gives back the file's byte order.
 static AVX512 void widen_tile(int type, const uint8_t *tile, size_t k, float *out) {
-    const size_t blocks = k / 32, tile_bytes = type == 8 ? 32 + 512 : 64 + 256;
-    const int pieces = type == 8 ? 16 : 8, quants_at = type == 8 ? 32 : 64;
-    for (size_t b = 0; b < blocks; b++, tile += tile_bytes) {
+    const size_t blocks = k / 32;
+    for (size_t b = 0; b < blocks; b++, tile += atr_tile_block_bytes(type)) {
         for (int r = 0; r < 16; r++) {
             uint8_t quants[32];
-            for (int p = 0; p < pieces; p++) memcpy(quants + 2 * p, tile + quants_at + 32 * p + 2 * r, 2);
+            for (int p = 0; p < atr_tile_pieces(type); p++) memcpy(quants + 2 * p, tile + atr_tile_quants_at(type) + 32 * p + 2 * r, 2);
             widen_block(type, tile + 2 * r, tile + 32 + 2 * r, quants, out + r * k + 32 * b);
         }
     }
@@ -113,7 +112,7 @@ AVX512 void atr_qlinear_prompt_avx512(
         const float *w;
         if (tiled) {
             // A tiled matrix's rows and tasks come in whole tiles of 16.
-            widen_tile(type, weights + p / 16 * (k / 32) * (type == 8 ? 32 + 512 : 64 + 256), k, buffer);
+            widen_tile(type, weights + p / 16 * (k / 32) * atr_tile_block_bytes(type), k, buffer);
             w = buffer;
         } else if (buffer) {
             for (size_t c = 0; c < count; c++) widen_row(type, weights + (p + c) * stride, k, buffer + c * k);

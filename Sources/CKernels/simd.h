@@ -54,6 +54,15 @@ void atr_arrange16_vnni(const int16_t *values, const float *scales, size_t m, si
 void atr_qlinear16_vnni(int type, const uint8_t *weights, size_t stride, size_t k, size_t r0, size_t r1, const int16_t *arranged,
                         const float *quad_scales, const float *sums, size_t m, float *out, size_t ldo);
 
+/// A weight tile's block (tiles.c): the 16 rows' scales as halves (bytes 0 … 31), the 4-bit types'
+/// minimums (32 … 63), then the quants in pieces of 32 bytes: piece p holds row r's quant bytes 2p and
+/// 2p + 1 at its bytes 2r and 2r + 1. For Q8_0 those are elements 2p and 2p + 1; a 4-bit block's byte j
+/// holds elements j and j + 16 (low and high nibble), so its pieces widen to elements 2p, 2p + 1 in the
+/// low nibbles and 16 + 2p, 17 + 2p in the high ones.
+static inline size_t atr_tile_block_bytes(int type) { return type == 8 ? 32 + 512 : 64 + 256; }
+static inline size_t atr_tile_quants_at(int type) { return type == 8 ? 32 : 64; }
+static inline int atr_tile_pieces(int type) { return type == 8 ? 16 : 8; }
+
 /// out[i][r] = x[i] · w[r] for weight rows [r0, r1) of a GGML-typed matrix, in fp32 on AVX-512 (see
 /// prompt_avx512.c); needs `atr_has_avx512_vnni()` and k a multiple of 16. A tiled type (| ATR_TILED)
 /// takes whole tiles of rows (r0 a multiple of 16) and ignores `stride`.

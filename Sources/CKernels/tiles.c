@@ -16,12 +16,9 @@
 
 enum { TILE = 16 };
 
-/// Bytes of one tile's block: scales (and minimums) as halves, then the quants.
-static size_t tile_block_bytes(int type) { return type == 8 ? 32 + 512 : 64 + 256; }
-
 static size_t block_bytes(int type) { return type == 3 ? 20 : type == 2 ? 18 : 34; }
 
-size_t atr_tiles_bytes(int type, size_t rows, size_t k) { return rows / TILE * (k / 32) * tile_block_bytes(type & 0xff); }
+size_t atr_tiles_bytes(int type, size_t rows, size_t k) { return rows / TILE * (k / 32) * atr_tile_block_bytes(type & 0xff); }
 
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -34,64 +31,39 @@ int atr_tiles_supported(int type, size_t rows, size_t k) {
 
 static __attribute__((target("f16c"))) uint16_t float_to_half(float value) { return _cvtss_sh(value, _MM_FROUND_TO_NEAREST_INT); }
 
-/// A 4-bit block's 32 quants (0 … 15) in element order: byte j holds elements j (low) and j + 16 (high).
-static void nibbles(const uint8_t *quants, uint8_t q[32]) {
-    for (int j = 0; j < 16; j++) {
-        q[j] = quants[j] & 15;
-        q[j + 16] = quants[j] >> 4;
-    }
-}
+/// Where a block of the file keeps its quants.
+static size_t block_quants_at(int type) { return type == 3 ? 4 : 2; }
 
 void atr_tiles_pack(int type, const void *weights, size_t rows, size_t k, void *tiles) {
-    const size_t blocks = k / 32, size = block_bytes(type), tile_bytes = tile_block_bytes(type);
+    const size_t blocks = k / 32, size = block_bytes(type), tile_bytes = atr_tile_block_bytes(type);
     for (size_t t = 0; t < rows / TILE; t++)
         for (size_t b = 0; b < blocks; b++) {
             uint8_t *out = (uint8_t *)tiles + (t * blocks + b) * tile_bytes;
             for (int r = 0; r < TILE; r++) {
                 const uint8_t *block = (const uint8_t *)weights + ((t * TILE + r) * blocks + b) * size;
                 memcpy(out + 2 * r, block, 2);
-                if (type == 8) {
-                    // Piece p (32 bytes): row r's elements 2p and 2p + 1 at bytes 2r and 2r + 1.
-                    for (int p = 0; p < 16; p++) memcpy(out + 32 + 32 * p + 2 * r, block + 2 + 2 * p, 2);
-                    continue;
-                }
-                if (type == 3) {
-                    memcpy(out + 32 + 2 * r, block + 2, 2);
-                } else {
+                if (type == 3) memcpy(out + 32 + 2 * r, block + 2, 2);
+                if (type == 2) {
                     uint16_t d;
                     memcpy(&d, block, 2);
                     const uint16_t minimum = float_to_half(-8 * atr_half_to_float(d));
                     memcpy(out + 32 + 2 * r, &minimum, 2);
                 }
-                // Piece s (32 bytes): row r's elements 2s, 2s + 1 in the low nibbles of bytes 2r, 2r + 1, and
-                // elements 16 + 2s, 16 + 2s + 1 in their high nibbles.
-                uint8_t q[32];
-                nibbles(block + (type == 3 ? 4 : 2), q);
-                for (int s = 0; s < 8; s++)
-                    for (int e = 0; e < 2; e++) out[64 + 32 * s + 2 * r + e] = (uint8_t)(q[2 * s + e] | q[16 + 2 * s + e] << 4);
+                for (int p = 0; p < atr_tile_pieces(type); p++) memcpy(out + atr_tile_quants_at(type) + 32 * p + 2 * r, block + block_quants_at(type) + 2 * p, 2);
             }
         }
 }
 
 void atr_tiles_unpack(int type, const void *tiles, size_t k, size_t r0, size_t r1, void *rows) {
-    const size_t blocks = k / 32, size = block_bytes(type), tile_bytes = tile_block_bytes(type);
+    const size_t blocks = k / 32, size = block_bytes(type), tile_bytes = atr_tile_block_bytes(type);
     for (size_t row = r0; row < r1; row++) {
         const size_t t = row / TILE, r = row % TILE;
         for (size_t b = 0; b < blocks; b++) {
             const uint8_t *in = (const uint8_t *)tiles + (t * blocks + b) * tile_bytes;
             uint8_t *block = (uint8_t *)rows + ((row - r0) * blocks + b) * size;
             memcpy(block, in + 2 * r, 2);
-            if (type == 8) {
-                for (int p = 0; p < 16; p++) memcpy(block + 2 + 2 * p, in + 32 + 32 * p + 2 * r, 2);
-                continue;
-            }
             if (type == 3) memcpy(block + 2, in + 32 + 2 * r, 2);
-            uint8_t *quants = block + (type == 3 ? 4 : 2);
-            for (int s = 0; s < 8; s++)
-                for (int e = 0; e < 2; e++) {
-                    const uint8_t byte = in[64 + 32 * s + 2 * r + e];
-                    quants[2 * s + e] = (uint8_t)((byte & 15) | (byte >> 4) << 4);
-                }
+            for (int p = 0; p < atr_tile_pieces(type); p++) memcpy(block + block_quants_at(type) + 2 * p, in + atr_tile_quants_at(type) + 32 * p + 2 * r, 2);
         }
     }
 }
@@ -107,7 +79,7 @@ static inline __attribute__((always_inline)) VNNI __m512i dpwssd_pair(__m512i ac
 static inline __attribute__((always_inline)) VNNI void tile_rows(
     const int type, const int H, const uint8_t *tile, size_t blocks, const int16_t *x, size_t k, const float *scales, const float *sums,
     float *out, size_t ldo) {
-    const size_t tile_bytes = type == 8 ? 32 + 512 : 64 + 256;
+    const size_t tile_bytes = atr_tile_block_bytes(type);
     __m512 acc[8];
     for (int i = 0; i < H; i++) acc[i] = _mm512_setzero_ps();
     for (size_t b = 0; b < blocks; b++, tile += tile_bytes) {
@@ -124,7 +96,7 @@ static inline __attribute__((always_inline)) VNNI void tile_rows(
         if (type == 8) {
 #pragma clang loop unroll(full)
             for (int p = 0; p < 16; p++) {
-                const __m512i w = _mm512_cvtepi8_epi16(_mm256_loadu_si256((const __m256i *)(tile + 32 + 32 * p)));
+                const __m512i w = _mm512_cvtepi8_epi16(_mm256_loadu_si256((const __m256i *)(tile + atr_tile_quants_at(8) + 32 * p)));
 #pragma clang loop unroll(full)
                 for (int i = 0; i < H; i++) total[i] = dpwssd_pair(total[i], w, xb + i * k + 2 * p);
             }
@@ -132,7 +104,7 @@ static inline __attribute__((always_inline)) VNNI void tile_rows(
             const __m512i nibble = _mm512_set1_epi16(15);
 #pragma clang loop unroll(full)
             for (int s = 0; s < 8; s++) {
-                const __m512i bytes = _mm512_cvtepu8_epi16(_mm256_loadu_si256((const __m256i *)(tile + 64 + 32 * s)));
+                const __m512i bytes = _mm512_cvtepu8_epi16(_mm256_loadu_si256((const __m256i *)(tile + atr_tile_quants_at(3) + 32 * s)));
                 const __m512i low = _mm512_and_si512(bytes, nibble), high = _mm512_srli_epi16(bytes, 4);
 #pragma clang loop unroll(full)
                 for (int i = 0; i < H; i++) {
@@ -161,7 +133,7 @@ static inline __attribute__((always_inline)) VNNI void tile_rows(
 
 static VNNI void tiles_of_type(const int type, const uint8_t *tiles, size_t k, size_t t0, size_t t1, const int16_t *x, const float *scales,
                                const float *sums, size_t m, float *out, size_t ldo) {
-    const size_t blocks = k / 32, tile_bytes = tile_block_bytes(type);
+    const size_t blocks = k / 32, tile_bytes = atr_tile_block_bytes(type);
     for (size_t t = t0; t < t1; t++) {
         const uint8_t *tile = tiles + t * blocks * tile_bytes;
         // Rows of x eight at a time, so that their sums and results stay in registers.

@@ -138,7 +138,7 @@ import Testing
                 #expect((0..<m).allSatisfy { i in (16..<32).allSatisfy { share[i * rows + $0] == out[i * rows + $0] } })
                 // The prepared-input entry point gives the same floats.
                 var input = atr_decode_input()
-                #expect(atr_decode_input_prepare(&input, x, k, m, k) == 1)
+                #expect(atr_decode_input_prepare(&input, x, k, m, k, 0) == 1)
                 var decoded = [Float](repeating: .nan, count: m * rows)
                 atr_qlinear_decode(tiled, tiles, 0, rows, &input, &decoded, rows)
                 atr_decode_input_free(&input)

@@ -25,6 +25,7 @@ public final class LlamaModel: @unchecked Sendable {
 
         /// The GGML type of its blocks, however they are laid out.
         var blockType: Int32 { type & ~Int32(ATR_TILED) }
+        var isTiled: Bool { type & Int32(ATR_TILED) != 0 }
     }
 
     struct Layer {
@@ -54,6 +55,8 @@ public final class LlamaModel: @unchecked Sendable {
     /// Every layer's matrices are of the types the decode kernels multiply as they lie, so a pass can
     /// prepare their inputs as the cores produce them.
     let layersQuantized: Bool
+    /// Every layer's matrices are weight tiles (see `Tiles`), so their inputs need no other layout.
+    let layersTiled: Bool
 
     init(config: LlamaConfig, weights: Weights, adjacentRotaryPairs: Bool, storage: [AnyObject], exact: Bool) {
         self.config = config
@@ -64,9 +67,9 @@ public final class LlamaModel: @unchecked Sendable {
         output = weights.output
         outputNorm = weights.outputNorm
         layers = weights.layers
-        layersQuantized = weights.layers.allSatisfy { layer in
-            [layer.query, layer.key, layer.value, layer.output, layer.gate, layer.up, layer.down].allSatisfy { Self.quantizedTypes.contains($0.blockType) }
-        }
+        let matrices = weights.layers.flatMap { [$0.query, $0.key, $0.value, $0.output, $0.gate, $0.up, $0.down] }
+        layersQuantized = matrices.allSatisfy { Self.quantizedTypes.contains($0.blockType) }
+        layersTiled = matrices.allSatisfy(\.isTiled)
     }
 
     /// The names a file layout gives the weights; a layer's are its prefix (`prefix(index)`) and a suffix.
@@ -217,8 +220,8 @@ public final class LlamaModel: @unchecked Sendable {
         // by the cores, as they normalize and gate the rows and after the attention, once for every task
         // of the product.
         let preparesInputs = !exact && layersQuantized && decodeRows > 0
-        let narrowInput = DecodeInput(rows: decodeRows, k: d, served: preparesInputs)
-        let wideInput = DecodeInput(rows: decodeRows, k: c.intermediateSize, served: preparesInputs)
+        let narrowInput = DecodeInput(rows: decodeRows, k: d, served: preparesInputs, arranged: !layersTiled)
+        let wideInput = DecodeInput(rows: decodeRows, k: c.intermediateSize, served: preparesInputs, arranged: !layersTiled)
         defer {
             narrowInput.free()
             wideInput.free()
@@ -336,7 +339,9 @@ public final class LlamaModel: @unchecked Sendable {
         let exact = self.exact ? Int32(ATR_EXACT) : 0
         // On the fast decode path the generated rows are rounded to 16 bits once, for every task.
         let given = prepared?.prepared == nil ? nil : prepared
-        let decodeInput = given ?? DecodeInput(x, rows: decodeRows, k: products[0].matrix.columns, served: !self.exact && products.allSatisfy { Self.quantizedTypes.contains($0.matrix.blockType) })
+        let decodeInput = given ?? DecodeInput(
+            x, rows: decodeRows, k: products[0].matrix.columns, served: !self.exact && products.allSatisfy { Self.quantizedTypes.contains($0.matrix.blockType) },
+            arranged: !products.allSatisfy(\.matrix.isTiled))
         defer { if given == nil { decodeInput.free() } }
         parallel.tasks(tasks.count) { _, index in
             let task = tasks[index]
@@ -388,14 +393,15 @@ struct DecodeInput: @unchecked Sendable {
     let rows: Int
 
     /// Room for `rows` rows of `k`, filled in later (`fill`), by the cores that produce them.
-    init(rows: Int, k: Int, served: Bool) {
+    /// `arranged`: also laid out for matrices in the file's layout (see `atr_decode_input_prepare`).
+    init(rows: Int, k: Int, served: Bool, arranged: Bool = true) {
         self.rows = rows
         guard served, rows > 0 else {
             prepared = nil
             return
         }
         let input = UnsafeMutablePointer<atr_decode_input>.allocate(capacity: 1)
-        if atr_decode_input_alloc(input, rows, k) != 0 {
+        if atr_decode_input_alloc(input, rows, k, arranged ? 1 : 0) != 0 {
             prepared = input
         } else {
             input.deallocate()
@@ -404,8 +410,8 @@ struct DecodeInput: @unchecked Sendable {
     }
 
     /// The first `rows` rows of x, prepared at once.
-    init(_ x: Tensor, rows: Int, k: Int, served: Bool) {
-        self.init(rows: rows, k: k, served: served)
+    init(_ x: Tensor, rows: Int, k: Int, served: Bool, arranged: Bool = true) {
+        self.init(rows: rows, k: k, served: served, arranged: arranged)
         fill(x, rows: 0..<rows)
     }
 

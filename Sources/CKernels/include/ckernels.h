@@ -93,10 +93,13 @@ typedef struct {
 
 /// Prepares the `m` rows of x (`ldx` apart) for `atr_qlinear_decode` and returns 1, or returns 0 and
 /// allocates nothing where the fast decode path does not serve rows of `k` (then use `atr_qlinear`).
-int atr_decode_input_prepare(atr_decode_input *input, const float *x, size_t ldx, size_t m, size_t k);
+/// `arranged`: also lay the rows out for the wide-group kernel of matrices in the file's layout (0 where
+/// every matrix they meet is tiled, whose kernel reads the rows as they are; either way the products
+/// are right).
+int atr_decode_input_prepare(atr_decode_input *input, const float *x, size_t ldx, size_t m, size_t k, int arranged);
 /// The same in two halves, so that the cores can share the rows: room for `m` rows of `k` (1, or 0 as
 /// above), then rows [from, to) of x filled in, each row's part apart from the others'.
-int atr_decode_input_alloc(atr_decode_input *input, size_t m, size_t k);
+int atr_decode_input_alloc(atr_decode_input *input, size_t m, size_t k, int arranged);
 void atr_decode_input_rows(atr_decode_input *input, const float *x, size_t ldx, size_t from, size_t to);
 void atr_decode_input_free(atr_decode_input *input);
 
