@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Starts a throwaway PostgreSQL for the tests and prints its URL on the last line.
 #   scripts/postgres.sh start   install (Debian's package, when missing) and start on port 55432
+#   scripts/postgres.sh restart   (the restart tests)
 #   scripts/postgres.sh stop
 # The cluster lives in /tmp/atrium-pg and belongs to the `postgres` user (the server refuses root).
 set -euo pipefail
@@ -36,6 +37,11 @@ start)
         as_postgres "$BIN/createdb -h 127.0.0.1 -p $PORT -U atrium atrium_test"
     fi
     echo "postgres://atrium@127.0.0.1:$PORT/atrium_test?sslmode=disable"
+    ;;
+restart)
+    # `pg_ctl restart -m fast`: every connection is cut, the server is back within a second or so.
+    BIN="$(find_bin)"
+    as_postgres "$BIN/pg_ctl -D $DIR -m fast -w restart -l $DIR/server.log -o '-p $PORT -k /tmp -c listen_addresses=127.0.0.1 -c max_connections=300 -c fsync=off'" >/dev/null
     ;;
 stop)
     BIN="$(find_bin)"

@@ -36,6 +36,9 @@ phase "PostgreSQL"
 if [ -z "${ATRIUM_TEST_POSTGRES_URL:-}" ]; then
     if url=$(scripts/postgres.sh start | tail -1); then
         export ATRIUM_TEST_POSTGRES_URL="$url"
+        # Ours: stopped when the tests end, pass or fail; the restart tests may restart it.
+        export ATRIUM_TEST_POSTGRES_OWNED=1
+        trap 'scripts/postgres.sh stop' EXIT
     elif [ "${CI:-}" = "true" ]; then
         echo "PostgreSQL could not be started, and CI needs it" >&2
         exit 1

@@ -46,9 +46,9 @@ import Testing
     }
 
     @Test func databaseURLComesFromTheConventionalVariable() async throws {
-        let config = try await ConfigLoader.load(flags: ["data_dir": "/tmp/x"], configFile: nil, environment: ["DATABASE_URL": "postgres://a@b/c"])
+        let config = try await ConfigLoader.load(flags: ["data_dir": "/tmp/x"], configFile: nil, environment: ["DATABASE_URL": "postgres://a@b/c"], defaultFile: nil)
         #expect(config.resolvedDatabaseURL == "postgres://a@b/c")
-        let fallback = try await ConfigLoader.load(flags: ["data_dir": "/tmp/x"], configFile: nil, environment: [:])
+        let fallback = try await ConfigLoader.load(flags: ["data_dir": "/tmp/x"], configFile: nil, environment: [:], defaultFile: nil)
         #expect(fallback.resolvedDatabaseURL == "sqlite:///tmp/x/atrium.db")
     }
 
@@ -60,7 +60,7 @@ import Testing
     ])
     func badValuesAreNamed(_ environment: [String: String], _ message: String) async throws {
         await #expect {
-            _ = try await ConfigLoader.load(flags: [:], configFile: nil, environment: environment)
+            _ = try await ConfigLoader.load(flags: [:], configFile: nil, environment: environment, defaultFile: nil)
         } throws: { error in
             (error as? ConfigError)?.description.contains(message) == true
         }

@@ -17,6 +17,13 @@ ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(os.environ.get("ATRIUM_BIN", ROOT / ".build" / "debug" / "atrium"))
 HERE = Path(__file__).resolve().parent
 
+# Hermetic: the settings of the user's shell (`ATRIUM_PORT`, `DATABASE_URL`, …) would reach every
+# `atrium` these tests start. Only the harness's own variables stay.
+for name in list(os.environ):
+    harness = name.startswith(("ATRIUM_TEST_", "ATRIUM_E2E_")) or name == "ATRIUM_BIN"
+    if (name.startswith("ATRIUM_") and not harness) or name == "DATABASE_URL":
+        del os.environ[name]
+
 
 def free_port():
     with socket.socket() as s:

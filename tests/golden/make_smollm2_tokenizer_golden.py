@@ -71,7 +71,21 @@ def corpus():
     digits = "".join(rng.choice("0123456789") for _ in range(400))
     texts.append(digits)
     texts.append(" ".join(digits[i:i + 7] for i in range(0, 200, 7)))
+    # Every code point with Unicode's White_Space property, alone and between letters, digits and
+    # punctuation (the reference's `\s`).
+    for space in WHITE_SPACE:
+        c = chr(space)
+        texts += [c, "a" + c + "b", "1" + c + "2", "." + c + "!", c + c + "x", "x" + c + c, " " + c + "y", c + " z",
+                  "\u203a" + c + "\u2058\u2052\u204b\u206c\u2027"]
+    # Special tokens in raw text: alone, inside text, doubled, beside emoji and CJK.
+    for special in ["<|im_start|>", "<|im_end|>", "<|endoftext|>", "<repo_name>", "<file_sep>"]:
+        texts += [special, "word" + special + "word", special + special, "🙂" + special + "🙂", "中文" + special + "文本",
+                  " " + special + " ", special + "\n" + special]
+    texts.append("<|im_start|>user\nWhat is the capital of France?<|im_end|>\n<|im_start|>assistant\n")
     return texts
+
+
+WHITE_SPACE = [0x09, 0x0A, 0x0B, 0x0C, 0x0D, 0x20, 0x85, 0xA0, 0x1680, *range(0x2000, 0x200B), 0x2028, 0x2029, 0x202F, 0x205F, 0x3000]
 
 
 def llama_cpp_ids(path, texts):

@@ -43,9 +43,22 @@ extension BPETokenizer {
             let text = value as? String ?? (value as? [String: Any])?["content"] as? String
             return text.flatMap { text in vocabulary[text] ?? added.first { $0.text == text }?.id }
         }
+        let bos = id("bos_token")
+        let addsBOS = settings["add_bos_token"] as? Bool ?? Self.postProcessorStarts(object["post_processor"], with: bos.map { tokens[$0] })
         try self.init(
-            tokens: tokens, merges: merges, special: added.map(\.id), preTokenizer: preTokenizer, bos: id("bos_token"), eos: id("eos_token"),
-            file: file)
+            tokens: tokens, merges: merges, special: added.map(\.id), preTokenizer: preTokenizer, bos: bos, eos: id("eos_token"),
+            addsBOS: addsBOS, file: file)
+    }
+
+    /// Whether a `TemplateProcessing` post-processor (alone or in a `Sequence`, as Llama 3 has it) puts
+    /// the token `text` before a single sequence.
+    static func postProcessorStarts(_ value: Any?, with text: String?) -> Bool {
+        guard let text, let step = value as? [String: Any] else { return false }
+        if step["type"] as? String == "Sequence" {
+            return (step["processors"] as? [Any] ?? []).contains { postProcessorStarts($0, with: text) }
+        }
+        guard step["type"] as? String == "TemplateProcessing", let first = (step["single"] as? [[String: Any]])?.first else { return false }
+        return (first["SpecialToken"] as? [String: Any])?["id"] as? String == text
     }
 
     /// The pre-tokenizer a `tokenizer.json` describes, when it is one of those the engine implements.

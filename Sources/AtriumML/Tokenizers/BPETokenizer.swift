@@ -28,21 +28,28 @@ public final class BPETokenizer: Sendable {
     private let byteIDs: [Int32]
     /// (left id, right id) → (rank, merged id).
     private let merges: [UInt64: (rank: Int32, id: Int32)]
-    private let cache = Mutex<[String: [Int32]]>([:])
+    /// Pieces already merged, keyed by their bytes: a `String` key would make canonically equivalent
+    /// pieces one entry (U+2001 EM QUAD and U+2003 EM SPACE, say), and their ids are not the same.
+    private let cache = Mutex<[PieceBytes: [Int32]]>([:])
     public let bos: Int?
     public let eos: Int?
+    /// Whether the model's own tokenizer puts `bos` before a raw prompt (what `add_special_tokens`
+    /// means for a prompt in vLLM's and Hugging Face's API).
+    public let addsBOS: Bool
 
     public var vocabularySize: Int { tokens.count }
 
     /// - Parameters:
     ///   - special: ids matched whole in text (control and user-defined tokens).
     public init(
-        tokens: [String], merges mergeList: [(String, String)], special: [Int], preTokenizer: PreTokenizer, bos: Int?, eos: Int?, file: String
+        tokens: [String], merges mergeList: [(String, String)], special: [Int], preTokenizer: PreTokenizer, bos: Int?, eos: Int?,
+        addsBOS: Bool = false, file: String
     ) throws {
         self.tokens = tokens
         self.preTokenizer = preTokenizer
         self.bos = bos
         self.eos = eos
+        self.addsBOS = addsBOS && bos != nil
         var ids: [String: Int32] = [:]
         ids.reserveCapacity(tokens.count)
         for (id, token) in tokens.enumerated() where ids[token] == nil { ids[token] = Int32(id) }
@@ -113,6 +120,16 @@ public final class BPETokenizer: Sendable {
     /// text is tokenized as ordinary text.
     public func encode(_ text: String, parseSpecial: Bool = false) -> [Int] {
         encode(text, parseSpecial: parseSpecial, honouringMarks: false)
+    }
+
+    /// The ids of a raw prompt (`/v1/completions`, `/tokenize`): special tokens read as their ids, as
+    /// the reference tokenizer reads them, and the model's beginning-of-text token first where its
+    /// tokenizer adds one and `addSpecialTokens` is set. Chat content never comes this way: it goes
+    /// through `escapingSpecialTokens` and `encodeTemplated`, so a user cannot type a turn.
+    public func encodePrompt(_ text: String, addSpecialTokens: Bool = true) -> [Int] {
+        let ids = encode(text, parseSpecial: true, honouringMarks: false)
+        guard addSpecialTokens, addsBOS, let bos else { return ids }
+        return [bos] + ids
     }
 
     /// The ids of a rendered chat template: special tokens matched, but not where `literalMark` breaks
@@ -194,15 +211,16 @@ public final class BPETokenizer: Sendable {
 
     private func encodeOrdinary(_ text: Substring, into out: inout [Int]) {
         for piece in PreTokenization.split(text, digitsApart: preTokenizer == .digitsThenGPT2) {
-            if let cached = cache.withLock({ $0[String(piece)] }) {
+            let key = PieceBytes(piece)
+            if let cached = cache.withLock({ $0[key] }) {
                 out.append(contentsOf: cached.lazy.map(Int.init))
                 continue
             }
-            let ids = bpe(Array(piece.utf8))
+            let ids = bpe(key.bytes)
             out.append(contentsOf: ids.lazy.map(Int.init))
             cache.withLock { cache in
                 if cache.count > 50_000 { cache.removeAll(keepingCapacity: true) }
-                cache[String(piece)] = ids
+                cache[key] = ids
             }
         }
     }
@@ -244,6 +262,15 @@ public final class BPETokenizer: Sendable {
         }
         return out
     }
+}
+
+/// A piece's UTF-8 bytes, compared and hashed as bytes.
+private struct PieceBytes: Hashable {
+    let bytes: [UInt8]
+
+    init(_ piece: Substring) { bytes = Array(piece.utf8) }
+
+    func hash(into hasher: inout Hasher) { bytes.withUnsafeBytes { hasher.combine(bytes: $0) } }
 }
 
 /// A min-heap of merge candidates ordered by rank, then position.
@@ -447,6 +474,7 @@ extension BPETokenizer {
         let special = types.enumerated().filter { $0.element == 3 || $0.element == 4 }.map(\.offset)
         try self.init(
             tokens: tokens, merges: merges, special: special, preTokenizer: preTokenizer,
-            bos: gguf.metadata["tokenizer.ggml.bos_token_id"]?.int, eos: gguf.metadata["tokenizer.ggml.eos_token_id"]?.int, file: file)
+            bos: gguf.metadata["tokenizer.ggml.bos_token_id"]?.int, eos: gguf.metadata["tokenizer.ggml.eos_token_id"]?.int,
+            addsBOS: gguf.metadata["tokenizer.ggml.add_bos_token"]?.bool ?? false, file: file)
     }
 }

@@ -15,11 +15,14 @@ public struct ConfigError: Error, CustomStringConvertible {
 /// environment, `data_dir` is `ATRIUM_DATA_DIR`, and `DATABASE_URL` is honoured as the convention it is.
 /// The `providers` list is structured data, decoded from the same YAML file with Yams.
 public enum ConfigLoader {
+    /// `defaultFile` is read, when it exists, if no `configFile` is named; tests pass nil so that a
+    /// working tree's own `atrium.yaml` changes nothing they see.
     public static func load(
-        flags: [String: String], configFile: String?, environment: [String: String] = ProcessInfo.processInfo.environment
+        flags: [String: String], configFile: String?, environment: [String: String] = ProcessInfo.processInfo.environment,
+        defaultFile: String? = "./atrium.yaml"
     ) async throws -> AtriumConfig {
-        let filePath = configFile ?? "./atrium.yaml"
-        let fileExists = FileManager.default.fileExists(atPath: filePath)
+        let filePath = configFile ?? defaultFile ?? ""
+        let fileExists = !filePath.isEmpty && FileManager.default.fileExists(atPath: filePath)
         if configFile != nil && !fileExists {
             throw ConfigError(description: "The config file \(filePath) does not exist.")
         }

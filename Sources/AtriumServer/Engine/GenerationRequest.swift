@@ -36,7 +36,7 @@ struct GenerationRequest {
             sampling.topLogprobs = top
             echo = false
         case .text:
-            prompts = try Self.textPrompts(body["prompt"], tokenizer: model.tokenizer)
+            prompts = try Self.textPrompts(body["prompt"], tokenizer: model.tokenizer, addSpecialTokens: body["add_special_tokens"]?.boolValue ?? true)
             let top = body["logprobs"]?.intValue.map(Int.init)
             logprobs = top != nil
             sampling = SamplingParameters()
@@ -50,11 +50,7 @@ struct GenerationRequest {
         if let bestOf = body["best_of"]?.intValue, bestOf > 1, Int(bestOf) != n {
             throw AtriumError.invalidRequest("The embedded engine does not rank candidates: 'best_of' must equal 'n'.", param: "best_of")
         }
-        if shape == .chat, let format = body["response_format"]?["type"]?.stringValue, format != "text" {
-            throw AtriumError.invalidRequest(
-                "The model `\(modelName)` cannot be held to a response format ('\(format.prefix(40))'); leave 'response_format' out or set it to text.",
-                param: "response_format.type")
-        }
+        if shape == .chat { try Self.refuseWhatTheEngineCannotHonour(body, model: modelName) }
         sampling.logprobs = logprobs
         if let temperature = body["temperature"]?.number { sampling.temperature = Float(temperature) }
         if let topP = body["top_p"]?.number { sampling.topP = Float(topP) }
@@ -90,6 +86,38 @@ struct GenerationRequest {
         maxTokens = requested ?? (context - longest)
     }
 
+    /// Chat fields the embedded engine cannot honour get a 400 naming them, never a silent drop: an agent
+    /// must learn that its tools were not offered. A null, or the value that asks for nothing, passes.
+    static func refuseWhatTheEngineCannotHonour(_ body: JSONValue, model: String) throws {
+        func present(_ name: String, unless harmless: (JSONValue) -> Bool = { _ in false }) -> Bool {
+            guard let value = body[name], value != .null else { return false }
+            return !harmless(value)
+        }
+        if present("tools", unless: { $0.arrayValue?.isEmpty == true }) || present("functions", unless: { $0.arrayValue?.isEmpty == true }) {
+            let name = present("tools", unless: { $0.arrayValue?.isEmpty == true }) ? "tools" : "functions"
+            throw AtriumError.invalidRequest(
+                "The model `\(model)` cannot call tools: it would answer as if '\(name)' were absent. Leave '\(name)' out, or choose a model that supports tool calls.",
+                param: name, code: "unsupported_parameter")
+        }
+        for name in ["tool_choice", "function_call"] where present(name, unless: { $0.stringValue == "none" }) {
+            throw AtriumError.invalidRequest(
+                "The model `\(model)` cannot call tools: '\(name)' can only be \"none\".", param: name, code: "unsupported_parameter")
+        }
+        for name in ["parallel_tool_calls", "audio", "reasoning_effort", "web_search_options"] where present(name) {
+            throw AtriumError.invalidRequest(
+                "Unsupported parameter: '\(name)' is not supported with the model `\(model)`.", param: name, code: "unsupported_parameter")
+        }
+        if present("modalities", unless: { $0.arrayValue?.allSatisfy { $0.stringValue == "text" } == true }) {
+            throw AtriumError.invalidRequest(
+                "The model `\(model)` answers with text only: 'modalities' can only be [\"text\"].", param: "modalities", code: "unsupported_parameter")
+        }
+        if let format = body["response_format"]?["type"]?.stringValue, format != "text" {
+            throw AtriumError.invalidRequest(
+                "The model `\(model)` cannot be held to a response format ('\(format.prefix(40))'); leave 'response_format' out or set it to text.",
+                param: "response_format.type")
+        }
+    }
+
     /// The conversation through the model's chat template. Content parts other than text are refused.
     static func chatPrompt(_ body: JSONValue, model: GenerativeModel, addGenerationPrompt: Bool = true) throws -> [Int] {
         let messages = body["messages"]?.arrayValue ?? []
@@ -123,7 +151,7 @@ struct GenerationRequest {
     }
 
     /// A string, strings, token ids, or arrays of token ids: each one prompt.
-    static func textPrompts(_ prompt: JSONValue?, tokenizer: BPETokenizer) throws -> [[Int]] {
+    static func textPrompts(_ prompt: JSONValue?, tokenizer: BPETokenizer, addSpecialTokens: Bool) throws -> [[Int]] {
         func ids(_ tokens: [JSONValue], param: String) throws -> [Int] {
             let raw = tokens.compactMap(\.intValue)
             if let bad = raw.first(where: { $0 < 0 || $0 >= tokenizer.vocabularySize }) {
@@ -133,12 +161,12 @@ struct GenerationRequest {
         }
         let prompts: [[Int]]
         switch prompt {
-        case .string(let text)?: prompts = [tokenizer.encode(text)]
+        case .string(let text)?: prompts = [tokenizer.encodePrompt(text, addSpecialTokens: addSpecialTokens)]
         case .array(let items)? where items.allSatisfy({ $0.intValue != nil }): prompts = [try ids(items, param: "prompt")]
         case .array(let items)?:
             prompts = try items.enumerated().map { index, item in
                 switch item {
-                case .string(let text): tokenizer.encode(text)
+                case .string(let text): tokenizer.encodePrompt(text, addSpecialTokens: addSpecialTokens)
                 case .array(let tokens): try ids(tokens, param: "prompt[\(index)]")
                 default: throw AtriumError.invalidRequest("prompt[\(index)] must be a string or an array of token ids.", param: "prompt[\(index)]")
                 }

@@ -21,7 +21,7 @@ struct TokenizeController {
         let tokens: [Int]
         switch (body["prompt"], body["messages"]) {
         case (.string(let prompt)?, nil):
-            tokens = model.tokenizer.encode(prompt)
+            tokens = model.tokenizer.encodePrompt(prompt, addSpecialTokens: try Self.flag(body, "add_special_tokens", default: true))
         case (nil, .array(let messages)?):
             try OpenAISchemas.checkMessages(body)
             if messages.isEmpty { throw AtriumError.invalidRequest("'messages' must hold at least one message.", param: "messages") }
@@ -60,6 +60,12 @@ struct TokenizeController {
             throw AtriumError.notFound("The model `\(name.prefix(200))` is not a chat model of the embedded engine.", code: "model_not_found")
         }
         return (name, model)
+    }
+
+    private static func flag(_ body: JSONValue, _ name: String, default value: Bool) throws -> Bool {
+        guard let field = body[name], field != .null else { return value }
+        guard let flag = field.boolValue else { throw AtriumError.invalidRequest("'\(name)' must be true or false.", param: name) }
+        return flag
     }
 
     private static func body(_ request: Request, limit: Int) async throws -> JSONValue {

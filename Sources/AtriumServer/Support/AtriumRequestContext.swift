@@ -74,7 +74,7 @@ enum APICoding {
         encoder.keyEncodingStrategy = .convertToSnakeCase
         encoder.dateEncodingStrategy = .custom { date, encoder in
             var container = encoder.singleValueContainer()
-            try container.encode(Int64(date.timeIntervalSince1970.rounded(.down)))
+            try container.encode(date.unixSeconds)
         }
         encoder.outputFormatting = [.sortedKeys]
         return encoder
@@ -83,7 +83,28 @@ enum APICoding {
     static let decoder: JSONDecoder = {
         let decoder = JSONDecoder()
         decoder.keyDecodingStrategy = .convertFromSnakeCase
-        decoder.dateDecodingStrategy = .secondsSince1970
+        decoder.dateDecodingStrategy = .custom { decoder in
+            let container = try decoder.singleValueContainer()
+            let seconds = try container.decode(Double.self)
+            guard APICoding.timestamps.contains(seconds) else {
+                throw DecodingError.dataCorruptedError(
+                    in: container, debugDescription: "a Unix time in seconds between 0 and \(Int64(APICoding.timestamps.upperBound)) (the year 9999)")
+            }
+            return Date(timeIntervalSince1970: seconds)
+        }
         return decoder
     }()
+
+    /// The timestamps a client may send: 1970 to the end of the year 9999, so every one of them can be
+    /// stored, compared and written back as whole seconds.
+    static let timestamps: ClosedRange<Double> = 0...253_402_300_799
+}
+
+extension Date {
+    /// Whole seconds since 1970, clamped to what `Int64` holds: encoding a date never traps.
+    var unixSeconds: Int64 {
+        let seconds = timeIntervalSince1970.rounded(.down)
+        guard seconds.isFinite else { return seconds > 0 ? .max : .min }
+        return Int64(exactly: seconds) ?? (seconds > 0 ? .max : .min)
+    }
 }

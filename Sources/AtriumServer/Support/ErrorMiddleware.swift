@@ -120,7 +120,10 @@ struct ErrorEnvelope {
             return ("Missing value for '\(param ?? "body")'.", param)
         case .dataCorrupted(let context):
             let param = path(context)?.snakeCased
-            return param == nil ? ("We could not parse the JSON body of your request.", nil) : ("Invalid value for '\(param!)'.", param)
+            guard let param else { return ("We could not parse the JSON body of your request.", nil) }
+            // Our own range checks say what is expected; Foundation's descriptions are not for clients.
+            let expected = context.underlyingError == nil && context.debugDescription.hasPrefix("a ") ? ": expected \(context.debugDescription)" : ""
+            return ("Invalid value for '\(param)'\(expected).", param)
         @unknown default:
             return ("Invalid request body.", nil)
         }

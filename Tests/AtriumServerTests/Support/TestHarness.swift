@@ -43,15 +43,17 @@ enum TestDatabase: String, CustomStringConvertible, Sendable, CaseIterable {
     }
 }
 
-/// A test configuration: a fresh database, cheap bcrypt, no port.
+/// A test configuration: a fresh database, cheap bcrypt, no port, and a data directory of its own
+/// (journal and models folder inside it), so nothing in the working tree (a `./data` that `make run`
+/// filled, say) changes what the test sees.
 func testConfig(_ database: TestDatabase, providers: [ProviderConfig] = []) async throws -> AtriumConfig {
     var config = AtriumConfig()
+    config.dataDirectory = "\(FileManager.default.temporaryDirectory.path)/atrium-test-\(UUID().uuidString)"
     config.databaseURL = try await database.makeURL()
     config.bcryptCost = 4
     config.port = 0
     config.providers = providers
     config.maxBodyBytes = 64 * 1024
-    config.usageJournalDirectory = "\(FileManager.default.temporaryDirectory.path)/atrium-test-journal-\(UUID().uuidString)"
     return config
 }
 

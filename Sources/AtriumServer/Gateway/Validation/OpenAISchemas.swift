@@ -55,6 +55,8 @@ enum OpenAISchemas {
             "logprobs": .nullable(.integer(0...5)),
             "echo": .nullable(.bool),
             "best_of": .nullable(.integer(0...20)),
+            // vLLM's: whether the model's beginning-of-text token goes before the prompt.
+            "add_special_tokens": .nullable(.bool),
         ]) { _, new in new })
 
     static let embeddings = RequestSchema(
