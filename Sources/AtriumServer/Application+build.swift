@@ -20,7 +20,11 @@ public struct AtriumServices: Sendable {
     public static func make(config: AtriumConfig, logger: Logger) async throws -> AtriumServices {
         let database = try AtriumDatabase(location: try DatabaseLocation(url: config.resolvedDatabaseURL), logger: logger)
         do {
-            try await database.prepareConnections()
+            do {
+                try await database.prepareConnections()
+            } catch {
+                throw DatabaseFailure(stage: "opening \(database.location)", error)
+            }
             if config.migrateOnStart { try await database.migrate() }
         } catch {
             await database.shutdown()
@@ -37,7 +41,7 @@ public struct AtriumServices: Sendable {
             try await prices.reload()
         } catch {
             await database.shutdown()
-            throw error
+            throw DatabaseFailure(stage: "reading the price table", error)
         }
         return AtriumServices(
             config: config, database: database, accounts: accounts, keys: keys,
@@ -140,5 +144,6 @@ public func buildApplication(config: AtriumConfig, logger: Logger, metrics: Serv
                 if await entry.provider.probe() { entry.breaker.recordSuccess() }
             }
         })
+    if let probe = services.database.probe() { app.addServices(probe) }
     return app
 }

@@ -43,7 +43,8 @@ extension CommonOptions {
             throw ValidationError(error.readableMessage)
         } catch {
             await services.database.shutdown()
-            throw error
+            // A database failure is said in one line with its cause (never the generic PSQLError text).
+            throw DatabaseFailure.isDatabaseError(error) ? DatabaseFailure(stage: "running the command", error) : error
         }
     }
 }

@@ -1,6 +1,10 @@
 """The command line answers bad input with a readable message and a non-zero exit, never a crash."""
+import os
 import subprocess
 import tempfile
+from urllib.parse import urlsplit, urlunsplit
+
+import pytest
 
 from conftest import BIN
 
@@ -42,3 +46,39 @@ def test_a_bad_database_url_is_explained(tmp_path):
     assert result.returncode != 0
     assert "Unsupported DATABASE_URL" in result.stderr
     assert "Backtrace" not in result.stderr
+
+
+POSTGRES = os.environ.get("ATRIUM_TEST_POSTGRES_URL", "")
+
+
+def postgres_url(user=None, password=None, port=None, database=None):
+    """The test server's URL with one part changed."""
+    parts = urlsplit(POSTGRES)
+    netloc = f"{user or parts.username}:{password}@" if password else f"{user or parts.username}@"
+    netloc += f"{parts.hostname}:{port or parts.port}"
+    return urlunsplit((parts.scheme, netloc, f"/{database}" if database else parts.path, parts.query, ""))
+
+
+@pytest.mark.parametrize("case, expected", [
+    ("missing database", 'database "atrium_nowhere" does not exist'),
+    ("wrong user", 'authentication failed: role "nobody" does not exist'),
+    ("nothing listening", "connection refused"),
+    ("unknown host", "no-such-host.invalid"),
+])
+def test_a_database_that_cannot_be_used_is_named_in_one_line(tmp_path, case, expected):
+    if not POSTGRES:
+        pytest.skip("ATRIUM_TEST_POSTGRES_URL is not set: no PostgreSQL to point at")
+    url = {
+        "missing database": postgres_url(database="atrium_nowhere"),
+        "wrong user": postgres_url(user="nobody", password="s3cret-pw"),
+        "nothing listening": postgres_url(password="s3cret-pw", port=1),
+        "unknown host": postgres_url(password="s3cret-pw").replace("127.0.0.1", "no-such-host.invalid"),
+    }[case]
+    for command in (["migrate"], ["keys", "create", "--email", "a@example.com", "--name", "x"]):
+        result = subprocess.run([str(BIN), *command, "--data-dir", str(tmp_path)], capture_output=True, text=True, timeout=60,
+                                env={"DATABASE_URL": url})
+        assert result.returncode != 0, result.stderr
+        errors = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
+        assert len(errors) == 1 and expected in errors[0], result.stderr
+        assert "Generic description" not in result.stderr and "s3cret-pw" not in result.stderr
+        assert "Backtrace" not in result.stderr

@@ -9,7 +9,7 @@ public struct FluentAccountRepository: AccountRepository {
 
     public func createUser(_ user: User, passwordHash: String, personalOrganization: Organization) async throws {
         do {
-            try await database.database.transaction { db in
+            try await database.transaction { db in
                 try await UserModel(user, passwordHash: passwordHash).create(on: db)
                 try await OrganizationModel(personalOrganization).create(on: db)
                 try await MembershipModel(
@@ -33,7 +33,7 @@ public struct FluentAccountRepository: AccountRepository {
     }
 
     public func createOrganization(_ organization: Organization, owner: UserID) async throws {
-        try await database.database.transaction { db in
+        try await database.transaction { db in
             try await OrganizationModel(organization).create(on: db)
             try await MembershipModel(organization: organization.id, user: owner, role: .owner, createdAt: organization.createdAt)
                 .create(on: db)

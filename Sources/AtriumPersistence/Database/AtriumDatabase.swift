@@ -6,6 +6,7 @@ import Foundation
 import Logging
 import NIOCore
 import NIOPosix
+import ServiceLifecycle
 import Synchronization
 
 /// Where the data lives, parsed from `DATABASE_URL`.
@@ -39,7 +40,13 @@ public enum DatabaseLocation: Sendable, Equatable, CustomStringConvertible {
         switch self {
         case .sqliteFile(let path): "SQLite at \(path)"
         case .sqliteMemory: "SQLite in memory"
-        case .postgres: "PostgreSQL"
+        case .postgres(let url, _):
+            // Where, never with the password.
+            if let parts = URLComponents(string: url), let host = parts.host {
+                "PostgreSQL at \(parts.user.map { "\($0)@" } ?? "")\(host):\(parts.port ?? 5432)\(parts.path)"
+            } else {
+                "PostgreSQL"
+            }
         }
     }
 
@@ -69,6 +76,14 @@ public final class AtriumDatabase: Sendable {
     /// finishing a query when the process stops).
     private let handles: [any Database]
     private let nextHandle = Atomic<Int>(0)
+    /// Whether the database answers; every handle asks it before a statement.
+    public let health = DatabaseHealth()
+    /// PostgreSQL's connection settings, for the probe's connection of its own.
+    private let postgresConfiguration: PostgresConnection.Configuration?
+
+    /// How long a transaction may hold its connection: past it the connection is closed and given
+    /// back, so a statement the server never answers cannot keep a pool's connection for ever.
+    static let transactionDeadline = TimeAmount.seconds(10)
 
     public init(location: DatabaseLocation, logger: Logger, eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) throws {
         self.location = location
@@ -79,26 +94,45 @@ public final class AtriumDatabase: Sendable {
             let directory = URL(fileURLWithPath: path).deletingLastPathComponent()
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
             sqlitePath = path
+            postgresConfiguration = nil
             databases.use(.sqlite(.file(path), sqlLogLevel: .trace), as: .sqlite)
         case .sqliteMemory:
             let path = FileManager.default.temporaryDirectory.appendingPathComponent("atrium-memory-\(UUID().hexString()).db").path
             sqlitePath = path
+            postgresConfiguration = nil
             databases.use(.sqlite(.file(path), sqlLogLevel: .trace), as: .sqlite)
         case .postgres(let url, let searchPath):
             var configuration = try SQLPostgresConfiguration(url: url)
             configuration.searchPath = searchPath
+            // A host that does not answer is given up on in 2 s (PostgresNIO waits 10 s), and a request
+            // waits at most 3 s for a connection (AsyncKit: 10 s): while the database is away, requests
+            // fail fast (503) rather than pile up.
+            configuration.coreConfiguration.options.connectTimeout = .seconds(2)
             sqlitePath = nil
-            databases.use(.postgres(configuration: configuration, sqlLogLevel: .trace), as: .psql)
+            postgresConfiguration = configuration.coreConfiguration
+            databases.use(
+                .postgres(configuration: configuration, connectionPoolTimeout: .seconds(3), encodingContext: .default, decodingContext: .default, sqlLogLevel: .trace),
+                as: .psql)
         }
         self.handles = eventLoopGroup.makeIterator().map { [databases, logger] in databases.database(logger: logger, on: $0)! }
     }
 
-    /// A database handle for repositories; cheap to create, shares the pool.
+    /// A database handle for repositories; cheap to create, shares the pool. While the database is
+    /// away every statement fails at once with `DatabaseUnavailable`.
     public var database: any Database {
+        GatedDatabase(base: pooled, health: health)
+    }
+
+    private var pooled: any Database {
         // The current event loop's handle when called on one (no hop), else the next in turn.
         let preferred = databases.eventLoopGroup.any()
         return handles.first { $0.eventLoop === preferred }
             ?? handles[nextHandle.wrappingAdd(1, ordering: .relaxed).oldValue % handles.count]
+    }
+
+    /// The service that watches whether PostgreSQL answers (nil on SQLite, which cannot go away).
+    public func probe() -> (any Service)? {
+        postgresConfiguration.map { DatabaseProbe(configuration: $0, health: health, logger: logger) }
     }
 
     /// Settings every SQLite connection needs. Fluent keeps one connection per event loop, so two
@@ -122,7 +156,7 @@ public final class AtriumDatabase: Sendable {
     /// locked" when another connection wrote in between, and no busy timeout can save it.
     public func writeTransaction<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
         guard location.isSQLite else {
-            return try await database.transaction { try await body($0 as! any SQLDatabase) }
+            return try await transaction { try await body($0 as! any SQLDatabase) }
         }
         return try await database.withConnection { connection in
             let sql = connection as! any SQLDatabase
@@ -138,17 +172,80 @@ public final class AtriumDatabase: Sendable {
         }
     }
 
-    /// Brings the schema up to date with every numbered migration.
+    /// Runs `body` in a transaction on one connection (the handle it gets is bound to it). On PostgreSQL
+    /// the transaction is guarded: a statement is never sent on a connection already closed, no
+    /// ROLLBACK is sent on a connection that was lost (PostgresNIO would drop either without an answer,
+    /// and the pool would never get its connection back), and a watchdog gives the connection back when
+    /// it closes or the deadline passes, whatever the body is still waiting for.
+    public func transaction<T: Sendable>(_ body: @escaping @Sendable (any Database) async throws -> T) async throws -> T {
+        guard !location.isSQLite else { return try await database.transaction { try await body($0) } }
+        try health.check()
+        let health = self.health
+        do {
+            return try await pooled.withConnection { (handle: any Database) -> EventLoopFuture<T> in
+                (handle as! any PostgresDatabase).withConnection { connection in
+                    let finished = connection.eventLoop.makePromise(of: T.self)
+                    let started = NIODeadline.now()
+                    let watchdog = connection.eventLoop.scheduleRepeatedTask(initialDelay: .milliseconds(100), delay: .milliseconds(100)) { task in
+                        let overdue = NIODeadline.now() - started > Self.transactionDeadline
+                        guard connection.isClosed || overdue else { return }
+                        task.cancel()
+                        let _: EventLoopFuture<Void> = connection.close()
+                        finished.fail(DatabaseUnavailable(reason: overdue ? "a transaction outlived its deadline" : "the connection was closed"))
+                    }
+                    let bound = GatedDatabase(base: handle, health: health, connectionClosed: { connection.isClosed })
+                    finished.completeWithTask {
+                        let sql = bound as any SQLDatabase
+                        try await sql.raw("BEGIN").run()
+                        do {
+                            let result = try await body(bound)
+                            try await sql.raw("COMMIT").run()
+                            return result
+                        } catch {
+                            if !connection.isClosed && !DatabaseFailure.isConnectionLoss(error) { try? await sql.raw("ROLLBACK").run() }
+                            throw error
+                        }
+                    }
+                    return finished.futureResult.always { _ in watchdog.cancel() }
+                }
+            }.get()
+        } catch {
+            health.report(error)
+            throw error
+        }
+    }
+
+    /// Brings the schema up to date with every numbered migration. A failure says which step failed
+    /// and why, in one line (`DatabaseFailure`).
     public func migrate() async throws {
-        if location.isSQLite {
-            // WAL lets readers proceed while the writer commits; the ledger writers of later issues need it.
-            _ = try await (database as? any SQLDatabase)?.raw("PRAGMA journal_mode=WAL").all()
+        do {
+            if location.isSQLite {
+                // WAL lets readers proceed while the writer commits; the ledger writers of later issues need it.
+                _ = try await (database as? any SQLDatabase)?.raw("PRAGMA journal_mode=WAL").all()
+            }
+            _ = try await (database as? any SQLDatabase)?.raw("SELECT 1").all()
+        } catch {
+            throw DatabaseFailure(stage: "connecting to \(location)", error)
         }
         let migrator = Migrator(
             databases: databases, migrations: AtriumMigrations.all(), logger: logger,
             on: databases.eventLoopGroup.any())
-        try await migrator.setupIfNeeded().get()
-        try await migrator.prepareBatch().get()
+        do {
+            try await migrator.setupIfNeeded().get()
+            try await migrator.prepareBatch().get()
+        } catch {
+            throw DatabaseFailure(stage: await failedMigrationStep(), error)
+        }
+    }
+
+    /// "migration N (name)": the first one the database has not recorded as done.
+    private func failedMigrationStep() async -> String {
+        let names = AtriumMigrations.names
+        guard let sql = database as? any SQLDatabase,
+            let row = try? await sql.raw("SELECT count(*) AS done FROM _fluent_migrations").first(),
+            let done = try? row.decode(column: "done", as: Int.self), done < names.count
+        else { return "migrating \(location)" }
+        return "running migration \(done + 1) of \(names.count) (\(names[done]))"
     }
 
     /// Runs one statement outside any model (test setup, pragmas).
@@ -157,8 +254,9 @@ public final class AtriumDatabase: Sendable {
         _ = try await database.raw(SQLQueryString(sql)).all()
     }
 
-    /// True when a trivial query answers.
+    /// True when a trivial query answers (on PostgreSQL: when the probe's last one did, lately).
     public func isReachable() async -> Bool {
+        guard location.isSQLite else { return health.isReady() }
         guard let sql = database as? any SQLDatabase else { return false }
         do {
             _ = try await sql.raw("SELECT 1").all()

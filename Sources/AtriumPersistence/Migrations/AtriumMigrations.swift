@@ -2,20 +2,27 @@ import FluentKit
 
 /// Every migration, in order. Landed migrations are never edited: add a new numbered one.
 enum AtriumMigrations {
+    static let ordered: [any Migration] = [
+        M0001CreateUsers(),
+        M0002CreateOrganizations(),
+        M0003CreateMemberships(),
+        M0004CreateSessions(),
+        M0005CreateAPIKeys(),
+        M0006CreateModelPrices(),
+        M0007CreateCreditLedger(),
+        M0008CreateUsageRecords(),
+        M0009CreateRedemptionCodes(),
+        M0010AddKeyRateLimits(),
+        M0011CreateSharedLimits(),
+        M0012CreateBudgets(),
+    ]
+
+    /// Their names as Fluent records them, for saying which step failed.
+    static var names: [String] { ordered.map(\.name) }
+
     static func all() -> Migrations {
         let migrations = Migrations()
-        migrations.add(M0001CreateUsers())
-        migrations.add(M0002CreateOrganizations())
-        migrations.add(M0003CreateMemberships())
-        migrations.add(M0004CreateSessions())
-        migrations.add(M0005CreateAPIKeys())
-        migrations.add(M0006CreateModelPrices())
-        migrations.add(M0007CreateCreditLedger())
-        migrations.add(M0008CreateUsageRecords())
-        migrations.add(M0009CreateRedemptionCodes())
-        migrations.add(M0010AddKeyRateLimits())
-        migrations.add(M0011CreateSharedLimits())
-        migrations.add(M0012CreateBudgets())
+        migrations.add(ordered)
         return migrations
     }
 }

@@ -1,4 +1,5 @@
 import AtriumCore
+import AtriumPersistence
 import Foundation
 import Hummingbird
 import Logging
@@ -64,6 +65,12 @@ struct ErrorEnvelope {
             case .serviceUnavailable(let message): result = make(.serviceUnavailable, message, type: "server_error", code: "service_unavailable")
             case .gatewayTimeout(let message): result = make(.gatewayTimeout, message, type: "server_error", code: "upstream_timeout")
             }
+        case let error where DatabaseFailure.isConnectionLoss(error):
+            // The database is away (restarting, unreachable): the client may retry in a moment.
+            retryAfter = 1
+            result = make(
+                .serviceUnavailable, "The service is briefly unavailable (its database does not answer). Please retry in a moment.",
+                type: "server_error", code: "service_unavailable")
         case let rejection as UpstreamRejection:
             let status = HTTPResponse.Status(code: rejection.status)
             if let upstream = rejection.error, upstream["message"]?.stringValue != nil {
