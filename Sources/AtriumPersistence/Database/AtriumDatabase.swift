@@ -202,7 +202,9 @@ public final class AtriumDatabase: Sendable {
                             try await sql.raw("COMMIT").run()
                             return result
                         } catch {
-                            if !connection.isClosed && !DatabaseFailure.isConnectionLoss(error) { try? await sql.raw("ROLLBACK").run() }
+                            // Whatever failed (this connection, or another use of the database inside the
+                            // body), a live connection must not go back to the pool inside a transaction.
+                            try? await Self.rollback(connection)
                             throw error
                         }
                     }
@@ -213,6 +215,14 @@ public final class AtriumDatabase: Sendable {
             health.report(error)
             throw error
         }
+    }
+
+    /// ROLLBACK, checked and sent in one turn of the connection's loop, so that it is never written
+    /// after the connection closed (where it would go unanswered); a closed connection has rolled back.
+    private static func rollback(_ connection: PostgresConnection) async throws {
+        try await connection.eventLoop.flatSubmit {
+            connection.isClosed ? connection.eventLoop.makeSucceededVoidFuture() : connection.query("ROLLBACK").map { _ in }
+        }.get()
     }
 
     /// Brings the schema up to date with every numbered migration. A failure says which step failed
