@@ -99,7 +99,7 @@ public func buildApplication(config: AtriumConfig, logger: Logger, metrics: Serv
     HealthController(database: services.database, catalog: catalog, metrics: metrics, generators: embedded?.generators ?? [:]).addRoutes(to: router)
     try OpenAPIController().addRoutes(to: router)
 
-    let api = router.group("api").add(middleware: SessionMiddleware(accounts: services.accounts))
+    let api = router.group("api").add(middleware: TextInputMiddleware()).add(middleware: SessionMiddleware(accounts: services.accounts))
     AuthController(accounts: services.accounts, secureCookies: config.secureCookies, maxBodyBytes: config.maxBodyBytes)
         .addRoutes(to: api.group("auth"))
     let signedIn = api.group(context: UserRequestContext.self)

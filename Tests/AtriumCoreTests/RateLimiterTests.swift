@@ -29,6 +29,18 @@ final class ManualClock: Sendable {
         guard case .allowed = limiter.acquire([demand]) else { Issue.record("refused after the interval"); return }
     }
 
+    /// An upstream that over-reports its usage by far, again and again, makes a key wait at most a day
+    /// and never traps the readings (it once pushed the reset past what an Int holds).
+    @Test func overReportedUsageIsCappedAtADay() {
+        let limiter = self.limiter
+        let tokens = RateLimiter.BucketID(owner: UUID(), dimension: .tokens)
+        for _ in 0..<100 { limiter.adjust(tokens, perMinute: 1, delta: 1 << 40) }
+        let reading = limiter.reading(tokens, perMinute: 1)
+        #expect(reading.remaining == 0 && reading.resetSeconds <= RateLimiter.furthestAhead)
+        #expect(RateLimiter.reading(.init(bucket: tokens, perMinute: 1, cost: 1), tat: 1e300, now: 0).remaining == 0)
+        #expect(RateLimiter.reading(.init(bucket: tokens, perMinute: 1_000_000_000, cost: 1), tat: -1e300, now: 0).remaining > 0)
+    }
+
     @Test func allOrNothingAcrossBuckets() {
         let limiter = self.limiter
         let tokens = RateLimiter.BucketID(owner: key.owner, dimension: .tokens)

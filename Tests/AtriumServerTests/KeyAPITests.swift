@@ -43,6 +43,8 @@ import Testing
                 (#"{"name":"x","expires_at":1e308}"#, "expires_at"),
                 (#"{"name":"x","expires_at":-1e308}"#, "expires_at"),
                 (#"{"name":"x","expires_at":-0}"#, "expires_at"),
+                // PostgreSQL cannot store NUL: a 400, not the 500 of a failed statement.
+                (#"{"name":"a\u0000b"}"#, "name"),
                 // Beyond what a Double holds: Foundation's decoder calls the body unparsable.
                 (#"{"name":"x","expires_at":\#(String(repeating: "9", count: 5000))}"#, nil),
             ]
@@ -55,6 +57,9 @@ import Testing
             #expect(huge.status == .contentTooLarge)
             let listed = try await client.send(.get, "/api/keys", cookie: cookie)
             #expect(listed.status == .ok && listed.json["data"]?.arrayValue?.isEmpty == true)
+            let nulQuery = try await client.send(.get, "/api/usage?model=%00", cookie: cookie)
+            #expect(nulQuery.status == .badRequest && nulQuery.errorParam == "model")
+            #expect(try await client.send(.get, "/api/prices/a%00b", cookie: cookie).status == .badRequest)
         }
     }
 

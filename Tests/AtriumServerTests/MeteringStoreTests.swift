@@ -89,6 +89,30 @@ import Testing
         #expect(try await services.credits.account(of: organization).balanceMicros == 1_000)
     }
 
+    /// Staff adjustments cannot walk a balance towards the ends of Int64, where the gate's and the
+    /// ledger's arithmetic would overflow.
+    @Test(arguments: TestDatabase.all)
+    func aBalanceStaysWithinItsBounds(_ database: TestDatabase) async throws {
+        let services = try await services(database)
+        defer { Task { await services.database.shutdown() } }
+        let organization = try await organization(services)
+        var balance = try await services.credits.account(of: organization).balanceMicros
+        var refused: AtriumError?
+        for _ in 0..<101 {
+            do {
+                balance = try await services.credits.add(.adjustment, amount: -CreditService.maxAmount, to: organization, description: "test", by: nil)
+            } catch let error as AtriumError {
+                refused = error
+                break
+            }
+        }
+        guard case .invalidRequest(_, let param, _)? = refused else { Issue.record("never refused: \(balance)"); return }
+        #expect(param == "amount_micros")
+        let stored = try await services.credits.account(of: organization).balanceMicros
+        #expect(balance >= -CreditService.maxBalance && balance == stored)
+        #expect(services.credits.gate.reserve(organization, amount: .max) != .admitted)
+    }
+
     @Test(arguments: TestDatabase.all)
     func aCodeIsNeverRedeemedMoreOftenThanAllowed(_ database: TestDatabase) async throws {
         let services = try await services(database)

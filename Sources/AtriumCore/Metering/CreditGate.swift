@@ -15,7 +15,7 @@ public final class CreditGate: Sendable {
         var pending: Micros = 0
         var plan: String?
         var monthlyBudget: Micros?
-        var available: Micros { committed - reserved - pending }
+        var available: Micros { committed.clampedSubtracting(reserved).clampedSubtracting(pending) }
     }
 
     public enum Decision: Sendable, Equatable {
@@ -65,8 +65,8 @@ public final class CreditGate: Sendable {
     public func reserve(_ organization: OrganizationID, amount: Micros) -> Decision {
         states.withLock { states in
             guard var state = states[organization] else { return .unknown }
-            guard state.available - amount >= -overdraft else { return .insufficient(available: state.available) }
-            state.reserved += amount
+            guard state.available.clampedSubtracting(amount) >= -overdraft else { return .insufficient(available: state.available) }
+            state.reserved.clampedAdd(amount)
             states[organization] = state
             return .admitted
         }
@@ -75,8 +75,8 @@ public final class CreditGate: Sendable {
     /// A request finished: its reservation is released and its real cost waits for the ledger.
     public func settle(_ organization: OrganizationID, reserved: Micros, cost: Micros) {
         states.withLock { states in
-            states[organization]?.reserved -= reserved
-            states[organization]?.pending += cost
+            states[organization]?.reserved.clampedSubtract(reserved)
+            states[organization]?.pending.clampedAdd(cost)
         }
     }
 
@@ -85,21 +85,21 @@ public final class CreditGate: Sendable {
     /// records already in) comes off the committed balance.
     public func committed(pending: [OrganizationID: Micros], debited: [OrganizationID: Micros]) {
         states.withLock { states in
-            for (organization, amount) in pending { states[organization]?.pending -= amount }
-            for (organization, amount) in debited { states[organization]?.committed -= amount }
+            for (organization, amount) in pending { states[organization]?.pending.clampedSubtract(amount) }
+            for (organization, amount) in debited { states[organization]?.committed.clampedSubtract(amount) }
         }
     }
 
     /// Debits of records this instance did not have pending (replayed from a dead instance's journal).
     public func replayed(_ debits: [OrganizationID: Micros]) {
         states.withLock { states in
-            for (organization, amount) in debits { states[organization]?.committed -= amount }
+            for (organization, amount) in debits { states[organization]?.committed.clampedSubtract(amount) }
         }
     }
 
     /// Credit added or taken outside the hot path (a grant, a redemption) by this instance.
     public func credited(_ organization: OrganizationID, amount: Micros) {
-        states.withLock { $0[organization]?.committed += amount }
+        states.withLock { $0[organization]?.committed.clampedAdd(amount) }
     }
 
     public func planChanged(_ organization: OrganizationID, to plan: String?) {

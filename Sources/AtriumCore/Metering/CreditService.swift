@@ -50,12 +50,19 @@ public final class CreditService: Sendable {
                 kind == .adjustment ? "An adjustment is a non-zero amount." : "The amount must be positive.", param: "amount_micros")
         }
         let description = try Self.checkedDescription(description)
-        _ = try await account(of: organization)
+        let current = try await account(of: organization)
+        guard (-Self.maxBalance...Self.maxBalance).contains(current.balanceMicros.clampedAdding(amount)) else {
+            throw AtriumError.invalidRequest(
+                "This would take the balance past ±\(Self.maxBalance) micro-units, the most an account may hold or owe.", param: "amount_micros")
+        }
         let entry = CreditEntry(organizationID: organization, kind: kind, amountMicros: amount, description: description, createdAt: clock.now(), createdBy: user)
         let balance = try await repository.append(entry)
         gate.credited(organization, amount: amount)
         return balance
     }
+
+    /// The most an account may hold or owe: a hundred thousand times the largest single grant.
+    public static let maxBalance: Micros = 100_000_000_000_000_000
 
     public func createCode(amount: Micros, maxRedemptions: Int, expiresAt: Date?, by user: UserID?) async throws -> CreatedCode {
         guard amount > 0, amount <= Self.maxAmount else {

@@ -127,3 +127,21 @@ public protocol CreditRepository: Sendable {
     /// Redeems in one transaction: the code's count, the redemption, the entry and the balance.
     func redeem(codeHash: String, organization: OrganizationID, at date: Date) async throws -> RedemptionOutcome
 }
+
+extension Micros {
+    /// `self + other`, held at the ends of `Int64` instead of trapping: balances and reservations stay
+    /// far inside it by the rules on amounts, and this keeps a rule that slips from stopping the process.
+    public func clampedAdding(_ other: Micros) -> Micros {
+        let (sum, overflow) = addingReportingOverflow(other)
+        return overflow ? (other > 0 ? .max : .min) : sum
+    }
+
+    public func clampedSubtracting(_ other: Micros) -> Micros {
+        let (difference, overflow) = subtractingReportingOverflow(other)
+        return overflow ? (other > 0 ? .min : .max) : difference
+    }
+
+    public mutating func clampedAdd(_ other: Micros) { self = clampedAdding(other) }
+
+    public mutating func clampedSubtract(_ other: Micros) { self = clampedSubtracting(other) }
+}

@@ -115,7 +115,7 @@ public final class RateLimiter: Sendable {
         let interval = Self.window / Double(perMinute)
         buckets.withLock { state in
             let tat = max(state[bucket] ?? now, now)
-            state[bucket] = max(tat + Double(delta) * interval, now)
+            state[bucket] = min(max(tat + Double(delta) * interval, now), now + Self.furthestAhead)
         }
     }
 
@@ -128,6 +128,16 @@ public final class RateLimiter: Sendable {
     }
 
     private static func remaining(tat: Double, now: Double, interval: Double) -> Int {
-        max(0, Int(((window - (tat - now)) / interval + 1e-9).rounded(.down)))
+        Self.whole(((window - (tat - now)) / interval + 1e-9).rounded(.down))
+    }
+
+    /// How far past now a bucket may be charged: an upstream that over-reports its usage makes a key
+    /// wait at most a day, and the arithmetic on the bucket stays far from any limit.
+    public static let furthestAhead = 86_400.0
+
+    /// `value` as a count of at least 0, without trapping on a huge, infinite or NaN value.
+    static func whole(_ value: Double) -> Int {
+        guard value.isFinite, value > 0 else { return 0 }
+        return value >= 1e15 ? 1_000_000_000_000_000 : Int(value)
     }
 }

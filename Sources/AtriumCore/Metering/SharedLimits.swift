@@ -43,6 +43,6 @@ extension RateLimiter {
         let ahead = max(0, tat - now)
         return Reading(
             dimension: demand.bucket.dimension, limit: demand.perMinute,
-            remaining: max(0, Int(((60.0 - ahead) / interval + 1e-9).rounded(.down))), resetSeconds: ahead)
+            remaining: whole(((60.0 - ahead) / interval + 1e-9).rounded(.down)), resetSeconds: ahead)
     }
 }

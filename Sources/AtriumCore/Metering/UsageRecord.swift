@@ -119,6 +119,12 @@ public struct UsageBucket: Sendable, Equatable, Codable {
         self.completionTokens = completionTokens
         self.costMicros = costMicros
     }
+
+    /// Prompt and completion tokens together, held at `Int.max` (an upstream that over-reports).
+    public var totalTokens: Int {
+        let (sum, overflow) = promptTokens.addingReportingOverflow(completionTokens)
+        return overflow ? .max : sum
+    }
 }
 
 public protocol UsageRepository: Sendable {

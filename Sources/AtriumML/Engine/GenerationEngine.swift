@@ -76,6 +76,8 @@ public final class GenerationEngine: @unchecked Sendable {
         case overloaded(limit: Int)
         case tooLarge(positions: Int, budget: Int)
         case stopped
+        /// No prompt token, or no token to generate.
+        case emptyRequest
 
         public var description: String {
             switch self {
@@ -83,6 +85,7 @@ public final class GenerationEngine: @unchecked Sendable {
             case .tooLarge(let positions, let budget):
                 "the request needs \(positions) positions of key/value cache and the engine has \(budget) in all"
             case .stopped: "the generation engine has stopped"
+            case .emptyRequest: "a request needs at least one prompt token and one token to generate"
             }
         }
     }
@@ -117,7 +120,7 @@ public final class GenerationEngine: @unchecked Sendable {
     public func generate(_ request: Request) throws -> AsyncThrowingStream<Event, any Error> {
         let needed = request.prompt.count + 1
         guard needed <= budget else { throw Failure.tooLarge(positions: needed, budget: budget) }
-        precondition(!request.prompt.isEmpty && request.maxTokens > 0)
+        guard !request.prompt.isEmpty, request.maxTokens > 0 else { throw Failure.emptyRequest }
         let (stream, continuation) = AsyncThrowingStream.makeStream(of: Event.self, throwing: (any Error).self)
         let sequence = Sequence(request: request, tokenizer: tokenizer, continuation: continuation)
         condition.lock()

@@ -59,7 +59,7 @@ public struct SQLSharedLimits: SharedLimits {
                     SELECT CAST(COALESCE(SUM(amount_micros), 0) AS BIGINT) AS held FROM credit_holds
                     WHERE organization_id = \(bind: organization) AND expires_at > \(bind: now)
                     """).first()?.decode(column: "held", as: Int64.self) ?? 0
-                guard balance - held - hold.amount >= -hold.overdraft else {
+                guard balance.clampedSubtracting(held).clampedSubtracting(hold.amount) >= -hold.overdraft else {
                     throw Refusal(admission: .insufficient(readings: readings))
                 }
                 try await sql.raw("""
@@ -77,7 +77,8 @@ public struct SQLSharedLimits: SharedLimits {
         guard delta != 0 else { return }
         let step = Double(delta) * 60.0 / Double(perMinute)
         try await sql.raw("""
-            UPDATE rate_buckets SET tat = GREATEST(tat + \(bind: step), EXTRACT(EPOCH FROM clock_timestamp())) WHERE id = \(bind: Self.key(bucket))
+            UPDATE rate_buckets SET tat = LEAST(GREATEST(tat + \(bind: step), EXTRACT(EPOCH FROM clock_timestamp())),
+                EXTRACT(EPOCH FROM clock_timestamp()) + \(bind: RateLimiter.furthestAhead)) WHERE id = \(bind: Self.key(bucket))
             """).run()
     }
 

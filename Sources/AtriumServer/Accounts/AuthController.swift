@@ -74,8 +74,11 @@ enum JSONRequest {
         guard buffer.readableBytes > 0 else {
             throw AtriumError.invalidRequest("The request needs a JSON body.")
         }
-        guard (try? JSONValue.parse(buffer))?.objectValue != nil else {
+        guard let body = try? JSONValue.parse(buffer), body.objectValue != nil else {
             throw JSONBodyError.unparsable
+        }
+        if let field = body.pathOfNUL() {
+            throw AtriumError.invalidRequest("'\(field.prefix(80))' holds the NUL character, which no text here may contain.", param: String(field.prefix(80)))
         }
         return try APICoding.decoder.decode(T.self, from: buffer)
     }

@@ -157,7 +157,9 @@ public enum ConfigLoader {
         for plan in plans {
             guard seen.insert(plan.name).inserted else { throw ConfigError(description: "\(file): two plans are named \(plan.name).") }
             for (value, key) in [(plan.requestsPerMinute, "requests_per_minute"), (plan.tokensPerMinute, "tokens_per_minute")] {
-                if let value, value < 1 { throw ConfigError(description: "\(file): plan \(plan.name) has \(key) \(value); give a positive number or leave it out for no limit.") }
+                if let value, !(1...1_000_000_000_000).contains(value) {
+                    throw ConfigError(description: "\(file): plan \(plan.name) has \(key) \(value); give a number from 1 to 10^12, or leave it out for no limit.")
+                }
             }
         }
         return plans

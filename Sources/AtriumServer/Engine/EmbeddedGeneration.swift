@@ -53,6 +53,9 @@ struct EmbeddedGeneration: Sendable {
                     code: "engine_overloaded")
             case .stopped:
                 throw AtriumError.serviceUnavailable("The embedded engine is shutting down. Please retry shortly.")
+            case .emptyRequest:
+                throw AtriumError.invalidRequest(
+                    "The \(parsed.shape == .chat ? "messages" : "prompt") made no token to start from.", param: parsed.shape == .chat ? "messages" : "prompt")
             case .tooLarge(let positions, let budget):
                 throw AtriumError.invalidRequest(
                     "This request needs \(positions) positions of the engine's key/value cache, which holds \(budget) in all.",

@@ -26,7 +26,12 @@ struct GenerationRequest {
         shape = operation == .chatCompletions ? .chat : .text
         switch shape {
         case .chat:
-            prompts = [try Self.chatPrompt(body, model: model)]
+            try Self.refuseWhatTheEngineCannotHonour(body, model: modelName)
+            let prompt = try Self.chatPrompt(body, model: model)
+            if prompt.isEmpty {
+                throw AtriumError.invalidRequest("The model's chat template made an empty prompt of these messages.", param: "messages")
+            }
+            prompts = [prompt]
             logprobs = body["logprobs"]?.boolValue ?? false
             let top = Int(body["top_logprobs"]?.intValue ?? 0)
             if top > 0 && !logprobs {
@@ -50,7 +55,6 @@ struct GenerationRequest {
         if let bestOf = body["best_of"]?.intValue, bestOf > 1, Int(bestOf) != n {
             throw AtriumError.invalidRequest("The embedded engine does not rank candidates: 'best_of' must equal 'n'.", param: "best_of")
         }
-        if shape == .chat { try Self.refuseWhatTheEngineCannotHonour(body, model: modelName) }
         sampling.logprobs = logprobs
         if let temperature = body["temperature"]?.number { sampling.temperature = Float(temperature) }
         if let topP = body["top_p"]?.number { sampling.topP = Float(topP) }

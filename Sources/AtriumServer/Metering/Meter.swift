@@ -320,7 +320,7 @@ final class Meter: Sendable {
     }
 
     static func retrySeconds(_ seconds: Double) -> Int {
-        seconds.isFinite ? max(1, Int(seconds.rounded(.up))) : 60
+        seconds.isFinite ? max(1, Int(min(seconds, 86_400 * 365).rounded(.up))) : 60
     }
 
     static func milliseconds(since start: ContinuousClock.Instant) -> Int {
@@ -359,7 +359,8 @@ enum RateLimitHeaders {
     /// `20ms`, `1.5s`, `6m0s`, as OpenAI writes durations (rounded up, so a client that waits that
     /// long finds the capacity back).
     static func duration(_ seconds: Double) -> String {
-        let milliseconds = Int((max(0, seconds) * 1000).rounded(.up))
+        // A bucket pushed far ahead (an upstream that over-reports) must not trap the conversion.
+        let milliseconds = Int((min(max(0, seconds), 86_400 * 365) * 1000).rounded(.up))
         if milliseconds < 1000 { return "\(milliseconds)ms" }
         let tenths = (milliseconds + 99) / 100
         if tenths < 600 { return tenths % 10 == 0 ? "\(tenths / 10)s" : "\(tenths / 10).\(tenths % 10)s" }

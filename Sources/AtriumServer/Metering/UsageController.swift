@@ -30,7 +30,7 @@ struct UsageController {
             self.requests = bucket.requests
             self.promptTokens = bucket.promptTokens
             self.completionTokens = bucket.completionTokens
-            self.totalTokens = bucket.promptTokens + bucket.completionTokens
+            self.totalTokens = bucket.totalTokens
             self.costMicros = bucket.costMicros
         }
     }
@@ -136,7 +136,7 @@ public enum UsageCSV {
         for bucket in buckets {
             csv += [
                 bucket.day, field(bucket.model), bucket.keyID.description, String(bucket.requests), String(bucket.promptTokens),
-                String(bucket.completionTokens), String(bucket.promptTokens + bucket.completionTokens), bucket.costMicros.formattedUnits,
+                String(bucket.completionTokens), String(bucket.totalTokens), bucket.costMicros.formattedUnits,
             ].joined(separator: ",") + "\n"
         }
         return csv
