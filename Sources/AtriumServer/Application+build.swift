@@ -66,7 +66,8 @@ public func buildApplication(config: AtriumConfig, logger: Logger, metrics: Serv
     var entries = zip(config.providers, upstreams).map { config, provider in
         ModelCatalog.Entry(
             provider: provider, breaker: config.makeBreaker(),
-            models: config.models.map { (name: $0.name, upstream: $0.upstream ?? $0.name, kind: $0.kind) })
+            models: config.models.map { (name: $0.name, upstream: $0.upstream ?? $0.name, kind: $0.kind) },
+            unsupported: Dictionary(config.models.map { ($0.name, Set($0.unsupported ?? [])) }, uniquingKeysWith: { $0.union($1) }))
     }
     if let embedded, !embedded.models.isEmpty {
         entries.append(ModelCatalog.Entry(provider: embedded, models: embedded.models.values.sorted { $0.name < $1.name }.map { ($0.name, $0.name, $0.kind) }))

@@ -118,7 +118,7 @@ def CALLS(atrium, dev, staff):
         "usageRecords": (dev.session, "GET", "/api/usage/records", None),
         "credits": (dev.session, "GET", "/api/credits", None),
         "setBudget": (dev.session, "PUT", "/api/credits/budget", {"monthly_budget_micros": 10**9, "alert_micros": 10}),
-        "setPrice": (staff, "PUT", "/api/prices", {"model": "echo", "input_micros_per_million": 1, "output_micros_per_million": 1}),
+        "setPrice": (staff, "PUT", "/api/prices", {"model": "extreme-unused-model", "input_micros_per_million": 1, "output_micros_per_million": 1}),
         "grantCredit": (staff, "POST", "/api/admin/credits", {"organization_id": dev.organization, "amount_micros": 1, "kind": "adjustment"}),
         "createRedemptionCode": (staff, "POST", "/api/admin/redemption-codes", {"amount_micros": 1, "max_redemptions": 1}),
         "createChatCompletion": (v1, "POST", "/v1/chat/completions", chat),

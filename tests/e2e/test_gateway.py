@@ -230,3 +230,16 @@ def test_another_organizations_resources_are_404(atrium, api_key):
 def test_openapi_document_is_served(atrium):
     document = httpx.get(atrium.url + "/openapi.json").json()
     assert document["openapi"].startswith("3.")
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_a_field_the_catalog_says_a_provider_cannot_honour_is_refused_by_name(client, stream):
+    tools = [{"type": "function", "function": {"name": "lookup", "parameters": {"type": "object", "properties": {}}}}]
+    with pytest.raises(openai.BadRequestError) as refused:
+        client.chat.completions.create(model="no-tools", messages=[{"role": "user", "content": "hi"}], tools=tools, stream=stream)
+    assert refused.value.param == "tools" and refused.value.code == "unsupported_parameter"
+    with pytest.raises(openai.BadRequestError) as refused:
+        client.chat.completions.create(model="no-tools", messages=[{"role": "user", "content": "hi"}], response_format={"type": "json_object"})
+    assert refused.value.param == "response_format"
+    answer = client.chat.completions.create(model="no-tools", messages=[{"role": "user", "content": "hi"}])
+    assert answer.choices[0].message.content

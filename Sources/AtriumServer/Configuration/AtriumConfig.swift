@@ -110,11 +110,15 @@ public struct ProviderConfig: Sendable, Codable, Equatable {
         /// The name the upstream knows it by (defaults to `name`).
         public var upstream: String?
         public var kind: ModelKind
+        /// Request fields this provider cannot honour for the model (`tools`, `response_format`, …): a
+        /// request that sets one gets a 400 naming it rather than an answer that ignored it.
+        public var unsupported: [String]?
 
-        public init(name: String, upstream: String? = nil, kind: ModelKind) {
+        public init(name: String, upstream: String? = nil, kind: ModelKind, unsupported: [String]? = nil) {
             self.name = name
             self.upstream = upstream
             self.kind = kind
+            self.unsupported = unsupported
         }
     }
 

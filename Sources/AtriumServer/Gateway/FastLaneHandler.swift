@@ -148,7 +148,7 @@ final class FastLaneHandler: ChannelDuplexHandler, RemovableChannelHandler {
             admission = admitted
         }
         // The same admission as the dispatcher's: a closed circuit, or the trial of a half-open one.
-        guard let routes = try? services.catalog.routes(for: model, operation: operation),
+        guard let routes = try? services.catalog.routes(for: model, operation: operation, honouring: json), !routes.isEmpty,
             let route = routes.first(where: { $0.breaker.acquire() })
         else {
             meter.cancel(admission)

@@ -28,7 +28,7 @@ public struct GatewayDispatcher: Sendable {
     /// - Parameter priorAttempt: a provider already tried for this request (by the fast lane), which is
     ///   skipped, and whose failure stands when no other provider answers.
     func dispatch(model: String, request: ProviderRequest, priorAttempt: PriorAttempt? = nil) async throws -> Outcome {
-        let routes = try catalog.routes(for: model, operation: request.operation)
+        let routes = try catalog.routes(for: model, operation: request.operation, honouring: request.body)
         var lastFailure = priorAttempt?.failure
         for route in routes where route.provider.name != priorAttempt?.provider {
             guard route.breaker.acquire() else { continue }

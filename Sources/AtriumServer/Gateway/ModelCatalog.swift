@@ -8,6 +8,13 @@ public struct ModelRoute: Sendable {
     public var upstreamModel: String
     public var kind: ModelKind
     public var breaker: CircuitBreaker
+    /// Request fields this route cannot honour (from the provider's catalog entry).
+    public var unsupported: Set<String> = []
+
+    /// The first field of `body` this route cannot honour (set and not null).
+    func unhonoured(in body: JSONValue) -> String? {
+        unsupported.sorted().first { body[$0] != nil && body[$0] != .null }
+    }
 }
 
 /// A model as `/v1/models` lists it.
@@ -29,11 +36,17 @@ public final class ModelCatalog: Sendable {
         public var provider: any InferenceProvider
         public var breaker: CircuitBreaker
         public var models: [(name: String, upstream: String, kind: ModelKind)]
+        /// Per model name: the request fields this provider cannot honour.
+        public var unsupported: [String: Set<String>]
 
-        public init(provider: any InferenceProvider, breaker: CircuitBreaker = CircuitBreaker(), models: [(name: String, upstream: String, kind: ModelKind)]) {
+        public init(
+            provider: any InferenceProvider, breaker: CircuitBreaker = CircuitBreaker(), models: [(name: String, upstream: String, kind: ModelKind)],
+            unsupported: [String: Set<String>] = [:]
+        ) {
             self.provider = provider
             self.breaker = breaker
             self.models = models
+            self.unsupported = unsupported
         }
     }
 
@@ -49,7 +62,9 @@ public final class ModelCatalog: Sendable {
                     models.append(PublicModel(id: model.name, kind: model.kind, ownedBy: entry.provider.name, created: Int64(created.timeIntervalSince1970)))
                 }
                 routes[model.name, default: []].append(
-                    ModelRoute(provider: entry.provider, upstreamModel: model.upstream, kind: model.kind, breaker: breaker))
+                    ModelRoute(
+                        provider: entry.provider, upstreamModel: model.upstream, kind: model.kind, breaker: breaker,
+                        unsupported: entry.unsupported[model.name] ?? []))
             }
         }
         self.routesByModel = routes
@@ -58,6 +73,18 @@ public final class ModelCatalog: Sendable {
     }
 
     public func model(named name: String) -> PublicModel? { models.first { $0.id == name } }
+
+    /// The routes to try for `model` that can honour every field of `body`, healthy ones first, rotated so
+    /// load spreads across providers. A field no route can honour is a 400 naming it, never dropped.
+    func routes(for model: String, operation: ModelOperation, honouring body: JSONValue) throws -> [ModelRoute] {
+        let routes = try routes(for: model, operation: operation)
+        let honouring = routes.filter { $0.unhonoured(in: body) == nil }
+        if honouring.isEmpty, let field = routes.first?.unhonoured(in: body) {
+            throw AtriumError.invalidRequest(
+                "Unsupported parameter: '\(field)' is not supported with the model `\(model.prefix(200))`.", param: field, code: "unsupported_parameter")
+        }
+        return honouring
+    }
 
     /// The routes to try for `model`, healthy ones first, rotated so load spreads across providers.
     public func routes(for model: String, operation: ModelOperation) throws -> [ModelRoute] {
