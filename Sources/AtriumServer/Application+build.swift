@@ -92,13 +92,14 @@ public func buildApplication(config: AtriumConfig, logger: Logger, metrics: Serv
         interval: config.usageCommitInterval, logger: logger, metrics: metrics, shared: shared,
         isDatabaseUp: { [database = services.database] in await database.isReachable() })
 
+    let contract = try OpenAPIController()
     let router = Router(context: AtriumRequestContext.self)
     router.middlewares.add(RequestIDMiddleware())
     router.middlewares.add(MetricsMiddleware(metrics: metrics))
-    router.middlewares.add(ErrorMiddleware())
+    router.middlewares.add(ErrorMiddleware(paths: contract.paths))
 
     HealthController(database: services.database, catalog: catalog, metrics: metrics, generators: embedded?.generators ?? [:]).addRoutes(to: router)
-    try OpenAPIController().addRoutes(to: router)
+    contract.addRoutes(to: router)
 
     let api = router.group("api").add(middleware: TextInputMiddleware()).add(middleware: SessionMiddleware(accounts: services.accounts))
     AuthController(accounts: services.accounts, secureCookies: config.secureCookies, maxBodyBytes: config.maxBodyBytes)

@@ -16,7 +16,11 @@ import Testing
 
     @Test func integersBeyondInt64BecomeDoubles() throws {
         #expect(try parse("9223372036854775807") == .int(Int64.max))
-        #expect(try parse("-9223372036854775808") == .double(-9.223372036854775808e18))
+        // Every Int64 is exact, the smallest included (a seed of -2^63 is a valid int64).
+        #expect(try parse("-9223372036854775808") == .int(Int64.min))
+        #expect(try parse("-9223372036854775000") == .int(-9_223_372_036_854_775_000))
+        #expect(try parse("9223372036854775808") == .double(9.223372036854775808e18))
+        #expect(try parse("-9223372036854775809") == .double(-9.223372036854775809e18))
         #expect(try parse("123456789012345678901234") == .double(1.2345678901234568e23))
     }
 

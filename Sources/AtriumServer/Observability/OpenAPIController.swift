@@ -7,13 +7,16 @@ import Yams
 struct OpenAPIController {
     let yaml: String
     let json: ByteBuffer
+    let paths: ContractPaths
 
     init() throws {
         guard let url = Bundle.module.url(forResource: "openapi", withExtension: "yaml") else {
             throw ConfigError(description: "openapi.yaml is missing from the build")
         }
         yaml = try String(contentsOf: url, encoding: .utf8)
-        json = ByteBuffer(data: try YAMLDecoder().decode(JSONValue.self, from: yaml).encoded())
+        let contract = try YAMLDecoder().decode(JSONValue.self, from: yaml)
+        json = ByteBuffer(data: contract.encoded())
+        paths = ContractPaths(contract: contract)
     }
 
     func addRoutes(to router: Router<AtriumRequestContext>) {

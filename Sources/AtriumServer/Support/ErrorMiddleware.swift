@@ -10,10 +10,20 @@ import NIOCore
 /// names the request id and is logged, never shown.
 struct ErrorMiddleware: RouterMiddleware {
     typealias Context = AtriumRequestContext
+    /// The contract's paths: a known path asked with another method is a 405 naming the ones it takes.
+    var paths: ContractPaths?
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         do {
             return try await next(request, context)
+        } catch let error as HTTPError where error.status == .notFound {
+            let allowed = paths?.methods(for: request.uri.path) ?? []
+            guard !allowed.isEmpty, !allowed.contains(request.method.rawValue) else {
+                return Self.response(for: error, request: request, requestID: context.requestID, logger: context.logger)
+            }
+            var response = Self.response(for: HTTPError(.methodNotAllowed), request: request, requestID: context.requestID, logger: context.logger)
+            response.headers[.allow] = allowed.joined(separator: ", ")
+            return response
         } catch {
             return Self.response(for: error, request: request, requestID: context.requestID, logger: context.logger)
         }

@@ -363,13 +363,17 @@ struct JSONParser {
             while cursor < end && isDigit(cursor.pointee) { cursor += 1 }
         }
         let text = UnsafeBufferPointer(start: begin, count: cursor - begin)
-        if integral && text.count <= 19 {
+        let digits = negative ? text.count - 1 : text.count
+        if integral && digits <= 18 {
+            // At most 18 digits cannot overflow: the quick way.
             var value: Int64 = 0
-            for byte in text where byte != UInt8(ascii: "-") { value = value &* 10 &+ Int64(byte - UInt8(ascii: "0")) }
-            if value >= 0 { return .int(negative ? -value : value) }
+            for byte in text where byte != UInt8(ascii: "-") { value = value * 10 + Int64(byte - UInt8(ascii: "0")) }
+            return .int(negative ? -value : value)
         }
-        guard let double = Double(String(decoding: text, as: UTF8.self)), double.isFinite else { throw .unparsable }
-        if integral, double >= -9.2e18, double <= 9.2e18 { return .int(Int64(double)) }
+        let string = String(decoding: text, as: UTF8.self)
+        // Every Int64 exactly, -2^63 included; an integer beyond them is a double (and so "not an integer").
+        if integral, let value = Int64(string) { return .int(value) }
+        guard let double = Double(string), double.isFinite else { throw .unparsable }
         return .double(double)
     }
 
