@@ -97,8 +97,7 @@ struct GenerationRequest {
             guard let value = body[name], value != .null else { return false }
             return !harmless(value)
         }
-        if present("tools", unless: { $0.arrayValue?.isEmpty == true }) || present("functions", unless: { $0.arrayValue?.isEmpty == true }) {
-            let name = present("tools", unless: { $0.arrayValue?.isEmpty == true }) ? "tools" : "functions"
+        for name in ["tools", "functions"] where present(name, unless: { $0.arrayValue?.isEmpty == true }) {
             throw AtriumError.invalidRequest(
                 "The model `\(model)` cannot call tools: it would answer as if '\(name)' were absent. Leave '\(name)' out, or choose a model that supports tool calls.",
                 param: name, code: "unsupported_parameter")

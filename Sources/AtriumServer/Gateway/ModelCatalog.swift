@@ -13,7 +13,8 @@ public struct ModelRoute: Sendable {
 
     /// The first field of `body` this route cannot honour (set and not null).
     func unhonoured(in body: JSONValue) -> String? {
-        unsupported.sorted().first { body[$0] != nil && body[$0] != .null }
+        guard !unsupported.isEmpty else { return nil }
+        return unsupported.sorted().first { body[$0] != nil && body[$0] != .null }
     }
 }
 
