@@ -2,7 +2,6 @@
 import json
 import os
 import random
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -16,29 +15,13 @@ from pathlib import Path
 import httpx
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "tests" / "e2e"))
+from conftest import free_port, wait_http  # noqa: E402  (the end-to-end tests' own helpers)
 BIN = Path(os.environ.get("ATRIUM_BIN", ROOT / ".build" / "release" / "atrium"))
 DURATION = float(os.environ.get("DURATION", "600"))
 CLIENTS = int(os.environ.get("CLIENTS", "6"))
 WARMUP = min(60.0, DURATION / 5)
 CHAT, EMBED, UPSTREAM = "smollm2-135m-instruct", "all-minilm-l6-v2", "echo"
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_http(url, timeout=120):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        try:
-            if httpx.get(url, timeout=1).status_code < 500:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError(f"{url} did not come up")
 
 
 def rss_mib(pid):
@@ -71,7 +54,7 @@ class Soak:
         self.key = self.cli("keys", "create", "--email", "soak@example.com", "--name", "soak").strip()
         self.log = open(self.dir / "server.log", "w")
         self.server = subprocess.Popen([str(BIN), "serve", *self.where()], stdout=self.log, stderr=subprocess.STDOUT, env=self.env)
-        wait_http(self.url + "/healthz")
+        wait_http(self.url + "/healthz", timeout=120)
         self.results = []  # (kind, status, request id or None)
         self.rss = []  # (seconds, MiB)
         self.lock = threading.Lock()
