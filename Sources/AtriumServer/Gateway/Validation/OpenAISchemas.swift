@@ -84,6 +84,10 @@ enum OpenAISchemas {
     static func validate(_ body: JSONValue, for operation: ModelOperation) throws -> (model: String, stream: Bool) {
         try schema(for: operation).validate(body)
         if operation == .chatCompletions { try checkMessages(body) }
+        if let include = body["stream_options"]?["include_usage"], include != .null, include.boolValue == nil {
+            throw AtriumError.invalidRequest(
+                "Invalid type for 'stream_options.include_usage': expected a boolean.", param: "stream_options.include_usage", code: "invalid_type")
+        }
         return (body["model"]?.stringValue ?? "", body["stream"]?.boolValue ?? false)
     }
 
