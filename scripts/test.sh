@@ -47,8 +47,9 @@ if [ -z "${ATRIUM_TEST_POSTGRES_URL:-}" ]; then
     fi
 fi
 
-phase "system libraries and models"
+phase "system libraries, browser and models"
 scripts/system-deps.sh
+scripts/browser-deps.sh
 scripts/fetch-minilm.sh
 scripts/fetch-smollm2.sh
 

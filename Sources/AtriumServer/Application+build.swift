@@ -55,6 +55,8 @@ public struct AtriumServices: Sendable {
 public func buildApplication(config: AtriumConfig, logger: Logger, metrics: ServerMetrics = ServerMetrics()) async throws
     -> some ApplicationProtocol
 {
+    // Templates, catalogs and static files first: a broken one stops the start before anything opens.
+    let pages = try await PageRenderer.bundled()
     let services = try await AtriumServices.make(config: config, logger: logger)
     let upstreams = config.providers.map { provider in
         OpenAICompatibleProvider(
@@ -96,7 +98,7 @@ public func buildApplication(config: AtriumConfig, logger: Logger, metrics: Serv
     let router = Router(context: AtriumRequestContext.self)
     router.middlewares.add(RequestIDMiddleware())
     router.middlewares.add(MetricsMiddleware(metrics: metrics))
-    router.middlewares.add(ErrorMiddleware(paths: contract.paths))
+    router.middlewares.add(ErrorMiddleware(paths: contract.paths, pages: pages))
 
     HealthController(database: services.database, catalog: catalog, metrics: metrics, generators: embedded?.generators ?? [:]).addRoutes(to: router)
     contract.addRoutes(to: router)
@@ -122,6 +124,16 @@ public func buildApplication(config: AtriumConfig, logger: Logger, metrics: Serv
     ModelAPIController(dispatcher: dispatcher, meter: meter, metrics: metrics, maxBodyBytes: config.maxBodyBytes).addRoutes(to: v1)
     TokenizeController(models: embedded?.generators ?? [:], maxBodyBytes: config.maxBodyBytes)
         .addRoutes(to: router.group().add(middleware: keyAuth).group(context: KeyRequestContext.self))
+
+    pages.assets.addRoutes(to: router)
+    let site = router.group().add(middleware: PageMiddleware(accounts: services.accounts, renderer: pages, secureCookies: config.secureCookies))
+    let publicPages = site.group(context: PageContext.self)
+    PortalController(
+        renderer: pages, catalog: catalog, prices: services.prices, facts: ModelFacts(config: config, embedded: embedded),
+        secureCookies: config.secureCookies
+    ).addRoutes(to: publicPages)
+    AccountPagesController(accounts: services.accounts, renderer: pages, secureCookies: config.secureCookies)
+        .addRoutes(public: publicPages, signedIn: site.group(context: SignedInPageContext.self))
 
     let fastLane = FastLaneHandler.Services(
         keys: services.keys, catalog: catalog, meter: meter, metrics: metrics, maxBodyBytes: config.maxBodyBytes)

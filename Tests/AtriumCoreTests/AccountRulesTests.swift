@@ -10,14 +10,18 @@ import Testing
 
     @Test(arguments: ["", "ada", "ada@", "@example.com", "ada@example", "a da@example.com", "ada@@example.com", "ada@.com"])
     func invalidEmailsNameTheField(_ email: String) {
-        #expect(throws: AtriumError.invalidRequest("Enter a valid email address.", param: "email")) {
+        #expect(throws: AtriumError.invalidRequest("Enter a valid email address.", param: "email", code: "invalid_email")) {
             try AccountRules.normalizedEmail(email)
         }
     }
 
     @Test func passwordsMustFitBcrypt() {
-        #expect(throws: AtriumError.self) { try AccountRules.validatePassword("short") }
-        #expect(throws: AtriumError.self) { try AccountRules.validatePassword(String(repeating: "x", count: 73)) }
+        #expect(throws: AtriumError.invalidRequest("A password needs at least 8 characters.", param: "password", code: "password_too_short")) {
+            try AccountRules.validatePassword("short")
+        }
+        #expect(throws: AtriumError.invalidRequest("A password is at most 72 bytes long.", param: "password", code: "password_too_long")) {
+            try AccountRules.validatePassword(String(repeating: "x", count: 73))
+        }
         #expect(throws: Never.self) { try AccountRules.validatePassword("long enough") }
     }
 

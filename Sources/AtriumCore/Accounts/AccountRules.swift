@@ -16,7 +16,7 @@ public enum AccountRules {
             !parts[1].hasPrefix("."), !parts[1].hasSuffix("."),
             !email.contains(where: { $0.isWhitespace || $0.isNewline })
         else {
-            throw AtriumError.invalidRequest("Enter a valid email address.", param: "email")
+            throw AtriumError.invalidRequest("Enter a valid email address.", param: "email", code: "invalid_email")
         }
         return email
     }
@@ -24,11 +24,11 @@ public enum AccountRules {
     public static func validatePassword(_ password: String) throws {
         guard password.count >= minPasswordLength else {
             throw AtriumError.invalidRequest(
-                "A password needs at least \(minPasswordLength) characters.", param: "password")
+                "A password needs at least \(minPasswordLength) characters.", param: "password", code: "password_too_short")
         }
         guard password.utf8.count <= maxPasswordBytes else {
             throw AtriumError.invalidRequest(
-                "A password is at most \(maxPasswordBytes) bytes long.", param: "password")
+                "A password is at most \(maxPasswordBytes) bytes long.", param: "password", code: "password_too_long")
         }
     }
 
@@ -38,7 +38,7 @@ public enum AccountRules {
             !name.unicodeScalars.contains(where: { CharacterSet.controlCharacters.contains($0) })
         else {
             throw AtriumError.invalidRequest(
-                "A name is 1 to \(maxNameLength) characters, without control characters.", param: param)
+                "A name is 1 to \(maxNameLength) characters, without control characters.", param: param, code: "invalid_name")
         }
         return name
     }

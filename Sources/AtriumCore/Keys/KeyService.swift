@@ -114,7 +114,7 @@ public final class KeyService: Sendable {
             key = cached.key
         } else {
             key = try await repository.find(secretHash: hash)
-            cache.withLock { $0[hash] = CacheEntry(key: key, fetchedAt: now) }
+            cache.withLock { entries in remember(CacheEntry(key: key, fetchedAt: now), for: hash, in: &entries) }
         }
         guard let key, key.revokedAt == nil else { throw Self.invalidKey(secret) }
         if let expiresAt = key.expiresAt, expiresAt <= now {
@@ -138,6 +138,23 @@ public final class KeyService: Sendable {
         pendingTouches.withLock { _ = $0.insert(key.id) }
         return key.principal
     }
+
+    /// Caches one verification, keeping the cache bounded: a client that sends endless well-formed but
+    /// unknown secrets must not grow it without end. Past `maxCachedEntries`, expired entries go first,
+    /// then the refusals, then all of it (the next requests verify afresh).
+    private func remember(_ entry: CacheEntry, for hash: String, in entries: inout [String: CacheEntry]) {
+        if entries.count >= Self.maxCachedEntries, entries[hash] == nil {
+            entries = entries.filter { entry.fetchedAt.timeIntervalSince($0.value.fetchedAt) < cacheTTL }
+            if entries.count >= Self.maxCachedEntries { entries = entries.filter { $0.value.key != nil } }
+            if entries.count >= Self.maxCachedEntries { entries.removeAll(keepingCapacity: true) }
+        }
+        entries[hash] = entry
+    }
+
+    static let maxCachedEntries = 10_000
+
+    /// How many verifications are cached now (for tests).
+    var cachedEntries: Int { cache.withLock { $0.count } }
 
     /// Writes the `last_used_at` of keys used since the last flush.
     public func flushUsage() async throws {

@@ -89,6 +89,7 @@ public final class SafeTensors: @unchecked Sendable {
             }
             let tensor = Tensor(zeros: entry.shape)
             UnsafeMutableRawPointer(tensor.pointer).copyMemory(from: start, byteCount: count * 4)
+            self.file.release(start, byteCount: count * 4)
             return tensor
         case "F16", "BF16":
             let tensor = Tensor(zeros: entry.shape)
@@ -96,6 +97,7 @@ public final class SafeTensors: @unchecked Sendable {
             defer { halves.deallocate() }
             UnsafeMutableRawPointer(halves).copyMemory(from: start, byteCount: count * 2)
             if entry.dtype == "F16" { atr_f16_to_f32(halves, tensor.pointer, count) } else { atr_bf16_to_f32(halves, tensor.pointer, count) }
+            self.file.release(start, byteCount: count * 2)
             return tensor
         default:
             throw ModelLoadError(file, "tensor \(name) is \(entry.dtype); only F32, F16 and BF16 weights can be loaded")

@@ -63,7 +63,7 @@ struct AuthController {
     }
 
     private func cookie(value: String, maxAge: Int) -> Cookie {
-        Cookie(name: SessionMiddleware.cookieName, value: value, maxAge: maxAge, path: "/", secure: secureCookies, httpOnly: true, sameSite: .lax)
+        SessionMiddleware.cookie(value: value, maxAge: maxAge, secure: secureCookies)
     }
 }
 

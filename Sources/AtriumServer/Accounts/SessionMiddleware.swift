@@ -20,6 +20,11 @@ struct SessionMiddleware: RouterMiddleware {
         return try await next(request, context)
     }
 
+    /// The session cookie (pages and `/api` share it): HttpOnly, SameSite=Lax, Secure behind TLS.
+    static func cookie(value: String, maxAge: Int, secure: Bool) -> Cookie {
+        Cookie(name: cookieName, value: value, maxAge: maxAge, path: "/", secure: secure, httpOnly: true, sameSite: .lax)
+    }
+
     static func checkSameOrigin(_ request: Request) throws {
         if request.method != .delete {
             let contentType = request.headers[.contentType]?.lowercased() ?? ""

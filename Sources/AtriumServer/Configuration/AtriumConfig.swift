@@ -113,12 +113,20 @@ public struct ProviderConfig: Sendable, Codable, Equatable {
         /// Request fields this provider cannot honour for the model (`tools`, `response_format`, …): a
         /// request that sets one gets a 400 naming it rather than an answer that ignored it.
         public var unsupported: [String]?
+        /// The model's context length in tokens, shown in the portal's catalog (`context_length`).
+        public var contextLength: Int?
 
-        public init(name: String, upstream: String? = nil, kind: ModelKind, unsupported: [String]? = nil) {
+        enum CodingKeys: String, CodingKey {
+            case name, upstream, kind, unsupported
+            case contextLength = "context_length"
+        }
+
+        public init(name: String, upstream: String? = nil, kind: ModelKind, unsupported: [String]? = nil, contextLength: Int? = nil) {
             self.name = name
             self.upstream = upstream
             self.kind = kind
             self.unsupported = unsupported
+            self.contextLength = contextLength
         }
     }
 

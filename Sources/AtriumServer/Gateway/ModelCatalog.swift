@@ -18,6 +18,19 @@ public struct ModelRoute: Sendable {
     }
 }
 
+/// A provider's state as people read it.
+enum ProviderHealth: String, Sendable {
+    case up, down, probing
+
+    init(_ state: CircuitBreaker.State) {
+        switch state {
+        case .closed: self = .up
+        case .open: self = .down
+        case .halfOpen: self = .probing
+        }
+    }
+}
+
 /// A model as `/v1/models` lists it.
 public struct PublicModel: Sendable {
     public var id: String
@@ -85,6 +98,14 @@ public final class ModelCatalog: Sendable {
                 "Unsupported parameter: '\(field)' is not supported with the model `\(model.prefix(200))`.", param: field, code: "unsupported_parameter")
         }
         return honouring
+    }
+
+    /// How a model's providers stand: up when any route's circuit is closed, probing while one is
+    /// half-open, down when every one is open (the `/readyz` words, per model).
+    func health(of model: String) -> ProviderHealth {
+        let states = (routesByModel[model] ?? []).map { ProviderHealth($0.breaker.current) }
+        if states.contains(.up) { return .up }
+        return states.contains(.probing) ? .probing : .down
     }
 
     /// The routes to try for `model`, healthy ones first, rotated so load spreads across providers.

@@ -23,12 +23,7 @@ struct HealthController {
     @Sendable func ready(_ request: Request, context: AtriumRequestContext) async throws -> Response {
         let databaseUp = await database.isReachable()
         let providers: [JSONValue] = catalog.providers.map { entry in
-            let state: String = switch entry.breaker.current {
-            case .closed: "up"
-            case .open: "down"
-            case .halfOpen: "probing"
-            }
-            return .object(["name": .string(entry.provider.name), "state": .string(state)])
+            .object(["name": .string(entry.provider.name), "state": .string(ProviderHealth(entry.breaker.current).rawValue)])
         }
         let body: JSONValue = .object([
             "status": .string(databaseUp ? "ready" : "unavailable"),

@@ -11,6 +11,8 @@ public struct AtriumRequestContext: RequestContext {
     public var requestID = ""
     public var user: User?
     public var keyPrincipal: KeyPrincipal?
+    /// Set by `PageMiddleware` on page requests.
+    var page: PageState?
 
     public init(source: ApplicationRequestContextSource) {
         self.coreContext = .init(source: source)

@@ -12,10 +12,17 @@ struct ErrorMiddleware: RouterMiddleware {
     typealias Context = AtriumRequestContext
     /// The contract's paths: a known path asked with another method is a 405 naming the ones it takes.
     var paths: ContractPaths?
+    /// Renders the page a browser gets for an address outside the JSON APIs that has no route.
+    var pages: PageRenderer?
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         do {
             return try await next(request, context)
+        } catch let error as HTTPError where error.status == .notFound && pages != nil && Self.wantsPage(request) {
+            guard let pages else { throw error }
+            var response = pages.errorPage(status: .notFound, state: PageState(request: request), requestID: context.requestID)
+            SecurityHeaders.apply(to: &response.headers)
+            return response
         } catch let error as HTTPError where error.status == .notFound {
             let allowed = paths?.methods(for: request.uri.path) ?? []
             guard !allowed.isEmpty, !allowed.contains(request.method.rawValue) else {
@@ -27,6 +34,14 @@ struct ErrorMiddleware: RouterMiddleware {
         } catch {
             return Self.response(for: error, request: request, requestID: context.requestID, logger: context.logger)
         }
+    }
+
+    /// A browser asking for a page: HTML accepted, and an address outside the JSON APIs.
+    static func wantsPage(_ request: Request) -> Bool {
+        let path = request.uri.path
+        let machine = ["/v1/", "/api/", "/tokenize", "/detokenize", "/openapi", "/healthz", "/readyz", "/metrics"]
+        return request.headers[.accept]?.contains("text/html") == true && !machine.contains { path == $0 || path.hasPrefix($0) }
+            && path != "/v1" && path != "/api"
     }
 
     static func response(for error: any Error, request: Request, requestID: String, logger: Logger) -> Response {

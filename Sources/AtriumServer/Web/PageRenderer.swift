@@ -1,0 +1,96 @@
+import AtriumCore
+import Foundation
+import Hummingbird
+import Logging
+import Mustache
+import NIOCore
+
+/// Renders pages: one template per page on the shared layout (`layout`), the reader's string
+/// catalog as `t`, the layout's data as `page` and the page's own view model as `m`. Mustache escapes
+/// every `{{value}}` for HTML; templates never use the unescaped form for user text.
+struct PageRenderer: Sendable {
+    let library: MustacheLibrary
+    let catalog: StringCatalog
+    let assets: StaticAssets
+
+    /// One item of the top navigation.
+    struct NavItem {
+        var href: String
+        var label: String
+        var current: Bool
+    }
+
+    /// What the layout shows around every page.
+    struct Chrome {
+        var lang: String
+        var title: String
+        var csrf: String
+        var user: String?
+        var staff: Bool
+        var nav: [NavItem]
+        var assets: [String: String]
+        /// The footer's language switch: the other language and the link that chooses it.
+        var otherLanguage: String
+        var otherLanguageHref: String
+        var otherLanguageCode: String
+        var year: String
+    }
+
+    static func bundled() async throws -> PageRenderer {
+        guard let directory = Bundle.module.url(forResource: "templates", withExtension: nil) else {
+            throw StringCatalog.Failure(description: "the page templates are missing from the bundle")
+        }
+        return PageRenderer(library: try await MustacheLibrary(directory: directory.path), catalog: try .bundled(), assets: try .bundled())
+    }
+
+    /// A whole page: `template` filled with `model`, titled with the catalog's `titleKey`.
+    func render(
+        _ template: String, titleKey: String, titleValues: [String: String] = [:], model: Any, state: PageState,
+        status: HTTPResponse.Status = .ok
+    ) -> Response {
+        let title = catalog.text(titleKey, state.language, titleValues)
+        let root: [String: Any] = ["t": catalog.table(state.language), "page": chrome(title: title, state: state), "m": model]
+        guard let html = library.render(root, withTemplate: template) else {
+            return Response(status: .internalServerError, headers: [.contentType: "text/plain; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: "missing template \(template)")))
+        }
+        return Self.html(html, status: status)
+    }
+
+    static func html(_ html: String, status: HTTPResponse.Status = .ok) -> Response {
+        Response(status: status, headers: [.contentType: "text/html; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: html)))
+    }
+
+    /// A page that says what went wrong, in the reader's language; the request id for a 500.
+    func errorPage(status: HTTPResponse.Status, state: PageState, requestID: String) -> Response {
+        let key = switch status.code {
+        case 400, 413, 415: "bad_request"
+        case 401, 403: "forbidden"
+        case 404, 405: "not_found"
+        case 429: "too_many"
+        case 503: "unavailable"
+        default: "server_error"
+        }
+        let model: [String: Any] = [
+            "status": String(status.code), "heading": catalog.text("errors.\(key).heading", state.language),
+            "message": catalog.text("errors.\(key).message", state.language, ["request_id": requestID]),
+        ]
+        return render("errors/error", titleKey: "errors.\(key).heading", model: model, state: state, status: status)
+    }
+
+    private func chrome(title: String, state: PageState) -> Chrome {
+        let language = state.language
+        let other: Language = language == .english ? .simplifiedChinese : .english
+        let current = state.path.split(separator: "?").first.map(String.init) ?? "/"
+        let items: [(String, String)] = [
+            ("/models", "nav.models"), ("/docs", "nav.docs"),
+        ] + (state.user == nil ? [("/login", "nav.login"), ("/signup", "nav.signup")] : [("/dashboard", "nav.dashboard")])
+        return Chrome(
+            lang: language.htmlTag, title: title, csrf: state.csrfToken, user: state.user?.name, staff: state.user?.staffRole != nil,
+            nav: items.map { NavItem(href: $0.0, label: catalog.text($0.1, language), current: current == $0.0 || current.hasPrefix($0.0 + "/")) },
+            assets: assets.templateNames,
+            otherLanguage: catalog.text("language.name", other),
+            otherLanguageHref: "/language?to=\(other.rawValue)&next=" + (state.path.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "/"),
+            otherLanguageCode: other.htmlTag,
+            year: String(Calendar(identifier: .gregorian).component(.year, from: Date())))
+    }
+}

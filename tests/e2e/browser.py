@@ -1,0 +1,94 @@
+"""A real Chromium (Debian's `chromium` and `chromium-driver`, driven by selenium) for the page tests,
+with the steps a person takes and the checks a person makes: what the page says, whether it overflows
+a phone's width, what axe-core finds, and screenshots to look at."""
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SCREENSHOTS = Path(os.environ.get("ATRIUM_E2E_SCREENSHOTS", ROOT / ".screenshots"))
+WIDTHS = {"desktop": 1280, "phone": 390}
+
+
+def chromium_paths():
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    driver = shutil.which("chromedriver")
+    return browser, driver
+
+
+def require_chromium():
+    browser, driver = chromium_paths()
+    if browser and driver:
+        return browser, driver
+    message = "the page tests need Debian's chromium and chromium-driver (make test installs them as root)"
+    if os.environ.get("CI") == "true":
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+def open_browser(width=1280, language="en-US"):
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    browser, driver = require_chromium()
+    options = webdriver.ChromeOptions()
+    options.binary_location = browser
+    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
+                     f"--window-size={width},900", f"--lang={language}", "--hide-scrollbars"):
+        options.add_argument(argument)
+    options.add_experimental_option("prefs", {"intl.accept_languages": language})
+    page = webdriver.Chrome(service=Service(driver), options=options)
+    page.set_page_load_timeout(30)
+    return page
+
+
+def set_theme(page, theme):
+    """Emulates the system's light or dark setting, which the stylesheet follows."""
+    page.execute_cdp_cmd("Emulation.setEmulatedMedia", {"features": [{"name": "prefers-color-scheme", "value": theme}]})
+
+
+def set_width(page, width):
+    page.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {"width": width, "height": 900, "deviceScaleFactor": 1, "mobile": width < 600})
+
+
+def horizontal_overflow(page):
+    """How many CSS pixels the page is wider than its window (0 when nothing sticks out)."""
+    return page.execute_script("return Math.max(0, document.documentElement.scrollWidth - window.innerWidth)")
+
+
+def screenshot(page, name):
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    height = page.execute_script("return Math.min(document.documentElement.scrollHeight, 4000)")
+    width = page.execute_script("return window.innerWidth")
+    page.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": width < 600})
+    page.save_screenshot(str(SCREENSHOTS / f"{name}.png"))
+    page.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {"width": width, "height": 900, "deviceScaleFactor": 1, "mobile": width < 600})
+
+
+def serious_accessibility_violations(page):
+    """axe-core's serious and critical findings on the page as it stands."""
+    from axe_selenium_python import Axe
+
+    axe = Axe(page)
+    axe.inject()
+    results = axe.run()
+    return [f"{v['id']} ({v['impact']}): {v['help']} — {[n['target'] for n in v['nodes']][:3]}"
+            for v in results["violations"] if v["impact"] in ("serious", "critical")]
+
+
+def heading_becomes(page, text, timeout=10):
+    """Waits for the page's h1 to read `text` (after a click that loads another page) and returns it."""
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    def reads(driver):
+        heading = driver.find_element("css selector", "h1").text
+        return heading if heading == text else False
+
+    try:
+        return WebDriverWait(page, timeout, ignored_exceptions=(NoSuchElementException, StaleElementReferenceException)).until(reads)
+    except Exception:
+        headings = [h.text for h in page.find_elements("css selector", "h1")]
+        raise AssertionError(f"expected the heading {text!r}, the page at {page.current_url} shows {headings}")
