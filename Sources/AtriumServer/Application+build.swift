@@ -57,6 +57,7 @@ public func buildApplication(config: AtriumConfig, logger: Logger, metrics: Serv
 {
     // Templates, catalogs and static files first: a broken one stops the start before anything opens.
     let pages = try await PageRenderer.bundled()
+    let docs = try DocsLibrary.bundled()
     let services = try await AtriumServices.make(config: config, logger: logger)
     let upstreams = config.providers.map { provider in
         OpenAICompatibleProvider(
@@ -132,6 +133,7 @@ public func buildApplication(config: AtriumConfig, logger: Logger, metrics: Serv
         renderer: pages, catalog: catalog, prices: services.prices, facts: ModelFacts(config: config, embedded: embedded),
         secureCookies: config.secureCookies
     ).addRoutes(to: publicPages)
+    DocsController(renderer: pages, docs: docs, catalog: catalog, secureCookies: config.secureCookies).addRoutes(to: publicPages)
     AccountPagesController(accounts: services.accounts, renderer: pages, secureCookies: config.secureCookies)
         .addRoutes(public: publicPages, signedIn: site.group(context: SignedInPageContext.self))
 

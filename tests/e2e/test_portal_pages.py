@@ -10,7 +10,7 @@ import pytest
 from browser import (WIDTHS, heading_becomes, horizontal_overflow, open_browser, screenshot,
                      serious_accessibility_violations, set_theme, set_width)
 
-PUBLIC_PAGES = ["/", "/models", "/login", "/signup"]
+PUBLIC_PAGES = ["/", "/models", "/docs", "/docs/getting-started", "/docs/chat", "/login", "/signup"]
 
 
 def csrf_of(client, path):
@@ -150,6 +150,29 @@ def test_a_new_developer_signs_up_in_the_browser(atrium, chromium):
     heading_becomes(page, "Build with our models")
     assert page.current_url.rstrip("/") == atrium.url
     assert page.find_elements("link text", "Log in")
+
+
+def test_samples_become_tabs_that_remember_the_language_and_work_by_keyboard(atrium, chromium):
+    from selenium.webdriver.common.keys import Keys
+
+    page = chromium
+    page.get(atrium.url + "/docs/getting-started")
+    heading_becomes(page, "Getting started")
+    block = page.find_element("css selector", '.samples[data-samples="chat"]')
+    tabs = block.find_elements("css selector", "[role=tab]")
+    assert [t.text for t in tabs] == ["curl", "Python", "JavaScript", "Swift"]
+    visible = lambda: [s.get_attribute("data-language") for s in block.find_elements("css selector", ".sample") if s.is_displayed()]
+    assert visible() == ["curl"]
+    tabs[1].click()
+    assert visible() == ["python"]
+    tabs[1].send_keys(Keys.ARROW_RIGHT)
+    assert visible() == ["javascript"]
+    assert page.switch_to.active_element.text == "JavaScript"
+    # Every sample block of the page follows, and the choice is remembered on the next page.
+    assert [s.get_attribute("data-language") for s in page.find_elements("css selector", ".sample") if s.is_displayed()] == ["javascript", "javascript"]
+    page.get(atrium.url + "/docs/chat")
+    heading_becomes(page, "Chat and streaming")
+    assert {s.get_attribute("data-language") for s in page.find_elements("css selector", ".sample") if s.is_displayed()} == {"javascript"}
 
 
 @pytest.mark.parametrize("language", ["en-US", "zh-CN"])
