@@ -134,8 +134,11 @@ public func buildApplication(config: AtriumConfig, logger: Logger, metrics: Serv
         secureCookies: config.secureCookies
     ).addRoutes(to: publicPages)
     DocsController(renderer: pages, docs: docs, catalog: catalog, secureCookies: config.secureCookies).addRoutes(to: publicPages)
+    let signedInPages = site.group(context: SignedInPageContext.self)
     AccountPagesController(accounts: services.accounts, renderer: pages, secureCookies: config.secureCookies)
-        .addRoutes(public: publicPages, signedIn: site.group(context: SignedInPageContext.self))
+        .addRoutes(public: publicPages, signedIn: signedInPages)
+    KeyPagesController(keys: services.keys, accounts: services.accounts, catalog: catalog, renderer: pages, secureCookies: config.secureCookies)
+        .addRoutes(to: signedInPages)
 
     let fastLane = FastLaneHandler.Services(
         keys: services.keys, catalog: catalog, meter: meter, metrics: metrics, maxBodyBytes: config.maxBodyBytes)

@@ -53,15 +53,15 @@ def set_width(page, width):
     page.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {"width": width, "height": 900, "deviceScaleFactor": 1, "mobile": width < 600})
 
 
-def horizontal_overflow(page):
-    """How many CSS pixels the page is wider than its window (0 when nothing sticks out)."""
-    return page.execute_script("return Math.max(0, document.documentElement.scrollWidth - window.innerWidth)")
+def horizontal_overflow(page, width):
+    """How many CSS pixels the page is wider than `width`, the device's (0 when nothing sticks out). A
+    phone's browser widens its layout to fit wide content, so the window's own width cannot tell."""
+    return page.execute_script("return Math.max(0, document.documentElement.scrollWidth - arguments[0], window.innerWidth - arguments[0])", width)
 
 
-def screenshot(page, name):
+def screenshot(page, name, width):
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     height = page.execute_script("return Math.min(document.documentElement.scrollHeight, 4000)")
-    width = page.execute_script("return window.innerWidth")
     page.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": width < 600})
     page.save_screenshot(str(SCREENSHOTS / f"{name}.png"))
     page.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {"width": width, "height": 900, "deviceScaleFactor": 1, "mobile": width < 600})

@@ -11,6 +11,7 @@ from browser import (WIDTHS, heading_becomes, horizontal_overflow, open_browser,
                      serious_accessibility_violations, set_theme, set_width)
 
 PUBLIC_PAGES = ["/", "/models", "/docs", "/docs/getting-started", "/docs/chat", "/login", "/signup"]
+SIGNED_IN_PAGES = ["/dashboard", "/keys"]
 
 
 def csrf_of(client, path):
@@ -175,13 +176,85 @@ def test_samples_become_tabs_that_remember_the_language_and_work_by_keyboard(atr
     assert {s.get_attribute("data-language") for s in page.find_elements("css selector", ".sample") if s.is_displayed()} == {"javascript"}
 
 
+def sign_up(page, atrium, name):
+    page.get(atrium.url + "/signup")
+    heading_becomes(page, "Create an account")
+    page.find_element("id", "name").send_keys(name)
+    page.find_element("id", "email").send_keys(f"{name.split()[0].lower()}-{uuid.uuid4().hex[:8]}@example.com")
+    page.find_element("id", "password").send_keys("a long enough password")
+    page.find_element("css selector", "form button[type=submit]").click()
+    heading_becomes(page, f"Welcome, {name}")
+
+
+def create_key(page, name):
+    page.find_element("link text", "Keys").click()
+    heading_becomes(page, "API keys")
+    page.find_element("id", "name").send_keys(name)
+    page.find_element("css selector", 'form[action="/keys"] button[type=submit]').click()
+    heading_becomes(page, "Your new key")
+    return page.find_element("id", "secret").get_attribute("value")
+
+
+def run_getting_started_sample(atrium, key):
+    from test_docs_samples import run, samples
+    code = next(code for operation, kind, code in samples(atrium, "getting-started") if operation == "chat" and kind == "python")
+    return run("python", code, key)
+
+
+def test_a_developer_makes_a_key_runs_the_sample_and_revokes_the_key(atrium, chromium):
+    page = chromium
+    sign_up(page, atrium, "Grace Hopper")
+    secret = create_key(page, "laptop")
+    assert secret.startswith("atr_") and len(secret) > 30
+    assert secret in page.find_element("id", "export").text
+    ran = run_getting_started_sample(atrium, secret)
+    assert ran.returncode == 0 and ran.stdout.strip(), ran.stderr
+
+    page.find_element("link text", "Done").click()
+    heading_becomes(page, "API keys")
+    row = page.find_element("xpath", "//tr[th[normalize-space()='laptop']]")
+    assert secret[:8] in row.text and secret not in page.page_source  # the secret is never shown again
+    row.find_element("css selector", "button").click()
+    heading_becomes(page, "API keys")
+    assert not page.find_elements("xpath", "//tr[th[normalize-space()='laptop']]")
+    refused = run_getting_started_sample(atrium, secret)
+    assert refused.returncode != 0 and "401" in refused.stderr + refused.stdout
+    page.find_element("css selector", "form.logout button").click()
+    heading_becomes(page, "Build with our models")
+
+
+def test_a_key_form_without_a_name_says_so_and_creates_nothing(atrium):
+    with httpx.Client(base_url=atrium.url) as client:
+        token = csrf_of(client, "/signup")
+        client.post("/signup", data={"csrf": token, "name": "Key Form", "email": f"kf-{uuid.uuid4().hex[:8]}@example.com", "password": "a good password"})
+        empty = client.post("/keys", data={"csrf": token, "name": "   "})
+        assert empty.status_code == 400 and "This field is required." in empty.text and "No keys yet." in empty.text
+        long = client.post("/keys", data={"csrf": token, "name": "x" * 201})
+        assert long.status_code == 400 and "at most 200 characters" in long.text
+        script = client.post("/keys", data={"csrf": token, "name": "<img src=x onerror=alert(1)>"})
+        assert script.status_code == 201 and "<img src=x" not in script.text and "&lt;img src=x onerror=alert(1)&gt;" in script.text
+        assert script.headers["cache-control"] == "no-store"
+        assert client.post("/keys", data={"name": "forged"}).status_code == 403
+        listed = client.get("/keys").text
+        assert listed.count("<tr>") == 2  # the header row and the one key made
+        other = httpx.post(atrium.url + "/keys/00000000-0000-0000-0000-000000000000/revoke", data={"csrf": token})
+        assert other.status_code == 403  # no CSRF cookie: refused before anything else
+
+
 @pytest.mark.parametrize("language", ["en-US", "zh-CN"])
 def test_every_page_fits_a_phone_passes_axe_and_is_screenshotted(atrium, language):
     page = open_browser(language=language)
     try:
         tag = "en" if language == "en-US" else "zh"
         problems = []
-        for path in PUBLIC_PAGES + ["/no-such-page"]:
+        # A signed-in reader with a key, for the account pages.
+        email = f"shots-{uuid.uuid4().hex[:8]}@example.com"
+        session = httpx.post(atrium.url + "/api/auth/signup", json={"email": email, "password": "a good password", "name": "Screen Shot"})
+        cookie = session.cookies["atrium_session"]
+        httpx.post(atrium.url + "/api/keys", json={"name": "production server"}, cookies={"atrium_session": cookie})
+        for path in PUBLIC_PAGES + ["/no-such-page"] + SIGNED_IN_PAGES:
+            if path == SIGNED_IN_PAGES[0]:
+                page.add_cookie({"name": "atrium_session", "value": cookie, "path": "/"})
             name = path.strip("/").replace("/", "-") or "home"
             for width_name, width in WIDTHS.items():
                 set_width(page, width)
@@ -189,11 +262,12 @@ def test_every_page_fits_a_phone_passes_axe_and_is_screenshotted(atrium, languag
                     set_theme(page, theme)
                     page.get(atrium.url + path)
                     assert page.find_element("tag name", "html").get_attribute("lang") == ("en" if tag == "en" else "zh-Hans")
-                    if overflow := horizontal_overflow(page):
+                    assert page.current_url == atrium.url + path, f"{path} sent the reader to {page.current_url}"
+                    if overflow := horizontal_overflow(page, width):
                         problems.append(f"{path} at {width}px is {overflow}px too wide")
                     if width_name == "desktop":
                         problems += [f"{path} ({theme}): {v}" for v in serious_accessibility_violations(page)]
-                    screenshot(page, f"{name}-{tag}-{width_name}-{theme}")
+                    screenshot(page, f"{name}-{tag}-{width_name}-{theme}", width)
         assert not problems, "\n".join(problems)
     finally:
         page.quit()

@@ -74,6 +74,20 @@ public final class KeyService: Sendable {
         cache.withLock { entries in entries = entries.filter { $0.value.key?.id != id } }
     }
 
+    /// Revokes a key of any organization among `memberships` (the actor's): owners and admins may revoke
+    /// any key of theirs, members only the keys they created. `notFound` when none of them has it.
+    public func revoke(id: APIKeyID, by actor: UserID, memberships: [OrganizationMembership]) async throws {
+        for membership in memberships {
+            guard let key = try await repository.find(id: id, organization: membership.organization.id), key.revokedAt == nil else { continue }
+            guard membership.role.canManage || key.createdBy == actor else {
+                throw AtriumError.permissionDenied("Only owners and admins can revoke keys that others created.")
+            }
+            try await revoke(id: id, organization: membership.organization.id)
+            return
+        }
+        throw AtriumError.notFound("No API key with id \(id).")
+    }
+
     /// Sets a key's own limits: rate limits and a monthly budget (nil fields: none beyond the
     /// organization's).
     public func setLimits(_ limit: RateLimit, monthlyBudget: Micros?, id: APIKeyID, organization: OrganizationID) async throws -> APIKey {

@@ -119,17 +119,8 @@ struct KeyController {
         guard let id = context.parameters.get("key").flatMap(APIKeyID.init) else {
             throw AtriumError.notFound("No API key with that id.")
         }
-        for membership in try await accounts.organizations(of: context.user.id) {
-            guard let key = try await keys.key(id: id, organization: membership.organization.id), key.revokedAt == nil else {
-                continue
-            }
-            guard membership.role.canManage || key.createdBy == context.user.id else {
-                throw AtriumError.permissionDenied("Only owners and admins can revoke keys that others created.")
-            }
-            try await keys.revoke(id: id, organization: membership.organization.id)
-            return Response(status: .noContent)
-        }
-        throw AtriumError.notFound("No API key with id \(id).")
+        try await keys.revoke(id: id, by: context.user.id, memberships: try await accounts.organizations(of: context.user.id))
+        return Response(status: .noContent)
     }
 }
 

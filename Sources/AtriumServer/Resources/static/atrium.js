@@ -1,5 +1,7 @@
-// The docs' sample blocks: with JavaScript, the four languages become tabs (the choice is remembered)
-// and each sample gets a copy button. Without it, every language is shown, one after another.
+// The pages' small enhancements, all optional: without JavaScript every sample language is shown one
+// after another and text is selected by hand.
+// - Sample blocks (the docs): the four languages become tabs; the choice is remembered; arrow keys move.
+// - Copy buttons: copy the text (or an input's value) they name.
 const remembered = () => localStorage.getItem("atrium.sampleLanguage");
 
 for (const block of document.querySelectorAll(".samples")) {
@@ -51,7 +53,8 @@ for (const button of document.querySelectorAll("button.copy")) {
   button.hidden = false;
   const label = button.textContent;
   button.addEventListener("click", async () => {
-    await navigator.clipboard.writeText(document.getElementById(button.dataset.copy).textContent);
+    const target = document.getElementById(button.dataset.copy);
+    await navigator.clipboard.writeText(target instanceof HTMLInputElement ? target.value : target.textContent);
     button.textContent = button.dataset.copied ?? label;
     setTimeout(() => (button.textContent = label), 1500);
   });
