@@ -135,8 +135,9 @@ public func buildApplication(config: AtriumConfig, logger: Logger, metrics: Serv
     ).addRoutes(to: publicPages)
     DocsController(renderer: pages, docs: docs, catalog: catalog, secureCookies: config.secureCookies).addRoutes(to: publicPages)
     let signedInPages = site.group(context: SignedInPageContext.self)
-    AccountPagesController(accounts: services.accounts, renderer: pages, secureCookies: config.secureCookies)
-        .addRoutes(public: publicPages, signedIn: signedInPages)
+    AccountPagesController(accounts: services.accounts, renderer: pages, secureCookies: config.secureCookies).addRoutes(to: publicPages)
+    DashboardPagesController(accounts: services.accounts, credits: services.credits, usage: services.usage, renderer: pages)
+        .addRoutes(to: signedInPages)
     KeyPagesController(keys: services.keys, accounts: services.accounts, catalog: catalog, renderer: pages, secureCookies: config.secureCookies)
         .addRoutes(to: signedInPages)
 

@@ -2,6 +2,7 @@
 in the reader's language, escaping, and a person's first steps (sign up, log out, log in), with
 screenshots at desktop and phone widths in both languages, an overflow check and an axe-core audit."""
 import re
+import time
 import uuid
 
 import httpx
@@ -251,7 +252,12 @@ def test_every_page_fits_a_phone_passes_axe_and_is_screenshotted(atrium, languag
         email = f"shots-{uuid.uuid4().hex[:8]}@example.com"
         session = httpx.post(atrium.url + "/api/auth/signup", json={"email": email, "password": "a good password", "name": "Screen Shot"})
         cookie = session.cookies["atrium_session"]
-        httpx.post(atrium.url + "/api/keys", json={"name": "production server"}, cookies={"atrium_session": cookie})
+        key = httpx.post(atrium.url + "/api/keys", json={"name": "production server"}, cookies={"atrium_session": cookie}).json()["secret"]
+        for model, path, body in [("echo", "/v1/chat/completions", {"messages": [{"role": "user", "content": "hi"}], "max_tokens": 8}),
+                                  ("instruct", "/v1/completions", {"prompt": "Once", "max_tokens": 8}),
+                                  ("embedder", "/v1/embeddings", {"input": ["a", "b"]})]:
+            httpx.post(atrium.url + path, json={"model": model, **body}, headers={"authorization": f"Bearer {key}"})
+        time.sleep(1.5)  # the usage's group commit, so the dashboard has something to show
         for path in PUBLIC_PAGES + ["/no-such-page"] + SIGNED_IN_PAGES:
             if path == SIGNED_IN_PAGES[0]:
                 page.add_cookie({"name": "atrium_session", "value": cookie, "path": "/"})

@@ -90,13 +90,19 @@ public struct UsageQuery: Sendable, Equatable {
     public var toDay: String?
     public var model: String?
     public var keyID: APIKeyID?
+    /// One call, by the request id it answered with.
+    public var requestID: String?
 
-    public init(organizationID: OrganizationID, fromDay: String? = nil, toDay: String? = nil, model: String? = nil, keyID: APIKeyID? = nil) {
+    public init(
+        organizationID: OrganizationID, fromDay: String? = nil, toDay: String? = nil, model: String? = nil, keyID: APIKeyID? = nil,
+        requestID: String? = nil
+    ) {
         self.organizationID = organizationID
         self.fromDay = fromDay
         self.toDay = toDay
         self.model = model
         self.keyID = keyID
+        self.requestID = requestID
     }
 }
 

@@ -17,7 +17,11 @@ extension LlamaModel {
                 let bytes = atr_tiles_bytes(matrix.type, matrix.rows, matrix.columns)
                 let buffer = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
                 atr_tiles_pack(matrix.type, matrix.data, matrix.rows, matrix.columns, buffer)
-                atr_release_mapped(matrix.data, matrix.rows * LlamaModel.rowBytes(matrix))
+                // A tied output matrix is the embedding too, whose rows are still read from the map: its
+                // pages stay (handing them back made them fault in again, row by row, for hours).
+                if matrix.data != weights.embedding.data {
+                    atr_release_mapped(matrix.data, matrix.rows * LlamaModel.rowBytes(matrix))
+                }
                 buffers.append(buffer)
                 tiled = true
                 return Matrix(type: matrix.type | Int32(ATR_TILED), data: UnsafeRawPointer(buffer), rows: matrix.rows, columns: matrix.columns)

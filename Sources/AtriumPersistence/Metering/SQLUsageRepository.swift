@@ -103,6 +103,7 @@ public struct SQLUsageRepository: UsageRepository {
         if let to = query.toDay { statement = statement + " AND day <= \(bind: to)" }
         if let model = query.model { statement = statement + " AND model = \(bind: model)" }
         if let key = query.keyID { statement = statement + " AND api_key_id = \(bind: key.raw)" }
+        if let requestID = query.requestID { statement = statement + " AND request_id = \(bind: requestID)" }
         statement = statement + " GROUP BY day, model, api_key_id ORDER BY day, model, api_key_id"
         return try await sql.raw(statement).all().map(Self.bucket)
     }
@@ -142,6 +143,7 @@ public struct SQLUsageRepository: UsageRepository {
         if let to = query.toDay { select.where("day", .lessThanOrEqual, to) }
         if let model = query.model { select.where("model", .equal, model) }
         if let key = query.keyID { select.where("api_key_id", .equal, key.raw) }
+        if let requestID = query.requestID { select.where("request_id", .equal, requestID) }
     }
 
     private var sql: any SQLDatabase { database.database as! any SQLDatabase }

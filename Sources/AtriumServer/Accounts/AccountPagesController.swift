@@ -29,18 +29,12 @@ struct AccountPagesController {
         var formError: String?
     }
 
-    struct Home {
-        var heading: String
-        var organizations: [String]
-    }
-
-    func addRoutes(public router: RouterGroup<PageContext>, signedIn: RouterGroup<SignedInPageContext>) {
+    func addRoutes(to router: RouterGroup<PageContext>) {
         router.get("login", use: loginPage)
         router.post("login", use: logIn)
         router.get("signup", use: signUpPage)
         router.post("signup", use: signUp)
         router.post("logout", use: logOut)
-        signedIn.get("dashboard", use: home)
     }
 
     @Sendable func loginPage(_ request: Request, context: PageContext) async throws -> Response {
@@ -97,14 +91,6 @@ struct AccountPagesController {
         var response = Self.redirect(to: "/")
         response.setCookie(SessionMiddleware.cookie(value: "", maxAge: 0, secure: secureCookies))
         return response
-    }
-
-    @Sendable func home(_ request: Request, context: SignedInPageContext) async throws -> Response {
-        let organizations = try await accounts.organizations(of: context.user.id)
-        let model = Home(
-            heading: renderer.catalog.text("dashboard.heading", context.language, ["name": context.user.name]),
-            organizations: organizations.map(\.organization.name))
-        return renderer.render("accounts/home", titleKey: "dashboard.title", model: model, state: context.page)
     }
 
     private func signedIn(_ session: AccountService.OpenedSession, to location: String) -> Response {
