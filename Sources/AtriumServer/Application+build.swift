@@ -136,6 +136,9 @@ public func buildApplication(config: AtriumConfig, logger: Logger, metrics: Serv
     DocsController(renderer: pages, docs: docs, catalog: catalog, secureCookies: config.secureCookies).addRoutes(to: publicPages)
     let signedInPages = site.group(context: SignedInPageContext.self)
     AccountPagesController(accounts: services.accounts, renderer: pages, secureCookies: config.secureCookies).addRoutes(to: publicPages)
+    PlaygroundPagesController(
+        keys: services.keys, accounts: services.accounts, catalog: catalog, prices: services.prices, renderer: pages, secureCookies: config.secureCookies
+    ).addRoutes(to: signedInPages)
     DashboardPagesController(accounts: services.accounts, credits: services.credits, usage: services.usage, renderer: pages)
         .addRoutes(to: signedInPages)
     KeyPagesController(keys: services.keys, accounts: services.accounts, catalog: catalog, renderer: pages, secureCookies: config.secureCookies)
@@ -158,6 +161,7 @@ public func buildApplication(config: AtriumConfig, logger: Logger, metrics: Serv
             await services.database.shutdown()
         },
         PeriodicService(interval: .seconds(10)) { try? await keys.flushUsage() },
+        PeriodicService(interval: MemoryTrim.interval) { MemoryTrim.now() },
         UsageCommitterService(committer: committer),
         PeriodicService(interval: .seconds(2)) {
             for entry in catalog.providers where entry.breaker.wantsProbe() {

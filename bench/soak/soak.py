@@ -60,7 +60,7 @@ class Soak:
         self.server = subprocess.Popen([str(BIN), "serve", *self.where()], stdout=self.log, stderr=subprocess.STDOUT, env=self.env)
         wait_http(self.url + "/healthz", timeout=120)
         self.results = []  # (kind, status, request id or None)
-        self.rss = []  # (seconds, MiB resident, MiB anonymous, MiB file-backed, MiB held by SQLite)
+        self.rss = []  # (seconds, MiB resident, MiB anonymous, MiB file-backed)
         self.lock = threading.Lock()
         self.t0 = time.time()
 
@@ -153,18 +153,8 @@ class Soak:
 
     def sample_memory(self):
         while time.time() - self.t0 < DURATION and self.server.poll() is None:
-            self.rss.append((time.time() - self.t0, *resident_mib(self.server.pid), self.sqlite_mib()))
+            self.rss.append((time.time() - self.t0, *resident_mib(self.server.pid)))
             time.sleep(5)
-
-    def sqlite_mib(self):
-        """What SQLite's page caches and statements hold, from /metrics (part of the anonymous memory)."""
-        try:
-            for line in httpx.get(self.url + "/metrics", timeout=5).text.splitlines():
-                if line.startswith("atrium_sqlite_memory_bytes"):
-                    return float(line.split()[-1]) / 2**20
-        except httpx.HTTPError:
-            pass
-        return 0.0
 
     def run(self):
         threads = [threading.Thread(target=self.client, args=(n,)) for n in range(CLIENTS)]
@@ -192,7 +182,7 @@ def main():
     server_errors = sum(n for (_, status), n in statuses.items() if isinstance(status, int) and status >= 500)
     transport = sum(n for (kind, _), n in statuses.items() if kind == "transport")
     settled = [mib for t, mib, *_ in soak.rss if t >= WARMUP]
-    parts = [(anon, file, sqlite) for t, _, anon, file, sqlite in soak.rss if t >= WARMUP]
+    parts = [(anon, file) for t, _, anon, file in soak.rss if t >= WARMUP]
     drift = (max(settled) - min(settled)) / min(settled) if settled else 0.0
     rows = soak.usage_rows()
     metered = [request_id for kind, status, request_id in soak.results if request_id and kind != "transport" and status != 401]
@@ -208,7 +198,6 @@ def main():
                     "max": max(settled, default=0), "last": settled[-1] if settled else None, "drift": drift,
                     "anonymous_first_last": [parts[0][0], parts[-1][0]] if parts else None,
                     "file_backed_first_last": [parts[0][1], parts[-1][1]] if parts else None,
-                    "sqlite_first_last": [parts[0][2], parts[-1][2]] if parts else None,
                     "samples": [[round(t), *(round(v, 1) for v in values)] for t, *values in soak.rss]},
         "usage": {"metered_requests": len(metered), "missing": len(missing), "doubled": len(doubled)},
         "by_kind": {f"{kind} → {status}": n for (kind, status), n in sorted(statuses.items(), key=str)},
@@ -224,8 +213,7 @@ def main():
         f"- resident memory after the first {WARMUP:.0f} s: {min(settled, default=0):.0f}–{max(settled, default=0):.0f} MiB "
         f"(drift {drift * 100:.1f} %, limit 10 %); one sample a minute: " + ", ".join(f"{mib:.0f}" for _, mib, *_ in soak.rss[::12]),
         f"- of which anonymous (heap, stacks) {parts[0][0]:.0f} → {parts[-1][0]:.0f} MiB, file-backed (mapped model files) "
-        f"{parts[0][1]:.0f} → {parts[-1][1]:.0f} MiB; SQLite's caches (part of the anonymous) {parts[0][2]:.1f} → {parts[-1][2]:.1f} MiB"
-        if parts else "- no memory samples",
+        f"{parts[0][1]:.0f} → {parts[-1][1]:.0f} MiB" if parts else "- no memory samples",
         f"- usage rows: {len(metered)} metered /v1 requests, {len(missing)} without a row, {len(doubled)} with more than one", "",
         "| request → status | count |", "| --- | --- |",
         *[f"| {k} | {n} |" for k, n in result["by_kind"].items()],

@@ -12,7 +12,7 @@ from browser import (WIDTHS, heading_becomes, horizontal_overflow, open_browser,
                      serious_accessibility_violations, set_theme, set_width)
 
 PUBLIC_PAGES = ["/", "/models", "/docs", "/docs/getting-started", "/docs/chat", "/login", "/signup"]
-SIGNED_IN_PAGES = ["/dashboard", "/keys"]
+SIGNED_IN_PAGES = ["/dashboard", "/keys", "/playground"]
 
 
 def csrf_of(client, path):

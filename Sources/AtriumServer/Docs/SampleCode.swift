@@ -21,6 +21,14 @@ struct SampleRequest: Sendable {
 
     var operation: Operation
     var model: String
+    /// The body's fields when not the operation's standard example (the playground's settings).
+    var fields: [(String, SampleValue)]?
+
+    init(operation: Operation, model: String, fields: [(String, SampleValue)]? = nil) {
+        self.operation = operation
+        self.model = model
+        self.fields = fields
+    }
 
     var method: String { operation == .listModels ? "GET" : "POST" }
 
@@ -35,7 +43,8 @@ struct SampleRequest: Sendable {
 
     /// The request body, its fields in the order people write them.
     var body: [(String, SampleValue)] {
-        switch operation {
+        if let fields { return [("model", .string(model))] + fields }
+        return switch operation {
         case .listModels: []
         case .chat:
             [("model", .string(model)), ("messages", .array([.object([("role", .string("user")), ("content", .string("Say hello in one short sentence."))])])),
@@ -57,6 +66,7 @@ indirect enum SampleValue: Sendable {
     case int(Int)
     case bool(Bool)
     case array([SampleValue])
+    case number(Double)
     case object([(String, SampleValue)])
 
     /// JSON (and, with `python`, Python's literals: `True`, not `true`).
@@ -64,6 +74,7 @@ indirect enum SampleValue: Sendable {
         switch self {
         case .string(let text): Self.quoted(text)
         case .int(let value): String(value)
+        case .number(let value): value == value.rounded() && abs(value) < 1e15 ? String(Int(value)) : String(value)
         case .bool(let value): python ? (value ? "True" : "False") : String(value)
         case .array(let values): "[" + values.map { $0.literal(python: python) }.joined(separator: ", ") + "]"
         case .object(let fields): "{" + fields.map { "\(Self.quoted($0.0)): \($0.1.literal(python: python))" }.joined(separator: ", ") + "}"

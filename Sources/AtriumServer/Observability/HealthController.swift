@@ -16,7 +16,6 @@ struct HealthController {
         router.get("readyz", use: ready)
         router.get("metrics") { [generators, metrics] _, _ in
             for (name, generator) in generators { metrics.recordEngine(model: name, statistics: generator.engine.statistics) }
-            metrics.recordSQLiteMemory(AtriumDatabase.sqliteMemoryInUse)
             return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"], body: .init(byteBuffer: metrics.render()))
         }
     }

@@ -80,11 +80,6 @@ public final class ServerMetrics: Sendable {
         gauge("atrium_engine_preemptions", "Sequences set back to free key/value memory.", statistics.preemptions)
     }
 
-    /// Memory SQLite holds (its page caches and statements, all connections of the process).
-    func recordSQLiteMemory(_ bytes: Int64) {
-        registry.makeGauge(name: "atrium_sqlite_memory_bytes", help: "Memory SQLite holds: page caches and prepared statements.").set(bytes)
-    }
-
     func recordTokens(model: String, prompt: Int, completion: Int) {
         let series = tokenSeries.withLock { cache in
             if let series = cache[model] { return series }

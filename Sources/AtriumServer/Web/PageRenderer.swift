@@ -83,7 +83,7 @@ struct PageRenderer: Sendable {
         let current = state.path.split(separator: "?").first.map(String.init) ?? "/"
         let items: [(String, String)] = [
             ("/models", "nav.models"), ("/docs", "nav.docs"),
-        ] + (state.user == nil ? [("/login", "nav.login"), ("/signup", "nav.signup")] : [("/dashboard", "nav.dashboard"), ("/keys", "nav.keys")])
+        ] + (state.user == nil ? [("/login", "nav.login"), ("/signup", "nav.signup")] : [("/dashboard", "nav.dashboard"), ("/keys", "nav.keys"), ("/playground", "nav.playground")])
         return Chrome(
             lang: language.htmlTag, title: title, csrf: state.csrfToken, user: state.user?.name, staff: state.user?.staffRole != nil,
             nav: items.map { NavItem(href: $0.0, label: catalog.text($0.1, language), current: current == $0.0 || current.hasPrefix($0.0 + "/")) },
