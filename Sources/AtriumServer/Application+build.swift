@@ -16,6 +16,7 @@ public struct AtriumServices: Sendable {
     public let spend: SpendTracker
     public let prices: PriceBook
     public let usage: any UsageRepository
+    public let audit: AuditLog
 
     public static func make(config: AtriumConfig, logger: Logger) async throws -> AtriumServices {
         let database = try AtriumDatabase(location: try DatabaseLocation(url: config.resolvedDatabaseURL), logger: logger)
@@ -46,7 +47,7 @@ public struct AtriumServices: Sendable {
         return AtriumServices(
             config: config, database: database, accounts: accounts, keys: keys,
             credits: CreditService(repository: creditRepository, gate: gate), spend: SpendTracker(repository: creditRepository), prices: prices,
-            usage: SQLUsageRepository(database: database))
+            usage: SQLUsageRepository(database: database), audit: AuditLog(repository: SQLAuditRepository(database: database)))
     }
 }
 
@@ -116,9 +117,9 @@ public func buildApplication(config: AtriumConfig, logger: Logger, metrics: Serv
     CreditController(credits: services.credits, accounts: services.accounts, maxBodyBytes: config.maxBodyBytes)
         .addRoutes(to: signedIn.group("credits"))
     NotificationController(credits: services.credits, accounts: services.accounts).addRoutes(to: signedIn.group("notifications"))
-    PriceController(prices: services.prices, maxBodyBytes: config.maxBodyBytes).addRoutes(to: signedIn.group("prices"))
-    StaffBillingController(credits: services.credits, plans: Set(config.plans.map(\.name)), maxBodyBytes: config.maxBodyBytes)
-        .addRoutes(to: signedIn.group("admin"))
+    let staffActions = StaffActions(credits: services.credits, audit: services.audit, plans: Set(config.plans.map(\.name)))
+    PriceController(prices: services.prices, audit: services.audit, maxBodyBytes: config.maxBodyBytes).addRoutes(to: signedIn.group("prices"))
+    StaffBillingController(actions: staffActions, maxBodyBytes: config.maxBodyBytes).addRoutes(to: signedIn.group("admin"))
 
     let keyAuth = KeyAuthMiddleware(keys: services.keys, credits: services.credits.gate)
     let v1 = router.group("v1").add(middleware: keyAuth).group(context: KeyRequestContext.self)
@@ -139,6 +140,8 @@ public func buildApplication(config: AtriumConfig, logger: Logger, metrics: Serv
     PlaygroundPagesController(
         keys: services.keys, accounts: services.accounts, catalog: catalog, prices: services.prices, renderer: pages, secureCookies: config.secureCookies
     ).addRoutes(to: signedInPages)
+    StaffPagesController(accounts: services.accounts, credits: services.credits, actions: staffActions, audit: services.audit, renderer: pages)
+        .addRoutes(to: signedInPages)
     DashboardPagesController(accounts: services.accounts, credits: services.credits, usage: services.usage, renderer: pages)
         .addRoutes(to: signedInPages)
     KeyPagesController(keys: services.keys, accounts: services.accounts, catalog: catalog, renderer: pages, secureCookies: config.secureCookies)
@@ -161,7 +164,6 @@ public func buildApplication(config: AtriumConfig, logger: Logger, metrics: Serv
             await services.database.shutdown()
         },
         PeriodicService(interval: .seconds(10)) { try? await keys.flushUsage() },
-        PeriodicService(interval: MemoryTrim.interval) { MemoryTrim.now() },
         UsageCommitterService(committer: committer),
         PeriodicService(interval: .seconds(2)) {
             for entry in catalog.providers where entry.breaker.wantsProbe() {

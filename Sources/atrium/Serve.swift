@@ -18,6 +18,7 @@ struct Serve: AsyncParsableCommand {
     var noMigrate = false
 
     func run() async throws {
+        AllocatorSettings.apply()
         var flags: [String: String] = [:]
         if let port { flags["port"] = String(port) }
         if let host { flags["host"] = host }

@@ -76,6 +76,7 @@ class Atrium:
             "bcrypt_cost": 4,
             "shutdown_grace_seconds": grace,
             "key_cache_seconds": key_cache_seconds,
+            "plans": [{"name": "pro", "requests_per_minute": 100000, "tokens_per_minute": 50000000}],
             "providers": [
                 {"name": "up-a", "kind": "openai", "base_url": a.url + "/v1",
                  "circuit": {"failure_threshold": 2, "cooldown": 1},

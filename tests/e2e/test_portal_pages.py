@@ -258,10 +258,17 @@ def test_every_page_fits_a_phone_passes_axe_and_is_screenshotted(atrium, languag
                                   ("embedder", "/v1/embeddings", {"input": ["a", "b"]})]:
             httpx.post(atrium.url + path, json={"model": model, **body}, headers={"authorization": f"Bearer {key}"})
         time.sleep(1.5)  # the usage's group commit, so the dashboard has something to show
-        for path in PUBLIC_PAGES + ["/no-such-page"] + SIGNED_IN_PAGES:
+        organization = httpx.get(atrium.url + "/api/auth/me", cookies={"atrium_session": cookie}).json()["organizations"][0]["id"]
+        staff = atrium.create_staff(f"staff-shots-{uuid.uuid4().hex[:8]}@example.com")
+        staff.post("/api/admin/credits", json={"organization_id": organization, "amount_micros": 2_500_000, "description": "screenshots"})
+        staff_pages = ["/staff?q=shots", f"/staff/organizations/{organization}", "/staff/audit"]
+        for path in PUBLIC_PAGES + ["/no-such-page"] + SIGNED_IN_PAGES + staff_pages:
             if path == SIGNED_IN_PAGES[0]:
                 page.add_cookie({"name": "atrium_session", "value": cookie, "path": "/"})
-            name = path.strip("/").replace("/", "-") or "home"
+            if path == staff_pages[0]:
+                page.add_cookie({"name": "atrium_session", "value": staff.cookies["atrium_session"], "path": "/"})
+            name = path.strip("/").split("?")[0].replace("/", "-").split("-0")[0] or "home"
+            name = "staff-organization" if path.startswith("/staff/organizations/") else name
             for width_name, width in WIDTHS.items():
                 set_width(page, width)
                 for theme in ("light", "dark"):

@@ -123,6 +123,20 @@ public struct AccountService: Sendable {
         return organization
     }
 
+    /// Users and organizations matching `text`, for staff (the caller checks the staff role).
+    public func staffSearch(_ text: String, limit: Int = 50) async throws -> (users: [User], organizations: [Organization]) {
+        let text = String(text.trimmingCharacters(in: .whitespacesAndNewlines).prefix(100))
+        return (try await accounts.searchUsers(text, limit: limit), try await accounts.searchOrganizations(text, limit: limit))
+    }
+
+    /// Any organization and its members, for staff (the caller checks the staff role); `notFound`.
+    public func organizationForStaff(_ id: OrganizationID) async throws -> (organization: Organization, members: [Member]) {
+        guard let organization = try await accounts.findOrganization(id: id) else {
+            throw AtriumError.notFound("No organization with id \(id).")
+        }
+        return (organization, try await accounts.members(of: id))
+    }
+
     public func members(of id: OrganizationID, seenBy user: UserID) async throws -> [Member] {
         _ = try await organization(id, seenBy: user)
         return try await accounts.members(of: id)

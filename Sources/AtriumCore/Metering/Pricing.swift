@@ -6,6 +6,24 @@ import Synchronization
 public typealias Micros = Int64
 
 extension Micros {
+    /// `12.5` (units, up to six decimals, no sign) as 12,500,000 micro-units; nil when it is not such a
+    /// number or is past a trillion units.
+    public init?(units text: String) {
+        let parts = text.split(separator: ".", maxSplits: 1, omittingEmptySubsequences: false)
+        guard let whole = parts.first, !whole.isEmpty, whole.count <= 12, whole.allSatisfy(\.isASCII), whole.allSatisfy(\.isNumber),
+            let units = Int64(whole)
+        else { return nil }
+        var fraction: Int64 = 0
+        if parts.count == 2 {
+            let digits = parts[1]
+            guard !digits.isEmpty, digits.count <= 6, digits.allSatisfy(\.isASCII), digits.allSatisfy(\.isNumber),
+                let value = Int64(digits + String(repeating: "0", count: 6 - digits.count))
+            else { return nil }
+            fraction = value
+        }
+        self = units * 1_000_000 + fraction
+    }
+
     /// `12.345678` for 12,345,678 micro-units: exact, for people and CSV.
     public var formattedUnits: String {
         let sign = self < 0 ? "-" : ""

@@ -32,6 +32,24 @@ public struct FluentAccountRepository: AccountRepository {
         try await UserModel.find(id.raw, on: database.database)?.domain
     }
 
+    public func searchUsers(_ text: String, limit: Int) async throws -> [User] {
+        let pattern = "%" + SQLAuditRepository.escapedLike(text.lowercased()) + "%"
+        return try await UserModel.query(on: database.database)
+            .group(.or) { $0.filter(\.$email, .custom("LIKE"), pattern).filter(.sql(unsafeRaw: "lower(name)"), .custom("LIKE"), .bind(pattern)) }
+            .sort(\.$createdAt, .descending).limit(limit).all().map(\.domain)
+    }
+
+    public func searchOrganizations(_ text: String, limit: Int) async throws -> [Organization] {
+        let pattern = "%" + SQLAuditRepository.escapedLike(text.lowercased()) + "%"
+        return try await OrganizationModel.query(on: database.database)
+            .filter(.sql(unsafeRaw: "lower(name)"), .custom("LIKE"), .bind(pattern))
+            .sort(\.$createdAt, .descending).limit(limit).all().map(\.domain)
+    }
+
+    public func findOrganization(id: OrganizationID) async throws -> Organization? {
+        try await OrganizationModel.find(id.raw, on: database.database)?.domain
+    }
+
     public func createOrganization(_ organization: Organization, owner: UserID) async throws {
         try await database.transaction { db in
             try await OrganizationModel(organization).create(on: db)

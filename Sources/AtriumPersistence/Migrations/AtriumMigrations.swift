@@ -15,6 +15,7 @@ enum AtriumMigrations {
         M0010AddKeyRateLimits(),
         M0011CreateSharedLimits(),
         M0012CreateBudgets(),
+        M0013CreateAuditEvents(),
     ]
 
     /// Their names as Fluent records them, for saying which step failed.

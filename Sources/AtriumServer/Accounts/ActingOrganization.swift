@@ -11,12 +11,3 @@ extension AccountService {
         return try await actingOrganization(id, user: user)
     }
 }
-
-extension UserRequestContext {
-    /// Platform staff with the admin role; everyone else is refused.
-    func requireStaffAdmin() throws {
-        guard user.staffRole == .admin else {
-            throw AtriumError.permissionDenied("Only platform administrators can do this.")
-        }
-    }
-}

@@ -32,6 +32,7 @@ struct DashboardPagesController {
         var heading: String
         var organization: String
         var balance: String
+        var plan: String
         var spent: String
         var budget: String?
         var budgetMicros: Int64
@@ -62,7 +63,7 @@ struct DashboardPagesController {
         let text = { [catalog = renderer.catalog, language = context.language] (key: String, values: [String: String]) in catalog.text(key, language, values) }
         let page = Page(
             heading: text("dashboard.heading", ["name": context.user.name]), organization: organization.name,
-            balance: text("models.price", ["amount": account.balanceMicros.displayAmount]),
+            balance: text("models.price", ["amount": account.balanceMicros.displayAmount]), plan: account.plan ?? "default",
             spent: text("models.price", ["amount": spent.displayAmount]),
             budget: account.monthlyBudget.map { text("models.price", ["amount": $0.displayAmount]) },
             budgetMicros: account.monthlyBudget ?? 0, spentMicros: min(spent, account.monthlyBudget ?? spent),

@@ -5,6 +5,7 @@ import Hummingbird
 /// `/api/prices`: the price table, readable by every signed-in user; staff administrators set prices.
 struct PriceController {
     let prices: PriceBook
+    let audit: AuditLog
     let maxBodyBytes: Int
 
     func addRoutes(to group: RouterGroup<UserRequestContext>) {
@@ -48,11 +49,15 @@ struct PriceController {
 
     /// A new price for a model; requests from now on are charged at it, earlier ones keep theirs.
     @Sendable func set(_ request: Request, context: UserRequestContext) async throws -> Response {
-        try context.requireStaffAdmin()
+        try StaffActions.requireAdmin(context.user)
         let body = try await JSONRequest.decode(SetRequest.self, from: request, limit: maxBodyBytes)
         let price = try await prices.set(
             model: body.model, inputMicrosPerMillion: body.inputMicrosPerMillion, outputMicrosPerMillion: body.outputMicrosPerMillion,
             by: context.user.id)
+        try await audit.record(
+            "price.set", by: context.user, target: "model:\(price.model)",
+            details: "input \(price.inputMicrosPerMillion.formattedUnits), output \(price.outputMicrosPerMillion.formattedUnits) per million tokens",
+            address: context.clientAddress)
         return try APICoding.response(PriceDTO(price), status: .created)
     }
 }

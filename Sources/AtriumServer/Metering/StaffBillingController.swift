@@ -4,9 +4,7 @@ import Hummingbird
 
 /// `/api/admin/…`: what platform administrators do with credit — grants, redemption codes, plans.
 struct StaffBillingController {
-    let credits: CreditService
-    /// The plans the configuration defines.
-    let plans: Set<String>
+    let actions: StaffActions
     let maxBodyBytes: Int
 
     func addRoutes(to group: RouterGroup<UserRequestContext>) {
@@ -31,15 +29,16 @@ struct StaffBillingController {
     }
 
     @Sendable func grant(_ request: Request, context: UserRequestContext) async throws -> GrantedDTO {
-        try context.requireStaffAdmin()
+        try StaffActions.requireAdmin(context.user)
         let body = try await JSONRequest.decode(GrantRequest.self, from: request, limit: maxBodyBytes)
         let organization = try Self.organization(body.organizationId)
         let kindName = body.kind ?? CreditKind.grant.rawValue
         guard let kind = CreditKind(rawValue: kindName) else {
             throw AtriumError.invalidRequest("kind must be grant, topup, reward or adjustment.", param: "kind")
         }
-        let balance = try await credits.add(
-            kind, amount: body.amountMicros, to: organization, description: body.description ?? "Granted by staff", by: context.user.id)
+        let balance = try await actions.grant(
+            kind, amount: body.amountMicros, to: organization, description: body.description ?? "Granted by staff", by: context.user,
+            address: context.clientAddress)
         return GrantedDTO(organizationId: organization.description, kind: kind.rawValue, amountMicros: body.amountMicros, balanceMicros: balance)
     }
 
@@ -60,10 +59,11 @@ struct StaffBillingController {
     }
 
     @Sendable func createCode(_ request: Request, context: UserRequestContext) async throws -> Response {
-        try context.requireStaffAdmin()
+        try StaffActions.requireAdmin(context.user)
         let body = try await JSONRequest.decode(CodeRequest.self, from: request, limit: maxBodyBytes)
-        let created = try await credits.createCode(
-            amount: body.amountMicros, maxRedemptions: body.maxRedemptions ?? 1, expiresAt: body.expiresAt, by: context.user.id)
+        let created = try await actions.createCode(
+            amount: body.amountMicros, maxRedemptions: body.maxRedemptions ?? 1, expiresAt: body.expiresAt, by: context.user,
+            address: context.clientAddress)
         return try APICoding.response(
             CodeDTO(
                 id: created.code.id.hexString(), code: created.secret, amountMicros: created.code.amountMicros,
@@ -77,15 +77,10 @@ struct StaffBillingController {
     }
 
     @Sendable func setPlan(_ request: Request, context: UserRequestContext) async throws -> Response {
-        try context.requireStaffAdmin()
+        try StaffActions.requireAdmin(context.user)
         let organization = try Self.organization(context.parameters.get("organization") ?? "")
         let body = try await JSONRequest.decode(PlanRequest.self, from: request, limit: maxBodyBytes)
-        let plan = body.plan == "default" ? nil : body.plan
-        if let plan, !plans.contains(plan) {
-            throw AtriumError.invalidRequest(
-                "Unknown plan '\(plan.prefix(50))'. Plans: \((["default"] + plans.sorted()).joined(separator: ", ")).", param: "plan")
-        }
-        try await credits.setPlan(plan, of: organization)
+        try await actions.setPlan(body.plan, of: organization, by: context.user, address: context.clientAddress)
         return Response(status: .noContent)
     }
 

@@ -28,6 +28,8 @@ public struct UserRequestContext: ChildRequestContext {
     public var coreContext: CoreRequestContextStorage
     public let requestID: String
     public let user: User
+    /// Where the request came from (the audit log's "from where").
+    let clientAddress: String?
 
     public init(context: AtriumRequestContext) throws {
         guard let user = context.user else {
@@ -36,6 +38,7 @@ public struct UserRequestContext: ChildRequestContext {
         self.coreContext = context.coreContext
         self.requestID = context.requestID
         self.user = user
+        self.clientAddress = context.channel.remoteAddress?.ipAddress
     }
 
     public var requestDecoder: JSONDecoder { APICoding.decoder }

@@ -84,6 +84,7 @@ struct PageRenderer: Sendable {
         let items: [(String, String)] = [
             ("/models", "nav.models"), ("/docs", "nav.docs"),
         ] + (state.user == nil ? [("/login", "nav.login"), ("/signup", "nav.signup")] : [("/dashboard", "nav.dashboard"), ("/keys", "nav.keys"), ("/playground", "nav.playground")])
+            + (state.user?.staffRole == nil ? [] : [("/staff", "nav.staff")])
         return Chrome(
             lang: language.htmlTag, title: title, csrf: state.csrfToken, user: state.user?.name, staff: state.user?.staffRole != nil,
             nav: items.map { NavItem(href: $0.0, label: catalog.text($0.1, language), current: current == $0.0 || current.hasPrefix($0.0 + "/")) },
