@@ -1,0 +1,83 @@
+import AtriumCore
+import Foundation
+import Testing
+
+@testable import AtriumPersistence
+@testable import AtriumServer
+
+/// The staff console's reads and the audit log in the real databases (SQLite and PostgreSQL): searches
+/// that ignore case and treat LIKE's wildcards as text, audit filters, and usage found by request id
+/// within its organization only.
+@Suite struct StaffStoreTests {
+    func services(_ database: TestDatabase) async throws -> AtriumServices {
+        try await AtriumServices.make(config: try await testConfig(database), logger: testLogger)
+    }
+
+    @Test(arguments: TestDatabase.all)
+    func staffFindUsersAndOrganizationsWhateverTheCase(_ database: TestDatabase) async throws {
+        let services = try await services(database)
+        defer { Task { await services.database.shutdown() } }
+        let tag = UUID().uuidString.prefix(8).lowercased()
+        let ada = try await services.accounts.register(email: "ada-\(tag)@example.com", password: "correct horse", name: "Ada Lovelace")
+        _ = try await services.accounts.register(email: "grace-\(tag)@example.com", password: "correct horse", name: "Grace")
+
+        let byName = try await services.accounts.staffSearch("LOVELACE")
+        #expect(byName.users.map(\.id).contains(ada.id))
+        #expect(byName.organizations.contains { $0.name == "Ada Lovelace's organization" })
+        let byEmail = try await services.accounts.staffSearch(tag.uppercased())
+        #expect(Set(byEmail.users.map(\.email)) == ["ada-\(tag)@example.com", "grace-\(tag)@example.com"])
+        // A wildcard typed into the box is text, not "everything".
+        #expect(try await services.accounts.staffSearch("%\(tag)_x").users.isEmpty)
+
+        let organization = try await services.accounts.actingOrganization(nil, user: ada.id).organization
+        let seen = try await services.accounts.organizationForStaff(organization.id)
+        #expect(seen.members.map(\.user.id) == [ada.id])
+        await #expect(throws: AtriumError.self) { try await services.accounts.organizationForStaff(.generate()) }
+    }
+
+    @Test(arguments: TestDatabase.all)
+    func theAuditLogKeepsWhoDidWhatAndFiltersIt(_ database: TestDatabase) async throws {
+        let services = try await services(database)
+        defer { Task { await services.database.shutdown() } }
+        let tag = UUID().uuidString.prefix(8).lowercased()
+        let admin = try await services.accounts.register(
+            email: "admin-\(tag)@example.com", password: "correct horse", name: "Admin", staffRole: .admin)
+        let organization = try await services.accounts.actingOrganization(nil, user: admin.id).organization.id
+        let actions = StaffActions(credits: services.credits, audit: services.audit, plans: ["pro"])
+        _ = try await actions.grant(.grant, amount: 2_000_000, to: organization, description: "welcome", by: admin, address: "192.0.2.7")
+        try await actions.setPlan("pro", of: organization, by: admin, address: nil)
+        await #expect(throws: AtriumError.self) { try await actions.setPlan("platinum", of: organization, by: admin, address: nil) }
+
+        let mine = try await services.audit.events(AuditQuery(actor: "ADMIN-\(tag)"))
+        #expect(mine.map(\.action) == ["plan.change", "credit.grant"])
+        #expect(mine.last?.details == "+2.000000 (welcome); balance 7.000000")
+        #expect(mine.last?.address == "192.0.2.7" && mine.last?.target == "organization:\(organization)")
+        #expect(try await services.audit.events(AuditQuery(actor: "admin-\(tag)", action: "credit")).map(\.action) == ["credit.grant"])
+        #expect(try await services.audit.events(AuditQuery(actor: "admin-\(tag)", action: "cred")).isEmpty)
+
+        let member = try await services.accounts.register(email: "member-\(tag)@example.com", password: "correct horse", name: "M")
+        await #expect(throws: AtriumError.self) {
+            _ = try await actions.grant(.grant, amount: 1, to: organization, description: "sneaky", by: member, address: nil)
+        }
+        #expect(try await services.audit.events(AuditQuery(actor: "member-\(tag)")).isEmpty)
+    }
+
+    @Test(arguments: TestDatabase.all)
+    func aRequestIsFoundByItsIdInItsOwnOrganizationOnly(_ database: TestDatabase) async throws {
+        let services = try await services(database)
+        defer { Task { await services.database.shutdown() } }
+        func organization() async throws -> OrganizationID {
+            let user = try await services.accounts.register(email: "\(UUID().uuidString.prefix(8))@example.com", password: "correct horse", name: "T")
+            return try await services.accounts.actingOrganization(nil, user: user.id).organization.id
+        }
+        let (mine, theirs) = (try await organization(), try await organization())
+        let record = UsageRecord(
+            requestID: "req-find-me", organizationID: mine, keyID: .generate(), model: "m", provider: "p", promptTokens: 3,
+            completionTokens: 4, costMicros: 0, priceID: nil, status: 200, finishReason: "stop", streamed: false, estimated: false,
+            latencyMilliseconds: 5, createdAt: Date())
+        _ = try await services.usage.commit([record], mayRepeat: false)
+        #expect(try await services.usage.records(UsageQuery(organizationID: mine, requestID: "req-find-me"), limit: 5).map(\.id) == [record.id])
+        #expect(try await services.usage.records(UsageQuery(organizationID: theirs, requestID: "req-find-me"), limit: 5).isEmpty)
+        #expect(try await services.usage.buckets(UsageQuery(organizationID: mine, requestID: "req-find-me")).first?.requests == 1)
+    }
+}
