@@ -2,7 +2,7 @@ import AtriumCore
 import Foundation
 import Hummingbird
 
-/// The account pages: sign up, log in, log out, and the signed-in home. Forms post back here; a form
+/// The account pages: sign up, log in and log out. Forms post back here; a form
 /// with errors is shown again with the reader's input and each error beside its field, and a success
 /// redirects (post/redirect/get). The rules are `AccountService`'s, the same as `/api/auth`'s.
 struct AccountPagesController {
@@ -115,7 +115,7 @@ struct AccountPagesController {
             guard let code, known.contains(code) else { return text("form_errors.invalid", context) }
             return text("form_errors.\(code)", context, limits)
         } catch {
-            return text("form_errors.required", context)
+            return text("form_errors.invalid", context)
         }
     }
 
