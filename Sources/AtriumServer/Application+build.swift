@@ -17,6 +17,8 @@ public struct AtriumServices: Sendable {
     public let prices: PriceBook
     public let usage: any UsageRepository
     public let audit: AuditLog
+    public let outbox: MailOutbox
+    public let lifecycle: AccountLifecycle
 
     public static func make(config: AtriumConfig, logger: Logger) async throws -> AtriumServices {
         let database = try AtriumDatabase(location: try DatabaseLocation(url: config.resolvedDatabaseURL), logger: logger)
@@ -31,10 +33,23 @@ public struct AtriumServices: Sendable {
             await database.shutdown()
             throw error
         }
+        let hasher = BcryptPasswordHasher(cost: UInt8(config.bcryptCost))
+        let accountRepository = FluentAccountRepository(database: database)
+        let sessions = FluentSessionRepository(database: database)
         let accounts = AccountService(
-            accounts: FluentAccountRepository(database: database), sessions: FluentSessionRepository(database: database),
-            hasher: BcryptPasswordHasher(cost: UInt8(config.bcryptCost)))
+            accounts: accountRepository, sessions: sessions, hasher: hasher, requiresVerifiedEmail: config.requireVerifiedEmail)
         let keys = KeyService(repository: FluentAPIKeyRepository(database: database), cacheTTL: config.keyCacheTTL)
+        let transport: any MailTransport
+        do {
+            transport = try config.smtp.map { try SMTPTransport(settings: $0) } ?? LogTransport(logger: logger)
+        } catch {
+            await database.shutdown()
+            throw ConfigError(description: "smtp_ca_file could not be read: \(error)")
+        }
+        let outbox = MailOutbox(repository: SQLMailOutboxRepository(database: database), transport: transport, logger: logger)
+        let lifecycle = AccountLifecycle(
+            accounts: accountRepository, sessions: sessions, tokens: FluentAccountTokenRepository(database: database), keys: keys,
+            hasher: hasher, mailer: AccountMail(outbox: outbox, catalog: try StringCatalog.bundled(), publicURL: config.resolvedPublicURL))
         let creditRepository = SQLCreditRepository(database: database)
         let gate = CreditGate(repository: creditRepository, freeGrant: config.freeCreditMicros, overdraft: config.creditOverdraftMicros)
         let prices = PriceBook(repository: SQLPriceRepository(database: database))
@@ -47,7 +62,8 @@ public struct AtriumServices: Sendable {
         return AtriumServices(
             config: config, database: database, accounts: accounts, keys: keys,
             credits: CreditService(repository: creditRepository, gate: gate), spend: SpendTracker(repository: creditRepository), prices: prices,
-            usage: SQLUsageRepository(database: database), audit: AuditLog(repository: SQLAuditRepository(database: database)))
+            usage: SQLUsageRepository(database: database), audit: AuditLog(repository: SQLAuditRepository(database: database)),
+            outbox: outbox, lifecycle: lifecycle)
     }
 }
 
@@ -106,7 +122,7 @@ public func buildApplication(config: AtriumConfig, logger: Logger, metrics: Serv
     contract.addRoutes(to: router)
 
     let api = router.group("api").add(middleware: TextInputMiddleware()).add(middleware: SessionMiddleware(accounts: services.accounts))
-    AuthController(accounts: services.accounts, secureCookies: config.secureCookies, maxBodyBytes: config.maxBodyBytes)
+    AuthController(accounts: services.accounts, lifecycle: services.lifecycle, secureCookies: config.secureCookies, maxBodyBytes: config.maxBodyBytes)
         .addRoutes(to: api.group("auth"))
     let signedIn = api.group(context: UserRequestContext.self)
     OrganizationController(accounts: services.accounts, maxBodyBytes: config.maxBodyBytes)
@@ -136,7 +152,10 @@ public func buildApplication(config: AtriumConfig, logger: Logger, metrics: Serv
     ).addRoutes(to: publicPages)
     DocsController(renderer: pages, docs: docs, catalog: catalog, secureCookies: config.secureCookies).addRoutes(to: publicPages)
     let signedInPages = site.group(context: SignedInPageContext.self)
-    AccountPagesController(accounts: services.accounts, renderer: pages, secureCookies: config.secureCookies).addRoutes(to: publicPages)
+    AccountPagesController(accounts: services.accounts, lifecycle: services.lifecycle, renderer: pages, secureCookies: config.secureCookies)
+        .addRoutes(to: publicPages)
+    AccountRecoveryPagesController(lifecycle: services.lifecycle, renderer: pages, secureCookies: config.secureCookies).addRoutes(to: publicPages)
+    AccountSettingsPagesController(lifecycle: services.lifecycle, renderer: pages, secureCookies: config.secureCookies).addRoutes(to: signedInPages)
     PlaygroundPagesController(
         keys: services.keys, accounts: services.accounts, catalog: catalog, prices: services.prices, renderer: pages, secureCookies: config.secureCookies
     ).addRoutes(to: signedInPages)
@@ -164,6 +183,7 @@ public func buildApplication(config: AtriumConfig, logger: Logger, metrics: Serv
             await services.database.shutdown()
         },
         PeriodicService(interval: .seconds(10)) { try? await keys.flushUsage() },
+        PeriodicService(interval: .seconds(1)) { [outbox = services.outbox] in _ = try? await outbox.deliverDue() },
         UsageCommitterService(committer: committer),
         PeriodicService(interval: .seconds(2)) {
             for entry in catalog.providers where entry.breaker.wantsProbe() {

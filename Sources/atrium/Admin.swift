@@ -22,7 +22,7 @@ struct Admin: AsyncParsableCommand {
                 throw ValidationError("Give the password on standard input, e.g. `echo \"$PASSWORD\" | atrium admin create-user …`.")
             }
             try await options.withServices { services in
-                let user = try await services.accounts.register(email: email, password: line, name: name, staffRole: staff?.role)
+                let user = try await services.accounts.register(email: email, password: line, name: name, staffRole: staff?.role, emailVerified: true)
                 print("Created user \(user.email) (\(user.id))\(user.staffRole.map { " with staff role \($0.rawValue)" } ?? "").")
             }
         }

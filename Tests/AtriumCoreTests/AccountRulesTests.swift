@@ -32,9 +32,9 @@ import Testing
     }
 }
 
-@Suite struct LoginThrottleTests {
+@Suite struct AttemptThrottleTests {
     @Test func refusesAfterTheLimitUntilTheWindowPasses() throws {
-        let throttle = LoginThrottle(maxFailures: 3, window: 60)
+        let throttle = AttemptThrottle(maxFailures: 3, window: 60)
         let start = Date(timeIntervalSince1970: 1_000_000)
         for second in 0..<3 {
             try throttle.check(["email:a"], now: start.addingTimeInterval(Double(second)))
@@ -46,7 +46,7 @@ import Testing
     }
 
     @Test func retryAfterCountsDownToTheOldestFailure() {
-        let throttle = LoginThrottle(maxFailures: 1, window: 100)
+        let throttle = AttemptThrottle(maxFailures: 1, window: 100)
         let start = Date(timeIntervalSince1970: 0)
         throttle.recordFailure(["ip:1"], now: start)
         #expect(throws: AtriumError.rateLimited("Too many failed login attempts. Try again later.", retryAfterSeconds: 60)) {

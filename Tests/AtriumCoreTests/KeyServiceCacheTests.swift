@@ -11,6 +11,7 @@ private struct NoKeys: APIKeyRepository {
     func find(id: APIKeyID, organization: OrganizationID) async throws -> APIKey? { nil }
     func find(secretHash: String) async throws -> APIKey? { nil }
     func revoke(id: APIKeyID, organization: OrganizationID, at date: Date) async throws -> Bool { false }
+    func revokeAll(createdBy user: UserID, at date: Date) async throws -> [APIKeyID] { [] }
     func setLimits(_ limit: RateLimit, monthlyBudget: Micros?, id: APIKeyID, organization: OrganizationID) async throws {}
     func touch(_ keys: [APIKeyID], at date: Date) async throws {}
 }

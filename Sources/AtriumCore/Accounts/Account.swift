@@ -20,14 +20,26 @@ public struct User: Sendable, Codable, Equatable {
     public var name: String
     public var staffRole: PlatformRole?
     public var createdAt: Date
+    /// When the owner of the address followed the link mailed to it; nil until then.
+    public var emailVerifiedAt: Date?
+    /// When staff disabled the account: it cannot log in, and its sessions stop working.
+    public var disabledAt: Date?
 
-    public init(id: UserID, email: String, name: String, staffRole: PlatformRole?, createdAt: Date) {
+    public init(
+        id: UserID, email: String, name: String, staffRole: PlatformRole?, createdAt: Date, emailVerifiedAt: Date? = nil,
+        disabledAt: Date? = nil
+    ) {
         self.id = id
         self.email = email
         self.name = name
         self.staffRole = staffRole
         self.createdAt = createdAt
+        self.emailVerifiedAt = emailVerifiedAt
+        self.disabledAt = disabledAt
     }
+
+    public var isEmailVerified: Bool { emailVerifiedAt != nil }
+    public var isDisabled: Bool { disabledAt != nil }
 }
 
 public struct Organization: Sendable, Codable, Equatable {

@@ -24,6 +24,16 @@ public protocol AccountRepository: Sendable {
     func setMembership(user: UserID, organization: OrganizationID, role: OrganizationRole, at date: Date) async throws
     /// False when there was no such membership.
     func removeMembership(user: UserID, organization: OrganizationID) async throws -> Bool
+
+    func markEmailVerified(_ user: UserID, at date: Date) async throws
+    func updatePasswordHash(_ user: UserID, to hash: String) async throws
+    /// Throws `AtriumError.conflict` when another account has the address.
+    func updateEmail(_ user: UserID, to email: String) async throws
+    /// Staff's switch: a date disables the account, nil enables it again.
+    func setDisabled(_ user: UserID, at date: Date?) async throws
+    /// Deletes the account's personal data and memberships and marks it deleted, in one transaction.
+    /// The row stays (anonymous) because keys, usage and the ledger still name it.
+    func erase(_ user: UserID, at date: Date) async throws
 }
 
 /// A login session: the cookie holds the token, the database only its hash.
@@ -45,6 +55,8 @@ public protocol SessionRepository: Sendable {
     func insert(_ session: Session) async throws
     func find(tokenHash: String) async throws -> Session?
     func delete(tokenHash: String) async throws
+    /// Ends every session of `user` but the one with `keeping` (after a password change, say).
+    func deleteAll(of user: UserID, keeping: String?) async throws
 }
 
 /// One-way password hashing (bcrypt in the server), kept behind a protocol so the domain does not

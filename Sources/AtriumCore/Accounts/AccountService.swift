@@ -13,15 +13,19 @@ public struct AccountService: Sendable {
     private let accounts: any AccountRepository
     private let sessions: any SessionRepository
     private let hasher: any PasswordHasher
-    private let throttle: LoginThrottle
+    private let throttle: AttemptThrottle
     private let clock: any TimeSource
     private let sessionLifetime: TimeInterval
+    private let signUpThrottle: AttemptThrottle
+    /// Whether API keys wait for a verified email (`require_verified_email`).
+    public let requiresVerifiedEmail: Bool
     private let decoyHash = DecoyHash()
 
     public init(
         accounts: any AccountRepository, sessions: any SessionRepository, hasher: any PasswordHasher,
-        throttle: LoginThrottle = LoginThrottle(), clock: any TimeSource = SystemTimeSource(),
-        sessionLifetime: TimeInterval = 30 * 24 * 3600
+        throttle: AttemptThrottle = AttemptThrottle(), clock: any TimeSource = SystemTimeSource(),
+        sessionLifetime: TimeInterval = 30 * 24 * 3600, requiresVerifiedEmail: Bool = false,
+        signUpThrottle: AttemptThrottle = AttemptThrottle(maxFailures: 20, window: 3600, message: "Too many sign-ups from this address. Try again later.")
     ) {
         self.accounts = accounts
         self.sessions = sessions
@@ -29,10 +33,15 @@ public struct AccountService: Sendable {
         self.throttle = throttle
         self.clock = clock
         self.sessionLifetime = sessionLifetime
+        self.requiresVerifiedEmail = requiresVerifiedEmail
+        self.signUpThrottle = signUpThrottle
     }
 
-    /// Creates a user and their personal organization.
-    public func register(email: String, password: String, name: String, staffRole: PlatformRole? = nil) async throws -> User {
+    /// Creates a user and their personal organization. `emailVerified`: an operator made the account
+    /// (the CLI), so the address needs no link.
+    public func register(
+        email: String, password: String, name: String, staffRole: PlatformRole? = nil, emailVerified: Bool = false
+    ) async throws -> User {
         let email = try AccountRules.normalizedEmail(email)
         let name = try AccountRules.normalizedName(name)
         try AccountRules.validatePassword(password)
@@ -40,15 +49,25 @@ public struct AccountService: Sendable {
             throw AtriumError.conflict("An account with this email already exists.", param: "email")
         }
         let now = clock.now()
-        let user = User(id: .generate(), email: email, name: name, staffRole: staffRole, createdAt: now)
+        let user = User(id: .generate(), email: email, name: name, staffRole: staffRole, createdAt: now, emailVerifiedAt: emailVerified ? now : nil)
         let personal = Organization(id: .generate(), name: "\(name)'s organization", isPersonal: true, createdAt: now)
         try await accounts.createUser(user, passwordHash: try await hasher.hash(password), personalOrganization: personal)
         return user
     }
 
-    public func signUp(email: String, password: String, name: String) async throws -> OpenedSession {
+    /// Registers and opens a session; at most 20 sign-ups an hour from one client address.
+    public func signUp(email: String, password: String, name: String, clientAddress: String? = nil) async throws -> OpenedSession {
+        if let clientAddress { try signUpThrottle.check(["ip:\(clientAddress)"], now: clock.now()) }
         let user = try await register(email: email, password: password, name: name)
+        if let clientAddress { signUpThrottle.recordFailure(["ip:\(clientAddress)"], now: clock.now()) }
         return try await openSession(for: user)
+    }
+
+    /// `permissionDenied` (`email_not_verified`) when keys wait for a verified email and this user's is not.
+    public func requireVerifiedEmail(_ user: User) throws {
+        guard requiresVerifiedEmail, !user.isEmailVerified else { return }
+        throw AtriumError.permissionDenied(
+            "Verify your email address first: follow the link we mailed to \(user.email).", code: "email_not_verified")
     }
 
     /// Checks the password, throttling repeated failures per email and per client address.
@@ -66,6 +85,9 @@ public struct AccountService: Sendable {
             throttle.recordFailure(subjects, now: now)
             throw AtriumError.unauthenticated("Incorrect email or password.", code: "invalid_credentials")
         }
+        guard !found.user.isDisabled else {
+            throw AtriumError.permissionDenied("This account is disabled. Contact support.", code: "account_disabled")
+        }
         throttle.recordSuccess(["email:\(email)"])
         return try await openSession(for: found.user)
     }
@@ -79,7 +101,8 @@ public struct AccountService: Sendable {
             try await sessions.delete(tokenHash: hash)
             return nil
         }
-        return try await accounts.findUser(id: session.userID)
+        guard let user = try await accounts.findUser(id: session.userID), !user.isDisabled else { return nil }
+        return user
     }
 
     public func logOut(sessionToken token: String) async throws {

@@ -74,6 +74,12 @@ public final class KeyService: Sendable {
         cache.withLock { entries in entries = entries.filter { $0.value.key?.id != id } }
     }
 
+    /// Revokes every key `user` created (their account is being deleted).
+    public func revokeAll(createdBy user: UserID) async throws {
+        let revoked = Set(try await repository.revokeAll(createdBy: user, at: clock.now()))
+        cache.withLock { entries in entries = entries.filter { entry in entry.value.key.map { !revoked.contains($0.id) } ?? true } }
+    }
+
     /// Revokes a key of any organization among `memberships` (the actor's): owners and admins may revoke
     /// any key of theirs, members only the keys they created. `notFound` when none of them has it.
     public func revoke(id: APIKeyID, by actor: UserID, memberships: [OrganizationMembership]) async throws {

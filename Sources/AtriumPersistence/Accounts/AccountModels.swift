@@ -14,6 +14,9 @@ final class UserModel: Model, @unchecked Sendable {
     @Field(key: "password_hash") var passwordHash: String
     @OptionalField(key: "staff_role") var staffRole: String?
     @Field(key: "created_at") var createdAt: Date
+    @OptionalField(key: "email_verified_at") var emailVerifiedAt: Date?
+    @OptionalField(key: "disabled_at") var disabledAt: Date?
+    @OptionalField(key: "deleted_at") var deletedAt: Date?
 
     init() {}
 
@@ -24,12 +27,14 @@ final class UserModel: Model, @unchecked Sendable {
         self.passwordHash = passwordHash
         self.staffRole = user.staffRole?.rawValue
         self.createdAt = user.createdAt
+        self.emailVerifiedAt = user.emailVerifiedAt
+        self.disabledAt = user.disabledAt
     }
 
     var domain: User {
         User(
             id: UserID(raw: id!), email: email, name: name, staffRole: staffRole.flatMap(PlatformRole.init(rawValue:)),
-            createdAt: createdAt)
+            createdAt: createdAt, emailVerifiedAt: emailVerifiedAt, disabledAt: disabledAt)
     }
 }
 
@@ -98,5 +103,33 @@ final class SessionModel: Model, @unchecked Sendable {
 
     var domain: Session {
         Session(tokenHash: tokenHash, userID: UserID(raw: userID), createdAt: createdAt, expiresAt: expiresAt)
+    }
+}
+
+final class AccountTokenModel: Model, @unchecked Sendable {
+    static let schema = "account_tokens"
+
+    @ID(custom: "token_hash", generatedBy: .user) var id: String?
+    @Field(key: "user_id") var userID: UUID
+    @Field(key: "purpose") var purpose: String
+    @OptionalField(key: "new_email") var newEmail: String?
+    @Field(key: "created_at") var createdAt: Date
+    @Field(key: "expires_at") var expiresAt: Date
+
+    init() {}
+
+    init(_ token: AccountToken) {
+        self.id = token.tokenHash
+        self.userID = token.userID.raw
+        self.purpose = token.purpose.rawValue
+        self.newEmail = token.newEmail
+        self.createdAt = token.createdAt
+        self.expiresAt = token.expiresAt
+    }
+
+    var domain: AccountToken? {
+        AccountTokenPurpose(rawValue: purpose).map {
+            AccountToken(tokenHash: id!, userID: UserID(raw: userID), purpose: $0, newEmail: newEmail, createdAt: createdAt, expiresAt: expiresAt)
+        }
     }
 }

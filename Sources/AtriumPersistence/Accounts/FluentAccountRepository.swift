@@ -112,6 +112,38 @@ public struct FluentAccountRepository: AccountRepository {
         try await existing.delete(on: db)
         return true
     }
+
+    public func markEmailVerified(_ user: UserID, at date: Date) async throws {
+        try await UserModel.query(on: database.database).filter(\.$id == user.raw).set(\.$emailVerifiedAt, to: date).update()
+    }
+
+    public func updatePasswordHash(_ user: UserID, to hash: String) async throws {
+        try await UserModel.query(on: database.database).filter(\.$id == user.raw).set(\.$passwordHash, to: hash).update()
+    }
+
+    public func updateEmail(_ user: UserID, to email: String) async throws {
+        do {
+            try await UserModel.query(on: database.database).filter(\.$id == user.raw).set(\.$email, to: email).update()
+        } catch let error as any DatabaseError where error.isConstraintFailure {
+            throw AtriumError.conflict("An account with this email already exists.", param: "email")
+        }
+    }
+
+    public func setDisabled(_ user: UserID, at date: Date?) async throws {
+        try await UserModel.query(on: database.database).filter(\.$id == user.raw).set(\.$disabledAt, to: date).update()
+    }
+
+    public func erase(_ user: UserID, at date: Date) async throws {
+        try await database.transaction { db in
+            try await MembershipModel.query(on: db).filter(\.$userID == user.raw).delete()
+            try await SessionModel.query(on: db).filter(\.$userID == user.raw).delete()
+            try await AccountTokenModel.query(on: db).filter(\.$userID == user.raw).delete()
+            try await UserModel.query(on: db).filter(\.$id == user.raw)
+                .set(\.$email, to: "deleted-\(user)@deleted.invalid").set(\.$name, to: "")
+                .set(\.$passwordHash, to: "!").set(\.$staffRole, to: nil).set(\.$deletedAt, to: date)
+                .update()
+        }
+    }
 }
 
 public struct FluentSessionRepository: SessionRepository {
@@ -129,5 +161,11 @@ public struct FluentSessionRepository: SessionRepository {
 
     public func delete(tokenHash: String) async throws {
         try await SessionModel.query(on: database.database).filter(\.$tokenHash == tokenHash).delete()
+    }
+
+    public func deleteAll(of user: UserID, keeping: String?) async throws {
+        let query = SessionModel.query(on: database.database).filter(\.$userID == user.raw)
+        if let keeping { query.filter(\.$tokenHash != keeping) }
+        try await query.delete()
     }
 }

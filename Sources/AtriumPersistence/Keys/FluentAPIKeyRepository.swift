@@ -86,6 +86,15 @@ public struct FluentAPIKeyRepository: APIKeyRepository {
         return true
     }
 
+    public func revokeAll(createdBy user: UserID, at date: Date) async throws -> [APIKeyID] {
+        let db = database.database
+        let live = try await APIKeyModel.query(on: db).filter(\.$createdBy == user.raw).filter(\.$revokedAt == nil).all()
+        guard !live.isEmpty else { return [] }
+        let ids = live.compactMap(\.id)
+        try await APIKeyModel.query(on: db).filter(\.$id ~~ ids).set(\.$revokedAt, to: date).update()
+        return ids.map(APIKeyID.init(raw:))
+    }
+
     public func setLimits(_ limit: RateLimit, monthlyBudget: Micros?, id: APIKeyID, organization: OrganizationID) async throws {
         try await APIKeyModel.query(on: database.database)
             .filter(\.$id == id.raw).filter(\.$organizationID == organization.raw)

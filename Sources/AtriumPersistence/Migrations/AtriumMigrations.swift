@@ -16,6 +16,7 @@ enum AtriumMigrations {
         M0011CreateSharedLimits(),
         M0012CreateBudgets(),
         M0013CreateAuditEvents(),
+        M0014AddAccountLifecycle(),
     ]
 
     /// Their names as Fluent records them, for saying which step failed.

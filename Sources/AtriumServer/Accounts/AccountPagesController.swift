@@ -7,6 +7,7 @@ import Hummingbird
 /// redirects (post/redirect/get). The rules are `AccountService`'s, the same as `/api/auth`'s.
 struct AccountPagesController {
     let accounts: AccountService
+    let lifecycle: AccountLifecycle
     let renderer: PageRenderer
     let secureCookies: Bool
 
@@ -56,6 +57,8 @@ struct AccountPagesController {
                 view.formError = text("form_errors.invalid_credentials", context)
             } catch AtriumError.rateLimited(_, let seconds, _) {
                 view.formError = text("form_errors.too_many_attempts", context, ["minutes": String(max(1, (seconds + 59) / 60))])
+            } catch AtriumError.permissionDenied(_, "account_disabled") {
+                view.formError = text("form_errors.account_disabled", context)
             }
         }
         return renderer.render("accounts/login", titleKey: "accounts.login.title", model: view, state: context.page, status: .badRequest)
@@ -75,10 +78,15 @@ struct AccountPagesController {
         view.passwordError = fieldError(form["password"] ?? "", context) { try AccountRules.validatePassword($0) }
         if view.nameError == nil && view.emailError == nil && view.passwordError == nil {
             do {
-                let session = try await accounts.signUp(email: form.trimmed("email"), password: form["password"] ?? "", name: form.trimmed("name"))
+                let session = try await accounts.signUp(
+                    email: form.trimmed("email"), password: form["password"] ?? "", name: form.trimmed("name"), clientAddress: context.page.clientAddress)
+                // The account exists either way; a link that could not be queued is asked for again from the banner.
+                try? await lifecycle.sendVerification(to: session.user, language: context.language.rawValue)
                 return signedIn(session, to: "/dashboard")
             } catch AtriumError.conflict(_, _) {
                 view.emailError = text("form_errors.email_taken", context)
+            } catch AtriumError.rateLimited(_, let seconds, _) {
+                view.formError = text("form_errors.too_many_attempts", context, ["minutes": String(max(1, (seconds + 59) / 60))])
             }
         }
         return renderer.render("accounts/signup", titleKey: "accounts.signup.title", model: view, state: context.page, status: .badRequest)
@@ -100,22 +108,14 @@ struct AccountPagesController {
     }
 
     /// The reader's-language message for one field: "required" when empty, else what its domain rule
-    /// says (by the rule's error code, with the rule's own limits), nil when it passes.
+    /// says, nil when it passes.
     private func fieldError(_ value: String, _ context: PageContext, rule: (String) throws -> Any) -> String? {
         if value.isEmpty { return text("form_errors.required", context) }
         do {
             _ = try rule(value)
             return nil
-        } catch AtriumError.invalidRequest(_, _, let code) {
-            let limits = [
-                "min": String(AccountRules.minPasswordLength),
-                "max": String(code == "password_too_long" ? AccountRules.maxPasswordBytes : AccountRules.maxNameLength),
-            ]
-            let known = ["invalid_email", "password_too_short", "password_too_long", "invalid_name"]
-            guard let code, known.contains(code) else { return text("form_errors.invalid", context) }
-            return text("form_errors.\(code)", context, limits)
         } catch {
-            return text("form_errors.invalid", context)
+            return renderer.catalog.formError(error, context.language)
         }
     }
 

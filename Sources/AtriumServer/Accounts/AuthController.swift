@@ -5,6 +5,7 @@ import Hummingbird
 /// `/api/auth`: sign-up, login and logout with a session cookie.
 struct AuthController {
     let accounts: AccountService
+    let lifecycle: AccountLifecycle
     let secureCookies: Bool
     let maxBodyBytes: Int
 
@@ -28,7 +29,10 @@ struct AuthController {
 
     @Sendable func signUp(_ request: Request, context: AtriumRequestContext) async throws -> Response {
         let body = try await JSONRequest.decode(SignUpRequest.self, from: request, limit: maxBodyBytes)
-        let session = try await accounts.signUp(email: body.email, password: body.password, name: body.name)
+        let session = try await accounts.signUp(
+            email: body.email, password: body.password, name: body.name, clientAddress: context.channel.remoteAddress?.ipAddress)
+        let language = Language.negotiate(cookie: nil, acceptLanguage: request.headers[.acceptLanguage])
+        try? await lifecycle.sendVerification(to: session.user, language: language.rawValue)
         return try await sessionResponse(session, status: .created, context: context)
     }
 

@@ -24,6 +24,14 @@ public struct AtriumConfig: Sendable {
     public var keyCacheTTL: TimeInterval = 5
     /// Session cookies carry `Secure` (set this behind HTTPS).
     public var secureCookies = false
+    /// The address people reach the portal at, for links in mail (nil: `http://host:port`).
+    public var publicURL: String?
+    /// API keys wait until the account's email is verified.
+    public var requireVerifiedEmail = true
+    /// The mail server (nil: mail is written to the log, and staff read it in the outbox).
+    public var smtp: SMTPSettings?
+    /// The sender of the platform's mail.
+    public var mailFrom = "Atrium <no-reply@localhost>"
     public var providers: [ProviderConfig] = []
 
     /// Where each server process keeps its usage journal (nil: `journal/` in the data directory).
@@ -65,6 +73,12 @@ public struct AtriumConfig: Sendable {
     public var engineMaxRunning = 16
 
     public init() {}
+
+    public var resolvedPublicURL: String {
+        var url = publicURL ?? "http://\(host.contains(":") ? "[\(host)]" : host):\(port)"
+        while url.hasSuffix("/") { url.removeLast() }
+        return url
+    }
 
     public var resolvedJournalDirectory: String {
         usageJournalDirectory ?? "\(URL(fileURLWithPath: dataDirectory).standardizedFileURL.path)/journal"

@@ -65,6 +65,18 @@ public enum ConfigLoader {
         config.bcryptCost = try integer(reader, "bcrypt_cost", default: config.bcryptCost, range: 4...31)
         config.keyCacheTTL = TimeInterval(try integer(reader, "key_cache_seconds", default: 5, range: 0...3600))
         config.secureCookies = try boolean(reader, "secure_cookies", default: config.secureCookies)
+        if let publicURL = reader.string(forKey: "public_url") {
+            guard let url = URL(string: publicURL), ["http", "https"].contains(url.scheme ?? ""), url.host != nil else {
+                throw ConfigError(description: "public_url must be an http(s) URL such as https://developers.example.com, not \(publicURL).")
+            }
+            config.publicURL = publicURL
+        }
+        config.requireVerifiedEmail = try boolean(reader, "require_verified_email", default: config.requireVerifiedEmail)
+        config.mailFrom = reader.string(forKey: "mail_from", default: config.mailFrom)
+        guard MailFormat.address(config.mailFrom).contains("@"), !config.mailFrom.contains("\n"), !config.mailFrom.contains("\r") else {
+            throw ConfigError(description: "mail_from must be an address, such as Atrium <no-reply@example.com>, not \(config.mailFrom).")
+        }
+        config.smtp = try smtpSettings(reader, from: config.mailFrom)
         config.providers = try parseProviders(yaml: fileText, file: filePath)
         config.usageJournalDirectory = reader.string(forKey: "usage_journal_dir")
         config.usageCommitInterval = .milliseconds(try integer(reader, "usage_commit_interval_ms", default: 100, range: 1...10_000))
@@ -94,6 +106,24 @@ public enum ConfigLoader {
         return config
     }
 
+    /// `smtp_host` and its companions; the username and password usually come from the environment
+    /// (`ATRIUM_SMTP_USERNAME`, `ATRIUM_SMTP_PASSWORD`).
+    static func smtpSettings(_ reader: ConfigReader, from: String) throws -> SMTPSettings? {
+        guard let host = reader.string(forKey: "smtp_host"), !host.isEmpty else { return nil }
+        let securityName = reader.string(forKey: "smtp_security", default: SMTPSettings.Security.starttls.rawValue)
+        guard let security = SMTPSettings.Security(rawValue: securityName) else {
+            throw ConfigError(description: "smtp_security must be starttls, tls or none, not \(securityName).")
+        }
+        let port = try integer(reader, "smtp_port", default: security == .tls ? 465 : 587, range: 1...65535)
+        let caFile = reader.string(forKey: "smtp_ca_file")
+        if let caFile, !FileManager.default.fileExists(atPath: caFile) {
+            throw ConfigError(description: "smtp_ca_file \(caFile) does not exist.")
+        }
+        return SMTPSettings(
+            host: host, port: port, security: security, username: reader.string(forKey: "smtp_username"),
+            password: reader.string(forKey: "smtp_password", isSecret: true), caFile: caFile, from: from)
+    }
+
     /// The top-level scalar settings of the config file. (swift-configuration's own YAML provider
     /// refuses lists of objects, which `providers:` is, so the file is read with Yams once.)
     static func scalarSettings(yaml: String, file: String) throws -> InMemoryProvider {
@@ -111,7 +141,7 @@ public enum ConfigLoader {
             case let string as String: content = .string(string)
             default: continue
             }
-            values[AbsoluteConfigKey([key])] = ConfigValue(content, isSecret: key == "database_url")
+            values[AbsoluteConfigKey([key])] = ConfigValue(content, isSecret: key == "database_url" || key == "smtp_password")
         }
         return InMemoryProvider(name: file, values: values)
     }

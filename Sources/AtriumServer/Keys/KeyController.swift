@@ -92,6 +92,7 @@ struct KeyController {
 
     @Sendable func create(_ request: Request, context: UserRequestContext) async throws -> Response {
         let body = try await JSONRequest.decode(CreateRequest.self, from: request, limit: maxBodyBytes)
+        try accounts.requireVerifiedEmail(context.user)
         let organization = try await accounts.acting(body.organizationId, user: context.user.id)
         let scopes = try body.scopes.map { names in
             try names.map { name in

@@ -66,6 +66,11 @@ struct KeyPagesController {
             let message = text("form_errors.too_long", context, ["max": String(KeyService.maxNameLength)])
             return try await page(context, form: (String(name.prefix(KeyService.maxNameLength)), message, lifetime.value))
         }
+        do {
+            try accounts.requireVerifiedEmail(context.user)
+        } catch {
+            return try await page(context, form: (name, text("form_errors.email_not_verified", context), lifetime.value))
+        }
         let organization = try await accounts.acting(nil, user: context.user.id)
         let created = try await keys.create(
             organization: organization.organization.id, createdBy: context.user.id, name: name, scopes: nil,

@@ -40,6 +40,11 @@ struct PlaygroundPagesController {
     }
 
     @Sendable func playground(_ request: Request, context: SignedInPageContext) async throws -> Response {
+        guard (try? accounts.requireVerifiedEmail(context.user)) != nil else {
+            return renderer.notice(
+                "email_not_verified", ["email": context.user.email], links: [("/account", "accounts.links.to_account")], state: context.page,
+                status: .forbidden)
+        }
         let organization = try await accounts.acting(nil, user: context.user.id).organization
         for old in try await keys.list(organization: organization.id) where old.name == Self.keyName && old.createdBy == context.user.id {
             try await keys.revoke(id: old.id, organization: organization.id)

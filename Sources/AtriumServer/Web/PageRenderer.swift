@@ -34,6 +34,9 @@ struct PageRenderer: Sendable {
         var otherLanguageHref: String
         var otherLanguageCode: String
         var year: String
+        /// A signed-in reader whose email waits for verification: the banner that says so.
+        var unverifiedEmail: String?
+        var unverifiedNotice: String?
     }
 
     static func bundled() async throws -> PageRenderer {
@@ -81,6 +84,7 @@ struct PageRenderer: Sendable {
         let language = state.language
         let other: Language = language == .english ? .simplifiedChinese : .english
         let current = state.path.split(separator: "?").first.map(String.init) ?? "/"
+        let unverified = state.user.flatMap { $0.isEmailVerified ? nil : $0 }
         let items: [(String, String)] = [
             ("/models", "nav.models"), ("/docs", "nav.docs"),
         ] + (state.user == nil ? [("/login", "nav.login"), ("/signup", "nav.signup")] : [("/dashboard", "nav.dashboard"), ("/keys", "nav.keys"), ("/playground", "nav.playground")])
@@ -92,6 +96,8 @@ struct PageRenderer: Sendable {
             otherLanguage: catalog.text("language.name", other),
             otherLanguageHref: "/language?to=\(other.rawValue)&next=" + (state.path.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "/"),
             otherLanguageCode: other.htmlTag,
-            year: String(Calendar(identifier: .gregorian).component(.year, from: Date())))
+            year: String(Calendar(identifier: .gregorian).component(.year, from: Date())),
+            unverifiedEmail: unverified?.email,
+            unverifiedNotice: unverified.map { catalog.text("accounts.banner.unverified", language, ["email": $0.email]) })
     }
 }

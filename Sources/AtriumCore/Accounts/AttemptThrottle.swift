@@ -1,21 +1,24 @@
 import Foundation
 import Synchronization
 
-/// Slows down password guessing: after `maxFailures` failed logins for one email (or from one client
-/// address) within `window`, further attempts are refused until the window has passed.
+/// Slows down guessing and flooding: after `maxFailures` recorded attempts for one subject (an email,
+/// a client address) within `window`, further attempts are refused until the window has passed.
+/// Logins record their failures; sign-ups, password resets and invitations record every attempt.
 /// In memory, so per instance: with several instances an attacker gets `maxFailures` per instance.
-public final class LoginThrottle: Sendable {
+public final class AttemptThrottle: Sendable {
     private struct Record {
         var failures: [Date]
     }
 
     private let maxFailures: Int
     private let window: TimeInterval
+    private let message: String
     private let records = Mutex<[String: Record]>([:])
 
-    public init(maxFailures: Int = 5, window: TimeInterval = 15 * 60) {
+    public init(maxFailures: Int = 5, window: TimeInterval = 15 * 60, message: String = "Too many failed login attempts. Try again later.") {
         self.maxFailures = maxFailures
         self.window = window
+        self.message = message
     }
 
     /// Throws `rateLimited` when any of `subjects` has too many recent failures.
@@ -33,8 +36,7 @@ public final class LoginThrottle: Sendable {
             return longest
         }
         if let retryAfter {
-            throw AtriumError.rateLimited(
-                "Too many failed login attempts. Try again later.", retryAfterSeconds: max(1, Int(retryAfter.rounded(.up))))
+            throw AtriumError.rateLimited(message, retryAfterSeconds: max(1, Int(retryAfter.rounded(.up))))
         }
     }
 
@@ -47,6 +49,12 @@ public final class LoginThrottle: Sendable {
                 records = records.filter { now.timeIntervalSince($0.value.failures.last ?? now) < window }
             }
         }
+    }
+
+    /// Checks, then counts this attempt: for actions limited by how often they happen, not by failures.
+    public func admit(_ subjects: [String], now: Date) throws {
+        try check(subjects, now: now)
+        recordFailure(subjects, now: now)
     }
 
     public func recordSuccess(_ subjects: [String]) {
