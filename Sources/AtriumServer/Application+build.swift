@@ -161,6 +161,10 @@ public func buildApplication(config: AtriumConfig, logger: Logger, metrics: Serv
     ).addRoutes(to: signedInPages)
     StaffPagesController(accounts: services.accounts, credits: services.credits, actions: staffActions, audit: services.audit, renderer: pages)
         .addRoutes(to: signedInPages)
+    StaffOutboxPagesController(
+        outbox: services.outbox, audit: services.audit, renderer: pages,
+        destination: config.smtp.map { "\($0.host):\($0.port) (\($0.security.rawValue))" }
+    ).addRoutes(to: signedInPages)
     DashboardPagesController(accounts: services.accounts, credits: services.credits, usage: services.usage, renderer: pages)
         .addRoutes(to: signedInPages)
     KeyPagesController(keys: services.keys, accounts: services.accounts, catalog: catalog, renderer: pages, secureCookies: config.secureCookies)
@@ -183,7 +187,9 @@ public func buildApplication(config: AtriumConfig, logger: Logger, metrics: Serv
             await services.database.shutdown()
         },
         PeriodicService(interval: .seconds(10)) { try? await keys.flushUsage() },
-        PeriodicService(interval: .seconds(1)) { [outbox = services.outbox] in _ = try? await outbox.deliverDue() },
+        PeriodicService(interval: .seconds(1)) { [outbox = services.outbox] in
+            do { try await outbox.deliverDue() } catch { logger.debug("the outbox could not be read: \(error)") }
+        },
         UsageCommitterService(committer: committer),
         PeriodicService(interval: .seconds(2)) {
             for entry in catalog.providers where entry.breaker.wantsProbe() {

@@ -6,9 +6,12 @@ import Testing
 @Suite struct AccountRulesTests {
     @Test func emailsAreTrimmedAndLowercased() throws {
         #expect(try AccountRules.normalizedEmail("  Ada@Example.COM ") == "ada@example.com")
+        #expect(try AccountRules.normalizedEmail("o'neil+tag@mail.example.com") == "o'neil+tag@mail.example.com")
     }
 
-    @Test(arguments: ["", "ada", "ada@", "@example.com", "ada@example", "a da@example.com", "ada@@example.com", "ada@.com"])
+    @Test(arguments: ["", "ada", "ada@", "@example.com", "ada@example", "a da@example.com", "ada@@example.com", "ada@.com",
+        // Specials that would end an SMTP path or a header early.
+        "<script>alert(1)</script>@x.example", "a>b@example.com", "ada@example.com>", "\"ada\"@example.com", "a,b@example.com", "ada\u{7}@example.com"])
     func invalidEmailsNameTheField(_ email: String) {
         #expect(throws: AtriumError.invalidRequest("Enter a valid email address.", param: "email", code: "invalid_email")) {
             try AccountRules.normalizedEmail(email)

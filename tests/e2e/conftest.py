@@ -65,7 +65,7 @@ class Upstream:
 class Atrium:
     """One `atrium serve` process with its own data directory and config."""
 
-    def __init__(self, upstreams, grace=30, database_url=None, data_dir=None, key_cache_seconds=5, extra=None):
+    def __init__(self, upstreams, grace=30, database_url=None, data_dir=None, key_cache_seconds=5, extra=None, extra_env=None):
         self.dir = Path(tempfile.mkdtemp(prefix="atrium-e2e-"))
         self.data_dir = data_dir or self.dir / "data"
         self.port = free_port()
@@ -116,6 +116,7 @@ class Atrium:
         config.update(extra or {})
         (self.dir / "atrium.yaml").write_text(json.dumps(config))  # JSON is YAML
         self.env = dict(os.environ)
+        self.env.update(extra_env or {})
         if database_url:
             self.env["DATABASE_URL"] = database_url
         else:

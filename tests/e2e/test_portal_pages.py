@@ -11,8 +11,9 @@ import pytest
 from browser import (WIDTHS, heading_becomes, horizontal_overflow, open_browser, screenshot,
                      serious_accessibility_violations, set_theme, set_width)
 
-PUBLIC_PAGES = ["/", "/models", "/docs", "/docs/getting-started", "/docs/chat", "/login", "/signup"]
-SIGNED_IN_PAGES = ["/dashboard", "/keys", "/playground"]
+PUBLIC_PAGES = ["/", "/models", "/docs", "/docs/getting-started", "/docs/chat", "/login", "/signup", "/password/forgot",
+                "/password/reset?token=from-a-mail", "/verify-email?token=used-already", "/goodbye"]
+SIGNED_IN_PAGES = ["/dashboard", "/keys", "/playground", "/account"]
 
 
 def csrf_of(client, path):
@@ -261,7 +262,7 @@ def test_every_page_fits_a_phone_passes_axe_and_is_screenshotted(atrium, languag
         organization = httpx.get(atrium.url + "/api/auth/me", cookies={"atrium_session": cookie}).json()["organizations"][0]["id"]
         staff = atrium.create_staff(f"staff-shots-{uuid.uuid4().hex[:8]}@example.com")
         staff.post("/api/admin/credits", json={"organization_id": organization, "amount_micros": 2_500_000, "description": "screenshots"})
-        staff_pages = ["/staff?q=shots", f"/staff/organizations/{organization}", "/staff/audit"]
+        staff_pages = ["/staff?q=shots", f"/staff/organizations/{organization}", "/staff/audit", "/staff/outbox"]
         for path in PUBLIC_PAGES + ["/no-such-page"] + SIGNED_IN_PAGES + staff_pages:
             if path == SIGNED_IN_PAGES[0]:
                 page.add_cookie({"name": "atrium_session", "value": cookie, "path": "/"})

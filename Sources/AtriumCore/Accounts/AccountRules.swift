@@ -8,13 +8,18 @@ public enum AccountRules {
     public static let maxNameLength = 200
     public static let maxEmailLength = 254
 
+    /// Characters an address could only carry quoted (RFC 5322's specials): refused, since they would
+    /// also end an SMTP path (`RCPT TO:<…>`) or a header early.
+    static let notInAddresses = Set("<>()[]\\,;:\"")
+
     /// Trimmed and lowercased, or `invalidRequest` naming `email`.
     public static func normalizedEmail(_ raw: String) throws -> String {
         let email = raw.trimmingCharacters(in: .whitespacesAndNewlines).lowercased()
         let parts = email.split(separator: "@", omittingEmptySubsequences: false)
         guard email.count <= maxEmailLength, parts.count == 2, !parts[0].isEmpty, parts[1].contains("."),
             !parts[1].hasPrefix("."), !parts[1].hasSuffix("."),
-            !email.contains(where: { $0.isWhitespace || $0.isNewline })
+            !email.contains(where: { $0.isWhitespace || $0.isNewline || Self.notInAddresses.contains($0) }),
+            !email.unicodeScalars.contains(where: { CharacterSet.controlCharacters.contains($0) })
         else {
             throw AtriumError.invalidRequest("Enter a valid email address.", param: "email", code: "invalid_email")
         }

@@ -26,10 +26,12 @@ public struct SQLMailOutboxRepository: MailOutboxRepository {
             .orderBy("next_attempt_at").limit(limit).all().map(Self.mail)
         var claimed: [OutgoingMail] = []
         for mail in due {
-            // Only the instance whose update still sees the old time takes the message.
+            // Only the instance whose update still finds the message due takes it (the lease moves it
+            // past `now` for everyone else). Dates are not compared for equality: they round on the way
+            // through SQLite's REAL.
             let taken = try await sql.update("mail_outbox").set("next_attempt_at", to: leaseUntil)
                 .where("id", .equal, mail.id.raw).where("status", .equal, OutgoingMail.Status.pending.rawValue)
-                .where("next_attempt_at", .equal, mail.nextAttemptAt)
+                .where("next_attempt_at", .lessThanOrEqual, now)
                 .returning("id").all()
             if !taken.isEmpty { claimed.append(mail) }
         }

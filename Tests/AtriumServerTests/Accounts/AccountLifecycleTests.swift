@@ -8,7 +8,7 @@ import Testing
 
 /// A clock the test moves by hand.
 final class ManualClock: TimeSource, Sendable {
-    private let current = Mutex(Date(timeIntervalSince1970: 1_900_000_000))
+    private let current = Mutex(Date(timeIntervalSince1970: 1_900_000_000.123_456))  // fractional, as real times are
     func now() -> Date { current.withLock { $0 } }
     func advance(_ seconds: TimeInterval) { current.withLock { $0 += seconds } }
 }
