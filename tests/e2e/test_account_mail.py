@@ -227,3 +227,116 @@ def test_without_a_mail_server_mail_goes_to_the_log_and_the_outbox(atrium):
     staff = atrium.create_staff(f"log-staff-{uuid.uuid4().hex[:8]}@example.com")
     listing = staff.get("/staff/outbox", params={"to": email}).text
     assert "No SMTP server is configured" in listing and "Verify your email for Atrium" in listing
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    from browser import open_browser
+    page = open_browser()
+    yield page
+    page.quit()
+
+
+def test_the_whole_journey_in_the_browser(site, mailbox, chromium):
+    """Sign up → verify the email from the mail → create a key → run the getting-started sample with it
+    → find the call on the dashboard by its request id → chat in the playground and watch the tokens
+    arrive → revoke the key → the sample fails with 401. Then staff grant credit and change the plan,
+    and the developer sees both."""
+    from selenium.webdriver.support.ui import Select, WebDriverWait
+
+    from browser import heading_becomes
+    from test_docs_samples import run
+
+    page = chromium
+    email = f"journey-{uuid.uuid4().hex[:8]}@example.com"
+    page.get(site.url + "/")
+    page.find_element("link text", "Get started").click()
+    heading_becomes(page, "Create an account")
+    page.find_element("id", "name").send_keys("Journey Person")
+    page.find_element("id", "email").send_keys(email)
+    page.find_element("id", "password").send_keys(PASSWORD)
+    page.find_element("css selector", "form button[type=submit]").click()
+    heading_becomes(page, "Welcome, Journey Person")
+    assert email in page.find_element("css selector", ".verify-banner").text
+
+    # The keys page says what is missing until the link is followed.
+    page.find_element("link text", "Keys").click()
+    heading_becomes(page, "API keys")
+    page.find_element("id", "name").send_keys("early")
+    page.find_element("css selector", 'form[action="/keys"] button[type=submit]').click()
+    WebDriverWait(page, 10).until(lambda _: page.find_elements("id", "name-error"))
+    assert "Verify your email first" in page.find_element("id", "name-error").text
+
+    mail = mailbox.wait_for(lambda m: m["to"] == email)
+    page.get(link_in(mail, site.url + "/verify-email"))
+    heading_becomes(page, "Your email is verified")
+    assert not page.find_elements("css selector", ".verify-banner")
+
+    page.find_element("link text", "Create a key").click()
+    heading_becomes(page, "API keys")
+    page.find_element("id", "name").send_keys("journey")
+    page.find_element("css selector", 'form[action="/keys"] button[type=submit]').click()
+    heading_becomes(page, "Your new key")
+    secret = page.find_element("id", "secret").get_attribute("value")
+
+    page.get(site.url + "/docs/getting-started")
+    heading_becomes(page, "Getting started")
+    sample = page.find_element("css selector", '.samples[data-samples="chat"] .sample[data-language="python"] code').get_attribute("textContent")
+    ran = run("python", sample, secret)
+    assert ran.returncode == 0 and ran.stdout.strip(), ran.stderr
+
+    # The call is on the dashboard; its request id, pasted into the search, finds it alone.
+    page.find_element("link text", "Dashboard").click()
+    heading_becomes(page, "Welcome, Journey Person")
+    deadline = time.time() + 15
+    while not page.find_elements("css selector", "section[aria-labelledby=requests-heading] tbody th code") and time.time() < deadline:
+        time.sleep(0.5)
+        page.refresh()
+    request_id = page.find_element("css selector", "section[aria-labelledby=requests-heading] tbody th code").text
+    page.find_element("id", "request_id").send_keys(request_id)
+    page.find_element("css selector", "form.search button[type=submit]").click()
+    WebDriverWait(page, 10).until(lambda _: "request_id=" in page.current_url)
+    rows = page.find_elements("css selector", "section[aria-labelledby=requests-heading] tbody tr")
+    assert len(rows) == 1 and request_id in rows[0].text and "200" in rows[0].text, [r.text for r in rows]
+
+    page.find_element("link text", "Playground").click()
+    heading_becomes(page, "Playground")
+    Select(page.find_element("id", "chat-model")).select_by_value("slow-short")  # 20 chunks, 50 ms apart
+    page.find_element("id", "message").clear()
+    page.find_element("id", "message").send_keys("tell me a story")
+    page.find_element("id", "send").click()
+    seen = set()
+    WebDriverWait(page, 20).until(lambda _: seen.add(page.find_element("id", "answer").text) or "completion tokens" in page.find_element("id", "chat-stats").text)
+    assert len(seen) > 2, f"the answer did not arrive piece by piece: {seen}"
+
+    page.find_element("link text", "Keys").click()
+    heading_becomes(page, "API keys")
+    page.find_element("xpath", "//tr[th[normalize-space()='journey']]").find_element("css selector", "button").click()
+    heading_becomes(page, "API keys")
+    refused = run("python", sample, secret)
+    assert refused.returncode != 0 and "401" in refused.stderr + refused.stdout
+
+    # Staff grant credit and move the organization to another plan; the developer sees both.
+    developer_cookie = page.get_cookie("atrium_session")["value"]
+    organization = httpx.get(site.url + "/api/auth/me", cookies={"atrium_session": developer_cookie}).json()["organizations"][0]["id"]
+    staff = site.create_staff(f"journey-staff-{uuid.uuid4().hex[:8]}@example.com")
+    page.delete_all_cookies()
+    page.add_cookie({"name": "atrium_session", "value": staff.cookies["atrium_session"], "path": "/"})
+    page.get(f"{site.url}/staff/organizations/{organization}")
+    heading_becomes(page, "Journey Person's organization")
+    page.find_element("id", "amount").send_keys("7.5")
+    page.find_element("id", "note").send_keys("journey grant")
+    page.find_element("css selector", f'form[action="/staff/organizations/{organization}/credit"] button').click()
+    heading_becomes(page, "Journey Person's organization")
+    Select(page.find_element("id", "plan-select")).select_by_value("pro")
+    page.find_element("css selector", f'form[action="/staff/organizations/{organization}/plan"] button').click()
+    heading_becomes(page, "Journey Person's organization")
+    assert page.find_element("id", "plan").text == "pro"
+
+    page.delete_all_cookies()
+    page.add_cookie({"name": "atrium_session", "value": developer_cookie, "path": "/"})
+    page.get(site.url + "/dashboard")
+    heading_becomes(page, "Welcome, Journey Person")
+    assert page.find_element("id", "plan").text == "pro"
+    balance = float(page.find_element("id", "balance").text.split()[0])
+    assert 12.0 < balance <= 12.5, balance  # 5.00 to start, 7.50 granted, a few calls spent

@@ -33,9 +33,9 @@ struct AccountRecoveryPagesController {
     @Sendable func verifyEmail(_ request: Request, context: PageContext) async throws -> Response {
         do {
             let user = try await lifecycle.verifyEmail(token: token(request))
-            return notice(
+            return renderer.notice(
                 "verified", ["email": user.email], links: [("/keys", "accounts.links.to_keys"), ("/dashboard", "accounts.links.to_dashboard")],
-                context)
+                state: context.page.updating(user))
         } catch AtriumError.invalidRequest(_, "token", _) {
             return invalidLink(context, retry: ("/account", "accounts.links.to_account"))
         }
@@ -44,7 +44,8 @@ struct AccountRecoveryPagesController {
     @Sendable func confirmEmailChange(_ request: Request, context: PageContext) async throws -> Response {
         do {
             let user = try await lifecycle.confirmEmailChange(token: token(request), language: context.language.rawValue)
-            return notice("email_changed", ["email": user.email], links: [("/account", "accounts.links.to_account")], context)
+            return renderer.notice(
+                "email_changed", ["email": user.email], links: [("/account", "accounts.links.to_account")], state: context.page.updating(user))
         } catch AtriumError.invalidRequest(_, "token", _) {
             return invalidLink(context, retry: ("/account", "accounts.links.to_account"))
         } catch AtriumError.conflict {

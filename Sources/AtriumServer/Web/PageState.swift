@@ -23,3 +23,12 @@ extension PageState {
             path: request.uri.string, csrfToken: "")
     }
 }
+
+extension PageState {
+    /// The state with `user` as they are now, when they are the reader (a page that just changed them).
+    func updating(_ user: User) -> PageState {
+        var state = self
+        if state.user?.id == user.id { state.user = user }
+        return state
+    }
+}
