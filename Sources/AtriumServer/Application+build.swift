@@ -169,6 +169,7 @@ public func buildApplication(config: AtriumConfig, logger: Logger, metrics: Serv
         .addRoutes(to: signedInPages)
     KeyPagesController(keys: services.keys, accounts: services.accounts, catalog: catalog, renderer: pages, secureCookies: config.secureCookies)
         .addRoutes(to: signedInPages)
+    KeySettingsPagesController(keys: services.keys, accounts: services.accounts, catalog: catalog, renderer: pages).addRoutes(to: signedInPages)
 
     let fastLane = FastLaneHandler.Services(
         keys: services.keys, catalog: catalog, meter: meter, metrics: metrics, maxBodyBytes: config.maxBodyBytes)

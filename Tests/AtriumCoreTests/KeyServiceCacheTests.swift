@@ -13,6 +13,7 @@ private struct NoKeys: APIKeyRepository {
     func revoke(id: APIKeyID, organization: OrganizationID, at date: Date) async throws -> Bool { false }
     func revokeAll(createdBy user: UserID, at date: Date) async throws -> [APIKeyID] { [] }
     func setLimits(_ limit: RateLimit, monthlyBudget: Micros?, id: APIKeyID, organization: OrganizationID) async throws {}
+    func setRestrictions(models: [String]?, networks: [IPNetwork]?, id: APIKeyID, organization: OrganizationID) async throws {}
     func touch(_ keys: [APIKeyID], at date: Date) async throws {}
 }
 

@@ -48,6 +48,44 @@ import Testing
         #expect(try await services.credits.ledgerSum(of: organization) == account.balanceMicros)
     }
 
+    /// The dashboard's totals come from `usage_daily`, kept by the group commit: they must equal the
+    /// records summed, across days, models and keys, after several commits and a replay.
+    @Test(arguments: TestDatabase.all)
+    func theDailyTotalsAgreeWithTheRecords(_ database: TestDatabase) async throws {
+        let services = try await services(database)
+        defer { Task { await services.database.shutdown() } }
+        let organization = try await organization(services)
+        _ = try await services.credits.account(of: organization)
+        let keys: [APIKeyID] = [.generate(), .generate()]
+        var all: [UsageRecord] = []
+        for batch in 0..<3 {
+            let records = (0..<40).map { index in
+                UsageRecord(
+                    requestID: "req_\(batch)_\(index)", organizationID: organization, keyID: keys[index % 2], model: index % 3 == 0 ? "a" : "b",
+                    provider: "p", promptTokens: index, completionTokens: 2 * index, costMicros: 0, priceID: nil, status: 200,
+                    finishReason: "stop", streamed: false, estimated: false, latencyMilliseconds: 1,
+                    createdAt: Date(timeIntervalSince1970: 1_795_000_000 + Double(index % 4) * 86_400))
+            }
+            _ = try await services.usage.commit(records, mayRepeat: batch == 2)
+            all += records
+        }
+        _ = try await services.usage.commit(Array(all.prefix(10)), mayRepeat: true)  // a replay adds nothing
+        var expected: [String: (Int, Int, Int)] = [:]
+        for record in all {
+            let totals = expected["\(record.day)/\(record.model)/\(record.keyID)", default: (0, 0, 0)]
+            expected["\(record.day)/\(record.model)/\(record.keyID)"] = (totals.0 + 1, totals.1 + record.promptTokens, totals.2 + record.completionTokens)
+        }
+        let buckets = try await services.usage.buckets(UsageQuery(organizationID: organization))
+        #expect(buckets.count == expected.count)
+        for bucket in buckets {
+            let want = try #require(expected["\(bucket.day)/\(bucket.model)/\(bucket.keyID)"])
+            #expect(bucket.requests == want.0 && bucket.promptTokens == want.1 && bucket.completionTokens == want.2)
+        }
+        let days = Set(all.map(\.day)).sorted()
+        let filtered = try await services.usage.buckets(UsageQuery(organizationID: organization, fromDay: days[1], toDay: days[2], model: "a"))
+        #expect(filtered.reduce(0) { $0 + $1.requests } == all.filter { $0.model == "a" && $0.day >= days[1] && $0.day <= days[2] }.count)
+    }
+
     /// SQLite's commits bypass Fluent; what they store must read back through it unchanged.
     @Test(arguments: TestDatabase.all)
     func aCommittedRecordReadsBackAsItWasWritten(_ database: TestDatabase) async throws {

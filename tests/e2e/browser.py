@@ -80,7 +80,7 @@ def serious_accessibility_violations(page):
 
 def heading_becomes(page, text, timeout=10):
     """Waits for the page's h1 to read `text` (after a click that loads another page) and returns it."""
-    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+    from selenium.common.exceptions import TimeoutException, WebDriverException
     from selenium.webdriver.support.ui import WebDriverWait
 
     def reads(driver):
@@ -88,7 +88,9 @@ def heading_becomes(page, text, timeout=10):
         return heading if heading == text else False
 
     try:
-        return WebDriverWait(page, timeout, ignored_exceptions=(NoSuchElementException, StaleElementReferenceException)).until(reads)
-    except Exception:
+        # Any driver error while the next page loads (a stale or missing element, a navigation under
+        # way) means "not yet"; only the time running out fails.
+        return WebDriverWait(page, timeout, ignored_exceptions=(WebDriverException,)).until(reads)
+    except TimeoutException:
         headings = [h.text for h in page.find_elements("css selector", "h1")]
         raise AssertionError(f"expected the heading {text!r}, the page at {page.current_url} shows {headings}")

@@ -17,6 +17,8 @@ public protocol AccountRepository: Sendable {
     func createOrganization(_ organization: Organization, owner: UserID) async throws
     /// The organizations `user` belongs to, with their role.
     func memberships(of user: UserID) async throws -> [OrganizationMembership]
+    /// The same for many users at once (two queries, whatever their number).
+    func memberships(ofUsers users: [UserID]) async throws -> [UserID: [OrganizationMembership]]
     /// The organization seen by `user`, nil when it does not exist or they are not a member.
     func membership(of user: UserID, in organization: OrganizationID) async throws -> OrganizationMembership?
     func members(of organization: OrganizationID) async throws -> [Member]

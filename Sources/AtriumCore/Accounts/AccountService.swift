@@ -152,6 +152,11 @@ public struct AccountService: Sendable {
         return (try await accounts.searchUsers(text, limit: limit), try await accounts.searchOrganizations(text, limit: limit))
     }
 
+    /// The organizations of each of `users`, for staff (the caller checks the staff role).
+    public func organizations(ofUsers users: [UserID]) async throws -> [UserID: [OrganizationMembership]] {
+        try await accounts.memberships(ofUsers: users)
+    }
+
     /// Any organization and its members, for staff (the caller checks the staff role); `notFound`.
     public func organizationForStaff(_ id: OrganizationID) async throws -> (organization: Organization, members: [Member]) {
         guard let organization = try await accounts.findOrganization(id: id) else {

@@ -28,11 +28,16 @@ public struct APIKey: Sendable, Codable, Equatable {
     public var rateLimit: RateLimit
     /// The most this key may spend in a calendar month (UTC), in micro-units; nil: no cap of its own.
     public var monthlyBudget: Micros?
+    /// The models this key may call and see; nil: every model.
+    public var allowedModels: [String]?
+    /// The client addresses this key works from; nil: anywhere.
+    public var allowedNetworks: [IPNetwork]?
 
     public init(
         id: APIKeyID, organizationID: OrganizationID, createdBy: UserID, name: String, displayPrefix: String,
         secretHash: String, scopes: [APIKeyScope], createdAt: Date, lastUsedAt: Date? = nil,
-        expiresAt: Date? = nil, revokedAt: Date? = nil, rateLimit: RateLimit = .unlimited, monthlyBudget: Micros? = nil
+        expiresAt: Date? = nil, revokedAt: Date? = nil, rateLimit: RateLimit = .unlimited, monthlyBudget: Micros? = nil,
+        allowedModels: [String]? = nil, allowedNetworks: [IPNetwork]? = nil
     ) {
         self.id = id
         self.organizationID = organizationID
@@ -47,10 +52,14 @@ public struct APIKey: Sendable, Codable, Equatable {
         self.revokedAt = revokedAt
         self.rateLimit = rateLimit
         self.monthlyBudget = monthlyBudget
+        self.allowedModels = allowedModels
+        self.allowedNetworks = allowedNetworks
     }
 
     public var principal: KeyPrincipal {
-        KeyPrincipal(keyID: id, organizationID: organizationID, scopes: scopes, expiresAt: expiresAt, rateLimit: rateLimit, monthlyBudget: monthlyBudget)
+        KeyPrincipal(
+            keyID: id, organizationID: organizationID, scopes: scopes, expiresAt: expiresAt, rateLimit: rateLimit, monthlyBudget: monthlyBudget,
+            allowedModels: allowedModels.map(Set.init), allowedNetworks: allowedNetworks)
     }
 
     public func isUsable(at date: Date) -> Bool {
@@ -66,10 +75,14 @@ public struct KeyPrincipal: Sendable, Equatable {
     public var expiresAt: Date?
     public var rateLimit: RateLimit
     public var monthlyBudget: Micros?
+    /// nil: every model.
+    public var allowedModels: Set<String>?
+    /// nil: any client address.
+    public var allowedNetworks: [IPNetwork]?
 
     public init(
         keyID: APIKeyID, organizationID: OrganizationID, scopes: [APIKeyScope], expiresAt: Date?, rateLimit: RateLimit = .unlimited,
-        monthlyBudget: Micros? = nil
+        monthlyBudget: Micros? = nil, allowedModels: Set<String>? = nil, allowedNetworks: [IPNetwork]? = nil
     ) {
         self.keyID = keyID
         self.organizationID = organizationID
@@ -77,7 +90,34 @@ public struct KeyPrincipal: Sendable, Equatable {
         self.expiresAt = expiresAt
         self.rateLimit = rateLimit
         self.monthlyBudget = monthlyBudget
+        self.allowedModels = allowedModels
+        self.allowedNetworks = allowedNetworks
     }
 
     public func allows(_ scope: APIKeyScope) -> Bool { scopes.contains(scope) }
+
+    /// Whether the key may call and see `model`.
+    public func permits(model: String) -> Bool { allowedModels?.contains(model) ?? true }
+
+    /// Whether the key works from the client at `address` (asked for only when the key is restricted:
+    /// `address` is evaluated lazily, so an unrestricted key costs nothing here).
+    public func permits(address: @autoclosure () -> String?) -> Bool {
+        guard let allowedNetworks else { return true }
+        guard let address = address() else { return false }
+        return allowedNetworks.contains { $0.contains(address) }
+    }
+
+    /// `permissionDenied` (OpenAI's 403) naming what the key may not do.
+    public func requirePermits(model: String) throws {
+        guard permits(model: model) else {
+            throw AtriumError.permissionDenied("This API key may not use the model `\(model.prefix(200))`.", code: "model_not_allowed")
+        }
+    }
+
+    public func requirePermits(address: String?) throws {
+        guard permits(address: address) else {
+            throw AtriumError.permissionDenied(
+                "This API key may not be used from \(address ?? "an unknown address"): it is limited to some IP ranges.", code: "ip_not_allowed")
+        }
+    }
 }

@@ -12,6 +12,7 @@ public protocol APIKeyRepository: Sendable {
     /// Revokes every live key `user` created, in any organization; returns their ids.
     func revokeAll(createdBy user: UserID, at date: Date) async throws -> [APIKeyID]
     func setLimits(_ limit: RateLimit, monthlyBudget: Micros?, id: APIKeyID, organization: OrganizationID) async throws
+    func setRestrictions(models: [String]?, networks: [IPNetwork]?, id: APIKeyID, organization: OrganizationID) async throws
     /// Records that these keys were used (batched, best effort).
     func touch(_ keys: [APIKeyID], at date: Date) async throws
 }

@@ -120,6 +120,39 @@ public final class KeyService: Sendable {
         return key
     }
 
+    public static let maxRestrictions = 100
+
+    /// Limits a key to some models and some client networks (nil: no restriction of that kind).
+    public func setRestrictions(models: [String]?, networks: [IPNetwork]?, id: APIKeyID, organization: OrganizationID) async throws -> APIKey {
+        let models = models.map { Array(Set($0.map { $0.trimmingCharacters(in: .whitespaces) })).sorted() }
+        if let models {
+            guard !models.isEmpty, models.count <= Self.maxRestrictions, models.allSatisfy({ !$0.isEmpty && $0.count <= 200 && !$0.contains(where: \.isNewline) }) else {
+                throw AtriumError.invalidRequest(
+                    "allowed_models holds 1 to \(Self.maxRestrictions) model names (or null for every model).", param: "allowed_models")
+            }
+        }
+        let networks = networks.map { Array(Set($0)).sorted { $0.description < $1.description } }
+        if let networks {
+            guard !networks.isEmpty, networks.count <= Self.maxRestrictions else {
+                throw AtriumError.invalidRequest(
+                    "allowed_networks holds 1 to \(Self.maxRestrictions) CIDR ranges (or null for anywhere).", param: "allowed_networks")
+            }
+        }
+        guard var key = try await repository.find(id: id, organization: organization), key.revokedAt == nil else {
+            throw AtriumError.notFound("No API key with id \(id).")
+        }
+        try await repository.setRestrictions(models: models, networks: networks, id: id, organization: organization)
+        key.allowedModels = models
+        key.allowedNetworks = networks
+        cache.withLock { entries in
+            for (hash, entry) in entries where entry.key?.id == id {
+                entries[hash]?.key?.allowedModels = models
+                entries[hash]?.key?.allowedNetworks = networks
+            }
+        }
+        return key
+    }
+
     /// The principal for a bearer secret, or `AtriumError.unauthenticated`.
     public func authenticate(secret: String) async throws -> KeyPrincipal {
         guard APIKeyFormat.isWellFormed(secret) else { throw Self.invalidKey(secret) }

@@ -70,6 +70,21 @@ public struct FluentAccountRepository: AccountRepository {
         }.sorted { ($0.organization.isPersonal ? 0 : 1, $0.organization.createdAt) < ($1.organization.isPersonal ? 0 : 1, $1.organization.createdAt) }
     }
 
+    public func memberships(ofUsers users: [UserID]) async throws -> [UserID: [OrganizationMembership]] {
+        guard !users.isEmpty else { return [:] }
+        let db = database.database
+        let memberships = try await MembershipModel.query(on: db).filter(\.$userID ~~ users.map(\.raw)).sort(\.$createdAt).all()
+        guard !memberships.isEmpty else { return [:] }
+        let organizations = try await OrganizationModel.query(on: db).filter(\.$id ~~ Set(memberships.map(\.organizationID))).all()
+        let byID = Dictionary(uniqueKeysWithValues: organizations.map { ($0.id!, $0.domain) })
+        var result: [UserID: [OrganizationMembership]] = [:]
+        for membership in memberships {
+            guard let organization = byID[membership.organizationID] else { continue }
+            result[UserID(raw: membership.userID), default: []].append(OrganizationMembership(organization: organization, role: membership.organizationRole))
+        }
+        return result
+    }
+
     public func membership(of user: UserID, in organization: OrganizationID) async throws -> OrganizationMembership? {
         let db = database.database
         guard

@@ -19,6 +19,10 @@ final class APIKeyModel: Model, @unchecked Sendable {  // see AccountModels.swif
     @OptionalField(key: "requests_per_minute") var requestsPerMinute: Int64?
     @OptionalField(key: "tokens_per_minute") var tokensPerMinute: Int64?
     @OptionalField(key: "monthly_budget_micros") var monthlyBudget: Int64?
+    /// One model name a line; nil: every model.
+    @OptionalField(key: "allowed_models") var allowedModels: String?
+    /// One CIDR range a line; nil: anywhere.
+    @OptionalField(key: "allowed_networks") var allowedNetworks: String?
 
     init() {}
 
@@ -37,6 +41,8 @@ final class APIKeyModel: Model, @unchecked Sendable {  // see AccountModels.swif
         self.requestsPerMinute = key.rateLimit.requestsPerMinute.map(Int64.init)
         self.tokensPerMinute = key.rateLimit.tokensPerMinute.map(Int64.init)
         self.monthlyBudget = key.monthlyBudget
+        self.allowedModels = key.allowedModels?.joined(separator: "\n")
+        self.allowedNetworks = key.allowedNetworks?.map(\.description).joined(separator: "\n")
     }
 
     var domain: APIKey {
@@ -46,7 +52,8 @@ final class APIKeyModel: Model, @unchecked Sendable {  // see AccountModels.swif
             scopes: scopes.split(separator: " ").compactMap { APIKeyScope(rawValue: String($0)) },
             createdAt: createdAt, lastUsedAt: lastUsedAt, expiresAt: expiresAt, revokedAt: revokedAt,
             rateLimit: RateLimit(requestsPerMinute: requestsPerMinute.map(Int.init), tokensPerMinute: tokensPerMinute.map(Int.init)),
-            monthlyBudget: monthlyBudget)
+            monthlyBudget: monthlyBudget, allowedModels: allowedModels.map { $0.split(separator: "\n").map(String.init) },
+            allowedNetworks: allowedNetworks.map { $0.split(separator: "\n").compactMap { IPNetwork(String($0)) } })
     }
 }
 
@@ -84,6 +91,14 @@ public struct FluentAPIKeyRepository: APIKeyRepository {
         model.revokedAt = date
         try await model.update(on: db)
         return true
+    }
+
+    public func setRestrictions(models: [String]?, networks: [IPNetwork]?, id: APIKeyID, organization: OrganizationID) async throws {
+        try await APIKeyModel.query(on: database.database)
+            .filter(\.$id == id.raw).filter(\.$organizationID == organization.raw)
+            .set(\.$allowedModels, to: models?.joined(separator: "\n"))
+            .set(\.$allowedNetworks, to: networks?.map(\.description).joined(separator: "\n"))
+            .update()
     }
 
     public func revokeAll(createdBy user: UserID, at date: Date) async throws -> [APIKeyID] {

@@ -26,10 +26,34 @@ struct LedgerEffects {
         var message: String
     }
 
+    /// A row of `usage_daily`.
+    struct DailyKey: Hashable {
+        var organization: UUID
+        var day: String
+        var model: String
+        var key: UUID
+    }
+
+    struct DailyTotals {
+        var requests: Int64 = 0
+        var promptTokens: Int64 = 0
+        var completionTokens: Int64 = 0
+        var costMicros: Micros = 0
+    }
+
     private(set) var debits: [OrganizationID: Debit] = [:]
     private(set) var spend: [SpendOwner: Micros] = [:]
+    /// What the batch adds to each day's totals (every record, refused ones too, as the records count them).
+    private(set) var daily: [DailyKey: DailyTotals] = [:]
 
     init(_ records: [UsageRecord]) {
+        for record in records {
+            let key = DailyKey(organization: record.organizationID.raw, day: record.day, model: record.model, key: record.keyID.raw)
+            daily[key, default: DailyTotals()].requests += 1
+            daily[key, default: DailyTotals()].promptTokens += Int64(record.promptTokens)
+            daily[key, default: DailyTotals()].completionTokens += Int64(record.completionTokens)
+            daily[key, default: DailyTotals()].costMicros += record.costMicros
+        }
         for record in records where record.costMicros > 0 {
             debits[record.organizationID, default: Debit()].amount += record.costMicros
             debits[record.organizationID, default: Debit()].requests += 1

@@ -35,6 +35,17 @@ public struct SQLUsageRepository: UsageRepository {
                 try await sql.delete(from: "credit_holds").where("id", .in, SQLBind.group(ids)).run()
             }
             let effects = LedgerEffects(fresh)
+            for (key, totals) in effects.daily {
+                try await sql.raw("""
+                    INSERT INTO usage_daily (organization_id, day, model, api_key_id, requests, prompt_tokens, completion_tokens, cost_micros) \
+                    VALUES (\(bind: key.organization), \(bind: key.day), \(bind: key.model), \(bind: key.key), \(bind: totals.requests), \
+                    \(bind: totals.promptTokens), \(bind: totals.completionTokens), \(bind: totals.costMicros)) \
+                    ON CONFLICT (organization_id, day, model, api_key_id) DO UPDATE SET requests = usage_daily.requests + excluded.requests, \
+                    prompt_tokens = usage_daily.prompt_tokens + excluded.prompt_tokens, \
+                    completion_tokens = usage_daily.completion_tokens + excluded.completion_tokens, \
+                    cost_micros = usage_daily.cost_micros + excluded.cost_micros
+                    """).run()
+            }
             try await Self.addSpend(effects, at: now, on: sql)
             for (organization, debit) in effects.debits {
                 try await SQLCreditRepository.insert(LedgerEffects.debitEntry(organization, debit, at: now), on: sql)
@@ -94,6 +105,7 @@ public struct SQLUsageRepository: UsageRepository {
     }
 
     public func buckets(_ query: UsageQuery) async throws -> [UsageBucket] {
+        if query.requestID == nil { return try await dailyBuckets(query) }
         var statement: SQLQueryString = """
             SELECT day, model, api_key_id, CAST(COUNT(*) AS BIGINT) AS requests, CAST(SUM(prompt_tokens) AS BIGINT) AS prompt, \
             CAST(SUM(completion_tokens) AS BIGINT) AS completion, CAST(SUM(cost_micros) AS BIGINT) AS cost \
@@ -106,6 +118,19 @@ public struct SQLUsageRepository: UsageRepository {
         if let requestID = query.requestID { statement = statement + " AND request_id = \(bind: requestID)" }
         statement = statement + " GROUP BY day, model, api_key_id ORDER BY day, model, api_key_id"
         return try await sql.raw(statement).all().map(Self.bucket)
+    }
+
+    /// The buckets from `usage_daily`, which the group commit keeps (a request id needs the records).
+    private func dailyBuckets(_ query: UsageQuery) async throws -> [UsageBucket] {
+        let select = sql.select()
+            .columns("day", "model", "api_key_id").column(SQLColumn("requests")).column(SQLColumn("prompt_tokens"), as: "prompt")
+            .column(SQLColumn("completion_tokens"), as: "completion").column(SQLColumn("cost_micros"), as: "cost")
+            .from("usage_daily").where("organization_id", .equal, query.organizationID.raw)
+        if let from = query.fromDay { select.where("day", .greaterThanOrEqual, from) }
+        if let to = query.toDay { select.where("day", .lessThanOrEqual, to) }
+        if let model = query.model { select.where("model", .equal, model) }
+        if let key = query.keyID { select.where("api_key_id", .equal, key.raw) }
+        return try await select.orderBy("day").orderBy("model").orderBy("api_key_id").all().map(Self.bucket)
     }
 
     private static func bucket(_ row: any SQLRow) throws -> UsageBucket {
@@ -121,7 +146,10 @@ public struct SQLUsageRepository: UsageRepository {
     public func records(_ query: UsageQuery, limit: Int) async throws -> [UsageRecord] {
         let select = sql.select().columns(Self.columns).from("usage_records")
         filter(select, query)
-        return try await select.orderBy("created_at", .descending).limit(limit).all().map { row in
+        // A request id matches a row or a few: found by its index and ordered here. Asked to order,
+        // SQLite would walk the organization's records in time order instead, all of them.
+        if query.requestID == nil { select.orderBy("created_at", .descending) }
+        let records = try await select.limit(limit).all().map { row in
             UsageRecord(
                 id: try row.decode(column: "id", as: UUID.self), requestID: try row.decode(column: "request_id", as: String.self),
                 organizationID: OrganizationID(raw: try row.decode(column: "organization_id", as: UUID.self)),
@@ -135,6 +163,7 @@ public struct SQLUsageRepository: UsageRepository {
                 latencyMilliseconds: Int(try row.decode(column: "latency_ms", as: Int64.self)),
                 createdAt: try row.decode(column: "created_at", as: Date.self))
         }
+        return query.requestID == nil ? records : records.sorted { $0.createdAt > $1.createdAt }
     }
 
     private func filter(_ select: SQLSelectBuilder, _ query: UsageQuery) {

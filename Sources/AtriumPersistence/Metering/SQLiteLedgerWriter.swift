@@ -39,6 +39,13 @@ final class SQLiteLedgerWriter: Sendable {
         VALUES (\(Array(repeating: "?", count: SQLUsageRepository.columns.count).joined(separator: ", ")))
         """
 
+    private static let upsertDaily = """
+        INSERT INTO usage_daily (organization_id, day, model, api_key_id, requests, prompt_tokens, completion_tokens, cost_micros) \
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (organization_id, day, model, api_key_id) DO UPDATE SET \
+        requests = usage_daily.requests + excluded.requests, prompt_tokens = usage_daily.prompt_tokens + excluded.prompt_tokens, \
+        completion_tokens = usage_daily.completion_tokens + excluded.completion_tokens, cost_micros = usage_daily.cost_micros + excluded.cost_micros
+        """
+
     private static func write(_ records: [UsageRecord], mayRepeat: Bool, at now: Date, on database: SQLiteHandle) throws -> [OrganizationID: Micros] {
         let fresh = try records.filter { record in
             try !mayRepeat || database.run("SELECT 1 FROM usage_records WHERE id = ?", [uuid(record.id)]).isEmpty
@@ -53,6 +60,12 @@ final class SQLiteLedgerWriter: Sendable {
             ])
         }
         let effects = LedgerEffects(fresh)
+        for (key, totals) in effects.daily {
+            try database.run(upsertDaily, [
+                uuid(key.organization), .text(key.day), .text(key.model), uuid(key.key), .integer(totals.requests),
+                .integer(totals.promptTokens), .integer(totals.completionTokens), .integer(totals.costMicros),
+            ])
+        }
         for (owner, cost) in effects.spend {
             let row = try database.run("""
                 INSERT INTO monthly_spend (id, spent_micros) VALUES (?, ?) \

@@ -17,6 +17,8 @@ enum AtriumMigrations {
         M0012CreateBudgets(),
         M0013CreateAuditEvents(),
         M0014AddAccountLifecycle(),
+        M0015CreateUsageDaily(),
+        M0016AddKeyRestrictions(),
     ]
 
     /// Their names as Fluent records them, for saying which step failed.

@@ -30,7 +30,8 @@ struct DocsController {
             var id: String
             var language: String
             var label: String
-            var code: String
+            /// The sample, escaped already (it is long; see `HTMLText`).
+            var codeHTML: String
         }
 
         var title: String
@@ -69,7 +70,7 @@ struct DocsController {
             case .sample(let operation):
                 let request = SampleRequest(operation: operation, model: sampleModel(for: operation))
                 let tabs = SampleCode.all(request, baseURL: baseURL).map {
-                    Page.Tab(id: "\(operation.rawValue)-\($0.language)", language: $0.language, label: $0.label, code: $0.code)
+                    Page.Tab(id: "\(operation.rawValue)-\($0.language)", language: $0.language, label: $0.label, codeHTML: HTMLText.escape($0.code))
                 }
                 return Page.Part(samples: Page.Samples(id: operation.rawValue, tabs: tabs))
             }

@@ -127,7 +127,9 @@ final class FastLaneHandler: ChannelDuplexHandler, RemovableChannelHandler {
             let principal = services.keys.cachedPrincipal(secret: String(authorization.dropFirst(7))),
             principal.allows(.modelRequest),
             let (json, modelRange) = try? JSONValue.parse(body, locating: "model"), let modelRange,
-            let (model, stream) = try? OpenAISchemas.validate(json, for: operation), !stream
+            let (model, stream) = try? OpenAISchemas.validate(json, for: operation), !stream,
+            // A key's restrictions: what they refuse, the router lane answers (with OpenAI's 403).
+            principal.permits(model: model), principal.permits(address: context.channel.remoteAddress?.ipAddress)
         else {
             return handOverWhole(head, body, context: context)
         }

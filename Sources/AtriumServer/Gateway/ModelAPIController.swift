@@ -25,14 +25,14 @@ struct ModelAPIController {
 
     @Sendable func listModels(_ request: Request, context: KeyRequestContext) async throws -> Response {
         try context.require(.modelRead)
-        let data = dispatcher.catalog.models.map(Self.modelObject)
+        let data = dispatcher.catalog.models.filter { context.principal.permits(model: $0.id) }.map(Self.modelObject)
         return Self.json(.object(["object": .string("list"), "data": .array(data)]))
     }
 
     @Sendable func showModel(_ request: Request, context: KeyRequestContext) async throws -> Response {
         try context.require(.modelRead)
         let id = context.parameters.getCatchAll().joined(separator: "/")
-        guard let model = dispatcher.catalog.model(named: id) else {
+        guard let model = dispatcher.catalog.model(named: id), context.principal.permits(model: model.id) else {
             throw AtriumError.notFound("The model `\(id.prefix(200))` does not exist or you do not have access to it.", code: "model_not_found")
         }
         return Self.json(Self.modelObject(model))
@@ -48,6 +48,7 @@ struct ModelAPIController {
             let buffer = try await request.collectBody(limit: maxBodyBytes)
             var body = try JSONValue.parse(buffer)
             (model, streamed) = try OpenAISchemas.validate(body, for: operation)
+            try context.principal.requirePermits(model: model!)
             let admitted = try await meter.admitLoading(
                 context.principal, model: model!, operation: operation, body: body, streamed: streamed, requestID: context.requestID, start: start)
             admission = admitted

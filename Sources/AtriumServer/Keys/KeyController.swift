@@ -2,7 +2,8 @@ import AtriumCore
 import Foundation
 import Hummingbird
 
-/// `/api/keys`: create (the secret is shown once), list and revoke API keys of an organization.
+/// `/api/keys`: create (the secret is shown once), list, limit, restrict and revoke API keys of an
+/// organization.
 struct KeyController {
     let keys: KeyService
     let accounts: AccountService
@@ -27,6 +28,8 @@ struct KeyController {
         var expiresAt: Date?
         var rateLimits: RateLimitDTO
         var monthlyBudgetMicros: Int64?
+        var allowedModels: [String]?
+        var allowedNetworks: [String]?
         /// Only in the answer to a creation.
         var secret: String?
 
@@ -41,6 +44,8 @@ struct KeyController {
             self.expiresAt = key.expiresAt
             self.rateLimits = RateLimitDTO(requestsPerMinute: key.rateLimit.requestsPerMinute, tokensPerMinute: key.rateLimit.tokensPerMinute)
             self.monthlyBudgetMicros = key.monthlyBudget
+            self.allowedModels = key.allowedModels
+            self.allowedNetworks = key.allowedNetworks?.map(\.description)
             self.secret = secret
         }
     }
@@ -57,14 +62,29 @@ struct KeyController {
         var organizationId: String?
         var rateLimits: RateLimit?
         var monthlyBudgetMicros: Micros??
+        var allowedModels: [String]??
+        var allowedNetworks: [String]??
 
-        enum CodingKeys: String, CodingKey { case organizationId, rateLimits, monthlyBudgetMicros }
+        enum CodingKeys: String, CodingKey { case organizationId, rateLimits, monthlyBudgetMicros, allowedModels, allowedNetworks }
 
         init(from decoder: any Decoder) throws {
             let container = try decoder.container(keyedBy: CodingKeys.self)
             organizationId = try container.decodeIfPresent(String.self, forKey: .organizationId)
             rateLimits = try container.decodeIfPresent(RateLimit.self, forKey: .rateLimits)
             monthlyBudgetMicros = try container.decodeChange(Micros.self, forKey: .monthlyBudgetMicros)
+            allowedModels = try container.decodeChange([String].self, forKey: .allowedModels)
+            allowedNetworks = try container.decodeChange([String].self, forKey: .allowedNetworks)
+        }
+    }
+
+    /// CIDR ranges as written, or `invalidRequest` naming the first that is not one.
+    static func networks(_ texts: [String]) throws -> [IPNetwork] {
+        try texts.map { text in
+            guard let network = IPNetwork(text) else {
+                throw AtriumError.invalidRequest(
+                    "'\(text.prefix(64))' is not an IP address or CIDR range (such as 203.0.113.0/24 or 2001:db8::/32).", param: "allowed_networks")
+            }
+            return network
         }
     }
 
@@ -79,15 +99,25 @@ struct KeyController {
         guard membership.role.canManage else {
             throw AtriumError.permissionDenied("Only owners and admins can change a key's limits.")
         }
-        guard body.rateLimits != nil || body.monthlyBudgetMicros != nil else {
-            throw AtriumError.invalidRequest("Give rate_limits, monthly_budget_micros or both.", param: "rate_limits")
+        guard body.rateLimits != nil || body.monthlyBudgetMicros != nil || body.allowedModels != nil || body.allowedNetworks != nil else {
+            throw AtriumError.invalidRequest(
+                "Give at least one of rate_limits, monthly_budget_micros, allowed_models and allowed_networks.", param: "rate_limits")
         }
-        guard let current = try await keys.key(id: id, organization: membership.organization.id) else {
+        let networks = try body.allowedNetworks.map { try $0.map(Self.networks) }
+        guard var key = try await keys.key(id: id, organization: membership.organization.id) else {
             throw AtriumError.notFound("No API key with id \(id).")
         }
-        return KeyDTO(try await keys.setLimits(
-            body.rateLimits ?? current.rateLimit, monthlyBudget: body.monthlyBudgetMicros ?? current.monthlyBudget,
-            id: id, organization: membership.organization.id))
+        if body.rateLimits != nil || body.monthlyBudgetMicros != nil {
+            key = try await keys.setLimits(
+                body.rateLimits ?? key.rateLimit, monthlyBudget: body.monthlyBudgetMicros ?? key.monthlyBudget,
+                id: id, organization: membership.organization.id)
+        }
+        if body.allowedModels != nil || networks != nil {
+            key = try await keys.setRestrictions(
+                models: body.allowedModels ?? key.allowedModels, networks: networks ?? key.allowedNetworks, id: id,
+                organization: membership.organization.id)
+        }
+        return KeyDTO(key)
     }
 
     @Sendable func create(_ request: Request, context: UserRequestContext) async throws -> Response {

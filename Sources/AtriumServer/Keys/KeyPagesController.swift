@@ -24,6 +24,7 @@ struct KeyPagesController {
             var lastUsed: String
             var expires: String
             var revokeLabel: String
+            var settingsLabel: String
         }
 
         struct Lifetime {
@@ -100,7 +101,7 @@ struct KeyPagesController {
             Index.Row(
                 id: key.id.description, name: key.name, prefix: key.displayPrefix + "…", created: PageFormat.date(key.createdAt),
                 lastUsed: key.lastUsedAt.map(PageFormat.date) ?? never, expires: key.expiresAt.map(PageFormat.date) ?? never,
-                revokeLabel: text("keys.revoke_named", context, ["name": key.name]))
+                revokeLabel: text("keys.revoke_named", context, ["name": key.name]), settingsLabel: text("keys.settings_link", context, ["name": key.name]))
         }
         let lifetimes = Self.lifetimes.map { lifetime in
             Index.Lifetime(

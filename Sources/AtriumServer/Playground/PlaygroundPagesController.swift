@@ -47,7 +47,11 @@ struct PlaygroundPagesController {
         }
         let organization = try await accounts.acting(nil, user: context.user.id).organization
         for old in try await keys.list(organization: organization.id) where old.name == Self.keyName && old.createdBy == context.user.id {
-            try await keys.revoke(id: old.id, organization: organization.id)
+            do {
+                try await keys.revoke(id: old.id, organization: organization.id)
+            } catch AtriumError.notFound {
+                // The same page opened at once in another tab revoked it first.
+            }
         }
         let expiresAt = Date().addingTimeInterval(Self.keyLifetime)
         let key = try await keys.create(organization: organization.id, createdBy: context.user.id, name: Self.keyName, scopes: nil, expiresAt: expiresAt)

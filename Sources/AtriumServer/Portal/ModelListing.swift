@@ -33,7 +33,8 @@ struct ModelListing {
         var runsOn: String
         var health: String
         var healthClass: String
-        var example: String
+        /// A curl call of the model, escaped already (see `HTMLText`).
+        var exampleHTML: String
     }
 
     var models: [Row]
@@ -51,7 +52,7 @@ struct ModelListing {
                 context: facts.contextLengths[model.id].map { text("models.tokens", ["count": $0.formatted(.number.grouping(.automatic))]) } ?? text("models.unknown", [:]),
                 inputPrice: Self.price(price?.inputMicrosPerMillion, text: text), outputPrice: Self.price(price?.outputMicrosPerMillion, text: text),
                 runsOn: runsOn, health: text("models.states.\(state.rawValue)", [:]), healthClass: state.rawValue,
-                example: SampleCode.curl(SampleRequest(operation: .example(for: model.kind), model: model.id), baseURL: baseURL))
+                exampleHTML: HTMLText.escape(SampleCode.curl(SampleRequest(operation: .example(for: model.kind), model: model.id), baseURL: baseURL)))
         }
         hasModels = !models.isEmpty
         self.signedIn = signedIn

@@ -94,10 +94,11 @@ struct StaffPagesController {
         var page = Search(query: query, searched: !query.isEmpty, users: [], organizations: [], nothing: false)
         if !query.isEmpty {
             let found = try await accounts.staffSearch(query)
-            page.users = try await found.users.asyncMap { user in
+            let memberships = try await accounts.organizations(ofUsers: found.users.map(\.id))
+            page.users = found.users.map { user in
                 Search.UserRow(
                     name: user.name, email: user.email, role: user.staffRole?.rawValue ?? "", created: PageFormat.date(user.createdAt),
-                    organizations: try await accounts.organizations(of: user.id).map { Self.link($0.organization) })
+                    organizations: (memberships[user.id] ?? []).map { Self.link($0.organization) })
             }
             page.organizations = found.organizations.map(Self.link)
             page.nothing = found.users.isEmpty && found.organizations.isEmpty

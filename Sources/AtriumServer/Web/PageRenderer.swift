@@ -52,7 +52,9 @@ struct PageRenderer: Sendable {
         status: HTTPResponse.Status = .ok
     ) -> Response {
         let title = catalog.text(titleKey, state.language, titleValues)
-        let root: [String: Any] = ["t": catalog.table(state.language), "page": chrome(title: title, state: state), "m": model]
+        let root: [String: Any] = [
+            "t": catalog.table(state.language), "page": TemplateData.prepare(chrome(title: title, state: state)), "m": TemplateData.prepare(model),
+        ]
         guard let html = library.render(root, withTemplate: template) else {
             return Response(status: .internalServerError, headers: [.contentType: "text/plain; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: "missing template \(template)")))
         }
