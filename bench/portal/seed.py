@@ -56,6 +56,12 @@ def main(path, bench_email):
         "INSERT INTO usage_records (id, request_id, organization_id, api_key_id, model, provider, prompt_tokens, completion_tokens,"
         " total_tokens, cost_micros, price_id, status, finish_reason, streamed, estimated, latency_ms, day, created_at)"
         " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+    # The daily totals the ledger's group commit keeps beside its records.
+    db.execute(
+        "INSERT INTO usage_daily (organization_id, day, model, api_key_id, requests, prompt_tokens, completion_tokens, cost_micros)"
+        " SELECT organization_id, day, model, api_key_id, COUNT(*), SUM(prompt_tokens), SUM(completion_tokens), SUM(cost_micros)"
+        " FROM usage_records GROUP BY organization_id, day, model, api_key_id"
+        " ON CONFLICT (organization_id, day, model, api_key_id) DO UPDATE SET requests = excluded.requests")
     db.commit()
     counts = {table: db.execute(f"SELECT count(*) FROM {table}").fetchone()[0] for table in ("organizations", "usage_records")}
     print(f"seeded: {counts['organizations']} organizations, {counts['usage_records']} usage rows "

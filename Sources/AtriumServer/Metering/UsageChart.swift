@@ -4,8 +4,10 @@ import Foundation
 /// A 30-day usage chart as an SVG drawn on the server: one stacked bar per day, a colour per model
 /// (CSS classes, so light and dark themes colour it), a `<title>` on every segment for the hover
 /// details (no JavaScript needed), and the same numbers as a table for screen readers and copying.
+/// The SVG and the table's rows are written here rather than by the template: a busy month has
+/// hundreds of segments, and the template engine's lookups made them the dashboard's main cost.
 struct UsageChart {
-    struct Segment {
+    struct Segment: TemplateFields {
         var x: String
         var y: String
         var width: String
@@ -14,23 +16,23 @@ struct UsageChart {
         var title: String
     }
 
-    struct Tick {
+    struct Tick: TemplateFields {
         var y: String
         var label: String
     }
 
-    struct DayLabel {
+    struct DayLabel: TemplateFields {
         var x: String
         var label: String
     }
 
-    struct Legend {
+    struct Legend: TemplateFields {
         var series: Int
         var model: String
         var total: String
     }
 
-    struct Row {
+    struct Row: TemplateFields {
         var day: String
         var cells: [String]
         var total: String
@@ -46,7 +48,10 @@ struct UsageChart {
     var rows: [Row] = []
     var isEmpty: Bool
     var summary: String
-    let viewBox = "0 0 \(Int(width)) \(Int(height))"
+    /// The `<svg>` element, its text escaped.
+    var svgHTML = ""
+    /// The table's `<tr>` rows, newest day first, escaped.
+    var rowsHTML = ""
 
     /// `span` is the chart's days, oldest first (`YYYY-MM-DD`); `buckets` the organization's usage in
     /// them; `text` gives the catalog's words (`dashboard.chart.*`).
@@ -91,6 +96,26 @@ struct UsageChart {
             guard let perModel = tokens[day] else { return nil }
             return Row(day: day, cells: models.map { PageFormat.integer(perModel[$0] ?? 0) }, total: PageFormat.integer(perModel.values.reduce(0, +)))
         }
+        svgHTML = svg()
+        rowsHTML = rows.map { row in
+            "<tr><th scope=\"row\">\(HTMLText.escape(row.day))</th>" + row.cells.map { "<td>\($0)</td>" }.joined() + "<td>\(row.total)</td></tr>"
+        }.joined()
+    }
+
+    private func svg() -> String {
+        var svg = "<svg viewBox=\"0 0 \(Int(Self.width)) \(Int(Self.height))\" role=\"img\" aria-labelledby=\"chart-summary\" preserveAspectRatio=\"xMidYMid meet\">"
+        for tick in ticks {
+            svg += "<line class=\"grid\" x1=\"56\" x2=\"712\" y1=\"\(tick.y)\" y2=\"\(tick.y)\"/>"
+            svg += "<text class=\"axis\" x=\"48\" y=\"\(tick.y)\" text-anchor=\"end\" dominant-baseline=\"middle\">\(tick.label)</text>"
+        }
+        for day in days {
+            svg += "<text class=\"axis\" x=\"\(day.x)\" y=\"214\" text-anchor=\"middle\">\(HTMLText.escape(day.label))</text>"
+        }
+        for segment in segments {
+            svg += "<rect class=\"series-\(segment.series)\" x=\"\(segment.x)\" y=\"\(segment.y)\" width=\"\(segment.width)\" height=\"\(segment.height)\" tabindex=\"0\">"
+            svg += "<title>\(HTMLText.escape(segment.title))</title></rect>"
+        }
+        return svg + "</svg>"
     }
 
     /// The smallest of 1, 2, 5 × 10ⁿ at or above `value`: round numbers on the axis.
@@ -114,5 +139,30 @@ struct UsageChart {
         value == value.rounded() ? String(Int(value)) : String(format: "%.1f", value)
     }
 
-    private static func number(_ value: Double) -> String { String(format: "%.1f", value) }
+    /// One decimal, as SVG coordinates take it (no Foundation formatting: a chart writes hundreds).
+    static func number(_ value: Double) -> String {
+        let tenths = Int((value * 10).rounded())
+        return "\(tenths < 0 ? "-" : "")\(tenths.magnitude / 10).\(tenths.magnitude % 10)"
+    }
+}
+
+// The chart's parts go to the template by hand-written dictionaries: a busy month has hundreds of them.
+extension UsageChart.Segment {
+    var templateFields: [String: Any] { ["x": x, "y": y, "width": width, "height": height, "series": series, "title": title] }
+}
+
+extension UsageChart.Tick {
+    var templateFields: [String: Any] { ["y": y, "label": label] }
+}
+
+extension UsageChart.DayLabel {
+    var templateFields: [String: Any] { ["x": x, "label": label] }
+}
+
+extension UsageChart.Legend {
+    var templateFields: [String: Any] { ["series": series, "model": model, "total": total] }
+}
+
+extension UsageChart.Row {
+    var templateFields: [String: Any] { ["day": day, "cells": cells, "total": total] }
 }

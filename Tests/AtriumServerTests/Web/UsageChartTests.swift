@@ -23,4 +23,15 @@ import Testing
         #expect(chart.summary == "dashboard.chart.summary|51")
         #expect(!chart.isEmpty)
     }
+
+    /// The SVG and the table rows are written by the chart itself: every name in them escaped.
+    @Test func theMarkupEscapesWhatItShows() {
+        let key = APIKeyID.generate()
+        let buckets = [UsageBucket(day: "2026-11-30", model: "<img src=x>", keyID: key, requests: 1, promptTokens: 3, completionTokens: 4, costMicros: 0)]
+        let chart = UsageChart(buckets: buckets, span: ["2026-11-29", "2026-11-30"]) { key, values in values["model"].map { "\(key) \($0)" } ?? key }
+        #expect(chart.svgHTML.hasPrefix("<svg viewBox=\"0 0 720 220\"") && chart.svgHTML.hasSuffix("</svg>"))
+        #expect(chart.svgHTML.components(separatedBy: "<rect ").count == 2)
+        #expect(chart.svgHTML.contains("<title>dashboard.chart.segment &lt;img src=x&gt;</title>") && !chart.svgHTML.contains("<img"))
+        #expect(chart.rowsHTML == "<tr><th scope=\"row\">2026-11-30</th><td>7</td><td>7</td></tr>")
+    }
 }
