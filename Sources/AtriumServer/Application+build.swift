@@ -75,6 +75,7 @@ public func buildApplication(config: AtriumConfig, logger: Logger, metrics: Serv
     // Templates, catalogs and static files first: a broken one stops the start before anything opens.
     let pages = try await PageRenderer.bundled()
     let docs = try DocsLibrary.bundled()
+    let reference = try APIReference.bundled(catalog: pages.catalog)
     let services = try await AtriumServices.make(config: config, logger: logger)
     let upstreams = config.providers.map { provider in
         OpenAICompatibleProvider(
@@ -150,7 +151,7 @@ public func buildApplication(config: AtriumConfig, logger: Logger, metrics: Serv
         renderer: pages, catalog: catalog, prices: services.prices, facts: ModelFacts(config: config, embedded: embedded),
         secureCookies: config.secureCookies
     ).addRoutes(to: publicPages)
-    DocsController(renderer: pages, docs: docs, catalog: catalog, secureCookies: config.secureCookies).addRoutes(to: publicPages)
+    DocsController(renderer: pages, docs: docs, reference: reference, catalog: catalog, secureCookies: config.secureCookies).addRoutes(to: publicPages)
     let signedInPages = site.group(context: SignedInPageContext.self)
     AccountPagesController(accounts: services.accounts, lifecycle: services.lifecycle, renderer: pages, secureCookies: config.secureCookies)
         .addRoutes(to: publicPages)

@@ -78,3 +78,27 @@ def test_a_failing_key_makes_the_sample_fail_loudly(atrium):
             done = run(kind, code, "atr_not_a_real_key")
             assert done.returncode != 0, f"{kind} succeeded with a bad key"
             assert "401" in done.stdout + done.stderr or "invalid_api_key" in done.stdout + done.stderr
+
+
+def test_the_api_reference_shows_every_operation_and_schema_of_the_contract(atrium):
+    contract = httpx.get(atrium.url + "/openapi.json").json()
+    page = httpx.get(atrium.url + "/docs/api").text
+    operations = [(method, path, op) for path, item in contract["paths"].items() for method, op in item.items()
+                  if method in ("get", "post", "put", "patch", "delete")]
+    for method, path, op in operations:
+        anchor = f'id="op-{op["operationId"]}"'
+        assert anchor in page, op["operationId"]
+        section = page[page.index(anchor):].split('<section class="reference-item"', 1)[0]
+        assert f"{method.upper()}</span> <code>{html.escape(path)}</code>" in section
+        for status in op["responses"]:
+            assert f"<code>{status}</code>" in section, (op["operationId"], status)
+    for name in contract["components"]["schemas"]:
+        assert f'id="schema-{name}"' in page, name
+    # Every link within the page has its target.
+    targets = set(re.findall(r'id="([^"]+)"', page))
+    assert {href for href in re.findall(r'href="#([^"]+)"', page)} <= targets
+    chat = page[page.index('id="op-createChatCompletion"'):]
+    assert "<code>messages</code> <span class=\"required\">required</span>" in chat
+    assert "From 0 to 2." in page  # a field's bounds, from the contract
+    chinese = httpx.get(atrium.url + "/docs/api", headers={"accept-language": "zh-CN"}).text
+    assert "API 参考" in chinese and "请求体" in chinese and 'id="op-createChatCompletion"' in chinese

@@ -5,6 +5,7 @@ import Hummingbird
 struct DocsController {
     let renderer: PageRenderer
     let docs: DocsLibrary
+    let reference: APIReference
     let catalog: ModelCatalog
     let secureCookies: Bool
 
@@ -51,12 +52,27 @@ struct DocsController {
 
     func addRoutes(to router: RouterGroup<PageContext>) {
         router.get("docs", use: index)
+        router.get("docs/api", use: apiReference)
         router.get("docs/:slug", use: guide)
     }
 
     @Sendable func index(_ request: Request, context: PageContext) async throws -> Response {
         let entries = docs.guides(context.language).map { Index.Entry(href: "/docs/\($0.slug)", title: $0.title, summary: $0.summary) }
         return renderer.render("docs/index", titleKey: "docs.title", model: Index(guides: entries), state: context.page)
+    }
+
+    /// The reference page: its body was written at start (`APIReference`); the guides' navigation and
+    /// an index of the operations frame it.
+    struct ReferencePage {
+        var nav: [Page.NavItem]
+        var sections: [APIReference.Section]
+        var bodyHTML: String
+    }
+
+    @Sendable func apiReference(_ request: Request, context: PageContext) async throws -> Response {
+        let nav = docs.guides(context.language).map { Page.NavItem(href: "/docs/\($0.slug)", title: $0.title, current: false) }
+        let page = ReferencePage(nav: nav, sections: reference.sections, bodyHTML: reference.body(context.language))
+        return renderer.render("docs/reference", titleKey: "docs.reference.title", model: page, state: context.page)
     }
 
     @Sendable func guide(_ request: Request, context: PageContext) async throws -> Response {
