@@ -19,6 +19,7 @@ public struct AtriumServices: Sendable {
     public let audit: AuditLog
     public let outbox: MailOutbox
     public let lifecycle: AccountLifecycle
+    public let members: OrganizationMembers
 
     public static func make(config: AtriumConfig, logger: Logger) async throws -> AtriumServices {
         let database = try AtriumDatabase(location: try DatabaseLocation(url: config.resolvedDatabaseURL), logger: logger)
@@ -47,9 +48,12 @@ public struct AtriumServices: Sendable {
             throw ConfigError(description: "smtp_ca_file could not be read: \(error)")
         }
         let outbox = MailOutbox(repository: SQLMailOutboxRepository(database: database), transport: transport, logger: logger)
+        let mailer = AccountMail(outbox: outbox, catalog: try StringCatalog.bundled(), publicURL: config.resolvedPublicURL)
         let lifecycle = AccountLifecycle(
             accounts: accountRepository, sessions: sessions, tokens: FluentAccountTokenRepository(database: database), keys: keys,
-            hasher: hasher, mailer: AccountMail(outbox: outbox, catalog: try StringCatalog.bundled(), publicURL: config.resolvedPublicURL))
+            hasher: hasher, mailer: mailer)
+        let members = OrganizationMembers(
+            accounts: accounts, repository: accountRepository, invitations: SQLInvitationRepository(database: database), mailer: mailer)
         let creditRepository = SQLCreditRepository(database: database)
         let gate = CreditGate(repository: creditRepository, freeGrant: config.freeCreditMicros, overdraft: config.creditOverdraftMicros)
         let prices = PriceBook(repository: SQLPriceRepository(database: database))
@@ -63,7 +67,7 @@ public struct AtriumServices: Sendable {
             config: config, database: database, accounts: accounts, keys: keys,
             credits: CreditService(repository: creditRepository, gate: gate), spend: SpendTracker(repository: creditRepository), prices: prices,
             usage: SQLUsageRepository(database: database), audit: AuditLog(repository: SQLAuditRepository(database: database)),
-            outbox: outbox, lifecycle: lifecycle)
+            outbox: outbox, lifecycle: lifecycle, members: members)
     }
 }
 
@@ -157,6 +161,9 @@ public func buildApplication(config: AtriumConfig, logger: Logger, metrics: Serv
         .addRoutes(to: publicPages)
     AccountRecoveryPagesController(lifecycle: services.lifecycle, renderer: pages, secureCookies: config.secureCookies).addRoutes(to: publicPages)
     AccountSettingsPagesController(lifecycle: services.lifecycle, renderer: pages, secureCookies: config.secureCookies).addRoutes(to: signedInPages)
+    OrganizationPagesController(
+        accounts: services.accounts, members: services.members, renderer: pages, publicURL: config.resolvedPublicURL, secureCookies: config.secureCookies
+    ).addRoutes(to: signedInPages)
     PlaygroundPagesController(
         keys: services.keys, accounts: services.accounts, catalog: catalog, prices: services.prices, renderer: pages, secureCookies: config.secureCookies
     ).addRoutes(to: signedInPages)

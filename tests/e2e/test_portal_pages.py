@@ -13,7 +13,7 @@ from browser import (WIDTHS, heading_becomes, horizontal_overflow, open_browser,
 
 PUBLIC_PAGES = ["/", "/models", "/docs", "/docs/getting-started", "/docs/chat", "/docs/api", "/login", "/signup", "/password/forgot",
                 "/password/reset?token=from-a-mail", "/verify-email?token=used-already", "/goodbye"]
-SIGNED_IN_PAGES = ["/dashboard", "/keys", "/playground", "/account"]
+SIGNED_IN_PAGES = ["/dashboard", "/keys", "/playground", "/account", "/organizations"]
 
 
 def csrf_of(client, path):
@@ -263,13 +263,16 @@ def test_every_page_fits_a_phone_passes_axe_and_is_screenshotted(atrium, languag
         staff = atrium.create_staff(f"staff-shots-{uuid.uuid4().hex[:8]}@example.com")
         staff.post("/api/admin/credits", json={"organization_id": organization, "amount_micros": 2_500_000, "description": "screenshots"})
         staff_pages = ["/staff?q=shots", f"/staff/organizations/{organization}", "/staff/audit", "/staff/outbox"]
-        for path in PUBLIC_PAGES + ["/no-such-page"] + SIGNED_IN_PAGES + staff_pages:
+        key_id = httpx.get(atrium.url + "/api/keys", cookies={"atrium_session": cookie}).json()["data"][0]["id"]
+        account_pages = [f"/organizations/{organization}", f"/keys/{key_id}"]
+        for path in PUBLIC_PAGES + ["/no-such-page"] + SIGNED_IN_PAGES + account_pages + staff_pages:
             if path == SIGNED_IN_PAGES[0]:
                 page.add_cookie({"name": "atrium_session", "value": cookie, "path": "/"})
             if path == staff_pages[0]:
                 page.add_cookie({"name": "atrium_session", "value": staff.cookies["atrium_session"], "path": "/"})
             name = path.strip("/").split("?")[0].replace("/", "-").split("-0")[0] or "home"
             name = "staff-organization" if path.startswith("/staff/organizations/") else name
+            name = "organization" if path.startswith("/organizations/") else "key" if path.startswith("/keys/") else name
             for width_name, width in WIDTHS.items():
                 set_width(page, width)
                 for theme in ("light", "dark"):

@@ -13,6 +13,8 @@ public enum AccountNotice: Sendable, Equatable {
     case emailChanged(user: User, oldEmail: String)
     /// Sent after a password change or reset.
     case passwordChanged(user: User)
+    /// Sent to `email`: `inviter` asks them to join `organization`.
+    case invitation(organization: Organization, inviter: User, email: String, token: String)
 }
 
 /// Writes account notices to the outbox.

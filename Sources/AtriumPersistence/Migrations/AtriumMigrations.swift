@@ -19,6 +19,7 @@ enum AtriumMigrations {
         M0014AddAccountLifecycle(),
         M0015CreateUsageDaily(),
         M0016AddKeyRestrictions(),
+        M0017CreateInvitations(),
     ]
 
     /// Their names as Fluent records them, for saying which step failed.

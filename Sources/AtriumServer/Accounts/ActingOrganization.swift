@@ -11,3 +11,14 @@ extension AccountService {
         return try await actingOrganization(id, user: user)
     }
 }
+
+extension SignedInPageContext {
+    /// The organization a page acts in: the one the reader chose, while they are still its member;
+    /// else their personal organization.
+    func actingOrganization(_ accounts: AccountService) async throws -> OrganizationMembership {
+        if let chosen = page.chosenOrganization, let membership = try? await accounts.organization(chosen, seenBy: user.id) {
+            return membership
+        }
+        return try await accounts.actingOrganization(nil, user: user.id)
+    }
+}

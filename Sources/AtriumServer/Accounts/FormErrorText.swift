@@ -10,6 +10,8 @@ extension StringCatalog {
             return text("form_errors.\(code)", language, ["min": String(AccountRules.minPasswordLength), "max": String(max)])
         case .conflict:
             return text("form_errors.email_taken", language)
+        case .permissionDenied:
+            return text("form_errors.not_allowed", language)
         case .rateLimited(_, let seconds, _):
             return text("form_errors.too_many_attempts", language, ["minutes": String(Swift.max(1, (seconds + 59) / 60))])
         default:
@@ -20,6 +22,6 @@ extension StringCatalog {
     /// The domain's error codes that have a message of their own in `form_errors`.
     static let formErrorCodes: Set<String> = [
         "invalid_email", "password_too_short", "password_too_long", "invalid_name", "wrong_password", "same_email", "invalid_token",
-        "sole_owner",
+        "sole_owner", "personal_organization", "last_owner", "already_member",
     ]
 }

@@ -72,7 +72,7 @@ struct KeyPagesController {
         } catch {
             return try await page(context, form: (name, text("form_errors.email_not_verified", context), lifetime.value))
         }
-        let organization = try await accounts.acting(nil, user: context.user.id)
+        let organization = try await context.actingOrganization(accounts)
         let created = try await keys.create(
             organization: organization.organization.id, createdBy: context.user.id, name: name, scopes: nil,
             expiresAt: lifetime.days.map { Date().addingTimeInterval(Double($0) * 86400) })
@@ -95,7 +95,7 @@ struct KeyPagesController {
 
     /// The list and the creation form (with the reader's input and its error, when a creation failed).
     private func page(_ context: SignedInPageContext, form: (name: String, error: String, lifetime: String)?) async throws -> Response {
-        let organization = try await accounts.acting(nil, user: context.user.id)
+        let organization = try await context.actingOrganization(accounts)
         let never = text("keys.never", context)
         let rows = try await keys.list(organization: organization.organization.id).map { key in
             Index.Row(

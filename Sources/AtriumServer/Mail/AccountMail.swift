@@ -9,15 +9,25 @@ struct AccountMail: AccountMailer {
 
     func send(_ notice: AccountNotice, language code: String) async throws {
         let language = Language(rawValue: code) ?? .english
-        let (kind, recipient, user, link): (String, String, User, String?) =
-            switch notice {
-            case .verifyEmail(let user, let token): ("verify_email", user.email, user, "/verify-email?token=\(token)")
-            case .resetPassword(let user, let token): ("reset_password", user.email, user, "/password/reset?token=\(token)")
-            case .confirmEmailChange(let user, let newEmail, let token): ("confirm_email_change", newEmail, user, "/account/email/confirm?token=\(token)")
-            case .emailChanged(let user, let oldEmail): ("email_changed", oldEmail, user, nil)
-            case .passwordChanged(let user): ("password_changed", user.email, user, nil)
-            }
-        var values = ["name": user.name, "site": catalog.text("site.name", language), "email": user.email, "url": publicURL]
+        let kind: String, recipient: String, user: User
+        var link: String?
+        var values: [String: String] = [:]
+        switch notice {
+        case .verifyEmail(let who, let token):
+            (kind, recipient, user, link) = ("verify_email", who.email, who, "/verify-email?token=\(token)")
+        case .resetPassword(let who, let token):
+            (kind, recipient, user, link) = ("reset_password", who.email, who, "/password/reset?token=\(token)")
+        case .confirmEmailChange(let who, let newEmail, let token):
+            (kind, recipient, user, link) = ("confirm_email_change", newEmail, who, "/account/email/confirm?token=\(token)")
+        case .emailChanged(let who, let oldEmail):
+            (kind, recipient, user) = ("email_changed", oldEmail, who)
+        case .passwordChanged(let who):
+            (kind, recipient, user) = ("password_changed", who.email, who)
+        case .invitation(let organization, let inviter, let email, let token):
+            (kind, recipient, user, link) = ("invitation", email, inviter, "/invitations/\(token)")
+            values["organization"] = organization.name
+        }
+        values.merge(["name": user.name, "site": catalog.text("site.name", language), "email": user.email, "url": publicURL]) { own, _ in own }
         if let link { values["link"] = publicURL + link }
         try await outbox.enqueue(
             MailDraft(

@@ -53,7 +53,7 @@ struct DashboardPagesController {
     }
 
     @Sendable func dashboard(_ request: Request, context: SignedInPageContext) async throws -> Response {
-        let organization = try await accounts.acting(nil, user: context.user.id).organization
+        let organization = try await context.actingOrganization(accounts).organization
         let account = try await credits.account(of: organization.id)
         let spent = try await credits.spentThisMonth(by: organization.id)
         let search = Self.search(request)
@@ -83,7 +83,7 @@ struct DashboardPagesController {
 
     /// The latest requests shown (or the one searched for), as CSV.
     @Sendable func requestsCSV(_ request: Request, context: SignedInPageContext) async throws -> Response {
-        let organization = try await accounts.acting(nil, user: context.user.id).organization
+        let organization = try await context.actingOrganization(accounts).organization
         let records = try await usage.records(UsageQuery(organizationID: organization.id, requestID: Self.search(request)), limit: Self.csvRequests)
         var csv = CSV(header: ["created_at", "request_id", "model", "provider", "prompt_tokens", "completion_tokens", "cost", "status", "latency_ms", "streamed"])
         for record in records {
@@ -98,7 +98,7 @@ struct DashboardPagesController {
 
     /// The chart's numbers: per day and model, 30 days, as CSV.
     @Sendable func usageCSV(_ request: Request, context: SignedInPageContext) async throws -> Response {
-        let organization = try await accounts.acting(nil, user: context.user.id).organization
+        let organization = try await context.actingOrganization(accounts).organization
         let span = Self.span(endingAt: Date())
         var totals: [String: (requests: Int, prompt: Int, completion: Int, cost: Micros)] = [:]
         for bucket in try await usage.buckets(UsageQuery(organizationID: organization.id, fromDay: span.first, toDay: span.last)) {

@@ -45,7 +45,7 @@ struct PlaygroundPagesController {
                 "email_not_verified", ["email": context.user.email], links: [("/account", "accounts.links.to_account")], state: context.page,
                 status: .forbidden)
         }
-        let organization = try await accounts.acting(nil, user: context.user.id).organization
+        let organization = try await context.actingOrganization(accounts).organization
         for old in try await keys.list(organization: organization.id) where old.name == Self.keyName && old.createdBy == context.user.id {
             do {
                 try await keys.revoke(id: old.id, organization: organization.id)

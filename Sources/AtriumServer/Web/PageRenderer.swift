@@ -89,7 +89,7 @@ struct PageRenderer: Sendable {
         let unverified = state.user.flatMap { $0.isEmailVerified ? nil : $0 }
         let items: [(String, String)] = [
             ("/models", "nav.models"), ("/docs", "nav.docs"),
-        ] + (state.user == nil ? [("/login", "nav.login"), ("/signup", "nav.signup")] : [("/dashboard", "nav.dashboard"), ("/keys", "nav.keys"), ("/playground", "nav.playground")])
+        ] + (state.user == nil ? [("/login", "nav.login"), ("/signup", "nav.signup")] : [("/dashboard", "nav.dashboard"), ("/keys", "nav.keys"), ("/playground", "nav.playground"), ("/organizations", "nav.organizations")])
             + (state.user?.staffRole == nil ? [] : [("/staff", "nav.staff")])
         return Chrome(
             lang: language.htmlTag, title: title, csrf: state.csrfToken, user: state.user?.name, staff: state.user?.staffRole != nil,

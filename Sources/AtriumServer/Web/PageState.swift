@@ -11,6 +11,8 @@ struct PageState: Sendable {
     var user: User?
     /// The client's address (login throttling).
     var clientAddress: String?
+    /// The organization the reader chose to work in (the switch on `/organizations`; a cookie).
+    var chosenOrganization: OrganizationID?
     var form = FormData()
 }
 
