@@ -38,7 +38,9 @@ public struct AtriumServices: Sendable {
         let accountRepository = FluentAccountRepository(database: database)
         let sessions = FluentSessionRepository(database: database)
         let accounts = AccountService(
-            accounts: accountRepository, sessions: sessions, hasher: hasher, requiresVerifiedEmail: config.requireVerifiedEmail)
+            accounts: accountRepository, sessions: sessions, hasher: hasher, requiresVerifiedEmail: config.requireVerifiedEmail,
+            signUpThrottle: AttemptThrottle(
+                maxFailures: config.signupsPerHour, window: 3600, message: "Too many sign-ups from this address. Try again later."))
         let keys = KeyService(repository: FluentAPIKeyRepository(database: database), cacheTTL: config.keyCacheTTL)
         let transport: any MailTransport
         do {
@@ -51,7 +53,8 @@ public struct AtriumServices: Sendable {
         let mailer = AccountMail(outbox: outbox, catalog: try StringCatalog.bundled(), publicURL: config.resolvedPublicURL)
         let lifecycle = AccountLifecycle(
             accounts: accountRepository, sessions: sessions, tokens: FluentAccountTokenRepository(database: database), keys: keys,
-            hasher: hasher, mailer: mailer)
+            hasher: hasher, mailer: mailer,
+            mailThrottle: AttemptThrottle(maxFailures: config.mailLinksPerHour, window: 3600, message: "Too many emails asked for. Try again later."))
         let members = OrganizationMembers(
             accounts: accounts, repository: accountRepository, invitations: SQLInvitationRepository(database: database), mailer: mailer)
         let creditRepository = SQLCreditRepository(database: database)

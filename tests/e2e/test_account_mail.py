@@ -340,3 +340,20 @@ def test_the_whole_journey_in_the_browser(site, mailbox, chromium):
     assert page.find_element("id", "plan").text == "pro"
     balance = float(page.find_element("id", "balance").text.split()[0])
     assert 12.0 < balance <= 12.5, balance  # 5.00 to start, 7.50 granted, a few calls spent
+
+
+def test_sign_ups_from_one_address_are_throttled(upstreams):
+    server = Atrium(upstreams, extra={"signups_per_hour": 2})
+    try:
+        client = httpx.Client(base_url=server.url)
+        token = csrf_of(client, "/signup")
+        for index in range(2):
+            made = client.post("/signup", data={"csrf": token, "name": "N", "email": f"n{index}-{uuid.uuid4().hex[:6]}@example.com", "password": PASSWORD})
+            assert made.status_code == 303
+            client.cookies.delete("atrium_session")
+        third = client.post("/signup", data={"csrf": token, "name": "N", "email": f"n3-{uuid.uuid4().hex[:6]}@example.com", "password": PASSWORD})
+        assert third.status_code == 400 and "Too many attempts" in third.text
+        api = httpx.post(server.url + "/api/auth/signup", json={"email": f"n4-{uuid.uuid4().hex[:6]}@example.com", "password": PASSWORD, "name": "N"})
+        assert api.status_code == 429 and api.json()["error"]["code"] == "rate_limit_exceeded" and int(api.headers["retry-after"]) > 0
+    finally:
+        assert server.stop() == 0

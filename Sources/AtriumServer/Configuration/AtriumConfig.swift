@@ -28,6 +28,11 @@ public struct AtriumConfig: Sendable {
     public var publicURL: String?
     /// API keys wait until the account's email is verified.
     public var requireVerifiedEmail = true
+    /// Sign-ups a client address may make in an hour.
+    public var signupsPerHour = 20
+    /// Mailed links (verification, password reset, email change) asked for per address, and resets per
+    /// client address, in an hour.
+    public var mailLinksPerHour = 5
     /// The mail server (nil: mail is written to the log, and staff read it in the outbox).
     public var smtp: SMTPSettings?
     /// The sender of the platform's mail.

@@ -72,6 +72,8 @@ public enum ConfigLoader {
             config.publicURL = publicURL
         }
         config.requireVerifiedEmail = try boolean(reader, "require_verified_email", default: config.requireVerifiedEmail)
+        config.signupsPerHour = try integer(reader, "signups_per_hour", default: config.signupsPerHour, range: 1...1_000_000)
+        config.mailLinksPerHour = try integer(reader, "mail_links_per_hour", default: config.mailLinksPerHour, range: 1...1_000_000)
         config.mailFrom = reader.string(forKey: "mail_from", default: config.mailFrom)
         guard MailFormat.address(config.mailFrom).contains("@"), !config.mailFrom.contains("\n"), !config.mailFrom.contains("\r") else {
             throw ConfigError(description: "mail_from must be an address, such as Atrium <no-reply@example.com>, not \(config.mailFrom).")

@@ -81,8 +81,12 @@ public struct SMTPTransport: MailTransport {
                     }
                     _ = try await session.command("STARTTLS", step: "STARTTLS", [220])
                     guard let tls else { throw SMTPError(step: "STARTTLS", code: 0, text: "no TLS context") }
-                    try await channel.channel.pipeline.addHandler(
-                        try NIOSSLClientHandler(context: tls, serverHostname: Self.sniName(settings.host)), position: .first)
+                    // The TLS handler goes in front on the channel's own loop (it is not Sendable).
+                    let pipeline = channel.channel.pipeline
+                    try await channel.channel.eventLoop.submit {
+                        try pipeline.syncOperations.addHandler(
+                            try NIOSSLClientHandler(context: tls, serverHostname: Self.sniName(settings.host)), position: .first)
+                    }.get()
                     capabilities = try await session.command("EHLO \(settings.heloName)", step: "EHLO", [250])
                 }
                 if let username = settings.username, !username.isEmpty {

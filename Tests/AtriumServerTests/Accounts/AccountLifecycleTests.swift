@@ -86,7 +86,9 @@ final class ManualClock: TimeSource, Sendable {
 
     @Test(arguments: TestDatabase.all)
     func resetRequestsAreThrottledPerAddress(_ database: TestDatabase) async throws {
-        let services = try await services(database)
+        var config = try await testConfig(database)
+        config.mailLinksPerHour = 5  // the default
+        let services = try await AtriumServices.make(config: config, logger: testLogger)
         defer { Task { await services.database.shutdown() } }
         let email = "flood-\(UUID().uuidString.prefix(8).lowercased())@example.com"
         _ = try await services.accounts.register(email: email, password: "correct horse", name: "F")

@@ -56,6 +56,8 @@ func testConfig(_ database: TestDatabase, providers: [ProviderConfig] = []) asyn
     config.maxBodyBytes = 64 * 1024
     // Most tests make keys right after signing up; the verification flow's own tests turn this on.
     config.requireVerifiedEmail = false
+    config.signupsPerHour = 100_000
+    config.mailLinksPerHour = 100_000
     return config
 }
 
