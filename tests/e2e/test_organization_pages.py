@@ -81,6 +81,10 @@ def test_invitations_by_link_and_email_roles_removal_and_leaving(atrium):
     mailed = re.search(rf"to {re.escape(mary_email)}: .*?(/invitations/[A-Za-z0-9]+)", log, re.S).group(1)
     wrong = charles.post(mailed + "/accept", data={"csrf": charles_token})
     assert wrong.status_code == 403 and f"This invitation is for {mary_email}" in wrong.text
+    unverified = mary.post(mailed + "/accept", data={"csrf": mary_token})
+    assert unverified.status_code == 403 and "Verify your email first" in unverified.text
+    mary_link = re.search(rf"to {re.escape(mary_email)}: Verify.*?(/verify-email\?token=[A-Za-z0-9]+)", log, re.S).group(1)
+    assert mary.get(mary_link).status_code == 200
     assert mary.post(mailed + "/accept", data={"csrf": mary_token}).status_code == 303
 
     members = owner.get(f"/organizations/{team}").text

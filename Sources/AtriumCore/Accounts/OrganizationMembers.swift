@@ -77,9 +77,15 @@ public struct OrganizationMembers: Sendable {
     @discardableResult
     public func accept(token: String, by user: User) async throws -> Organization {
         let (invitation, organization) = try await invitation(token: token)
-        if let email = invitation.email, email != user.email {
-            throw AtriumError.permissionDenied(
-                "This invitation is for \(email); you are signed in as \(user.email).", code: "invitation_for_another_address")
+        if let email = invitation.email {
+            guard email == user.email else {
+                throw AtriumError.permissionDenied(
+                    "This invitation is for \(email); you are signed in as \(user.email).", code: "invitation_for_another_address")
+            }
+            // Anyone can sign up with any address: only a verified one proves it is theirs.
+            guard user.isEmailVerified else {
+                throw AtriumError.permissionDenied("Verify your email address first, then accept the invitation.", code: "email_not_verified")
+            }
         }
         if try await repository.membership(of: user.id, in: organization.id) != nil {
             _ = try await invitations.delete(invitation.id, in: organization.id)

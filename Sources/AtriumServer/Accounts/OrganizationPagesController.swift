@@ -151,6 +151,10 @@ struct OrganizationPagesController {
             return choosing(organization.id, redirectTo: "/organizations/\(organization.id)?done=joined")
         } catch AtriumError.notFound {
             return renderer.notice("invalid_invitation", links: [("/organizations", "organizations.title")], state: context.page, status: .notFound)
+        } catch AtriumError.permissionDenied(_, "email_not_verified") {
+            return renderer.notice(
+                "email_not_verified", ["email": context.user.email], links: [("/account", "accounts.links.to_account")], state: context.page,
+                status: .forbidden)
         } catch AtriumError.permissionDenied(_, "invitation_for_another_address") {
             let (invitation, organization) = try await members.invitation(token: token)
             let page = InvitationPage(

@@ -28,7 +28,13 @@ import Testing
         let mail = try #require(try await services.outbox.list(recipient: invitee.email).first)
         #expect(mail.kind == "invitation" && mail.body.contains("/invitations/\(token)") && mail.subject.contains("Team \(tag)"))
         await #expect(throws: AtriumError.self) { try await services.members.accept(token: token, by: other) }
-        try await services.members.accept(token: token, by: invitee)
+        // The right address, not verified yet: anyone could have signed up with it.
+        await #expect(throws: AtriumError.permissionDenied("Verify your email address first, then accept the invitation.", code: "email_not_verified")) {
+            try await services.members.accept(token: token, by: invitee)
+        }
+        var verified = invitee
+        verified.emailVerifiedAt = Date()
+        try await services.members.accept(token: token, by: verified)
         #expect(try await services.accounts.organization(team.id, seenBy: invitee.id).role == .admin)
         await #expect(throws: AtriumError.self) { try await services.members.accept(token: token, by: invitee) }  // used up
         #expect(try await services.members.pendingInvitations(of: team.id, seenBy: owner.id).isEmpty)
