@@ -20,6 +20,7 @@ public struct AtriumServices: Sendable {
     public let outbox: MailOutbox
     public let lifecycle: AccountLifecycle
     public let members: OrganizationMembers
+    public let news: NewsService
 
     public static func make(config: AtriumConfig, logger: Logger) async throws -> AtriumServices {
         let database = try AtriumDatabase(location: try DatabaseLocation(url: config.resolvedDatabaseURL), logger: logger)
@@ -70,7 +71,7 @@ public struct AtriumServices: Sendable {
             config: config, database: database, accounts: accounts, keys: keys,
             credits: CreditService(repository: creditRepository, gate: gate), spend: SpendTracker(repository: creditRepository), prices: prices,
             usage: SQLUsageRepository(database: database), audit: AuditLog(repository: SQLAuditRepository(database: database)),
-            outbox: outbox, lifecycle: lifecycle, members: members)
+            outbox: outbox, lifecycle: lifecycle, members: members, news: NewsService(repository: SQLPostRepository(database: database)))
     }
 }
 
@@ -141,7 +142,8 @@ public func buildApplication(config: AtriumConfig, logger: Logger, metrics: Serv
     CreditController(credits: services.credits, accounts: services.accounts, maxBodyBytes: config.maxBodyBytes)
         .addRoutes(to: signedIn.group("credits"))
     NotificationController(credits: services.credits, accounts: services.accounts).addRoutes(to: signedIn.group("notifications"))
-    let staffActions = StaffActions(credits: services.credits, audit: services.audit, plans: Set(config.plans.map(\.name)))
+    let staffActions = StaffActions(
+        credits: services.credits, audit: services.audit, accounts: services.accounts, keys: services.keys, plans: Set(config.plans.map(\.name)))
     PriceController(prices: services.prices, audit: services.audit, maxBodyBytes: config.maxBodyBytes).addRoutes(to: signedIn.group("prices"))
     StaffBillingController(actions: staffActions, maxBodyBytes: config.maxBodyBytes).addRoutes(to: signedIn.group("admin"))
 
@@ -160,6 +162,9 @@ public func buildApplication(config: AtriumConfig, logger: Logger, metrics: Serv
     ).addRoutes(to: publicPages)
     DocsController(renderer: pages, docs: docs, reference: reference, catalog: catalog, secureCookies: config.secureCookies).addRoutes(to: publicPages)
     let signedInPages = site.group(context: SignedInPageContext.self)
+    let newsPages = NewsPagesController(news: services.news, audit: services.audit, renderer: pages, publicURL: config.resolvedPublicURL)
+    newsPages.addPublicRoutes(to: publicPages)
+    newsPages.addStaffRoutes(to: signedInPages)
     AccountPagesController(accounts: services.accounts, lifecycle: services.lifecycle, renderer: pages, secureCookies: config.secureCookies)
         .addRoutes(to: publicPages)
     AccountRecoveryPagesController(lifecycle: services.lifecycle, renderer: pages, secureCookies: config.secureCookies).addRoutes(to: publicPages)
@@ -170,7 +175,8 @@ public func buildApplication(config: AtriumConfig, logger: Logger, metrics: Serv
     PlaygroundPagesController(
         keys: services.keys, accounts: services.accounts, catalog: catalog, prices: services.prices, renderer: pages, secureCookies: config.secureCookies
     ).addRoutes(to: signedInPages)
-    StaffPagesController(accounts: services.accounts, credits: services.credits, actions: staffActions, audit: services.audit, renderer: pages)
+    StaffPagesController(
+        accounts: services.accounts, keys: services.keys, credits: services.credits, actions: staffActions, audit: services.audit, renderer: pages)
         .addRoutes(to: signedInPages)
     StaffOutboxPagesController(
         outbox: services.outbox, audit: services.audit, renderer: pages,

@@ -12,6 +12,7 @@ private struct NoKeys: APIKeyRepository {
     func find(secretHash: String) async throws -> APIKey? { nil }
     func revoke(id: APIKeyID, organization: OrganizationID, at date: Date) async throws -> Bool { false }
     func revokeAll(createdBy user: UserID, at date: Date) async throws -> [APIKeyID] { [] }
+    func find(prefix: String, limit: Int) async throws -> [APIKey] { [] }
     func setLimits(_ limit: RateLimit, monthlyBudget: Micros?, id: APIKeyID, organization: OrganizationID) async throws {}
     func setRestrictions(models: [String]?, networks: [IPNetwork]?, id: APIKeyID, organization: OrganizationID) async throws {}
     func touch(_ keys: [APIKeyID], at date: Date) async throws {}

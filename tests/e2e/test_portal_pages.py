@@ -12,7 +12,7 @@ from browser import (WIDTHS, heading_becomes, horizontal_overflow, open_browser,
                      serious_accessibility_violations, set_theme, set_width)
 
 PUBLIC_PAGES = ["/", "/models", "/docs", "/docs/getting-started", "/docs/chat", "/docs/api", "/login", "/signup", "/password/forgot",
-                "/password/reset?token=from-a-mail", "/verify-email?token=used-already", "/goodbye"]
+                "/password/reset?token=from-a-mail", "/verify-email?token=used-already", "/goodbye", "/announcements", "/changelog"]
 SIGNED_IN_PAGES = ["/dashboard", "/keys", "/playground", "/account", "/organizations"]
 
 
@@ -262,7 +262,10 @@ def test_every_page_fits_a_phone_passes_axe_and_is_screenshotted(atrium, languag
         organization = httpx.get(atrium.url + "/api/auth/me", cookies={"atrium_session": cookie}).json()["organizations"][0]["id"]
         staff = atrium.create_staff(f"staff-shots-{uuid.uuid4().hex[:8]}@example.com")
         staff.post("/api/admin/credits", json={"organization_id": organization, "amount_micros": 2_500_000, "description": "screenshots"})
-        staff_pages = ["/staff?q=shots", f"/staff/organizations/{organization}", "/staff/audit", "/staff/outbox"]
+        staff_pages = ["/staff?q=shots", f"/staff/organizations/{organization}", "/staff/audit", "/staff/outbox", "/staff/posts"]
+        staff.post("/staff/posts", data={"csrf": re.search(r'name="csrf" value="([^"]+)"', staff.get("/staff/posts").text).group(1),
+                                         "kind": "announcement", "title": "Scheduled maintenance on Saturday",
+                                         "body": "The API stays up; **the portal** may be slow for a few minutes.\n\n- 02:00 to 02:30 UTC\n- nothing to do on your side"})
         key_id = httpx.get(atrium.url + "/api/keys", cookies={"atrium_session": cookie}).json()["data"][0]["id"]
         account_pages = [f"/organizations/{organization}", f"/keys/{key_id}"]
         for path in PUBLIC_PAGES + ["/no-such-page"] + SIGNED_IN_PAGES + account_pages + staff_pages:

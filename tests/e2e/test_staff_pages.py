@@ -105,3 +105,30 @@ def test_a_staff_member_grants_credit_in_the_browser(atrium, staff, chromium):  
     heading_becomes(page, "Dev Eloper's organization")
     assert page.find_element("id", "balance").text == "8.00 credits"
     page.delete_all_cookies()
+
+
+def test_staff_disable_an_account_and_revoke_a_key_found_by_its_prefix(atrium, staff):
+    dev, email, organization = developer(atrium)
+    key = dev.post("/api/keys", json={"name": "leaked"}).json()
+    token = csrf(staff, "/staff")
+    found = staff.get("/staff", params={"q": key["prefix"]}).text
+    assert f"<code>{key['prefix']}…</code>" in found and "leaked" in found
+    assert staff.get("/staff", params={"q": "atr_"}).text.count("<code>atr_") == 0  # too short to list keys
+    revoked = staff.post(f"/staff/keys/{key['id']}/revoke", data={"csrf": token, "organization": organization, "q": key["prefix"]})
+    assert revoked.status_code == 303 and "The key is revoked." in staff.get(revoked.headers["location"]).text
+    assert httpx.get(atrium.url + "/v1/models", headers={"authorization": f"Bearer {key['secret']}"}).status_code == 401
+
+    user_id = dev.get("/api/auth/me").json()["user"]["id"]
+    disabled = staff.post(f"/staff/users/{user_id}/disable", data={"csrf": token, "q": email})
+    assert disabled.status_code == 303 and "The account is disabled" in staff.get(disabled.headers["location"]).text
+    assert dev.get("/api/auth/me").status_code == 401  # the session ended
+    refused = httpx.post(atrium.url + "/api/auth/login", json={"email": email, "password": "a good password"})
+    assert refused.status_code == 403 and refused.json()["error"]["code"] == "account_disabled"
+    assert staff.post(f"/staff/users/{user_id}/enable", data={"csrf": token, "q": email}).status_code == 303
+    assert httpx.post(atrium.url + "/api/auth/login", json={"email": email, "password": "a good password"}).status_code == 200
+    log = staff.get("/staff/audit", params={"action": "user"}).text
+    assert "user.disable" in log and "user.enable" in log and "key.revoke" in staff.get("/staff/audit", params={"action": "key"}).text
+
+    # Developers cannot.
+    dev2, _, _ = developer(atrium)
+    assert dev2.post(f"/staff/users/{user_id}/disable", data={"csrf": csrf(dev2, "/dashboard")}).status_code == 403

@@ -157,6 +157,18 @@ public struct AccountService: Sendable {
         try await accounts.memberships(ofUsers: users)
     }
 
+    /// Disables or enables an account, for staff (the caller checks the role): a disabled account's
+    /// sessions end and it cannot log in. The user as they are now; `notFound`.
+    @discardableResult
+    public func setDisabled(_ disabled: Bool, user id: UserID) async throws -> User {
+        guard var user = try await accounts.findUser(id: id) else { throw AtriumError.notFound("No user with id \(id).") }
+        let now = clock.now()
+        try await accounts.setDisabled(id, at: disabled ? now : nil)
+        if disabled { try await sessions.deleteAll(of: id, keeping: nil) }
+        user.disabledAt = disabled ? now : nil
+        return user
+    }
+
     /// Any organization and its members, for staff (the caller checks the staff role); `notFound`.
     public func organizationForStaff(_ id: OrganizationID) async throws -> (organization: Organization, members: [Member]) {
         guard let organization = try await accounts.findOrganization(id: id) else {

@@ -9,6 +9,8 @@ public protocol APIKeyRepository: Sendable {
     func find(secretHash: String) async throws -> APIKey?
     /// Marks the key revoked; false when no such key belongs to the organization.
     func revoke(id: APIKeyID, organization: OrganizationID, at date: Date) async throws -> Bool
+    /// Keys whose display prefix starts with `prefix` (staff finding a leaked key), newest first.
+    func find(prefix: String, limit: Int) async throws -> [APIKey]
     /// Revokes every live key `user` created, in any organization; returns their ids.
     func revokeAll(createdBy user: UserID, at date: Date) async throws -> [APIKeyID]
     func setLimits(_ limit: RateLimit, monthlyBudget: Micros?, id: APIKeyID, organization: OrganizationID) async throws

@@ -74,6 +74,14 @@ public final class KeyService: Sendable {
         cache.withLock { entries in entries = entries.filter { $0.value.key?.id != id } }
     }
 
+    /// Keys by the start of their secret as shown (`atr_Ab12…`), for staff (the caller checks the role);
+    /// at least the 4 characters after `atr_`, so a search cannot list every key.
+    public func keys(prefix raw: String) async throws -> [APIKey] {
+        let prefix = raw.trimmingCharacters(in: .whitespaces).replacingOccurrences(of: "…", with: "")
+        guard prefix.hasPrefix(APIKeyFormat.prefix), prefix.count >= APIKeyFormat.prefix.count + 4 else { return [] }
+        return try await repository.find(prefix: String(prefix.prefix(APIKeyFormat.prefix.count + 8)), limit: 50)
+    }
+
     /// Revokes every key `user` created (their account is being deleted).
     public func revokeAll(createdBy user: UserID) async throws {
         let revoked = Set(try await repository.revokeAll(createdBy: user, at: clock.now()))

@@ -1,5 +1,6 @@
 import AtriumCore
 import FluentKit
+import SQLKit
 import Foundation
 
 final class APIKeyModel: Model, @unchecked Sendable {  // see AccountModels.swift for why unchecked is safe
@@ -99,6 +100,18 @@ public struct FluentAPIKeyRepository: APIKeyRepository {
             .set(\.$allowedModels, to: models?.joined(separator: "\n"))
             .set(\.$allowedNetworks, to: networks?.map(\.description).joined(separator: "\n"))
             .update()
+    }
+
+    public func find(prefix: String, limit: Int) async throws -> [APIKey] {
+        // `atr_` holds LIKE's `_`: escaped (with `\`, which SQLite and PostgreSQL both take when told).
+        let escaped = prefix.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "%", with: "\\%")
+            .replacingOccurrences(of: "_", with: "\\_")
+        let sql = database.database as! any SQLDatabase
+        let ids = try await sql.raw("""
+            SELECT id FROM api_keys WHERE display_prefix LIKE \(bind: escaped + "%") ESCAPE '\\' ORDER BY created_at DESC LIMIT \(literal: limit)
+            """).all().map { try $0.decode(column: "id", as: UUID.self) }
+        guard !ids.isEmpty else { return [] }
+        return try await APIKeyModel.query(on: database.database).filter(\.$id ~~ ids).sort(\.$createdAt, .descending).all().map(\.domain)
     }
 
     public func revokeAll(createdBy user: UserID, at date: Date) async throws -> [APIKeyID] {

@@ -20,6 +20,7 @@ enum AtriumMigrations {
         M0015CreateUsageDaily(),
         M0016AddKeyRestrictions(),
         M0017CreateInvitations(),
+        M0018CreatePosts(),
     ]
 
     /// Their names as Fluent records them, for saying which step failed.

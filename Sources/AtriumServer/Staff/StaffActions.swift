@@ -6,6 +6,8 @@ import Foundation
 struct StaffActions: Sendable {
     let credits: CreditService
     let audit: AuditLog
+    let accounts: AccountService
+    let keys: KeyService
     /// The plans the configuration names (besides the default).
     let plans: Set<String>
 
@@ -26,6 +28,23 @@ struct StaffActions: Sendable {
             "credit.\(kind.rawValue)", by: actor, target: "organization:\(organization)",
             details: "\(amount > 0 ? "+" : "")\(amount.formattedUnits) (\(description)); balance \(balance.formattedUnits)", address: address)
         return balance
+    }
+
+    /// Disables an account (it cannot log in; its sessions stop working) or enables it again.
+    func setDisabled(_ disabled: Bool, user: UserID, by actor: User, address: String?) async throws {
+        try Self.requireAdmin(actor)
+        guard user != actor.id else { throw AtriumError.invalidRequest("You cannot disable your own account.", param: "user", code: "own_account") }
+        let target = try await accounts.setDisabled(disabled, user: user)
+        try await audit.record(disabled ? "user.disable" : "user.enable", by: actor, target: "user:\(user)", details: target.email, address: address)
+    }
+
+    /// Revokes any organization's key (a leaked one, say).
+    func revokeKey(_ key: APIKey, by actor: User, address: String?) async throws {
+        try Self.requireAdmin(actor)
+        try await keys.revoke(id: key.id, organization: key.organizationID)
+        try await audit.record(
+            "key.revoke", by: actor, target: "key:\(key.id)", details: "\(key.displayPrefix)… \"\(key.name)\" of organization \(key.organizationID)",
+            address: address)
     }
 
     /// Moves the organization to `plan` (nil or "default": the default plan).

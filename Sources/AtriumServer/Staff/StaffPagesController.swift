@@ -2,11 +2,13 @@ import AtriumCore
 import Foundation
 import Hummingbird
 
-/// `/staff`: the console of platform staff. Find users and organizations, open an organization (its
-/// credit, plan and members), grant credit and change its plan (administrators), and read the audit
-/// log of every staff action. Everyone else gets a 403 page.
+/// `/staff`: the console of platform staff. Find users and organizations (disable or enable an
+/// account) and keys by the start of their secret (revoke one), open an organization (its credit,
+/// plan and members), grant credit and change its plan (administrators), and read the audit log of
+/// every staff action. Everyone else gets a 403 page.
 struct StaffPagesController {
     let accounts: AccountService
+    let keys: KeyService
     let credits: CreditService
     let actions: StaffActions
     let audit: AuditLog
@@ -14,11 +16,26 @@ struct StaffPagesController {
 
     struct Search {
         struct UserRow {
+            var id: String
             var name: String
             var email: String
             var role: String
             var created: String
             var organizations: [Link]
+            var disabled: Bool
+            var actionLabel: String
+        }
+
+        struct KeyRow {
+            var id: String
+            var organizationID: String
+            var prefix: String
+            var name: String
+            var organization: Link
+            var created: String
+            var lastUsed: String
+            var revoked: Bool
+            var revokeLabel: String
         }
 
         struct Link {
@@ -33,6 +50,10 @@ struct StaffPagesController {
         var nothing: Bool
         var hasUsers = false
         var hasOrganizations = false
+        var keys: [KeyRow] = []
+        var hasKeys = false
+        var canAct = false
+        var done: String?
     }
 
     struct OrganizationPage {
@@ -82,6 +103,9 @@ struct StaffPagesController {
 
     func addRoutes(to router: RouterGroup<SignedInPageContext>) {
         router.get("staff", use: search)
+        router.post("staff/users/:user/disable") { request, context in try await setDisabled(true, request, context) }
+        router.post("staff/users/:user/enable") { request, context in try await setDisabled(false, request, context) }
+        router.post("staff/keys/:key/revoke", use: revokeKey)
         router.get("staff/organizations/:organization", use: organization)
         router.post("staff/organizations/:organization/credit", use: grant)
         router.post("staff/organizations/:organization/plan", use: setPlan)
@@ -92,20 +116,54 @@ struct StaffPagesController {
         try StaffActions.requireStaff(context.user)
         let query = String(request.uri.queryParameters["q"] ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
         var page = Search(query: query, searched: !query.isEmpty, users: [], organizations: [], nothing: false)
+        page.canAct = context.user.staffRole == .admin
+        page.done = request.uri.queryParameters["done"].flatMap { ["disabled", "enabled", "revoked"].contains(String($0)) ? text("staff.done_\($0)", context) : nil }
         if !query.isEmpty {
             let found = try await accounts.staffSearch(query)
             let memberships = try await accounts.organizations(ofUsers: found.users.map(\.id))
             page.users = found.users.map { user in
                 Search.UserRow(
-                    name: user.name, email: user.email, role: user.staffRole?.rawValue ?? "", created: PageFormat.date(user.createdAt),
-                    organizations: (memberships[user.id] ?? []).map { Self.link($0.organization) })
+                    id: user.id.description, name: user.name, email: user.email, role: user.staffRole?.rawValue ?? "",
+                    created: PageFormat.date(user.createdAt), organizations: (memberships[user.id] ?? []).map { Self.link($0.organization) },
+                    disabled: user.isDisabled,
+                    actionLabel: text(user.isDisabled ? "staff.enable_named" : "staff.disable_named", ["name": user.email], context))
             }
             page.organizations = found.organizations.map(Self.link)
-            page.nothing = found.users.isEmpty && found.organizations.isEmpty
+            let keys = try await self.keys.keys(prefix: query)
+            let owners = try await keys.asyncOrganizations(accounts)
+            page.keys = keys.map { key in
+                Search.KeyRow(
+                    id: key.id.description, organizationID: key.organizationID.description, prefix: key.displayPrefix + "…", name: key.name,
+                    organization: Search.Link(href: "/staff/organizations/\(key.organizationID)", name: owners[key.organizationID]?.name ?? key.organizationID.description),
+                    created: PageFormat.date(key.createdAt), lastUsed: key.lastUsedAt.map(PageFormat.date) ?? text("keys.never", context),
+                    revoked: key.revokedAt != nil, revokeLabel: text("keys.revoke_named", ["name": key.name], context))
+            }
+            page.nothing = found.users.isEmpty && found.organizations.isEmpty && keys.isEmpty
             page.hasUsers = !found.users.isEmpty
             page.hasOrganizations = !found.organizations.isEmpty
+            page.hasKeys = !keys.isEmpty
         }
         return renderer.render("staff/search", titleKey: "staff.title", model: page, state: context.page)
+    }
+
+    @Sendable func setDisabled(_ disabled: Bool, _ request: Request, _ context: SignedInPageContext) async throws -> Response {
+        guard let user = context.parameters.get("user").flatMap(UserID.init) else { throw HTTPError(.notFound) }
+        try await actions.setDisabled(disabled, user: user, by: context.user, address: context.page.clientAddress)
+        return backToSearch(context, done: disabled ? "disabled" : "enabled")
+    }
+
+    @Sendable func revokeKey(_ request: Request, context: SignedInPageContext) async throws -> Response {
+        guard let id = context.parameters.get("key").flatMap(APIKeyID.init), let organization = OrganizationID(context.form.trimmed("organization")),
+            let key = try await keys.key(id: id, organization: organization)
+        else { throw HTTPError(.notFound) }
+        try await actions.revokeKey(key, by: context.user, address: context.page.clientAddress)
+        return backToSearch(context, done: "revoked")
+    }
+
+    /// Back to the search the form was sent from.
+    private func backToSearch(_ context: SignedInPageContext, done: String) -> Response {
+        let query = String(context.form.trimmed("q").prefix(100)).addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? ""
+        return Response(status: .seeOther, headers: [.location: "/staff?q=\(query)&done=\(done)"])
     }
 
     @Sendable func organization(_ request: Request, context: SignedInPageContext) async throws -> Response {
@@ -199,4 +257,15 @@ struct StaffPagesController {
     }
 
     private func text(_ key: String, _ context: SignedInPageContext) -> String { text(key, [:], context) }
+}
+
+extension Array where Element == APIKey {
+    /// The organizations the keys belong to, by id.
+    func asyncOrganizations(_ accounts: AccountService) async throws -> [OrganizationID: Organization] {
+        var result: [OrganizationID: Organization] = [:]
+        for id in Set(map(\.organizationID)) {
+            result[id] = try? await accounts.organizationForStaff(id).organization
+        }
+        return result
+    }
 }

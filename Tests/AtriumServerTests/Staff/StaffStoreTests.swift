@@ -43,7 +43,7 @@ import Testing
         let admin = try await services.accounts.register(
             email: "admin-\(tag)@example.com", password: "correct horse", name: "Admin", staffRole: .admin)
         let organization = try await services.accounts.actingOrganization(nil, user: admin.id).organization.id
-        let actions = StaffActions(credits: services.credits, audit: services.audit, plans: ["pro"])
+        let actions = StaffActions(credits: services.credits, audit: services.audit, accounts: services.accounts, keys: services.keys, plans: ["pro"])
         _ = try await actions.grant(.grant, amount: 2_000_000, to: organization, description: "welcome", by: admin, address: "192.0.2.7")
         try await actions.setPlan("pro", of: organization, by: admin, address: nil)
         await #expect(throws: AtriumError.self) { try await actions.setPlan("platinum", of: organization, by: admin, address: nil) }
@@ -79,5 +79,21 @@ import Testing
         #expect(try await services.usage.records(UsageQuery(organizationID: mine, requestID: "req-find-me"), limit: 5).map(\.id) == [record.id])
         #expect(try await services.usage.records(UsageQuery(organizationID: theirs, requestID: "req-find-me"), limit: 5).isEmpty)
         #expect(try await services.usage.buckets(UsageQuery(organizationID: mine, requestID: "req-find-me")).first?.requests == 1)
+    }
+
+    /// Staff find a key by the start of its secret as shown (`atr_` holds LIKE's `_`), on both databases.
+    @Test(arguments: TestDatabase.all)
+    func keysAreFoundByTheirPrefix(_ database: TestDatabase) async throws {
+        let services = try await services(database)
+        defer { Task { await services.database.shutdown() } }
+        let user = try await services.accounts.register(email: "keys-\(UUID().uuidString.prefix(8))@example.com", password: "correct horse", name: "K")
+        let organization = try await services.accounts.actingOrganization(nil, user: user.id).organization.id
+        let made = try await services.keys.create(organization: organization, createdBy: user.id, name: "leaked", scopes: nil, expiresAt: nil)
+        let prefix = made.key.displayPrefix
+        #expect(try await services.keys.keys(prefix: prefix).map(\.id) == [made.key.id])
+        #expect(try await services.keys.keys(prefix: String(prefix.prefix(8)) + "…").contains { $0.id == made.key.id })
+        #expect(try await services.keys.keys(prefix: "atr_").isEmpty)  // too short: not every key
+        #expect(try await services.keys.keys(prefix: "atrX" + prefix.dropFirst(4)).isEmpty)  // `_` is not a wildcard
+        #expect(try await services.keys.keys(prefix: "atr_%%%%").isEmpty)
     }
 }
