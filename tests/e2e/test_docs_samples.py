@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-GUIDES = ["getting-started", "chat", "embeddings"]
+GUIDES = ["getting-started", "chat", "embeddings", "errors", "rate-limits"]
 SAMPLE = re.compile(r'<code id="code-([a-z-]+)-(curl|python|javascript|swift)" data-sample="[^"]*">(.*?)</code>', re.S)
 
 

@@ -11,7 +11,7 @@ import pytest
 from browser import (WIDTHS, heading_becomes, horizontal_overflow, open_browser, screenshot,
                      serious_accessibility_violations, set_theme, set_width)
 
-PUBLIC_PAGES = ["/", "/models", "/docs", "/docs/getting-started", "/docs/chat", "/docs/api", "/login", "/signup", "/password/forgot",
+PUBLIC_PAGES = ["/", "/models", "/docs", "/docs/getting-started", "/docs/chat", "/docs/errors", "/docs/api", "/login", "/signup", "/password/forgot",
                 "/password/reset?token=from-a-mail", "/verify-email?token=used-already", "/goodbye", "/announcements", "/changelog"]
 SIGNED_IN_PAGES = ["/dashboard", "/keys", "/playground", "/account", "/organizations"]
 
