@@ -160,7 +160,10 @@ public func buildApplication(config: AtriumConfig, logger: Logger, metrics: Serv
         renderer: pages, catalog: catalog, prices: services.prices, facts: ModelFacts(config: config, embedded: embedded),
         secureCookies: config.secureCookies
     ).addRoutes(to: publicPages)
-    DocsController(renderer: pages, docs: docs, reference: reference, catalog: catalog, secureCookies: config.secureCookies).addRoutes(to: publicPages)
+    DocsController(
+        renderer: pages, docs: docs, reference: reference, catalog: catalog, keys: services.keys, accounts: services.accounts,
+        secureCookies: config.secureCookies
+    ).addRoutes(to: publicPages)
     let signedInPages = site.group(context: SignedInPageContext.self)
     let newsPages = NewsPagesController(news: services.news, audit: services.audit, renderer: pages, publicURL: config.resolvedPublicURL)
     newsPages.addPublicRoutes(to: publicPages)

@@ -7,6 +7,7 @@ import re
 import subprocess
 import sys
 import tempfile
+import uuid
 from pathlib import Path
 
 import httpx
@@ -102,3 +103,19 @@ def test_the_api_reference_shows_every_operation_and_schema_of_the_contract(atri
     assert "From 0 to 2." in page  # a field's bounds, from the contract
     chinese = httpx.get(atrium.url + "/docs/api", headers={"accept-language": "zh-CN"}).text
     assert "API 参考" in chinese and "请求体" in chinese and 'id="op-createChatCompletion"' in chinese
+
+
+def test_a_signed_in_reader_sees_their_key_in_the_samples_and_they_still_run(atrium):
+    client = httpx.Client(base_url=atrium.url)
+    email = f"reader-{uuid.uuid4().hex[:8]}@example.com"
+    assert client.post("/api/auth/signup", json={"email": email, "password": "a good password", "name": "Reader"}).status_code == 201
+    assert "Set ATRIUM_API_KEY" not in client.get("/docs/chat").text  # no key yet: nothing to name
+    key = client.post("/api/keys", json={"name": "docs"}).json()
+    page = client.get("/docs/chat").text
+    assert f"Set ATRIUM_API_KEY to your key {key['prefix']}…" in page and key["secret"] not in page
+    found = [(op, kind, html.unescape(code)) for op, kind, code in SAMPLE.findall(page)]
+    for operation, kind, code in found:
+        if kind in ("curl", "python"):
+            assert code.startswith("# Set ATRIUM_API_KEY"), code
+            done = run(kind, code, key["secret"])
+            assert done.returncode == 0, f"{operation} ({kind}):\n{code}\n---\n{done.stderr}"

@@ -12,13 +12,17 @@ extension AccountService {
     }
 }
 
-extension SignedInPageContext {
+extension AccountService {
     /// The organization a page acts in: the one the reader chose, while they are still its member;
     /// else their personal organization.
+    func acting(chosen: OrganizationID?, user: UserID) async throws -> OrganizationMembership {
+        if let chosen, let membership = try? await organization(chosen, seenBy: user) { return membership }
+        return try await actingOrganization(nil, user: user)
+    }
+}
+
+extension SignedInPageContext {
     func actingOrganization(_ accounts: AccountService) async throws -> OrganizationMembership {
-        if let chosen = page.chosenOrganization, let membership = try? await accounts.organization(chosen, seenBy: user.id) {
-            return membership
-        }
-        return try await accounts.actingOrganization(nil, user: user.id)
+        try await accounts.acting(chosen: page.chosenOrganization, user: user.id)
     }
 }

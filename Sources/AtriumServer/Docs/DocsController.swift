@@ -1,3 +1,4 @@
+import AtriumCore
 import Foundation
 import Hummingbird
 
@@ -7,6 +8,8 @@ struct DocsController {
     let docs: DocsLibrary
     let reference: APIReference
     let catalog: ModelCatalog
+    let keys: KeyService
+    let accounts: AccountService
     let secureCookies: Bool
 
     /// One guide as the page shows it.
@@ -79,13 +82,14 @@ struct DocsController {
         let slug = context.parameters.get("slug") ?? ""
         guard let guide = docs.guide(slug, context.language) else { throw HTTPError(.notFound) }
         let baseURL = PortalController.baseURL(of: request, secure: secureCookies)
+        let keyHint = try await keyPrefix(context).map { renderer.catalog.text("docs.key_hint", context.language, ["prefix": $0]) }
         let nav = docs.guides(context.language).map { Page.NavItem(href: "/docs/\($0.slug)", title: $0.title, current: $0.slug == slug) }
         let parts = guide.parts.map { part -> Page.Part in
             switch part {
             case .html(let html): return Page.Part(html: html)
             case .sample(let operation):
                 let request = SampleRequest(operation: operation, model: sampleModel(for: operation))
-                let tabs = SampleCode.all(request, baseURL: baseURL).map {
+                let tabs = SampleCode.all(request, baseURL: baseURL, keyHint: keyHint).map {
                     Page.Tab(id: "\(operation.rawValue)-\($0.language)", language: $0.language, label: $0.label, codeHTML: HTMLText.escape($0.code))
                 }
                 return Page.Part(samples: Page.Samples(id: operation.rawValue, tabs: tabs))
@@ -93,6 +97,16 @@ struct DocsController {
         }
         let page = Page(title: guide.title, nav: nav, parts: parts)
         return renderer.render("docs/guide", titleKey: "docs.guide_title", titleValues: ["title": guide.title], model: page, state: context.page)
+    }
+
+    /// The prefix of the signed-in reader's newest key (not the playground's) in the organization they
+    /// work in, for the samples' first line; nil for a reader without one.
+    private func keyPrefix(_ context: PageContext) async throws -> String? {
+        guard let user = context.page.user else { return nil }
+        let organization = try await accounts.acting(chosen: context.page.chosenOrganization, user: user.id)
+        return try await keys.list(organization: organization.organization.id)
+            .first { $0.name != PlaygroundPagesController.keyName && $0.isUsable(at: Date()) }
+            .map { $0.displayPrefix + "…" }
     }
 
     /// A real model of this server for an operation's sample: the embedded one when there is one.

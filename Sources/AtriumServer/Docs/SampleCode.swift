@@ -104,12 +104,15 @@ enum SampleCode {
         var code: String
     }
 
-    static func all(_ request: SampleRequest, baseURL: String) -> [Rendered] {
-        [
-            Rendered(language: "curl", label: "curl", code: curl(request, baseURL: baseURL)),
-            Rendered(language: "python", label: "Python", code: python(request, baseURL: baseURL)),
-            Rendered(language: "javascript", label: "JavaScript", code: javascript(request, baseURL: baseURL)),
-            Rendered(language: "swift", label: "Swift", code: swift(request, baseURL: baseURL)),
+    /// The four languages' samples. `keyHint`, for a signed-in reader, is a comment line naming their
+    /// key (its prefix only: the secret is never shown again), put first in each.
+    static func all(_ request: SampleRequest, baseURL: String, keyHint: String? = nil) -> [Rendered] {
+        func hinted(_ code: String, _ comment: String) -> String { keyHint.map { "\(comment) \($0)\n" + code } ?? code }
+        return [
+            Rendered(language: "curl", label: "curl", code: hinted(curl(request, baseURL: baseURL), "#")),
+            Rendered(language: "python", label: "Python", code: hinted(python(request, baseURL: baseURL), "#")),
+            Rendered(language: "javascript", label: "JavaScript", code: hinted(javascript(request, baseURL: baseURL), "//")),
+            Rendered(language: "swift", label: "Swift", code: hinted(swift(request, baseURL: baseURL), "//")),
         ]
     }
 
