@@ -96,7 +96,8 @@ import Testing
         let odd = UsageRecord(
             requestID: "req ünïcode ✓ \"quoted\"", organizationID: organization, keyID: .generate(), model: "", provider: nil,
             promptTokens: 0, completionTokens: 1 << 40, costMicros: 5, priceID: UUID(), status: 499, finishReason: nil,
-            streamed: true, estimated: true, latencyMilliseconds: 12_345, createdAt: Date(timeIntervalSince1970: 1_795_000_000.25))
+            streamed: true, estimated: true, latencyMilliseconds: 12_345, createdAt: Date(timeIntervalSince1970: 1_795_000_000.25),
+            errorMessage: "The upstream said: \"no\" ✓")
         let plain = record(organization, cost: 0)
         _ = try await services.usage.commit([odd, plain], mayRepeat: false)
         let stored = try await services.usage.records(UsageQuery(organizationID: organization), limit: 10)
@@ -107,7 +108,7 @@ import Testing
             #expect(back.keyID == record.keyID && back.organizationID == record.organizationID && back.priceID == record.priceID)
             #expect(back.promptTokens == record.promptTokens && back.completionTokens == record.completionTokens && back.costMicros == record.costMicros)
             #expect(back.status == record.status && back.finishReason == record.finishReason && back.latencyMilliseconds == record.latencyMilliseconds)
-            #expect(back.streamed == record.streamed && back.estimated == record.estimated)
+            #expect(back.streamed == record.streamed && back.estimated == record.estimated && back.errorMessage == record.errorMessage)
             #expect(abs(back.createdAt.timeIntervalSince(record.createdAt)) < 0.001)
         }
         #expect(try await services.credits.account(of: organization).balanceMicros == 1_000 - 5)
@@ -209,9 +210,13 @@ import Testing
 
     @Test func linesRoundTripWhateverTheStrings() {
         let original = record("req_\"quoted\"")
-        let (decoded, damaged) = UsageJournal.decode(Data(UsageJournal.encode(original).utf8))
+        var failed = record("req_failed")
+        failed.errorMessage = "Rate limit \"requests\" reached\\ ✓"
+        let (decoded, damaged) = UsageJournal.decode(Data((UsageJournal.encode(original) + UsageJournal.encode(failed)).utf8))
         #expect(damaged == 0)
-        #expect(decoded == [original])
+        #expect(decoded == [original, failed])
+        // A line written before error messages existed still reads.
+        #expect(!UsageJournal.encode(original).contains("errorMessage"))
     }
 
     @Test func aJournalNobodyHoldsIsAnOrphanAndACutLineIsSkipped() throws {

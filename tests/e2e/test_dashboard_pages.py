@@ -1,6 +1,7 @@
 """The dashboard over HTTP: a call made with a key is found by its request id (in its own organization
 only), the latest requests and the 30-day chart show it, and both download as CSV."""
 import csv
+import html
 import io
 import re
 import time
@@ -87,3 +88,30 @@ def test_what_the_dashboard_shows_downloads_as_csv(atrium):
 def test_the_dashboard_needs_a_session(atrium):
     away = httpx.get(atrium.url + "/dashboard/requests.csv")
     assert away.status_code == 303 and away.headers["location"].startswith("/login?next=")
+
+
+def test_a_refused_call_shows_what_the_client_was_told(atrium):
+    client, key = developer(atrium)
+    sdk = openai.OpenAI(base_url=atrium.url + "/v1", api_key=key, max_retries=0, timeout=20)
+    refused_id = f"refused-{uuid.uuid4().hex[:10]}"
+    try:
+        sdk.chat.completions.create(
+            model="no-tools", messages=[{"role": "user", "content": "hi"}], max_tokens=8, extra_headers={"x-request-id": refused_id},
+            tools=[{"type": "function", "function": {"name": "f", "parameters": {"type": "object", "properties": {}}}}])
+        raise AssertionError("the call should have been refused")
+    except openai.BadRequestError as error:
+        told = error.body["message"]
+    upstream_id = f"upstream-{uuid.uuid4().hex[:10]}"
+    try:
+        sdk.chat.completions.create(model="picky", messages=[{"role": "user", "content": "hi"}], max_tokens=8, extra_headers={"x-request-id": upstream_id})
+        raise AssertionError("the upstream should have refused")
+    except openai.BadRequestError as error:
+        upstream_told = error.body["message"]
+
+    for request_id, message in ((refused_id, told), (upstream_id, upstream_told)):
+        page = find(client, request_id)
+        row = re.search(r"<tr><td>[^<]*</td><th scope=\"row\"><code>" + request_id + r"</code>.*?</tr>", page.text, re.S).group(0)
+        assert '<span class="status failed">400</span>' in row
+        assert f'<td class="error-text">{html.escape(message, quote=True).replace("&#x27;", "&#39;")}</td>' in row, (row, message)
+    rows = list(csv.DictReader(io.StringIO(client.get("/dashboard/requests.csv", params={"request_id": refused_id}).text)))
+    assert rows[0]["error"] == told and rows[0]["status"] == "400"

@@ -25,11 +25,14 @@ public struct UsageRecord: Sendable, Equatable, Codable {
     public var estimated: Bool
     public var latencyMilliseconds: Int
     public var createdAt: Date
+    /// What a refused or failed call was told (the error envelope's message), at most 200 characters;
+    /// nil for a call that succeeded.
+    public var errorMessage: String?
 
     public init(
         id: UUID = TimeOrderedID.make(), requestID: String, organizationID: OrganizationID, keyID: APIKeyID, model: String, provider: String?,
         promptTokens: Int, completionTokens: Int, costMicros: Micros, priceID: UUID?, status: Int, finishReason: String?,
-        streamed: Bool, estimated: Bool, latencyMilliseconds: Int, createdAt: Date
+        streamed: Bool, estimated: Bool, latencyMilliseconds: Int, createdAt: Date, errorMessage: String? = nil
     ) {
         self.id = id
         self.requestID = Self.storable(requestID)
@@ -47,6 +50,7 @@ public struct UsageRecord: Sendable, Equatable, Codable {
         self.estimated = estimated
         self.latencyMilliseconds = latencyMilliseconds
         self.createdAt = createdAt
+        self.errorMessage = errorMessage.map(Self.storable)
     }
 
     /// Text as every database stores it: no control characters (PostgreSQL refuses NUL), at most

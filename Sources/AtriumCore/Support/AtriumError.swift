@@ -26,3 +26,15 @@ public enum AtriumError: Error, Sendable, Equatable {
     /// An upstream did not answer within its deadline.
     case gatewayTimeout(_ message: String)
 }
+
+extension AtriumError {
+    /// The sentence a client is told.
+    public var message: String {
+        switch self {
+        case .invalidRequest(let message, _, _), .unauthenticated(let message, _), .permissionDenied(let message, _), .notFound(let message, _),
+            .conflict(let message, _), .payloadTooLarge(let message), .rateLimited(let message, _, _), .limitReached(let message, _, _),
+            .insufficientQuota(let message), .badGateway(let message), .serviceUnavailable(let message), .gatewayTimeout(let message):
+            message
+        }
+    }
+}

@@ -19,6 +19,7 @@ public struct SQLUsageRepository: UsageRepository {
     static let columns = [
         "id", "request_id", "organization_id", "api_key_id", "model", "provider", "prompt_tokens", "completion_tokens",
         "total_tokens", "cost_micros", "price_id", "status", "finish_reason", "streamed", "estimated", "latency_ms", "day", "created_at",
+        "error_message",
     ]
 
     public func commit(_ records: [UsageRecord], mayRepeat: Bool) async throws -> [OrganizationID: Micros] {
@@ -96,7 +97,7 @@ public struct SQLUsageRepository: UsageRepository {
                     record.id, record.requestID, record.organizationID.raw, record.keyID.raw, record.model, record.provider,
                     Int64(record.promptTokens), Int64(record.completionTokens), Int64(record.totalTokens), record.costMicros,
                     record.priceID, Int64(record.status), record.finishReason, record.streamed, record.estimated,
-                    Int64(record.latencyMilliseconds), record.day, record.createdAt,
+                    Int64(record.latencyMilliseconds), record.day, record.createdAt, record.errorMessage,
                 ] as [any Encodable & Sendable])
             }
             try await insert.run()
@@ -161,7 +162,8 @@ public struct SQLUsageRepository: UsageRepository {
                 status: Int(try row.decode(column: "status", as: Int64.self)), finishReason: try row.decode(column: "finish_reason", as: String?.self),
                 streamed: try row.decode(column: "streamed", as: Bool.self), estimated: try row.decode(column: "estimated", as: Bool.self),
                 latencyMilliseconds: Int(try row.decode(column: "latency_ms", as: Int64.self)),
-                createdAt: try row.decode(column: "created_at", as: Date.self))
+                createdAt: try row.decode(column: "created_at", as: Date.self),
+                errorMessage: try row.decode(column: "error_message", as: String?.self))
         }
         return query.requestID == nil ? records : records.sorted { $0.createdAt > $1.createdAt }
     }

@@ -56,7 +56,7 @@ final class SQLiteLedgerWriter: Sendable {
                 text(record.provider), .integer(Int64(record.promptTokens)), .integer(Int64(record.completionTokens)),
                 .integer(Int64(record.totalTokens)), .integer(record.costMicros), record.priceID.map(uuid) ?? .null,
                 .integer(Int64(record.status)), text(record.finishReason), .integer(record.streamed ? 1 : 0), .integer(record.estimated ? 1 : 0),
-                .integer(Int64(record.latencyMilliseconds)), .text(record.day), date(record.createdAt),
+                .integer(Int64(record.latencyMilliseconds)), .text(record.day), date(record.createdAt), text(record.errorMessage),
             ])
         }
         let effects = LedgerEffects(fresh)

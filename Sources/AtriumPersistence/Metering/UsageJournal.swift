@@ -217,6 +217,10 @@ public final class UsageJournal: Sendable {
         line += ",\"status\":\(record.status),\"finishReason\":"
         text(record.finishReason)
         line += ",\"streamed\":\(record.streamed),\"estimated\":\(record.estimated),\"latencyMilliseconds\":\(record.latencyMilliseconds)"
+        if let message = record.errorMessage {  // absent in most lines, and in journals written before it existed
+            line += ",\"errorMessage\":"
+            text(message)
+        }
         // Milliseconds are all the precision the ledger keeps; integers print without `printf`.
         let milliseconds = Int64((record.createdAt.timeIntervalSince1970 * 1000).rounded())
         line += ",\"createdAt\":\(milliseconds / 1000).\(String(1000 + milliseconds % 1000).dropFirst())}\n"

@@ -21,6 +21,7 @@ enum AtriumMigrations {
         M0016AddKeyRestrictions(),
         M0017CreateInvitations(),
         M0018CreatePosts(),
+        M0019AddUsageErrorMessage(),
     ]
 
     /// Their names as Fluent records them, for saying which step failed.

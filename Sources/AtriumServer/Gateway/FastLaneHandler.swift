@@ -212,7 +212,8 @@ final class FastLaneHandler: ChannelDuplexHandler, RemovableChannelHandler {
                     UpstreamRejection(status: status, error: failure.upstreamError, message: failure.message),
                     method: "POST", path: head.uri, requestID: requestID)
                 meter.finish(admission, requestID: requestID, outcome: MeteredOutcome(
-                    provider: provider.name, status: context.channel.isActive ? Int(envelope.status.code) : 499, charged: false))
+                    provider: provider.name, status: context.channel.isActive ? Int(envelope.status.code) : 499,
+                    errorMessage: envelope.body["error"]?["message"]?.stringValue, charged: false))
                 guard context.channel.isActive else { return self.clientLeft() }
                 self.respond(
                     envelope.status, envelope.body.encodedBuffer(), extraHeaders: rateLimitHeaders, requestID: requestID, version: version,

@@ -96,12 +96,17 @@ struct ModelAPIController {
                 failure = error
             }
             var response = ErrorMiddleware.response(for: failure, request: request, requestID: context.requestID, logger: context.logger)
+            let message = ErrorEnvelope(failure, method: "POST", path: request.uri.path, requestID: context.requestID).body["error"]?["message"]?.stringValue
             if let admission {
-                meter.finish(admission, requestID: context.requestID, outcome: MeteredOutcome(provider: nil, status: response.status.code, charged: false))
+                meter.finish(
+                    admission, requestID: context.requestID,
+                    outcome: MeteredOutcome(provider: nil, status: response.status.code, errorMessage: message, charged: false))
                 headers = RateLimitHeaders.fields(admission.readings)
             } else if !(error is MeterRefusal) {
                 // Refusals by a limit were recorded by the meter; everything else refused before admission is recorded here.
-                meter.recordRefusal(context.principal, model: model, requestID: context.requestID, status: response.status.code, streamed: streamed, start: start)
+                meter.recordRefusal(
+                    context.principal, model: model, requestID: context.requestID, status: response.status.code, streamed: streamed, start: start,
+                    error: message)
             }
             Self.add(headers, to: &response)
             return response

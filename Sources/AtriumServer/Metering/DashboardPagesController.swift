@@ -27,6 +27,7 @@ struct DashboardPagesController {
             var status: String
             var failed: Bool
             var latency: String
+            var error: String
         }
 
         var heading: String
@@ -73,7 +74,8 @@ struct DashboardPagesController {
                     time: PageFormat.time(record.createdAt), requestID: record.requestID, model: record.model,
                     promptTokens: PageFormat.integer(record.promptTokens), completionTokens: PageFormat.integer(record.completionTokens),
                     cost: record.costMicros.displayAmount, status: String(record.status), failed: record.status >= 400,
-                    latency: text("dashboard.milliseconds", ["count": PageFormat.integer(record.latencyMilliseconds)]))
+                    latency: text("dashboard.milliseconds", ["count": PageFormat.integer(record.latencyMilliseconds)]),
+                    error: record.errorMessage ?? "")
             },
             hasRequests: !records.isEmpty, search: search ?? "", searching: search != nil,
             notFound: search != nil && records.isEmpty ? text("dashboard.not_found", ["id": search ?? ""]) : nil,
@@ -85,12 +87,12 @@ struct DashboardPagesController {
     @Sendable func requestsCSV(_ request: Request, context: SignedInPageContext) async throws -> Response {
         let organization = try await context.actingOrganization(accounts).organization
         let records = try await usage.records(UsageQuery(organizationID: organization.id, requestID: Self.search(request)), limit: Self.csvRequests)
-        var csv = CSV(header: ["created_at", "request_id", "model", "provider", "prompt_tokens", "completion_tokens", "cost", "status", "latency_ms", "streamed"])
+        var csv = CSV(header: ["created_at", "request_id", "model", "provider", "prompt_tokens", "completion_tokens", "cost", "status", "latency_ms", "streamed", "error"])
         for record in records {
             csv.append([
                 ISO8601DateFormatter().string(from: record.createdAt), record.requestID, record.model, record.provider ?? "",
                 String(record.promptTokens), String(record.completionTokens), record.costMicros.formattedUnits, String(record.status),
-                String(record.latencyMilliseconds), String(record.streamed),
+                String(record.latencyMilliseconds), String(record.streamed), record.errorMessage ?? "",
             ])
         }
         return csv.response(filename: "requests.csv")

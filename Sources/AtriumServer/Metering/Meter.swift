@@ -23,6 +23,8 @@ struct Admission: Sendable {
 struct MeteredOutcome: Sendable {
     var provider: String?
     var status: Int
+    /// What the client was told, when the call failed.
+    var errorMessage: String?
     /// The upstream's own count.
     var reported: (prompt: Int, completion: Int)?
     /// Characters of text generated (for an estimate when nothing was reported).
@@ -98,7 +100,7 @@ final class Meter: Sendable {
         case .within: break
         case .spendNotLoaded: return .needsDatabase
         case .refused(let refusal):
-            recordRefusal(principal, model: model, requestID: requestID, status: 429, streamed: streamed, start: start)
+            recordRefusal(principal, model: model, requestID: requestID, status: 429, streamed: streamed, start: start, error: refusal.error.message)
             return .refused(refusal)
         }
 
@@ -108,13 +110,14 @@ final class Meter: Sendable {
             let refusal = MeterRefusal(
                 error: Self.limitError(demand, reading: reading, retryAfter: retryAfter, model: model, keyLimit: demand.bucket.owner == principal.keyID.raw),
                 headers: RateLimitHeaders.fields(readings) + [("retry-after", String(Self.retrySeconds(retryAfter)))])
-            recordRefusal(principal, model: model, requestID: requestID, status: 429, streamed: streamed, start: start)
+            recordRefusal(principal, model: model, requestID: requestID, status: 429, streamed: streamed, start: start, error: refusal.error.message)
             return .refused(refusal)
         case .allowed(let readings):
             if case .insufficient = credits.reserve(organization, amount: reservedCost) {
                 refund(demands)
-                recordRefusal(principal, model: model, requestID: requestID, status: 429, streamed: streamed, start: start)
-                return .refused(Self.quotaRefusal(headers: RateLimitHeaders.fields(readings)))
+                let refusal = Self.quotaRefusal(headers: RateLimitHeaders.fields(readings))
+                recordRefusal(principal, model: model, requestID: requestID, status: 429, streamed: streamed, start: start, error: refusal.error.message)
+                return .refused(refusal)
             }
             return .admitted(Admission(
                 principal: principal, model: model, streamed: streamed, promptEstimate: prompt, reservedTokens: tokens,
@@ -155,7 +158,7 @@ final class Meter: Sendable {
         if case .refused(let refusal) = budgetCheck(
             principal, organizationBudget: standing?.monthlyBudget, cost: price?.cost(promptTokens: prompt, completionTokens: maxTokens) ?? 0)
         {
-            recordRefusal(principal, model: model, requestID: requestID, status: 429, streamed: streamed, start: start)
+            recordRefusal(principal, model: model, requestID: requestID, status: 429, streamed: streamed, start: start, error: refusal.error.message)
             throw refusal
         }
         var admission = Admission(
@@ -168,13 +171,15 @@ final class Meter: Sendable {
             admission.readings = readings
             return admission
         case .limited(let demand, let reading, let retryAfter, let readings):
-            recordRefusal(principal, model: model, requestID: requestID, status: 429, streamed: streamed, start: start)
-            throw MeterRefusal(
+            let refusal = MeterRefusal(
                 error: Self.limitError(demand, reading: reading, retryAfter: retryAfter, model: model, keyLimit: demand.bucket.owner == principal.keyID.raw),
                 headers: RateLimitHeaders.fields(readings) + [("retry-after", String(Self.retrySeconds(retryAfter)))])
+            recordRefusal(principal, model: model, requestID: requestID, status: 429, streamed: streamed, start: start, error: refusal.error.message)
+            throw refusal
         case .insufficient(let readings):
-            recordRefusal(principal, model: model, requestID: requestID, status: 429, streamed: streamed, start: start)
-            throw Self.quotaRefusal(headers: RateLimitHeaders.fields(readings))
+            let refusal = Self.quotaRefusal(headers: RateLimitHeaders.fields(readings))
+            recordRefusal(principal, model: model, requestID: requestID, status: 429, streamed: streamed, start: start, error: refusal.error.message)
+            throw refusal
         }
     }
 
@@ -256,7 +261,7 @@ final class Meter: Sendable {
             model: admission.model, provider: outcome.provider, promptTokens: prompt, completionTokens: completion, costMicros: cost,
             priceID: cost > 0 ? admission.price?.id : nil, status: outcome.status, finishReason: outcome.finishReason,
             streamed: admission.streamed, estimated: estimated, latencyMilliseconds: Self.milliseconds(since: admission.start),
-            createdAt: Date())
+            createdAt: Date(), errorMessage: outcome.errorMessage)
         journal.append(record)
         return record
     }
@@ -269,11 +274,13 @@ final class Meter: Sendable {
     }
 
     /// The record of a request refused before it was admitted (bad input, missing scope, a limit).
-    func recordRefusal(_ principal: KeyPrincipal, model: String?, requestID: String, status: Int, streamed: Bool, start: ContinuousClock.Instant) {
+    func recordRefusal(
+        _ principal: KeyPrincipal, model: String?, requestID: String, status: Int, streamed: Bool, start: ContinuousClock.Instant, error: String? = nil
+    ) {
         journal.append(UsageRecord(
             requestID: requestID, organizationID: principal.organizationID, keyID: principal.keyID, model: model ?? "", provider: nil,
             promptTokens: 0, completionTokens: 0, costMicros: 0, priceID: nil, status: status, finishReason: nil, streamed: streamed,
-            estimated: false, latencyMilliseconds: Self.milliseconds(since: start), createdAt: Date()))
+            estimated: false, latencyMilliseconds: Self.milliseconds(since: start), createdAt: Date(), errorMessage: error))
     }
 
     // MARK: -
