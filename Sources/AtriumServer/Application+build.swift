@@ -181,6 +181,7 @@ public func buildApplication(config: AtriumConfig, logger: Logger, metrics: Serv
     StaffPagesController(
         accounts: services.accounts, keys: services.keys, credits: services.credits, actions: staffActions, audit: services.audit, renderer: pages)
         .addRoutes(to: signedInPages)
+    StaffProvidersPagesController(catalog: catalog, prices: services.prices, renderer: pages).addRoutes(to: signedInPages)
     StaffOutboxPagesController(
         outbox: services.outbox, audit: services.audit, renderer: pages,
         destination: config.smtp.map { "\($0.host):\($0.port) (\($0.security.rawValue))" }

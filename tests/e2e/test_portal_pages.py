@@ -262,7 +262,7 @@ def test_every_page_fits_a_phone_passes_axe_and_is_screenshotted(atrium, languag
         organization = httpx.get(atrium.url + "/api/auth/me", cookies={"atrium_session": cookie}).json()["organizations"][0]["id"]
         staff = atrium.create_staff(f"staff-shots-{uuid.uuid4().hex[:8]}@example.com")
         staff.post("/api/admin/credits", json={"organization_id": organization, "amount_micros": 2_500_000, "description": "screenshots"})
-        staff_pages = ["/staff?q=shots", f"/staff/organizations/{organization}", "/staff/audit", "/staff/outbox", "/staff/posts"]
+        staff_pages = ["/staff?q=shots", f"/staff/organizations/{organization}", "/staff/audit", "/staff/outbox", "/staff/posts", "/staff/providers"]
         staff.post("/staff/posts", data={"csrf": re.search(r'name="csrf" value="([^"]+)"', staff.get("/staff/posts").text).group(1),
                                          "kind": "announcement", "title": "Scheduled maintenance on Saturday",
                                          "body": "The API stays up; **the portal** may be slow for a few minutes.\n\n- 02:00 to 02:30 UTC\n- nothing to do on your side"})

@@ -132,3 +132,17 @@ def test_staff_disable_an_account_and_revoke_a_key_found_by_its_prefix(atrium, s
     # Developers cannot.
     dev2, _, _ = developer(atrium)
     assert dev2.post(f"/staff/users/{user_id}/disable", data={"csrf": csrf(dev2, "/dashboard")}).status_code == 403
+
+
+def test_staff_see_providers_circuits_and_prices_with_their_history(atrium, staff):
+    model = f"priced-{uuid.uuid4().hex[:6]}"
+    for price in (150_000, 250_000):
+        made = staff.put("/api/prices", json={"model": model, "input_micros_per_million": price, "output_micros_per_million": 2 * price})
+        assert made.status_code == 201, made.text
+    page = staff.get("/staff/providers")
+    assert page.status_code == 200
+    assert "<code>up-a</code>" in page.text and "closed (healthy;" in page.text and "echo" in page.text
+    row = re.search(rf"<code>{model}</code>.*?</tr>", page.text, re.S).group(0)
+    assert "0.25" in row and "Earlier prices" in row and "0.15" in row
+    dev, _, _ = developer(atrium)
+    assert dev.get("/staff/providers").status_code == 403

@@ -44,6 +44,8 @@ public final class ModelCatalog: Sendable {
     public let models: [PublicModel]
     private let routesByModel: [String: [ModelRoute]]
     public let providers: [(provider: any InferenceProvider, breaker: CircuitBreaker)]
+    /// The public names each provider serves, by provider name (the staff console).
+    public let servedModels: [String: [String]]
     private let nextStart = Atomic<Int>(0)
 
     public struct Entry: Sendable {
@@ -68,9 +70,11 @@ public final class ModelCatalog: Sendable {
         var routes: [String: [ModelRoute]] = [:]
         var models: [PublicModel] = []
         var providers: [(any InferenceProvider, CircuitBreaker)] = []
+        var served: [String: [String]] = [:]
         for entry in entries {
             let breaker = entry.breaker
             providers.append((entry.provider, breaker))
+            served[entry.provider.name, default: []] += entry.models.map(\.name)
             for model in entry.models {
                 if routes[model.name] == nil {
                     models.append(PublicModel(id: model.name, kind: model.kind, ownedBy: entry.provider.name, created: Int64(created.timeIntervalSince1970)))
@@ -84,6 +88,7 @@ public final class ModelCatalog: Sendable {
         self.routesByModel = routes
         self.models = models.sorted { $0.id < $1.id }
         self.providers = providers
+        self.servedModels = served
     }
 
     public func model(named name: String) -> PublicModel? { models.first { $0.id == name } }
