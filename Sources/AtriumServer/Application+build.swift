@@ -81,7 +81,7 @@ public func buildApplication(config: AtriumConfig, logger: Logger, metrics: Serv
     -> some ApplicationProtocol
 {
     // Templates, catalogs and static files first: a broken one stops the start before anything opens.
-    let pages = try await PageRenderer.bundled()
+    let pages = try PageRenderer.bundled()
     let docs = try DocsLibrary.bundled()
     let reference = try APIReference.bundled(catalog: pages.catalog)
     let services = try await AtriumServices.make(config: config, logger: logger)

@@ -20,6 +20,10 @@ final class UserModel: Model, @unchecked Sendable {
 
     init() {}
 
+    /// Fluent finds these by reflection on every row it reads or writes (`Fields.properties`), which
+    /// was a fifth of a page listing a few hundred rows; `ModelPropertiesTests` checks they are all here.
+    var properties: [any AnyProperty] { [$id, $email, $name, $passwordHash, $staffRole, $createdAt, $emailVerifiedAt, $disabledAt, $deletedAt] }
+
     init(_ user: User, passwordHash: String) {
         self.id = user.id.raw
         self.email = user.email
@@ -48,6 +52,10 @@ final class OrganizationModel: Model, @unchecked Sendable {
 
     init() {}
 
+    /// Fluent finds these by reflection on every row it reads or writes (`Fields.properties`), which
+    /// was a fifth of a page listing a few hundred rows; `ModelPropertiesTests` checks they are all here.
+    var properties: [any AnyProperty] { [$id, $name, $isPersonal, $createdAt] }
+
     init(_ organization: Organization) {
         self.id = organization.id.raw
         self.name = organization.name
@@ -71,6 +79,10 @@ final class MembershipModel: Model, @unchecked Sendable {
 
     init() {}
 
+    /// Fluent finds these by reflection on every row it reads or writes (`Fields.properties`), which
+    /// was a fifth of a page listing a few hundred rows; `ModelPropertiesTests` checks they are all here.
+    var properties: [any AnyProperty] { [$id, $organizationID, $userID, $role, $createdAt] }
+
     init(organization: OrganizationID, user: UserID, role: OrganizationRole, createdAt: Date) {
         self.id = UUID()
         self.organizationID = organization.raw
@@ -92,6 +104,10 @@ final class SessionModel: Model, @unchecked Sendable {
     @Field(key: "expires_at") var expiresAt: Date
 
     init() {}
+
+    /// Fluent finds these by reflection on every row it reads or writes (`Fields.properties`), which
+    /// was a fifth of a page listing a few hundred rows; `ModelPropertiesTests` checks they are all here.
+    var properties: [any AnyProperty] { [$id, $tokenHash, $userID, $createdAt, $expiresAt] }
 
     init(_ session: Session) {
         self.id = UUID()
@@ -117,6 +133,10 @@ final class AccountTokenModel: Model, @unchecked Sendable {
     @Field(key: "expires_at") var expiresAt: Date
 
     init() {}
+
+    /// Fluent finds these by reflection on every row it reads or writes (`Fields.properties`), which
+    /// was a fifth of a page listing a few hundred rows; `ModelPropertiesTests` checks they are all here.
+    var properties: [any AnyProperty] { [$id, $userID, $purpose, $newEmail, $createdAt, $expiresAt] }
 
     init(_ token: AccountToken) {
         self.id = token.tokenHash

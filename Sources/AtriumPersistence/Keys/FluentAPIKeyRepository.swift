@@ -27,6 +27,10 @@ final class APIKeyModel: Model, @unchecked Sendable {  // see AccountModels.swif
 
     init() {}
 
+    /// Fluent finds these by reflection on every row it reads or writes (`Fields.properties`), which
+    /// was a fifth of a page listing a few hundred rows; `ModelPropertiesTests` checks they are all here.
+    var properties: [any AnyProperty] { [$id, $organizationID, $createdBy, $name, $displayPrefix, $secretHash, $scopes, $createdAt, $lastUsedAt, $expiresAt, $revokedAt, $requestsPerMinute, $tokensPerMinute, $monthlyBudget, $allowedModels, $allowedNetworks] }
+
     init(_ key: APIKey) {
         self.id = key.id.raw
         self.organizationID = key.organizationID.raw

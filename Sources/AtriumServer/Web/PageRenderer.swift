@@ -9,7 +9,8 @@ import NIOCore
 /// catalog as `t`, the layout's data as `page` and the page's own view model as `m`. Mustache escapes
 /// every `{{value}}` for HTML; templates never use the unescaped form for user text.
 struct PageRenderer: Sendable {
-    let library: MustacheLibrary
+    /// The templates of each language, its catalog strings written in (`PageTemplates`).
+    let libraries: [Language: MustacheLibrary]
     let catalog: StringCatalog
     let assets: StaticAssets
 
@@ -39,11 +40,12 @@ struct PageRenderer: Sendable {
         var unverifiedNotice: String?
     }
 
-    static func bundled() async throws -> PageRenderer {
+    static func bundled() throws -> PageRenderer {
         guard let directory = Bundle.module.url(forResource: "templates", withExtension: nil) else {
             throw StringCatalog.Failure(description: "the page templates are missing from the bundle")
         }
-        return PageRenderer(library: try await MustacheLibrary(directory: directory.path), catalog: try .bundled(), assets: try .bundled())
+        let catalog = try StringCatalog.bundled()
+        return PageRenderer(libraries: try PageTemplates.load(directory: directory, catalog: catalog), catalog: catalog, assets: try .bundled())
     }
 
     /// A whole page: `template` filled with `model`, titled with the catalog's `titleKey`.
@@ -55,7 +57,7 @@ struct PageRenderer: Sendable {
         let root: [String: Any] = [
             "t": catalog.table(state.language), "page": TemplateData.prepare(chrome(title: title, state: state)), "m": TemplateData.prepare(model),
         ]
-        guard let html = library.render(root, withTemplate: template) else {
+        guard let html = libraries[state.language]?.render(root, withTemplate: template) else {
             return Response(status: .internalServerError, headers: [.contentType: "text/plain; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: "missing template \(template)")))
         }
         return Self.html(html, status: status)

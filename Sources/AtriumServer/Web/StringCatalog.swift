@@ -43,6 +43,9 @@ struct StringCatalog: @unchecked Sendable {
 
     /// One string, with `{name}` placeholders filled. A missing key shows itself, so it is seen at once
     /// (and the catalog test fails first).
+    /// The text of `key` as the catalog has it, placeholders and all; nil where it has none.
+    func lookup(_ key: String, _ language: Language) -> String? { flat[language]?[key] }
+
     func text(_ key: String, _ language: Language, _ values: [String: String] = [:]) -> String {
         let text = flat[language]?[key] ?? key
         return values.isEmpty ? text : Self.fill(text, values)

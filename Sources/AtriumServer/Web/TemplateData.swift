@@ -3,8 +3,9 @@ import Foundation
 /// View models as swift-mustache reads them fastest. It finds a struct's fields by reflection on every
 /// name it looks up, and a name inside a section (`{{t.…}}` in a loop) is looked up in each enclosing
 /// value first, so a page of lists spent most of its time in `Mirror`. Turned into dictionaries once
-/// per render, the same lookups are hash-table reads (the portal benchmark: the guides' pages went
-/// from about 800 to … pages/s).
+/// per render, the same lookups are hash-table reads (the portal benchmark: `/docs/chat` went from
+/// about 800 to 1,750 pages/s).
+
 /// A view model that hands the template its fields itself, for the many small values of a list.
 protocol TemplateFields {
     var templateFields: [String: Any] { get }
