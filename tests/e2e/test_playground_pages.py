@@ -96,6 +96,20 @@ def test_the_playground_needs_a_session_and_its_key_never_caches(atrium):
         token = re.search(r'name="csrf" value="([^"]+)"', client.get("/signup").text).group(1)
         client.post("/signup", data={"csrf": token, "name": "P", "email": f"p-{uuid.uuid4().hex[:8]}@example.com", "password": "a good password"})
         page = client.get("/playground")
-        assert page.headers["cache-control"] == "no-store" and 'data-key="atr_' in page.text
+        assert page.headers["cache-control"] == "no-store" and "atr_" not in page.text
+        assert client.get("/api/keys").json()["data"] == []  # showing the page writes no key
+
+        csrf = re.search(r'data-csrf="([^"]+)"', page.text).group(1)
+        assert client.post("/playground/key", data={"csrf": "x" * 43}).status_code == 403
+        assert client.post("/playground/key").status_code == 403
+        made = client.post("/playground/key", data={"csrf": csrf})
+        assert made.status_code == 200 and made.headers["cache-control"] == "no-store"
+        first = made.json()
+        assert first["key"].startswith("atr_") and 3500 < first["expires_at"] - time.time() <= 3600
+        models = lambda secret: httpx.get(atrium.url + "/v1/models", headers={"authorization": f"Bearer {secret}"})
+        assert models(first["key"]).status_code == 200
+        second = client.post("/playground/key", data={"csrf": csrf}).json()["key"]
+        assert models(second).status_code == 200 and models(first["key"]).status_code == 401  # replaced, not piled up
+        assert [k["name"] for k in client.get("/api/keys").json()["data"]] == ["Playground"]
         code = client.get("/playground/code", params={"operation": "chat", "model": "echo", "message": "hi", "temperature": "9", "seed": "7"}).json()
         assert '"seed": 7' in code["curl"] and "temperature" not in code["curl"]  # out of range: left out

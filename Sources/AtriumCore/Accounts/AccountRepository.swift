@@ -55,7 +55,8 @@ public struct Session: Sendable, Equatable {
 
 public protocol SessionRepository: Sendable {
     func insert(_ session: Session) async throws
-    func find(tokenHash: String) async throws -> Session?
+    /// The session and its user in one read (every signed-in page starts with it).
+    func findWithUser(tokenHash: String) async throws -> (session: Session, user: User)?
     func delete(tokenHash: String) async throws
     /// Ends every session of `user` but the one with `keeping` (after a password change, say).
     func deleteAll(of user: UserID, keeping: String?) async throws

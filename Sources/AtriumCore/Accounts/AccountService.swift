@@ -96,13 +96,12 @@ public struct AccountService: Sendable {
     public func user(sessionToken token: String) async throws -> User? {
         guard !token.isEmpty, token.utf8.count <= 128 else { return nil }
         let hash = Secrets.sha256Hex(token)
-        guard let session = try await sessions.find(tokenHash: hash) else { return nil }
+        guard let (session, user) = try await sessions.findWithUser(tokenHash: hash) else { return nil }
         guard session.expiresAt > clock.now() else {
             try await sessions.delete(tokenHash: hash)
             return nil
         }
-        guard let user = try await accounts.findUser(id: session.userID), !user.isDisabled else { return nil }
-        return user
+        return user.isDisabled ? nil : user
     }
 
     public func logOut(sessionToken token: String) async throws {

@@ -59,15 +59,10 @@ public struct FluentAccountRepository: AccountRepository {
     }
 
     public func memberships(of user: UserID) async throws -> [OrganizationMembership] {
-        let db = database.database
-        let memberships = try await MembershipModel.query(on: db).filter(\.$userID == user.raw).all()
-        guard !memberships.isEmpty else { return [] }
-        let organizations = try await OrganizationModel.query(on: db)
-            .filter(\.$id ~~ memberships.map(\.organizationID)).all()
-        let byID = Dictionary(uniqueKeysWithValues: organizations.map { ($0.id!, $0.domain) })
-        return memberships.compactMap { membership in
-            byID[membership.organizationID].map { OrganizationMembership(organization: $0, role: membership.organizationRole) }
-        }.sorted { ($0.organization.isPersonal ? 0 : 1, $0.organization.createdAt) < ($1.organization.isPersonal ? 0 : 1, $1.organization.createdAt) }
+        try await MembershipModel.query(on: database.database).join(OrganizationModel.self, on: \MembershipModel.$organizationID == \OrganizationModel.$id)
+            .filter(\.$userID == user.raw).all()
+            .map { OrganizationMembership(organization: try $0.joined(OrganizationModel.self).domain, role: $0.organizationRole) }
+            .sorted { ($0.organization.isPersonal ? 0 : 1, $0.organization.createdAt) < ($1.organization.isPersonal ? 0 : 1, $1.organization.createdAt) }
     }
 
     public func memberships(ofUsers users: [UserID]) async throws -> [UserID: [OrganizationMembership]] {
@@ -86,13 +81,12 @@ public struct FluentAccountRepository: AccountRepository {
     }
 
     public func membership(of user: UserID, in organization: OrganizationID) async throws -> OrganizationMembership? {
-        let db = database.database
         guard
-            let membership = try await MembershipModel.query(on: db)
-                .filter(\.$userID == user.raw).filter(\.$organizationID == organization.raw).first(),
-            let model = try await OrganizationModel.find(organization.raw, on: db)
+            let membership = try await MembershipModel.query(on: database.database)
+                .join(OrganizationModel.self, on: \MembershipModel.$organizationID == \OrganizationModel.$id)
+                .filter(\.$userID == user.raw).filter(\.$organizationID == organization.raw).first()
         else { return nil }
-        return OrganizationMembership(organization: model.domain, role: membership.organizationRole)
+        return OrganizationMembership(organization: try membership.joined(OrganizationModel.self).domain, role: membership.organizationRole)
     }
 
     public func members(of organization: OrganizationID) async throws -> [Member] {
@@ -170,8 +164,12 @@ public struct FluentSessionRepository: SessionRepository {
         try await SessionModel(session).create(on: database.database)
     }
 
-    public func find(tokenHash: String) async throws -> Session? {
-        try await SessionModel.query(on: database.database).filter(\.$tokenHash == tokenHash).first()?.domain
+    public func findWithUser(tokenHash: String) async throws -> (session: Session, user: User)? {
+        guard
+            let session = try await SessionModel.query(on: database.database).join(UserModel.self, on: \SessionModel.$userID == \UserModel.$id)
+                .filter(\.$tokenHash == tokenHash).first()
+        else { return nil }
+        return (session.domain, try session.joined(UserModel.self).domain)
     }
 
     public func delete(tokenHash: String) async throws {

@@ -4,8 +4,10 @@ import Hummingbird
 
 /// `/playground`: chat with any chat model the organization may use, streamed token by token, and
 /// compare embeddings of a few texts. The page calls `/v1` itself with a short-lived key of the
-/// reader's organization (an hour; opening the playground again replaces it), so its calls are metered
-/// and limited like any other. Each run shows its code, from the docs' own generator.
+/// reader's organization (an hour), so its calls are metered and limited like any other. The key is
+/// made when the page first runs something (`POST /playground/key`, which replaces the reader's
+/// previous playground key), not when the page is shown, so reading the page writes nothing. Each run
+/// shows its code, from the docs' own generator.
 struct PlaygroundPagesController {
     let keys: KeyService
     let accounts: AccountService
@@ -25,8 +27,6 @@ struct PlaygroundPagesController {
             var outputPrice: Int64
         }
 
-        var key: String
-        var expires: String
         var chatModels: [Model]
         var embeddingModels: [Model]
         var hasChat: Bool
@@ -37,6 +37,7 @@ struct PlaygroundPagesController {
     func addRoutes(to router: RouterGroup<SignedInPageContext>) {
         router.get("playground", use: playground)
         router.get("playground/code", use: code)
+        router.post("playground/key", use: key)
     }
 
     @Sendable func playground(_ request: Request, context: SignedInPageContext) async throws -> Response {
@@ -45,16 +46,6 @@ struct PlaygroundPagesController {
                 "email_not_verified", ["email": context.user.email], links: [("/account", "accounts.links.to_account")], state: context.page,
                 status: .forbidden)
         }
-        let organization = try await context.actingOrganization(accounts).organization
-        for old in try await keys.list(organization: organization.id) where old.name == Self.keyName && old.createdBy == context.user.id {
-            do {
-                try await keys.revoke(id: old.id, organization: organization.id)
-            } catch AtriumError.notFound {
-                // The same page opened at once in another tab revoked it first.
-            }
-        }
-        let expiresAt = Date().addingTimeInterval(Self.keyLifetime)
-        let key = try await keys.create(organization: organization.id, createdBy: context.user.id, name: Self.keyName, scopes: nil, expiresAt: expiresAt)
         func models(_ kind: ModelKind) -> [Page.Model] {
             catalog.models.filter { $0.kind == kind }.map { model in
                 let price = prices.price(of: model.id)
@@ -62,10 +53,29 @@ struct PlaygroundPagesController {
             }
         }
         let page = Page(
-            key: key.secret, expires: PageFormat.date(expiresAt), chatModels: models(.chat), embeddingModels: models(.embedding),
+            chatModels: models(.chat), embeddingModels: models(.embedding),
             hasChat: !models(.chat).isEmpty, hasEmbeddings: !models(.embedding).isEmpty,
             baseURL: PortalController.baseURL(of: request, secure: secureCookies))
         var response = renderer.render("playground/index", titleKey: "playground.title", model: page, state: context.page)
+        response.headers[.cacheControl] = "no-store"
+        return response
+    }
+
+    /// A new key for the page's calls (JSON: `{"key": "atr_…", "expires_at": …}`), the reader's
+    /// previous playground key in this organization revoked.
+    @Sendable func key(_ request: Request, context: SignedInPageContext) async throws -> Response {
+        try accounts.requireVerifiedEmail(context.user)
+        let organization = try await context.actingOrganization(accounts).organization
+        for old in try await keys.list(organization: organization.id) where old.name == Self.keyName && old.createdBy == context.user.id {
+            do {
+                try await keys.revoke(id: old.id, organization: organization.id)
+            } catch AtriumError.notFound {
+                // Another tab's playground revoked it first.
+            }
+        }
+        let expiresAt = Date().addingTimeInterval(Self.keyLifetime)
+        let key = try await keys.create(organization: organization.id, createdBy: context.user.id, name: Self.keyName, scopes: nil, expiresAt: expiresAt)
+        var response = ModelAPIController.json(.object(["key": .string(key.secret), "expires_at": .int(Int64(expiresAt.timeIntervalSince1970))]))
         response.headers[.cacheControl] = "no-store"
         return response
     }

@@ -1,9 +1,31 @@
-// The playground: calls /v1 with the page's short-lived key, streams chat answers token by token
+// The playground: calls /v1 with a short-lived key of its own, streams chat answers token by token
 // (server-sent events), compares embeddings, and shows each run's code from the server's generator.
 const root = document.getElementById("playground");
-const key = root?.dataset.key;
 const base = root?.dataset.base ?? "";
-const auth = { Authorization: `Bearer ${key}`, "Content-Type": "application/json" };
+let key = null;  // { secret, expiresAt } once the first run asked for it
+
+// The page's key, asked for on the first run (and again a minute before it expires).
+async function newKey() {
+  const response = await fetch("/playground/key", {
+    method: "POST", headers: { "Content-Type": "application/x-www-form-urlencoded", Accept: "application/json" },
+    body: new URLSearchParams({ csrf: root.dataset.csrf }),
+  });
+  if (!response.ok) throw new Error(`${response.status} ${response.statusText}`);
+  const made = await response.json();
+  key = { secret: made.key, expiresAt: made.expires_at * 1000 };
+}
+
+// A /v1 call with the page's key; a 401 (another playground replaced the key) asks for a new one once.
+async function callAPI(path, body, signal) {
+  if (!key || key.expiresAt - Date.now() < 60_000) await newKey();
+  const call = () => fetch(`${base}${path}`, {
+    method: "POST", headers: { Authorization: `Bearer ${key.secret}`, "Content-Type": "application/json" }, body: JSON.stringify(body), signal,
+  });
+  const response = await call();
+  if (response.status !== 401) return response;
+  await newKey();
+  return call();
+}
 
 function fill(template, values) {
   return template.replace(/\{(\w+)\}/g, (_, name) => values[name] ?? "");
@@ -79,7 +101,7 @@ if (chatForm) {
     const started = performance.now();
     const option = chatForm.querySelector(`#chat-model option[value="${CSS.escape(body.model)}"]`);
     try {
-      const response = await fetch(`${base}/v1/chat/completions`, { method: "POST", headers: auth, body: JSON.stringify(body), signal: controller.signal });
+      const response = await callAPI("/v1/chat/completions", body, controller.signal);
       if (!response.ok) { stats.textContent = await failure(response); return; }
       const decoder = new TextDecoder();
       let buffered = "";
@@ -132,7 +154,13 @@ if (embedForm) {
     const texts = data.get("texts").split("\n").map((t) => t.trim()).filter(Boolean).slice(0, 16);
     if (texts.length === 0) return;
     const model = data.get("model");
-    const response = await fetch(`${base}/v1/embeddings`, { method: "POST", headers: auth, body: JSON.stringify({ model, input: texts }) });
+    let response;
+    try {
+      response = await callAPI("/v1/embeddings", { model, input: texts });
+    } catch (error) {
+      stats.textContent = String(error);
+      return;
+    }
     if (!response.ok) { stats.textContent = await failure(response); return; }
     const result = await response.json();
     const vectors = result.data.sort((a, b) => a.index - b.index).map((d) => d.embedding);
