@@ -116,10 +116,12 @@ public func buildApplication(config: AtriumConfig, logger: Logger, metrics: Serv
         plans: Dictionary(config.plans.map { ($0.name, $0.rateLimit) }, uniquingKeysWith: { first, _ in first }),
         defaultPlan: config.defaultRateLimit, defaultMaxTokens: config.defaultMaxTokens,
         shared: shared, logger: logger)
+    let charts = UsageChartCache()
     let committer = UsageCommitter(
         journal: journal, usage: services.usage, credits: services.credits.gate, spend: services.spend, prices: services.prices,
         interval: config.usageCommitInterval, logger: logger, metrics: metrics, shared: shared,
-        isDatabaseUp: { [database = services.database] in await database.isReachable() })
+        isDatabaseUp: { [database = services.database] in await database.isReachable() },
+        onCommitted: { charts.usageChanged($0) })
 
     let contract = try OpenAPIController()
     let router = Router(context: AtriumRequestContext.self)
@@ -186,7 +188,7 @@ public func buildApplication(config: AtriumConfig, logger: Logger, metrics: Serv
         outbox: services.outbox, audit: services.audit, renderer: pages,
         destination: config.smtp.map { "\($0.host):\($0.port) (\($0.security.rawValue))" }
     ).addRoutes(to: signedInPages)
-    DashboardPagesController(accounts: services.accounts, credits: services.credits, usage: services.usage, renderer: pages)
+    DashboardPagesController(accounts: services.accounts, credits: services.credits, usage: services.usage, charts: charts, renderer: pages)
         .addRoutes(to: signedInPages)
     KeyPagesController(keys: services.keys, accounts: services.accounts, catalog: catalog, renderer: pages, secureCookies: config.secureCookies)
         .addRoutes(to: signedInPages)

@@ -1,11 +1,14 @@
 import AtriumCore
 import FluentKit
 import Foundation
+import SQLKit
 
 public struct FluentAccountRepository: AccountRepository {
     private let database: AtriumDatabase
 
     public init(database: AtriumDatabase) { self.database = database }
+
+    private var sql: any SQLDatabase { database.database as! any SQLDatabase }
 
     public func createUser(_ user: User, passwordHash: String, personalOrganization: Organization) async throws {
         do {
@@ -33,17 +36,17 @@ public struct FluentAccountRepository: AccountRepository {
     }
 
     public func searchUsers(_ text: String, limit: Int) async throws -> [User] {
-        let pattern = "%" + SQLAuditRepository.escapedLike(text.lowercased()) + "%"
-        return try await UserModel.query(on: database.database)
-            .group(.or) { $0.filter(\.$email, .custom("LIKE"), pattern).filter(.sql(unsafeRaw: "lower(name)"), .custom("LIKE"), .bind(pattern)) }
-            .sort(\.$createdAt, .descending).limit(limit).all().map(\.domain)
+        let pattern = SQLBind("%" + SQLAuditRepository.escapedLike(text.lowercased()) + "%")
+        return try await AccountSQL.selectUser(sql.select()).from(UserModel.schema)
+            .where { $0.where(SQLColumn("email"), .like, pattern).orWhere(SQLFunction("lower", args: SQLColumn("name")), .like, pattern) }
+            .orderBy("created_at", .descending).limit(limit).all().map(AccountSQL.user)
     }
 
     public func searchOrganizations(_ text: String, limit: Int) async throws -> [Organization] {
-        let pattern = "%" + SQLAuditRepository.escapedLike(text.lowercased()) + "%"
-        return try await OrganizationModel.query(on: database.database)
-            .filter(.sql(unsafeRaw: "lower(name)"), .custom("LIKE"), .bind(pattern))
-            .sort(\.$createdAt, .descending).limit(limit).all().map(\.domain)
+        let pattern = SQLBind("%" + SQLAuditRepository.escapedLike(text.lowercased()) + "%")
+        return try await AccountSQL.selectOrganization(sql.select()).from(OrganizationModel.schema)
+            .where(SQLFunction("lower", args: SQLColumn("name")), .like, pattern)
+            .orderBy("created_at", .descending).limit(limit).all().map(AccountSQL.organization)
     }
 
     public func findOrganization(id: OrganizationID) async throws -> Organization? {
@@ -59,34 +62,26 @@ public struct FluentAccountRepository: AccountRepository {
     }
 
     public func memberships(of user: UserID) async throws -> [OrganizationMembership] {
-        try await MembershipModel.query(on: database.database).join(OrganizationModel.self, on: \MembershipModel.$organizationID == \OrganizationModel.$id)
-            .filter(\.$userID == user.raw).all()
-            .map { OrganizationMembership(organization: try $0.joined(OrganizationModel.self).domain, role: $0.organizationRole) }
+        try await AccountSQL.memberships(sql).where(SQLColumn("user_id", table: MembershipModel.schema), .equal, SQLBind(user.raw)).all()
+            .map { try AccountSQL.membership($0).membership }
             .sorted { ($0.organization.isPersonal ? 0 : 1, $0.organization.createdAt) < ($1.organization.isPersonal ? 0 : 1, $1.organization.createdAt) }
     }
 
     public func memberships(ofUsers users: [UserID]) async throws -> [UserID: [OrganizationMembership]] {
         guard !users.isEmpty else { return [:] }
-        let db = database.database
-        let memberships = try await MembershipModel.query(on: db).filter(\.$userID ~~ users.map(\.raw)).sort(\.$createdAt).all()
-        guard !memberships.isEmpty else { return [:] }
-        let organizations = try await OrganizationModel.query(on: db).filter(\.$id ~~ Set(memberships.map(\.organizationID))).all()
-        let byID = Dictionary(uniqueKeysWithValues: organizations.map { ($0.id!, $0.domain) })
         var result: [UserID: [OrganizationMembership]] = [:]
-        for membership in memberships {
-            guard let organization = byID[membership.organizationID] else { continue }
-            result[UserID(raw: membership.userID), default: []].append(OrganizationMembership(organization: organization, role: membership.organizationRole))
+        for row in try await AccountSQL.memberships(sql).where(SQLColumn("user_id", table: MembershipModel.schema), .in, SQLBind.group(users.map(\.raw))).all() {
+            let (user, membership) = try AccountSQL.membership(row)
+            result[user, default: []].append(membership)
         }
         return result
     }
 
     public func membership(of user: UserID, in organization: OrganizationID) async throws -> OrganizationMembership? {
-        guard
-            let membership = try await MembershipModel.query(on: database.database)
-                .join(OrganizationModel.self, on: \MembershipModel.$organizationID == \OrganizationModel.$id)
-                .filter(\.$userID == user.raw).filter(\.$organizationID == organization.raw).first()
-        else { return nil }
-        return OrganizationMembership(organization: try membership.joined(OrganizationModel.self).domain, role: membership.organizationRole)
+        try await AccountSQL.memberships(sql)
+            .where(SQLColumn("user_id", table: MembershipModel.schema), .equal, SQLBind(user.raw))
+            .where(SQLColumn("organization_id", table: MembershipModel.schema), .equal, SQLBind(organization.raw))
+            .first().map { try AccountSQL.membership($0).membership }
     }
 
     public func members(of organization: OrganizationID) async throws -> [Member] {
@@ -160,16 +155,26 @@ public struct FluentSessionRepository: SessionRepository {
 
     public init(database: AtriumDatabase) { self.database = database }
 
+    private var sql: any SQLDatabase { database.database as! any SQLDatabase }
+
     public func insert(_ session: Session) async throws {
         try await SessionModel(session).create(on: database.database)
     }
 
     public func findWithUser(tokenHash: String) async throws -> (session: Session, user: User)? {
         guard
-            let session = try await SessionModel.query(on: database.database).join(UserModel.self, on: \SessionModel.$userID == \UserModel.$id)
-                .filter(\.$tokenHash == tokenHash).first()
+            let row = try await AccountSQL.selectUser(sql.select())
+                .column(SQLColumn("created_at", table: SessionModel.schema), as: "session_created_at")
+                .column(SQLColumn("expires_at", table: SessionModel.schema), as: "session_expires_at")
+                .from(SessionModel.schema)
+                .join(UserModel.schema, on: SQLColumn("user_id", table: SessionModel.schema), .equal, SQLColumn("id", table: UserModel.schema))
+                .where(SQLColumn("token_hash", table: SessionModel.schema), .equal, SQLBind(tokenHash)).first()
         else { return nil }
-        return (session.domain, try session.joined(UserModel.self).domain)
+        let user = try AccountSQL.user(row)
+        let session = Session(
+            tokenHash: tokenHash, userID: user.id, createdAt: try row.decode(column: "session_created_at", as: Date.self),
+            expiresAt: try row.decode(column: "session_expires_at", as: Date.self))
+        return (session, user)
     }
 
     public func delete(tokenHash: String) async throws {

@@ -10,6 +10,8 @@ struct DashboardPagesController {
     let accounts: AccountService
     let credits: CreditService
     let usage: any UsageRepository
+    /// The usage charts, kept until an organization's usage changes.
+    let charts: UsageChartCache
     let renderer: PageRenderer
 
     static let chartDays = 30
@@ -71,15 +73,17 @@ struct DashboardPagesController {
         let search = Self.search(request)
         let records = try await usage.records(UsageQuery(organizationID: organization.id, requestID: search), limit: Self.latestRequests)
         let span = Self.span(endingAt: Date())
-        let buckets = try await usage.buckets(UsageQuery(organizationID: organization.id, fromDay: span.first, toDay: span.last))
         let text = { [catalog = renderer.catalog, language = context.language] (key: String, values: [String: String]) in catalog.text(key, language, values) }
+        let chart = try await charts.chart(.init(organization: organization.id, language: context.language, lastDay: span.last ?? "")) {
+            UsageChart(buckets: try await usage.buckets(UsageQuery(organizationID: organization.id, fromDay: span.first, toDay: span.last)), span: span, text: text)
+        }
         let page = Page(
             heading: text("dashboard.heading", ["name": context.user.name]), organization: organization.name,
             balance: text("models.price", ["amount": account.balanceMicros.displayAmount]), plan: account.plan ?? "default",
             spent: text("models.price", ["amount": spent.displayAmount]),
             budget: account.monthlyBudget.map { text("models.price", ["amount": $0.displayAmount]) },
             budgetMicros: account.monthlyBudget ?? 0, spentMicros: min(spent, account.monthlyBudget ?? spent),
-            chart: UsageChart(buckets: buckets, span: span, text: text),
+            chart: chart,
             requestsHTML: records.map { record in
                 Page.Request(
                     time: PageFormat.time(record.createdAt), requestID: record.requestID, model: record.model,

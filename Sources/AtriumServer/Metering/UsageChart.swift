@@ -6,7 +6,7 @@ import Foundation
 /// details (no JavaScript needed), and the same numbers as a table for screen readers and copying.
 /// The SVG and the table's rows are written here rather than by the template: a busy month has
 /// hundreds of segments, and the template engine's lookups made them the dashboard's main cost.
-struct UsageChart {
+struct UsageChart: TemplateFields, Sendable {
     struct Segment: TemplateFields {
         var x: String
         var y: String
@@ -147,6 +147,14 @@ struct UsageChart {
 }
 
 // The chart's parts go to the template by hand-written dictionaries: a busy month has hundreds of them.
+extension UsageChart {
+    /// What the template reads: the SVG and the table's rows are already written, so the segments,
+    /// ticks and rows they were written from are not handed over again.
+    var templateFields: [String: Any] {
+        ["isEmpty": isEmpty, "summary": summary, "legend": legend.map(\.templateFields), "models": models, "svgHTML": svgHTML, "rowsHTML": rowsHTML]
+    }
+}
+
 extension UsageChart.Segment {
     var templateFields: [String: Any] { ["x": x, "y": y, "width": width, "height": height, "series": series, "title": title] }
 }

@@ -21,6 +21,8 @@ final class UsageCommitter: Sendable {
     let isDatabaseUp: @Sendable () async -> Bool
     /// Set in shared mode, whose lapsed credit holds are purged now and then.
     let shared: (any SharedLimits)?
+    /// Told which organizations each commit wrote usage for (the dashboard's charts go stale).
+    let onCommitted: @Sendable (Set<OrganizationID>) -> Void
 
     static let batchLimit = 5_000
 
@@ -32,9 +34,11 @@ final class UsageCommitter: Sendable {
 
     init(
         journal: UsageJournal, usage: any UsageRepository, credits: CreditGate, spend: SpendTracker, prices: PriceBook, interval: Duration,
-        logger: Logger, metrics: ServerMetrics, shared: (any SharedLimits)?, isDatabaseUp: @escaping @Sendable () async -> Bool
+        logger: Logger, metrics: ServerMetrics, shared: (any SharedLimits)?, isDatabaseUp: @escaping @Sendable () async -> Bool,
+        onCommitted: @escaping @Sendable (Set<OrganizationID>) -> Void = { _ in }
     ) {
         self.shared = shared
+        self.onCommitted = onCommitted
         self.isDatabaseUp = isDatabaseUp
         (loopEnded, loopEndedContinuation) = AsyncStream<Void>.makeStream()
         self.journal = journal
@@ -88,6 +92,7 @@ final class UsageCommitter: Sendable {
         }
         credits.committed(pending: organizationCosts, debited: debited)
         spend.committed(costs)
+        onCommitted(Set(batch.map(\.organizationID)))
     }
 
     /// After repeated failures, while the database is up: the batch goes in one record at a time, and a

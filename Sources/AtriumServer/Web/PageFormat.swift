@@ -4,13 +4,14 @@ import Foundation
 enum PageFormat {
     /// `1,234,567`.
     static func integer(_ value: Int) -> String {
-        let digits = String(value.magnitude)
-        var grouped = ""
+        let digits = Array(String(value.magnitude).utf8)
+        var grouped: [UInt8] = value < 0 ? [UInt8(ascii: "-")] : []
+        grouped.reserveCapacity(digits.count + digits.count / 3 + 1)
         for (index, digit) in digits.enumerated() {
-            if index > 0 && (digits.count - index) % 3 == 0 { grouped.append(",") }
+            if index > 0 && (digits.count - index) % 3 == 0 { grouped.append(UInt8(ascii: ",")) }
             grouped.append(digit)
         }
-        return (value < 0 ? "-" : "") + grouped
+        return String(decoding: grouped, as: UTF8.self)
     }
 
     /// `12-05 14:03:09`: when a recent request was made (UTC).

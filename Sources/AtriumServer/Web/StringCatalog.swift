@@ -41,11 +41,11 @@ struct StringCatalog: @unchecked Sendable {
     /// Every key, dotted (`portal.landing.title`), of one language.
     func keys(_ language: Language) -> Set<String> { Set(flat[language]?.keys ?? [:].keys) }
 
-    /// One string, with `{name}` placeholders filled. A missing key shows itself, so it is seen at once
-    /// (and the catalog test fails first).
     /// The text of `key` as the catalog has it, placeholders and all; nil where it has none.
     func lookup(_ key: String, _ language: Language) -> String? { flat[language]?[key] }
 
+    /// One string, with `{name}` placeholders filled. A missing key shows itself, so it is seen at once
+    /// (and the catalog test fails first).
     func text(_ key: String, _ language: Language, _ values: [String: String] = [:]) -> String {
         let text = flat[language]?[key] ?? key
         return values.isEmpty ? text : Self.fill(text, values)
@@ -54,20 +54,17 @@ struct StringCatalog: @unchecked Sendable {
     /// `{name}` replaced by `values["name"]`, in one pass (pages fill hundreds of these: a chart's
     /// titles); an unknown name stays as written.
     static func fill(_ text: String, _ values: [String: String]) -> String {
+        let bytes = text.utf8
         var result = ""
-        result.reserveCapacity(text.utf8.count + 32)
-        var rest = Substring(text)
-        while let open = rest.firstIndex(of: "{") {
-            result += rest[..<open]
-            guard let close = rest[open...].firstIndex(of: "}") else {
-                rest = rest[open...]
-                break
-            }
-            let name = String(rest[rest.index(after: open)..<close])
-            if let value = values[name] { result += value } else { result += rest[open...close] }
-            rest = rest[rest.index(after: close)...]
+        result.reserveCapacity(bytes.count + 32)
+        var rest = bytes.startIndex
+        // The braces are ASCII, so their positions in the UTF-8 view are positions in the string too.
+        while let open = bytes[rest...].firstIndex(of: UInt8(ascii: "{")), let close = bytes[open...].firstIndex(of: UInt8(ascii: "}")) {
+            result += text[rest..<open]
+            if let value = values[String(text[bytes.index(after: open)..<close])] { result += value } else { result += text[open...close] }
+            rest = bytes.index(after: close)
         }
-        result += rest
+        result += text[rest...]
         return result
     }
 
