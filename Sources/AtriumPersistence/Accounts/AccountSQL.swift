@@ -8,26 +8,48 @@ import SQLKit
 /// every row, which cost more than the queries; a search listing a hundred users with their
 /// organizations spent a fifth of its time there.
 enum AccountSQL {
-    private static let userColumns = ["id", "email", "name", "staff_role", "created_at", "email_verified_at", "disabled_at"]
-    private static let organizationColumns = ["id", "name", "is_personal", "created_at"]
+    /// The `users` columns a `User` is read from, named `user_…`.
+    static let userColumns = columns(UserModel.schema, ["id", "email", "name", "staff_role", "created_at", "email_verified_at", "disabled_at"], as: "user_")
+    /// The `organizations` columns an `Organization` is read from, named `organization_…`.
+    static let organizationColumns = columns(OrganizationModel.schema, ["id", "name", "is_personal", "created_at"], as: "organization_")
 
-    /// Adds the `users` columns, named `user_…`.
-    @discardableResult
-    static func selectUser(_ select: SQLSelectBuilder) -> SQLSelectBuilder {
-        for column in userColumns { select.column(SQLColumn(column, table: UserModel.schema), as: "user_" + column) }
-        return select
+    /// Memberships with their organizations, up to the WHERE clause (the SQL is written once: the
+    /// query builder's serializing cost as much as SQLite's answering these).
+    private static let membershipsSelect = """
+        SELECT \(organizationColumns), "memberships"."user_id" AS "membership_user_id", "memberships"."role" AS "membership_role" \
+        FROM "memberships" JOIN "organizations" ON "organizations"."id" = "memberships"."organization_id" WHERE
+        """
+
+    /// The memberships of one user, oldest first.
+    static func memberships(of user: UserID) -> SQLQueryString {
+        "\(unsafeRaw: membershipsSelect) \"memberships\".\"user_id\" = \(bind: user.raw) ORDER BY \"memberships\".\"created_at\""
     }
 
-    /// Adds the `organizations` columns, named `organization_…`.
-    @discardableResult
-    static func selectOrganization(_ select: SQLSelectBuilder) -> SQLSelectBuilder {
-        for column in organizationColumns { select.column(SQLColumn(column, table: OrganizationModel.schema), as: "organization_" + column) }
-        return select
+    /// The memberships of several users, oldest first.
+    static func memberships(of users: [UserID]) -> SQLQueryString {
+        "\(unsafeRaw: membershipsSelect) \"memberships\".\"user_id\" IN (\(binds: users.map(\.raw))) ORDER BY \"memberships\".\"created_at\""
+    }
+
+    /// One user's membership of one organization.
+    static func membership(of user: UserID, in organization: OrganizationID) -> SQLQueryString {
+        "\(unsafeRaw: membershipsSelect) \"memberships\".\"user_id\" = \(bind: user.raw) AND \"memberships\".\"organization_id\" = \(bind: organization.raw)"
+    }
+
+    /// A session with its user.
+    static func session(tokenHash: String) -> SQLQueryString {
+        """
+        SELECT \(unsafeRaw: userColumns), "sessions"."created_at" AS "session_created_at", "sessions"."expires_at" AS "session_expires_at" \
+        FROM "sessions" JOIN "users" ON "users"."id" = "sessions"."user_id" WHERE "sessions"."token_hash" = \(bind: tokenHash) LIMIT 1
+        """
+    }
+
+    private static func columns(_ table: String, _ names: [String], as prefix: String) -> String {
+        names.map { "\"\(table)\".\"\($0)\" AS \"\(prefix)\($0)\"" }.joined(separator: ", ")
     }
 
     static func user(_ row: any SQLRow) throws -> User {
         User(
-            id: UserID(raw: try row.decode(column: "user_id", as: UUID.self)), email: try row.decode(column: "user_email", as: String.self),
+            id: UserID(raw: try row.decodeUUID(column: "user_id")), email: try row.decode(column: "user_email", as: String.self),
             name: try row.decode(column: "user_name", as: String.self),
             staffRole: try row.decode(column: "user_staff_role", as: String?.self).flatMap(PlatformRole.init(rawValue:)),
             createdAt: try row.decode(column: "user_created_at", as: Date.self),
@@ -37,25 +59,14 @@ enum AccountSQL {
 
     static func organization(_ row: any SQLRow) throws -> Organization {
         Organization(
-            id: OrganizationID(raw: try row.decode(column: "organization_id", as: UUID.self)),
+            id: OrganizationID(raw: try row.decodeUUID(column: "organization_id")),
             name: try row.decode(column: "organization_name", as: String.self),
             isPersonal: try row.decode(column: "organization_is_personal", as: Bool.self),
             createdAt: try row.decode(column: "organization_created_at", as: Date.self))
     }
 
-    /// Memberships with their organizations (`membership_user_id`, `membership_role` and the
-    /// organization's columns), oldest membership first.
-    static func memberships(_ sql: any SQLDatabase) -> SQLSelectBuilder {
-        selectOrganization(sql.select())
-            .column(SQLColumn("user_id", table: MembershipModel.schema), as: "membership_user_id")
-            .column(SQLColumn("role", table: MembershipModel.schema), as: "membership_role")
-            .from(MembershipModel.schema)
-            .join(OrganizationModel.schema, on: SQLColumn("organization_id", table: MembershipModel.schema), .equal, SQLColumn("id", table: OrganizationModel.schema))
-            .orderBy(SQLColumn("created_at", table: MembershipModel.schema))
-    }
-
     static func membership(_ row: any SQLRow) throws -> (user: UserID, membership: OrganizationMembership) {
         let role = OrganizationRole(rawValue: try row.decode(column: "membership_role", as: String.self)) ?? .member
-        return (UserID(raw: try row.decode(column: "membership_user_id", as: UUID.self)), OrganizationMembership(organization: try organization(row), role: role))
+        return (UserID(raw: try row.decodeUUID(column: "membership_user_id")), OrganizationMembership(organization: try organization(row), role: role))
     }
 }

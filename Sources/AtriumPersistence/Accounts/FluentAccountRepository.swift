@@ -36,17 +36,19 @@ public struct FluentAccountRepository: AccountRepository {
     }
 
     public func searchUsers(_ text: String, limit: Int) async throws -> [User] {
-        let pattern = SQLBind("%" + SQLAuditRepository.escapedLike(text.lowercased()) + "%")
-        return try await AccountSQL.selectUser(sql.select()).from(UserModel.schema)
-            .where { $0.where(SQLColumn("email"), .like, pattern).orWhere(SQLFunction("lower", args: SQLColumn("name")), .like, pattern) }
-            .orderBy("created_at", .descending).limit(limit).all().map(AccountSQL.user)
+        let pattern = "%" + SQLAuditRepository.escapedLike(text.lowercased()) + "%"
+        return try await sql.raw("""
+            SELECT \(unsafeRaw: AccountSQL.userColumns) FROM "users" WHERE "email" LIKE \(bind: pattern) OR lower("name") LIKE \(bind: pattern) \
+            ORDER BY "created_at" DESC LIMIT \(literal: limit)
+            """).all().map(AccountSQL.user)
     }
 
     public func searchOrganizations(_ text: String, limit: Int) async throws -> [Organization] {
-        let pattern = SQLBind("%" + SQLAuditRepository.escapedLike(text.lowercased()) + "%")
-        return try await AccountSQL.selectOrganization(sql.select()).from(OrganizationModel.schema)
-            .where(SQLFunction("lower", args: SQLColumn("name")), .like, pattern)
-            .orderBy("created_at", .descending).limit(limit).all().map(AccountSQL.organization)
+        let pattern = "%" + SQLAuditRepository.escapedLike(text.lowercased()) + "%"
+        return try await sql.raw("""
+            SELECT \(unsafeRaw: AccountSQL.organizationColumns) FROM "organizations" WHERE lower("name") LIKE \(bind: pattern) \
+            ORDER BY "created_at" DESC LIMIT \(literal: limit)
+            """).all().map(AccountSQL.organization)
     }
 
     public func findOrganization(id: OrganizationID) async throws -> Organization? {
@@ -62,7 +64,7 @@ public struct FluentAccountRepository: AccountRepository {
     }
 
     public func memberships(of user: UserID) async throws -> [OrganizationMembership] {
-        try await AccountSQL.memberships(sql).where(SQLColumn("user_id", table: MembershipModel.schema), .equal, SQLBind(user.raw)).all()
+        try await sql.raw(AccountSQL.memberships(of: user)).all()
             .map { try AccountSQL.membership($0).membership }
             .sorted { ($0.organization.isPersonal ? 0 : 1, $0.organization.createdAt) < ($1.organization.isPersonal ? 0 : 1, $1.organization.createdAt) }
     }
@@ -70,7 +72,7 @@ public struct FluentAccountRepository: AccountRepository {
     public func memberships(ofUsers users: [UserID]) async throws -> [UserID: [OrganizationMembership]] {
         guard !users.isEmpty else { return [:] }
         var result: [UserID: [OrganizationMembership]] = [:]
-        for row in try await AccountSQL.memberships(sql).where(SQLColumn("user_id", table: MembershipModel.schema), .in, SQLBind.group(users.map(\.raw))).all() {
+        for row in try await sql.raw(AccountSQL.memberships(of: users)).all() {
             let (user, membership) = try AccountSQL.membership(row)
             result[user, default: []].append(membership)
         }
@@ -78,10 +80,7 @@ public struct FluentAccountRepository: AccountRepository {
     }
 
     public func membership(of user: UserID, in organization: OrganizationID) async throws -> OrganizationMembership? {
-        try await AccountSQL.memberships(sql)
-            .where(SQLColumn("user_id", table: MembershipModel.schema), .equal, SQLBind(user.raw))
-            .where(SQLColumn("organization_id", table: MembershipModel.schema), .equal, SQLBind(organization.raw))
-            .first().map { try AccountSQL.membership($0).membership }
+        try await sql.raw(AccountSQL.membership(of: user, in: organization)).first().map { try AccountSQL.membership($0).membership }
     }
 
     public func members(of organization: OrganizationID) async throws -> [Member] {
@@ -163,12 +162,7 @@ public struct FluentSessionRepository: SessionRepository {
 
     public func findWithUser(tokenHash: String) async throws -> (session: Session, user: User)? {
         guard
-            let row = try await AccountSQL.selectUser(sql.select())
-                .column(SQLColumn("created_at", table: SessionModel.schema), as: "session_created_at")
-                .column(SQLColumn("expires_at", table: SessionModel.schema), as: "session_expires_at")
-                .from(SessionModel.schema)
-                .join(UserModel.schema, on: SQLColumn("user_id", table: SessionModel.schema), .equal, SQLColumn("id", table: UserModel.schema))
-                .where(SQLColumn("token_hash", table: SessionModel.schema), .equal, SQLBind(tokenHash)).first()
+            let row = try await sql.raw(AccountSQL.session(tokenHash: tokenHash)).first()
         else { return nil }
         let user = try AccountSQL.user(row)
         let session = Session(

@@ -86,7 +86,7 @@ public struct SQLUsageRepository: UsageRepository {
         for chunk in mayRepeat ? records.chunks(of: 500) : [] {
             let ids = chunk.map(\.id)
             for row in try await sql.select().column("id").from("usage_records").where("id", .in, SQLBind.group(ids)).all() {
-                known.insert(try row.decode(column: "id", as: UUID.self))
+                known.insert(try row.decodeUUID(column: "id"))
             }
         }
         let fresh = records.filter { !known.contains($0.id) }
@@ -137,7 +137,7 @@ public struct SQLUsageRepository: UsageRepository {
     private static func bucket(_ row: any SQLRow) throws -> UsageBucket {
         UsageBucket(
             day: try row.decode(column: "day", as: String.self), model: try row.decode(column: "model", as: String.self),
-            keyID: APIKeyID(raw: try row.decode(column: "api_key_id", as: UUID.self)),
+            keyID: APIKeyID(raw: try row.decodeUUID(column: "api_key_id")),
             requests: Int(try row.decode(column: "requests", as: Int64.self)),
             promptTokens: Int(try row.decode(column: "prompt", as: Int64.self)),
             completionTokens: Int(try row.decode(column: "completion", as: Int64.self)),
@@ -152,9 +152,9 @@ public struct SQLUsageRepository: UsageRepository {
         if query.requestID == nil { select.orderBy("created_at", .descending) }
         let records = try await select.limit(limit).all().map { row in
             UsageRecord(
-                id: try row.decode(column: "id", as: UUID.self), requestID: try row.decode(column: "request_id", as: String.self),
-                organizationID: OrganizationID(raw: try row.decode(column: "organization_id", as: UUID.self)),
-                keyID: APIKeyID(raw: try row.decode(column: "api_key_id", as: UUID.self)),
+                id: try row.decodeUUID(column: "id"), requestID: try row.decode(column: "request_id", as: String.self),
+                organizationID: OrganizationID(raw: try row.decodeUUID(column: "organization_id")),
+                keyID: APIKeyID(raw: try row.decodeUUID(column: "api_key_id")),
                 model: try row.decode(column: "model", as: String.self), provider: try row.decode(column: "provider", as: String?.self),
                 promptTokens: Int(try row.decode(column: "prompt_tokens", as: Int64.self)),
                 completionTokens: Int(try row.decode(column: "completion_tokens", as: Int64.self)),
