@@ -7,10 +7,11 @@ public protocol AccountRepository: Sendable {
     func createUser(_ user: User, passwordHash: String, personalOrganization: Organization) async throws
     func findUser(email: String) async throws -> (user: User, passwordHash: String)?
     func findUser(id: UserID) async throws -> User?
-    /// Users whose email or name contains `text` (any case), newest first (the staff console).
-    func searchUsers(_ text: String, limit: Int) async throws -> [User]
+    /// Users whose email or name contains `text` (any case), newest first, `limit` of them after the
+    /// first `offset` (the staff console).
+    func searchUsers(_ text: String, limit: Int, offset: Int) async throws -> [User]
     /// Organizations whose name contains `text` (any case), newest first (the staff console).
-    func searchOrganizations(_ text: String, limit: Int) async throws -> [Organization]
+    func searchOrganizations(_ text: String, limit: Int, offset: Int) async throws -> [Organization]
     func findOrganization(id: OrganizationID) async throws -> Organization?
 
     /// Stores an organization with `owner` as its owner, in one transaction.

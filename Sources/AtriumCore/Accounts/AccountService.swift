@@ -145,10 +145,17 @@ public struct AccountService: Sendable {
         return organization
     }
 
-    /// Users and organizations matching `text`, for staff (the caller checks the staff role).
-    public func staffSearch(_ text: String, limit: Int = 50) async throws -> (users: [User], organizations: [Organization]) {
+    /// Users and organizations matching `text`, for staff (the caller checks the staff role): page
+    /// `page` (from 1) of `pageSize` of each, newest first, and whether either has a next page.
+    public func staffSearch(
+        _ text: String, page: Int = 1, pageSize: Int = 25
+    ) async throws -> (users: [User], organizations: [Organization], more: Bool) {
         let text = String(text.trimmingCharacters(in: .whitespacesAndNewlines).prefix(100))
-        return (try await accounts.searchUsers(text, limit: limit), try await accounts.searchOrganizations(text, limit: limit))
+        let offset = (min(max(page, 1), 1_000) - 1) * pageSize
+        // One more than a page of each, to know whether there is a next page.
+        let users = try await accounts.searchUsers(text, limit: pageSize + 1, offset: offset)
+        let organizations = try await accounts.searchOrganizations(text, limit: pageSize + 1, offset: offset)
+        return (Array(users.prefix(pageSize)), Array(organizations.prefix(pageSize)), max(users.count, organizations.count) > pageSize)
     }
 
     /// The organizations of each of `users`, for staff (the caller checks the staff role).

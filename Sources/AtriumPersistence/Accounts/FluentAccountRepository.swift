@@ -35,19 +35,19 @@ public struct FluentAccountRepository: AccountRepository {
         try await UserModel.find(id.raw, on: database.database)?.domain
     }
 
-    public func searchUsers(_ text: String, limit: Int) async throws -> [User] {
+    public func searchUsers(_ text: String, limit: Int, offset: Int) async throws -> [User] {
         let pattern = "%" + SQLAuditRepository.escapedLike(text.lowercased()) + "%"
         return try await sql.raw("""
             SELECT \(unsafeRaw: AccountSQL.userColumns) FROM "users" WHERE "email" LIKE \(bind: pattern) OR lower("name") LIKE \(bind: pattern) \
-            ORDER BY "created_at" DESC LIMIT \(literal: limit)
+            ORDER BY "created_at" DESC, "id" LIMIT \(literal: limit) OFFSET \(literal: offset)
             """).all().map(AccountSQL.user)
     }
 
-    public func searchOrganizations(_ text: String, limit: Int) async throws -> [Organization] {
+    public func searchOrganizations(_ text: String, limit: Int, offset: Int) async throws -> [Organization] {
         let pattern = "%" + SQLAuditRepository.escapedLike(text.lowercased()) + "%"
         return try await sql.raw("""
             SELECT \(unsafeRaw: AccountSQL.organizationColumns) FROM "organizations" WHERE lower("name") LIKE \(bind: pattern) \
-            ORDER BY "created_at" DESC LIMIT \(literal: limit)
+            ORDER BY "created_at" DESC, "id" LIMIT \(literal: limit) OFFSET \(literal: offset)
             """).all().map(AccountSQL.organization)
     }
 

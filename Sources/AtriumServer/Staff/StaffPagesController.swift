@@ -77,7 +77,14 @@ struct StaffPagesController {
         var hasKeys = false
         var canAct = false
         var done: String?
+        /// The links to the search's other pages, when there are any.
+        var previousPage: String?
+        var nextPage: String?
+        var paged = false
     }
+
+    /// Users and organizations a search page lists (of each).
+    static let searchPageSize = 25
 
     struct OrganizationPage {
         struct MemberRow {
@@ -142,7 +149,12 @@ struct StaffPagesController {
         page.canAct = context.user.staffRole == .admin
         page.done = request.uri.queryParameters["done"].flatMap { ["disabled", "enabled", "revoked"].contains(String($0)) ? text("staff.done_\($0)", context) : nil }
         if !query.isEmpty {
-            let found = try await accounts.staffSearch(query)
+            let number = request.uri.queryParameters["page"].flatMap { Int(String($0)) }.map { min(max($0, 1), 1_000) } ?? 1
+            let found = try await accounts.staffSearch(query, page: number, pageSize: Self.searchPageSize)
+            let link = { (number: Int) in "/staff?q=\(query.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")&page=\(number)" }
+            page.previousPage = number > 1 ? link(number - 1) : nil
+            page.nextPage = found.more ? link(number + 1) : nil
+            page.paged = page.previousPage != nil || page.nextPage != nil
             let memberships = try await accounts.organizations(ofUsers: found.users.map(\.id))
             let words = Search.UserRow.Words(
                 disabled: text("staff.disabled", context), active: text("staff.active", context), enable: text("staff.enable", context),

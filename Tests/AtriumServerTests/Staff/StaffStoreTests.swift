@@ -29,6 +29,14 @@ import Testing
         // A wildcard typed into the box is text, not "everything".
         #expect(try await services.accounts.staffSearch("%\(tag)_x").users.isEmpty)
 
+        // Page by page, newest first, each user once.
+        let carol = try await services.accounts.register(email: "carol-\(tag)@example.com", password: "correct horse", name: "Carol")
+        let first = try await services.accounts.staffSearch(tag, page: 1, pageSize: 2)
+        let second = try await services.accounts.staffSearch(tag, page: 2, pageSize: 2)
+        #expect(first.users.count == 2 && first.users.first?.email == carol.email && first.more)
+        #expect(second.users.count == 1 && Set((first.users + second.users).map(\.email)).count == 3 && !second.more)
+        #expect(try await services.accounts.staffSearch(tag, page: 3, pageSize: 2).users.isEmpty)
+
         let organization = try await services.accounts.actingOrganization(nil, user: ada.id).organization
         let seen = try await services.accounts.organizationForStaff(organization.id)
         #expect(seen.members.map(\.user.id) == [ada.id])
