@@ -188,7 +188,8 @@ public func buildApplication(config: AtriumConfig, logger: Logger, metrics: Serv
         outbox: services.outbox, audit: services.audit, renderer: pages,
         destination: config.smtp.map { "\($0.host):\($0.port) (\($0.security.rawValue))" }
     ).addRoutes(to: signedInPages)
-    DashboardPagesController(accounts: services.accounts, credits: services.credits, usage: services.usage, charts: charts, renderer: pages)
+    DashboardPagesController(
+        accounts: services.accounts, credits: services.credits, usage: services.usage, news: services.news, charts: charts, renderer: pages)
         .addRoutes(to: signedInPages)
     KeyPagesController(keys: services.keys, accounts: services.accounts, catalog: catalog, renderer: pages, secureCookies: config.secureCookies)
         .addRoutes(to: signedInPages)

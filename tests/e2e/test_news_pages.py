@@ -59,3 +59,25 @@ def test_bad_posts_are_refused_beside_the_field_and_only_admins_publish(atrium):
     assert developer.get("/staff/posts").status_code == 403
     assert developer.post("/staff/posts", data={"csrf": dev_token, "kind": "announcement", "title": "Mine", "body": "x"}).status_code == 403
     assert "Mine" not in httpx.get(atrium.url + "/announcements").text
+
+
+def test_the_newest_announcement_is_news_on_the_dashboard(atrium):
+    staff = atrium.create_staff(f"news-{uuid.uuid4().hex[:8]}@example.com")
+    token = csrf(staff, "/staff/posts")
+    title = f"Maintenance <b>window</b> {uuid.uuid4().hex[:6]}"
+    made = staff.post("/staff/posts", data={"csrf": token, "kind": "announcement", "title": title, "body": "Saturday, 02:00 UTC."})
+    assert made.status_code == 303
+
+    with httpx.Client(base_url=atrium.url) as developer:
+        signup = csrf(developer, "/signup")
+        developer.post("/signup", data={"csrf": signup, "name": "Reader", "email": f"r-{uuid.uuid4().hex[:8]}@example.com", "password": "a good password"})
+        news = re.search(r'<p class="alert-info" id="whats-new">(.*?)</p>', developer.get("/dashboard").text).group(1)
+        escaped = title.replace("<", "&lt;").replace(">", "&gt;")
+        assert "What’s new:" in news and escaped in news and "<b>" not in news
+        anchor = re.search(r'href="/announcements#(post-[0-9a-f-]+)"', news).group(1)
+        assert f'id="{anchor}"' in developer.get("/announcements").text
+        assert "最新动态：" in developer.get("/dashboard", headers={"accept-language": "zh-CN"}).text
+
+        post_id = anchor.removeprefix("post-")
+        assert staff.post(f"/staff/posts/{post_id}/delete", data={"csrf": token}).status_code == 303
+        assert escaped not in developer.get("/dashboard").text  # deleted here: read again at once

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 public struct PostID: TypedIdentifier {
     public let raw: UUID
@@ -44,6 +45,12 @@ public protocol PostRepository: Sendable {
 public struct NewsService: Sendable {
     private let repository: any PostRepository
     private let clock: any TimeSource
+    /// The newest announcement as last read, and when (every dashboard shows it).
+    private let latest = LatestAnnouncement()
+
+    /// How long the newest announcement is taken as read; a publish or delete here reads it again at
+    /// once, one on another instance within this.
+    public static let latestLifetime: TimeInterval = 30
 
     public init(repository: any PostRepository, clock: any TimeSource = SystemTimeSource()) {
         self.repository = repository
@@ -62,6 +69,16 @@ public struct NewsService: Sendable {
         }
         let post = Post(id: PostID(raw: TimeOrderedID.make()), kind: kind, title: title, body: body, author: author, publishedAt: clock.now())
         try await repository.insert(post)
+        latest.forget()
+        return post
+    }
+
+    /// The newest announcement, if any.
+    public func latestAnnouncement() async throws -> Post? {
+        let now = clock.now()
+        if let kept = latest.kept(at: now, lifetime: Self.latestLifetime) { return kept }
+        let post = try await repository.posts(of: .announcement, limit: 1).first
+        latest.keep(post, at: now)
         return post
     }
 
@@ -71,5 +88,23 @@ public struct NewsService: Sendable {
 
     public func delete(_ id: PostID) async throws {
         guard try await repository.delete(id) else { throw AtriumError.notFound("No post with id \(id).") }
+        latest.forget()
     }
+}
+
+/// `NewsService`'s newest announcement: nil inside means "none was published", no entry at all
+/// means "read it again".
+private final class LatestAnnouncement: Sendable {
+    private let state = Mutex<(post: Post?, readAt: Date)?>(nil)
+
+    func kept(at now: Date, lifetime: TimeInterval) -> Post?? {
+        state.withLock { state in
+            guard let state, now.timeIntervalSince(state.readAt) < lifetime else { return nil }
+            return .some(state.post)
+        }
+    }
+
+    func keep(_ post: Post?, at now: Date) { state.withLock { $0 = (post, now) } }
+
+    func forget() { state.withLock { $0 = nil } }
 }

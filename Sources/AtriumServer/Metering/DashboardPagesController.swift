@@ -10,6 +10,8 @@ struct DashboardPagesController {
     let accounts: AccountService
     let credits: CreditService
     let usage: any UsageRepository
+    /// The newest announcement, shown above the figures.
+    let news: NewsService
     /// The usage charts, kept until an organization's usage changes.
     let charts: UsageChartCache
     let renderer: PageRenderer
@@ -17,6 +19,8 @@ struct DashboardPagesController {
     static let chartDays = 30
     static let latestRequests = 20
     static let csvRequests = 1000
+    /// An announcement older than this is no longer news on the dashboard.
+    static let announcementDays = 30.0
 
     struct Page {
         struct Request {
@@ -41,8 +45,15 @@ struct DashboardPagesController {
             }
         }
 
+        struct Announcement {
+            var title: String
+            var href: String
+            var date: String
+        }
+
         var heading: String
         var organization: String
+        var announcement: Announcement?
         var balance: String
         var plan: String
         var spent: String
@@ -77,8 +88,10 @@ struct DashboardPagesController {
         let chart = try await charts.chart(.init(organization: organization.id, language: context.language, lastDay: span.last ?? "")) {
             UsageChart(buckets: try await usage.buckets(UsageQuery(organizationID: organization.id, fromDay: span.first, toDay: span.last)), span: span, text: text)
         }
+        let recent = try await news.latestAnnouncement().flatMap { $0.publishedAt > Date().addingTimeInterval(-Self.announcementDays * 86400) ? $0 : nil }
         let page = Page(
             heading: text("dashboard.heading", ["name": context.user.name]), organization: organization.name,
+            announcement: recent.map { Page.Announcement(title: $0.title, href: "/announcements#post-\($0.id)", date: PageFormat.date($0.publishedAt)) },
             balance: text("models.price", ["amount": account.balanceMicros.displayAmount]), plan: account.plan ?? "default",
             spent: text("models.price", ["amount": spent.displayAmount]),
             budget: account.monthlyBudget.map { text("models.price", ["amount": $0.displayAmount]) },
