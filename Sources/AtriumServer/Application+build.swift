@@ -125,7 +125,9 @@ public func buildApplication(config: AtriumConfig, logger: Logger, metrics: Serv
 
     let contract = try OpenAPIController()
     let router = Router(context: AtriumRequestContext.self)
+    let clientAddress = ClientAddress(trustedProxies: config.trustedProxies)
     router.middlewares.add(RequestIDMiddleware())
+    router.middlewares.add(ClientAddress.Middleware(resolver: clientAddress))
     router.middlewares.add(MetricsMiddleware(metrics: metrics))
     router.middlewares.add(ErrorMiddleware(paths: contract.paths, pages: pages))
 
@@ -196,7 +198,8 @@ public func buildApplication(config: AtriumConfig, logger: Logger, metrics: Serv
     KeySettingsPagesController(keys: services.keys, accounts: services.accounts, catalog: catalog, renderer: pages).addRoutes(to: signedInPages)
 
     let fastLane = FastLaneHandler.Services(
-        keys: services.keys, catalog: catalog, meter: meter, metrics: metrics, maxBodyBytes: config.maxBodyBytes)
+        keys: services.keys, catalog: catalog, meter: meter, metrics: metrics, maxBodyBytes: config.maxBodyBytes,
+        clientAddress: clientAddress)
     var app = Application(
         router: router,
         server: .http1(fastLane: fastLane),

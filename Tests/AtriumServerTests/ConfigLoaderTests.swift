@@ -57,6 +57,7 @@ import Testing
         (["ATRIUM_PORT": "70000"], "port must be between"),
         (["ATRIUM_LOG_FORMAT": "xml"], "log_format"),
         (["ATRIUM_MIGRATE_ON_START": "perhaps"], "migrate_on_start"),
+        (["ATRIUM_TRUSTED_PROXIES": "10.0.0.0/8, nginx"], "trusted_proxies"),
     ])
     func badValuesAreNamed(_ environment: [String: String], _ message: String) async throws {
         await #expect {
@@ -64,6 +65,16 @@ import Testing
         } throws: { error in
             (error as? ConfigError)?.description.contains(message) == true
         }
+    }
+
+    @Test func trustedProxiesComeAsAListOrAsText() async throws {
+        let file = try write("trusted_proxies: [10.0.0.0/8, \"::1\"]\n")
+        let fromFile = try await ConfigLoader.load(flags: [:], configFile: file, environment: [:])
+        #expect(fromFile.trustedProxies.map(\.description) == ["10.0.0.0/8", "::1/128"])
+        let fromEnvironment = try await ConfigLoader.load(
+            flags: [:], configFile: nil, environment: ["ATRIUM_TRUSTED_PROXIES": "127.0.0.1, 192.168.0.0/16"], defaultFile: nil)
+        #expect(fromEnvironment.trustedProxies.map(\.description) == ["127.0.0.1/32", "192.168.0.0/16"])
+        #expect(try await ConfigLoader.load(flags: [:], configFile: nil, environment: [:], defaultFile: nil).trustedProxies.isEmpty)
     }
 
     @Test func providersAreReadWithTheirModels() async throws {

@@ -8,6 +8,8 @@ import httpx
 import openai
 import pytest
 
+from conftest import Atrium
+
 
 def developer(atrium):
     email = f"restricted-{uuid.uuid4().hex[:8]}@example.com"
@@ -70,6 +72,12 @@ def test_a_key_limited_to_some_networks_works_only_from_them(atrium):
         assert refused.value.code == "ip_not_allowed" and "127.0.0.1" in refused.value.body["message"]
     with pytest.raises(openai.PermissionDeniedError):
         client.embeddings.create(model="embedder", input="x")
+    # No proxy is trusted here, so a client cannot name its own address.
+    spoofing = sdk(atrium, key["secret"]).with_options(default_headers={"X-Forwarded-For": "10.0.0.1"})
+    for stream in (False, True):
+        with pytest.raises(openai.PermissionDeniedError) as refused:
+            chat(spoofing, "echo", stream=stream)
+        assert "127.0.0.1" in refused.value.body["message"]
 
     widened = owner.patch(f"/api/keys/{key['id']}", json={"allowed_networks": ["10.0.0.0/8", "127.0.0.0/8"]})
     assert widened.json()["allowed_networks"] == ["10.0.0.0/8", "127.0.0.0/8"]
@@ -121,3 +129,34 @@ def test_the_key_page_sets_limits_and_restrictions_and_explains_mistakes(atrium)
     assert owner.post(f"/keys/{key['id']}", data={"requests_per_minute": "1"}).status_code == 403  # no CSRF token
     other, _ = developer(atrium)
     assert other.get(f"/keys/{key['id']}").status_code == 404
+
+
+def test_behind_a_trusted_proxy_the_client_it_names_counts(upstreams):
+    """With `trusted_proxies` naming the proxy (127.0.0.1, where these requests come from), a key's
+    networks are checked against the client in X-Forwarded-For on both lanes (its rightmost untrusted
+    entry: the proxy appends, the client may have written the rest), and sign-ups are throttled per
+    forwarded client instead of all together per proxy."""
+    server = Atrium(upstreams, extra={"trusted_proxies": ["127.0.0.1"], "signups_per_hour": 2})
+    try:
+        owner, key = developer(server)
+        assert owner.patch(f"/api/keys/{key['id']}", json={"allowed_networks": ["203.0.113.0/24"]}).status_code == 200
+        def via(forwarded):
+            return sdk(server, key["secret"]).with_options(default_headers={"X-Forwarded-For": forwarded})
+        assert chat(via("203.0.113.7"), "echo")  # the router lane loads the key; later calls can take the fast lane
+        before = fast_lane_answers(server)
+        for forwarded in ("203.0.113.7", "198.51.100.1, 203.0.113.7"):
+            assert chat(via(forwarded), "echo") and chat(via(forwarded), "echo", stream=True)
+        assert fast_lane_answers(server) >= before + 2
+        for forwarded, seen in (("203.0.113.7, 198.51.100.1", "198.51.100.1"), ("not an address", "127.0.0.1")):
+            for stream in (False, True):
+                with pytest.raises(openai.PermissionDeniedError) as refused:
+                    chat(via(forwarded), "echo", stream=stream)
+                assert refused.value.code == "ip_not_allowed" and seen in refused.value.body["message"]
+
+        def sign_up(forwarded):
+            return httpx.post(server.url + "/api/auth/signup", headers={"X-Forwarded-For": forwarded},
+                              json={"email": f"p-{uuid.uuid4().hex[:8]}@example.com", "password": "a good password", "name": "P"}).status_code
+        assert [sign_up("198.51.100.20") for _ in range(3)] == [201, 201, 429]
+        assert sign_up("198.51.100.21") == 201  # another client behind the same proxy
+    finally:
+        assert server.stop() == 0

@@ -30,7 +30,7 @@ struct AuthController {
     @Sendable func signUp(_ request: Request, context: AtriumRequestContext) async throws -> Response {
         let body = try await JSONRequest.decode(SignUpRequest.self, from: request, limit: maxBodyBytes)
         let session = try await accounts.signUp(
-            email: body.email, password: body.password, name: body.name, clientAddress: context.channel.remoteAddress?.ipAddress)
+            email: body.email, password: body.password, name: body.name, clientAddress: context.clientAddress)
         let language = Language.negotiate(cookie: nil, acceptLanguage: request.headers[.acceptLanguage])
         try? await lifecycle.sendVerification(to: session.user, language: language.rawValue)
         return try await sessionResponse(session, status: .created, context: context)
@@ -38,7 +38,7 @@ struct AuthController {
 
     @Sendable func logIn(_ request: Request, context: AtriumRequestContext) async throws -> Response {
         let body = try await JSONRequest.decode(LogInRequest.self, from: request, limit: maxBodyBytes)
-        let address = context.channel.remoteAddress?.ipAddress
+        let address = context.clientAddress
         let session = try await accounts.logIn(email: body.email, password: body.password, clientAddress: address)
         return try await sessionResponse(session, status: .ok, context: context)
     }

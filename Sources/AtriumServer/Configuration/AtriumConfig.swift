@@ -28,6 +28,8 @@ public struct AtriumConfig: Sendable {
     public var publicURL: String?
     /// API keys wait until the account's email is verified.
     public var requireVerifiedEmail = true
+    /// Reverse proxies whose `X-Forwarded-For` names the client (`ClientAddress`); none by default.
+    public var trustedProxies: [IPNetwork] = []
     /// Sign-ups a client address may make in an hour.
     public var signupsPerHour = 20
     /// Mailed links (verification, password reset, email change) asked for per address, and resets per

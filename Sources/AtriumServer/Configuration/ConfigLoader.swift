@@ -71,6 +71,15 @@ public enum ConfigLoader {
             }
             config.publicURL = publicURL
         }
+        // A YAML list, or one string of ranges separated by commas (as the environment gives it).
+        if let proxies = reader.stringArray(forKey: "trusted_proxies") ?? reader.string(forKey: "trusted_proxies").map({ [$0] }) {
+            config.trustedProxies = try proxies.flatMap { $0.split(whereSeparator: { $0 == "," || $0.isWhitespace }) }.map { text in
+                guard let network = IPNetwork(String(text)) else {
+                    throw ConfigError(description: "trusted_proxies holds IP ranges such as 10.0.0.0/8, 127.0.0.1, separated by commas; \(text.prefix(60)) is not one.")
+                }
+                return network
+            }
+        }
         config.requireVerifiedEmail = try boolean(reader, "require_verified_email", default: config.requireVerifiedEmail)
         config.signupsPerHour = try integer(reader, "signups_per_hour", default: config.signupsPerHour, range: 1...1_000_000)
         config.mailLinksPerHour = try integer(reader, "mail_links_per_hour", default: config.mailLinksPerHour, range: 1...1_000_000)
@@ -141,6 +150,8 @@ public enum ConfigLoader {
             case let int as Int: content = .int(int)
             case let double as Double: content = .double(double)
             case let string as String: content = .string(string)
+            case let list as [Any] where list.allSatisfy({ $0 is String || $0 is Int || $0 is Double || $0 is Bool }):
+                content = .stringArray(list.map { "\($0)" })  // a list of plain values (`trusted_proxies`)
             default: continue
             }
             values[AbsoluteConfigKey([key])] = ConfigValue(content, isSecret: key == "database_url" || key == "smtp_password")

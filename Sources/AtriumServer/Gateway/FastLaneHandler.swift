@@ -34,6 +34,7 @@ final class FastLaneHandler: ChannelDuplexHandler, RemovableChannelHandler {
         var meter: Meter
         var metrics: ServerMetrics
         var maxBodyBytes: Int
+        var clientAddress: ClientAddress
     }
 
     private enum State {
@@ -129,7 +130,8 @@ final class FastLaneHandler: ChannelDuplexHandler, RemovableChannelHandler {
             let (json, modelRange) = try? JSONValue.parse(body, locating: "model"), let modelRange,
             let (model, stream) = try? OpenAISchemas.validate(json, for: operation), !stream,
             // A key's restrictions: what they refuse, the router lane answers (with OpenAI's 403).
-            principal.permits(model: model), principal.permits(address: context.channel.remoteAddress?.ipAddress)
+            principal.permits(model: model), principal.permits(address: services.clientAddress.resolve(
+                peer: context.channel.remoteAddress?.ipAddress, forwardedFor: head.headers["x-forwarded-for"]))
         else {
             return handOverWhole(head, body, context: context)
         }

@@ -18,7 +18,7 @@ struct KeyAuthMiddleware: RouterMiddleware {
         }
         var context = context
         let principal = try await keys.authenticate(secret: String(parts[1].trimmingCharacters(in: .whitespaces)))
-        try principal.requirePermits(address: context.channel.remoteAddress?.ipAddress)
+        try principal.requirePermits(address: context.clientAddress)
         try await credits.load(principal.organizationID)
         context.keyPrincipal = principal
         return try await next(request, context)

@@ -11,6 +11,8 @@ public struct AtriumRequestContext: RequestContext {
     public var requestID = ""
     public var user: User?
     public var keyPrincipal: KeyPrincipal?
+    /// Where the request came from (`ClientAddress`: the peer, or the client behind a trusted proxy).
+    public var clientAddress: String?
     /// Set by `PageMiddleware` on page requests.
     var page: PageState?
 
@@ -38,7 +40,7 @@ public struct UserRequestContext: ChildRequestContext {
         self.coreContext = context.coreContext
         self.requestID = context.requestID
         self.user = user
-        self.clientAddress = context.channel.remoteAddress?.ipAddress
+        self.clientAddress = context.clientAddress
     }
 
     public var requestDecoder: JSONDecoder { APICoding.decoder }

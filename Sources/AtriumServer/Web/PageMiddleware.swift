@@ -27,7 +27,7 @@ struct PageMiddleware: RouterMiddleware {
         let token = cookieToken.flatMap { Self.isWellFormedToken($0) ? $0 : nil } ?? Secrets.randomBase62(count: 43)
         var state = PageState(
             language: Language.negotiate(cookie: request.cookies[Language.cookieName]?.value, acceptLanguage: request.headers[.acceptLanguage]),
-            path: request.uri.string, csrfToken: token, clientAddress: context.channel.remoteAddress?.ipAddress,
+            path: request.uri.string, csrfToken: token, clientAddress: context.clientAddress,
             chosenOrganization: request.cookies[OrganizationPagesController.cookieName].flatMap { OrganizationID($0.value) })
         var context = context
         var response: Response
