@@ -10,6 +10,10 @@ public struct FluentAccountRepository: AccountRepository {
 
     private var sql: any SQLDatabase { database.database as! any SQLDatabase }
 
+    /// LIKE that ignores case: SQLite's LIKE already does (for ASCII, as its `lower` does), and
+    /// PostgreSQL's needs ILIKE; so no `lower(…)` of every row a search scans.
+    private var anyCaseLike: String { sql.dialect.name == "postgresql" ? "ILIKE" : "LIKE" }
+
     public func createUser(_ user: User, passwordHash: String, personalOrganization: Organization) async throws {
         do {
             try await database.transaction { db in
@@ -38,7 +42,7 @@ public struct FluentAccountRepository: AccountRepository {
     public func searchUsers(_ text: String, limit: Int, offset: Int) async throws -> [User] {
         let pattern = "%" + SQLAuditRepository.escapedLike(text.lowercased()) + "%"
         return try await sql.raw("""
-            SELECT \(unsafeRaw: AccountSQL.userColumns) FROM "users" WHERE "email" LIKE \(bind: pattern) OR lower("name") LIKE \(bind: pattern) \
+            SELECT \(unsafeRaw: AccountSQL.userColumns) FROM "users" WHERE "email" \(unsafeRaw: anyCaseLike) \(bind: pattern) OR "name" \(unsafeRaw: anyCaseLike) \(bind: pattern) \
             ORDER BY "created_at" DESC, "id" LIMIT \(literal: limit) OFFSET \(literal: offset)
             """).all().map(AccountSQL.user)
     }
@@ -46,7 +50,7 @@ public struct FluentAccountRepository: AccountRepository {
     public func searchOrganizations(_ text: String, limit: Int, offset: Int) async throws -> [Organization] {
         let pattern = "%" + SQLAuditRepository.escapedLike(text.lowercased()) + "%"
         return try await sql.raw("""
-            SELECT \(unsafeRaw: AccountSQL.organizationColumns) FROM "organizations" WHERE lower("name") LIKE \(bind: pattern) \
+            SELECT \(unsafeRaw: AccountSQL.organizationColumns) FROM "organizations" WHERE "name" \(unsafeRaw: anyCaseLike) \(bind: pattern) \
             ORDER BY "created_at" DESC, "id" LIMIT \(literal: limit) OFFSET \(literal: offset)
             """).all().map(AccountSQL.organization)
     }

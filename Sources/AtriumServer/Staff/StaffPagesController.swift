@@ -60,9 +60,11 @@ struct StaffPagesController {
             var revokeLabel: String
         }
 
-        struct Link {
+        struct Link: TemplateFields {
             var href: String
             var name: String
+
+            var templateFields: [String: Any] { ["href": href, "name": name] }
         }
 
         var query: String

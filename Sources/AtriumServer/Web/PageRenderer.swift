@@ -15,14 +15,15 @@ struct PageRenderer: Sendable {
     let assets: StaticAssets
 
     /// One item of the top navigation.
-    struct NavItem {
+    struct NavItem: TemplateFields {
         var href: String
         var label: String
         var current: Bool
     }
 
-    /// What the layout shows around every page.
-    struct Chrome {
+    /// What the layout shows around every page (every page: so it hands the template its fields
+    /// itself, below, instead of being read by reflection).
+    struct Chrome: TemplateFields {
         var lang: String
         var title: String
         var csrf: String
@@ -103,5 +104,23 @@ struct PageRenderer: Sendable {
             year: String(Calendar(identifier: .gregorian).component(.year, from: Date())),
             unverifiedEmail: unverified?.email,
             unverifiedNotice: unverified.map { catalog.text("accounts.banner.unverified", language, ["email": $0.email]) })
+    }
+}
+
+extension PageRenderer.NavItem {
+    var templateFields: [String: Any] { ["href": href, "label": label, "current": current] }
+}
+
+extension PageRenderer.Chrome {
+    var templateFields: [String: Any] {
+        var fields: [String: Any] = [
+            "lang": lang, "title": title, "csrf": csrf, "staff": staff, "nav": nav.map(\.templateFields), "assets": assets,
+            "otherLanguage": otherLanguage, "otherLanguageHref": otherLanguageHref, "otherLanguageCode": otherLanguageCode, "year": year,
+        ]
+        // Absent, not nil: a missing name reads as false in a section.
+        if let user { fields["user"] = user }
+        if let unverifiedEmail { fields["unverifiedEmail"] = unverifiedEmail }
+        if let unverifiedNotice { fields["unverifiedNotice"] = unverifiedNotice }
+        return fields
     }
 }
