@@ -68,6 +68,17 @@ public struct OrganizationMembership: Sendable, Equatable {
     }
 }
 
+/// A user with the organizations they belong to (the staff console's search).
+public struct UserWithOrganizations: Sendable, Equatable {
+    public var user: User
+    public var memberships: [OrganizationMembership]
+
+    public init(user: User, memberships: [OrganizationMembership]) {
+        self.user = user
+        self.memberships = memberships
+    }
+}
+
 /// A member as the organization sees them.
 public struct Member: Sendable, Equatable {
     public var user: User

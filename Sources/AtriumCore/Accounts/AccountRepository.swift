@@ -8,8 +8,8 @@ public protocol AccountRepository: Sendable {
     func findUser(email: String) async throws -> (user: User, passwordHash: String)?
     func findUser(id: UserID) async throws -> User?
     /// Users whose email or name contains `text` (any case), newest first, `limit` of them after the
-    /// first `offset` (the staff console).
-    func searchUsers(_ text: String, limit: Int, offset: Int) async throws -> [User]
+    /// first `offset`, each with their organizations, oldest membership first (the staff console).
+    func searchUsers(_ text: String, limit: Int, offset: Int) async throws -> [UserWithOrganizations]
     /// Organizations whose name contains `text` (any case), newest first (the staff console).
     func searchOrganizations(_ text: String, limit: Int, offset: Int) async throws -> [Organization]
     func findOrganization(id: OrganizationID) async throws -> Organization?
@@ -18,8 +18,6 @@ public protocol AccountRepository: Sendable {
     func createOrganization(_ organization: Organization, owner: UserID) async throws
     /// The organizations `user` belongs to, with their role.
     func memberships(of user: UserID) async throws -> [OrganizationMembership]
-    /// The same for many users at once (two queries, whatever their number).
-    func memberships(ofUsers users: [UserID]) async throws -> [UserID: [OrganizationMembership]]
     /// The organization seen by `user`, nil when it does not exist or they are not a member.
     func membership(of user: UserID, in organization: OrganizationID) async throws -> OrganizationMembership?
     func members(of organization: OrganizationID) async throws -> [Member]

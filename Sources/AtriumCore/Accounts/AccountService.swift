@@ -149,18 +149,13 @@ public struct AccountService: Sendable {
     /// `page` (from 1) of `pageSize` of each, newest first, and whether either has a next page.
     public func staffSearch(
         _ text: String, page: Int = 1, pageSize: Int = 25
-    ) async throws -> (users: [User], organizations: [Organization], more: Bool) {
+    ) async throws -> (users: [UserWithOrganizations], organizations: [Organization], more: Bool) {
         let text = String(text.trimmingCharacters(in: .whitespacesAndNewlines).prefix(100))
         let offset = (min(max(page, 1), 1_000) - 1) * pageSize
         // One more than a page of each, to know whether there is a next page.
         let users = try await accounts.searchUsers(text, limit: pageSize + 1, offset: offset)
         let organizations = try await accounts.searchOrganizations(text, limit: pageSize + 1, offset: offset)
         return (Array(users.prefix(pageSize)), Array(organizations.prefix(pageSize)), max(users.count, organizations.count) > pageSize)
-    }
-
-    /// The organizations of each of `users`, for staff (the caller checks the staff role).
-    public func organizations(ofUsers users: [UserID]) async throws -> [UserID: [OrganizationMembership]] {
-        try await accounts.memberships(ofUsers: users)
     }
 
     /// Disables or enables an account, for staff (the caller checks the role): a disabled account's

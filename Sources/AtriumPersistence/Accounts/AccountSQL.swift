@@ -25,11 +25,6 @@ enum AccountSQL {
         "\(unsafeRaw: membershipsSelect) \"memberships\".\"user_id\" = \(bind: user.raw) ORDER BY \"memberships\".\"created_at\""
     }
 
-    /// The memberships of several users, oldest first.
-    static func memberships(of users: [UserID]) -> SQLQueryString {
-        "\(unsafeRaw: membershipsSelect) \"memberships\".\"user_id\" IN (\(binds: users.map(\.raw))) ORDER BY \"memberships\".\"created_at\""
-    }
-
     /// One user's membership of one organization.
     static func membership(of user: UserID, in organization: OrganizationID) -> SQLQueryString {
         "\(unsafeRaw: membershipsSelect) \"memberships\".\"user_id\" = \(bind: user.raw) AND \"memberships\".\"organization_id\" = \(bind: organization.raw)"

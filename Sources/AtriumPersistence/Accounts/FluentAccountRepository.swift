@@ -39,12 +39,30 @@ public struct FluentAccountRepository: AccountRepository {
         try await UserModel.find(id.raw, on: database.database)?.domain
     }
 
-    public func searchUsers(_ text: String, limit: Int, offset: Int) async throws -> [User] {
+    public func searchUsers(_ text: String, limit: Int, offset: Int) async throws -> [UserWithOrganizations] {
         let pattern = "%" + SQLAuditRepository.escapedLike(text.lowercased()) + "%"
-        return try await sql.raw("""
-            SELECT \(unsafeRaw: AccountSQL.userColumns) FROM "users" WHERE "email" \(unsafeRaw: anyCaseLike) \(bind: pattern) OR "name" \(unsafeRaw: anyCaseLike) \(bind: pattern) \
-            ORDER BY "created_at" DESC, "id" LIMIT \(literal: limit) OFFSET \(literal: offset)
-            """).all().map(AccountSQL.user)
+        // The page of users, then their memberships joined on, in one query (a row per membership).
+        let rows = try await sql.raw("""
+            WITH "found" AS (
+                SELECT \(unsafeRaw: AccountSQL.userColumns) FROM "users" \
+                WHERE "email" \(unsafeRaw: anyCaseLike) \(bind: pattern) OR "name" \(unsafeRaw: anyCaseLike) \(bind: pattern) \
+                ORDER BY "created_at" DESC, "id" LIMIT \(literal: limit) OFFSET \(literal: offset)
+            )
+            SELECT "found".*, \(unsafeRaw: AccountSQL.organizationColumns), "memberships"."role" AS "membership_role" FROM "found" \
+            LEFT JOIN "memberships" ON "memberships"."user_id" = "found"."user_id" \
+            LEFT JOIN "organizations" ON "organizations"."id" = "memberships"."organization_id" \
+            ORDER BY "found"."user_created_at" DESC, "found"."user_id", "memberships"."created_at"
+            """).all()
+        var found: [UserWithOrganizations] = []
+        for row in rows {
+            let user = try AccountSQL.user(row)
+            if found.last?.user.id != user.id { found.append(UserWithOrganizations(user: user, memberships: [])) }
+            if try !row.decodeNil(column: "organization_id") {
+                let role = OrganizationRole(rawValue: try row.decode(column: "membership_role", as: String.self)) ?? .member
+                found[found.count - 1].memberships.append(OrganizationMembership(organization: try AccountSQL.organization(row), role: role))
+            }
+        }
+        return found
     }
 
     public func searchOrganizations(_ text: String, limit: Int, offset: Int) async throws -> [Organization] {
@@ -71,16 +89,6 @@ public struct FluentAccountRepository: AccountRepository {
         try await sql.raw(AccountSQL.memberships(of: user)).all()
             .map { try AccountSQL.membership($0).membership }
             .sorted { ($0.organization.isPersonal ? 0 : 1, $0.organization.createdAt) < ($1.organization.isPersonal ? 0 : 1, $1.organization.createdAt) }
-    }
-
-    public func memberships(ofUsers users: [UserID]) async throws -> [UserID: [OrganizationMembership]] {
-        guard !users.isEmpty else { return [:] }
-        var result: [UserID: [OrganizationMembership]] = [:]
-        for row in try await sql.raw(AccountSQL.memberships(of: users)).all() {
-            let (user, membership) = try AccountSQL.membership(row)
-            result[user, default: []].append(membership)
-        }
-        return result
     }
 
     public func membership(of user: UserID, in organization: OrganizationID) async throws -> OrganizationMembership? {

@@ -22,6 +22,7 @@ enum AtriumMigrations {
         M0017CreateInvitations(),
         M0018CreatePosts(),
         M0019AddUsageErrorMessage(),
+        M0020IndexMembershipsByUser(),
     ]
 
     /// Their names as Fluent records them, for saying which step failed.

@@ -157,14 +157,14 @@ struct StaffPagesController {
             page.previousPage = number > 1 ? link(number - 1) : nil
             page.nextPage = found.more ? link(number + 1) : nil
             page.paged = page.previousPage != nil || page.nextPage != nil
-            let memberships = try await accounts.organizations(ofUsers: found.users.map(\.id))
             let words = Search.UserRow.Words(
                 disabled: text("staff.disabled", context), active: text("staff.active", context), enable: text("staff.enable", context),
                 disable: text("staff.disable", context))
-            page.usersHTML = found.users.map { user in
-                Search.UserRow(
+            page.usersHTML = found.users.map { found in
+                let user = found.user
+                return Search.UserRow(
                     id: user.id.description, name: user.name, email: user.email, role: user.staffRole?.rawValue ?? "",
-                    created: PageFormat.date(user.createdAt), organizations: (memberships[user.id] ?? []).map { Self.link($0.organization) },
+                    created: PageFormat.date(user.createdAt), organizations: found.memberships.map { Self.link($0.organization) },
                     disabled: user.isDisabled,
                     actionLabel: text(user.isDisabled ? "staff.enable_named" : "staff.disable_named", ["name": user.email], context)
                 ).html(words: words, form: page.canAct ? (context.page.csrfToken, query) : nil)

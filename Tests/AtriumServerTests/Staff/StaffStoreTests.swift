@@ -22,10 +22,12 @@ import Testing
         _ = try await services.accounts.register(email: "grace-\(tag)@example.com", password: "correct horse", name: "Grace")
 
         let byName = try await services.accounts.staffSearch("LOVELACE")
-        #expect(byName.users.map(\.id).contains(ada.id))
+        #expect(byName.users.map(\.user.id).contains(ada.id))
         #expect(byName.organizations.contains { $0.name == "Ada Lovelace's organization" })
         let byEmail = try await services.accounts.staffSearch(tag.uppercased())
-        #expect(Set(byEmail.users.map(\.email)) == ["ada-\(tag)@example.com", "grace-\(tag)@example.com"])
+        #expect(Set(byEmail.users.map(\.user.email)) == ["ada-\(tag)@example.com", "grace-\(tag)@example.com"])
+        // Each with their organizations: their personal one.
+        #expect(byEmail.users.allSatisfy { $0.memberships.map(\.organization.isPersonal) == [true] && $0.memberships.first?.role == .owner })
         // A wildcard typed into the box is text, not "everything".
         #expect(try await services.accounts.staffSearch("%\(tag)_x").users.isEmpty)
 
@@ -33,8 +35,8 @@ import Testing
         let carol = try await services.accounts.register(email: "carol-\(tag)@example.com", password: "correct horse", name: "Carol")
         let first = try await services.accounts.staffSearch(tag, page: 1, pageSize: 2)
         let second = try await services.accounts.staffSearch(tag, page: 2, pageSize: 2)
-        #expect(first.users.count == 2 && first.users.first?.email == carol.email && first.more)
-        #expect(second.users.count == 1 && Set((first.users + second.users).map(\.email)).count == 3 && !second.more)
+        #expect(first.users.count == 2 && first.users.first?.user.email == carol.email && first.more)
+        #expect(second.users.count == 1 && Set((first.users + second.users).map(\.user.email)).count == 3 && !second.more)
         #expect(try await services.accounts.staffSearch(tag, page: 3, pageSize: 2).users.isEmpty)
 
         let organization = try await services.accounts.actingOrganization(nil, user: ada.id).organization
