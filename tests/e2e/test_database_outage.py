@@ -160,8 +160,16 @@ class CuttingProxy:
 
     @staticmethod
     def reset(sock):
+        """Aborts the connection (RST). A pipe thread may be blocked reading this socket, and on Linux
+        close() does not wake it and sends nothing while it reads: the connection would hang in silence
+        instead of being cut (a partition, which the transaction deadline ends after 10 s). Shutting
+        the reading side first wakes it."""
         try:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+            sock.shutdown(socket.SHUT_RD)
+        except OSError:
+            pass
+        try:
             sock.close()
         except OSError:
             pass

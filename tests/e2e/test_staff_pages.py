@@ -6,6 +6,7 @@ import uuid
 
 import httpx
 import pytest
+from selenium.webdriver.support.ui import WebDriverWait
 
 from browser import heading_becomes
 from test_portal_pages import chromium, sign_up  # noqa: F401  (the browser fixture)
@@ -97,7 +98,8 @@ def test_a_staff_member_grants_credit_in_the_browser(atrium, staff, chromium):  
     heading_becomes(page, "Staff console")
     page.find_element("id", "q").send_keys(email)
     page.find_element("css selector", "form.search button").click()
-    page.find_element("xpath", f"//a[@href='/staff/organizations/{organization}']").click()
+    # The results are another page: wait for it rather than look at the one the click left.
+    WebDriverWait(page, 10).until(lambda p: p.find_elements("xpath", f"//a[@href='/staff/organizations/{organization}']"))[0].click()
     heading_becomes(page, "Dev Eloper's organization")
     page.find_element("id", "amount").send_keys("3")
     page.find_element("id", "note").send_keys("browser grant")
