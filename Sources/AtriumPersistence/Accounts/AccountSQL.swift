@@ -16,7 +16,7 @@ enum AccountSQL {
     /// Memberships with their organizations, up to the WHERE clause (the SQL is written once: the
     /// query builder's serializing cost as much as SQLite's answering these).
     private static let membershipsSelect = """
-        SELECT \(organizationColumns), "memberships"."user_id" AS "membership_user_id", "memberships"."role" AS "membership_role" \
+        SELECT \(organizationColumns), "memberships"."role" AS "membership_role" \
         FROM "memberships" JOIN "organizations" ON "organizations"."id" = "memberships"."organization_id" WHERE
         """
 
@@ -60,8 +60,9 @@ enum AccountSQL {
             createdAt: try row.decode(column: "organization_created_at", as: Date.self))
     }
 
-    static func membership(_ row: any SQLRow) throws -> (user: UserID, membership: OrganizationMembership) {
+    /// A membership from the organization's columns and `membership_role`.
+    static func membership(_ row: any SQLRow) throws -> OrganizationMembership {
         let role = OrganizationRole(rawValue: try row.decode(column: "membership_role", as: String.self)) ?? .member
-        return (UserID(raw: try row.decodeUUID(column: "membership_user_id")), OrganizationMembership(organization: try organization(row), role: role))
+        return OrganizationMembership(organization: try organization(row), role: role)
     }
 }

@@ -57,10 +57,7 @@ public struct FluentAccountRepository: AccountRepository {
         for row in rows {
             let user = try AccountSQL.user(row)
             if found.last?.user.id != user.id { found.append(UserWithOrganizations(user: user, memberships: [])) }
-            if try !row.decodeNil(column: "organization_id") {
-                let role = OrganizationRole(rawValue: try row.decode(column: "membership_role", as: String.self)) ?? .member
-                found[found.count - 1].memberships.append(OrganizationMembership(organization: try AccountSQL.organization(row), role: role))
-            }
+            if try !row.decodeNil(column: "organization_id") { found[found.count - 1].memberships.append(try AccountSQL.membership(row)) }
         }
         return found
     }
@@ -87,12 +84,12 @@ public struct FluentAccountRepository: AccountRepository {
 
     public func memberships(of user: UserID) async throws -> [OrganizationMembership] {
         try await sql.raw(AccountSQL.memberships(of: user)).all()
-            .map { try AccountSQL.membership($0).membership }
+            .map(AccountSQL.membership)
             .sorted { ($0.organization.isPersonal ? 0 : 1, $0.organization.createdAt) < ($1.organization.isPersonal ? 0 : 1, $1.organization.createdAt) }
     }
 
     public func membership(of user: UserID, in organization: OrganizationID) async throws -> OrganizationMembership? {
-        try await sql.raw(AccountSQL.membership(of: user, in: organization)).first().map { try AccountSQL.membership($0).membership }
+        try await sql.raw(AccountSQL.membership(of: user, in: organization)).first().map(AccountSQL.membership)
     }
 
     public func members(of organization: OrganizationID) async throws -> [Member] {

@@ -106,12 +106,16 @@ public final class AtriumDatabase: Sendable {
             configuration.searchPath = searchPath
             // A host that does not answer is given up on in 2 s (PostgresNIO waits 10 s), and a request
             // waits at most 3 s for a connection (AsyncKit: 10 s): while the database is away, requests
-            // fail fast (503) rather than pile up.
+            // fail fast (503) rather than pile up. Four connections per event loop (the driver's default
+            // is one): requests rarely queue for one, and a request queued when the database goes away
+            // is not woken until the pool's timeout, since the gate keeps new ones from reaching the pool.
             configuration.coreConfiguration.options.connectTimeout = .seconds(2)
             sqlitePath = nil
             postgresConfiguration = configuration.coreConfiguration
             databases.use(
-                .postgres(configuration: configuration, connectionPoolTimeout: .seconds(3), encodingContext: .default, decodingContext: .default, sqlLogLevel: .trace),
+                .postgres(
+                    configuration: configuration, maxConnectionsPerEventLoop: 4, connectionPoolTimeout: .seconds(3), encodingContext: .default,
+                    decodingContext: .default, sqlLogLevel: .trace),
                 as: .psql)
         }
         self.handles = eventLoopGroup.makeIterator().map { [databases, logger] in databases.database(logger: logger, on: $0)! }

@@ -108,8 +108,12 @@ struct UsageChart: TemplateFields, Sendable {
             svg += "<line class=\"grid\" x1=\"56\" x2=\"712\" y1=\"\(tick.y)\" y2=\"\(tick.y)\"/>"
             svg += "<text class=\"axis\" x=\"48\" y=\"\(tick.y)\" text-anchor=\"end\" dominant-baseline=\"middle\">\(tick.label)</text>"
         }
-        for day in days {
-            svg += "<text class=\"axis\" x=\"\(day.x)\" y=\"214\" text-anchor=\"middle\">\(HTMLText.escape(day.label))</text>"
+        for (index, day) in days.enumerated() {
+            // Today's label sits under the last bar, at the chart's edge: it ends there rather than
+            // being centred and cut off (on a phone the axis text is larger next to the bars).
+            let isToday = index == days.count - 1
+            let x = isToday ? Self.number(Self.width - 2) : day.x
+            svg += "<text class=\"axis\" x=\"\(x)\" y=\"214\" text-anchor=\"\(isToday ? "end" : "middle")\">\(HTMLText.escape(day.label))</text>"
         }
         for segment in segments {
             svg += "<rect class=\"series-\(segment.series)\" x=\"\(segment.x)\" y=\"\(segment.y)\" width=\"\(segment.width)\" height=\"\(segment.height)\" tabindex=\"0\">"

@@ -31,7 +31,7 @@ struct StaffPagesController {
             }
 
             /// The row as the table shows it, every value escaped. Written here, not by the template:
-            /// fifty users with their organizations and forms were most of the page's time in the
+            /// a page of users with their organizations and forms was most of the page's time in the
             /// template engine's lookups.
             func html(words: Words, form: (csrf: String, query: String)?) -> String {
                 let e = HTMLText.escape
