@@ -49,7 +49,9 @@ enum OpenAISchemas {
         required: ["model", "prompt"],
         fields: common.merging([
             "prompt": .either(
-                [.string(), .array(of: .string()), .array(of: .integer()), .array(of: .array(of: .integer()))],
+                // An empty list is no prompt (and, in the contract's oneOf, would match every array form).
+                [.string(), .array(of: .string(), count: 1...Int.max), .array(of: .integer(), count: 1...Int.max),
+                 .array(of: .array(of: .integer(), count: 1...Int.max), count: 1...Int.max)],
                 expected: "a string, an array of strings, an array of integers or an array of integer arrays"),
             "suffix": .nullable(.string()),
             "logprobs": .nullable(.integer(0...5)),
