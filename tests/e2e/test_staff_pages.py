@@ -115,6 +115,7 @@ def test_staff_disable_an_account_and_revoke_a_key_found_by_its_prefix(atrium, s
     token = csrf(staff, "/staff")
     found = staff.get("/staff", params={"q": key["prefix"]}).text
     assert f"<code>{key['prefix']}…</code>" in found and "leaked" in found
+    assert f'<a href="/staff/organizations/{organization}">Dev Eloper&#39;s organization</a>' in found  # the key's owner
     assert staff.get("/staff", params={"q": "atr_"}).text.count("<code>atr_") == 0  # too short to list keys
     revoked = staff.post(f"/staff/keys/{key['id']}/revoke", data={"csrf": token, "organization": organization, "q": key["prefix"]})
     assert revoked.status_code == 303 and "The key is revoked." in staff.get(revoked.headers["location"]).text

@@ -13,6 +13,8 @@ public protocol AccountRepository: Sendable {
     /// Organizations whose name contains `text` (any case), newest first (the staff console).
     func searchOrganizations(_ text: String, limit: Int, offset: Int) async throws -> [Organization]
     func findOrganization(id: OrganizationID) async throws -> Organization?
+    /// The organizations among `ids` that exist, in one read.
+    func organizations(ids: Set<OrganizationID>) async throws -> [Organization]
 
     /// Stores an organization with `owner` as its owner, in one transaction.
     func createOrganization(_ organization: Organization, owner: UserID) async throws

@@ -170,6 +170,11 @@ public struct AccountService: Sendable {
         return user
     }
 
+    /// The organizations among `ids`, by id, for staff (the caller checks the staff role).
+    public func organizationsForStaff(_ ids: Set<OrganizationID>) async throws -> [OrganizationID: Organization] {
+        Dictionary(uniqueKeysWithValues: try await accounts.organizations(ids: ids).map { ($0.id, $0) })
+    }
+
     /// Any organization and its members, for staff (the caller checks the staff role); `notFound`.
     public func organizationForStaff(_ id: OrganizationID) async throws -> (organization: Organization, members: [Member]) {
         guard let organization = try await accounts.findOrganization(id: id) else {

@@ -70,6 +70,13 @@ public struct FluentAccountRepository: AccountRepository {
             """).all().map(AccountSQL.organization)
     }
 
+    public func organizations(ids: Set<OrganizationID>) async throws -> [Organization] {
+        guard !ids.isEmpty else { return [] }
+        return try await sql.raw("""
+            SELECT \(unsafeRaw: AccountSQL.organizationColumns) FROM "organizations" WHERE "id" IN (\(binds: ids.map(\.raw)))
+            """).all().map(AccountSQL.organization)
+    }
+
     public func findOrganization(id: OrganizationID) async throws -> Organization? {
         try await OrganizationModel.find(id.raw, on: database.database)?.domain
     }

@@ -52,9 +52,9 @@ struct PlaygroundPagesController {
                 return Page.Model(id: model.id, inputPrice: price?.inputMicrosPerMillion ?? 0, outputPrice: price?.outputMicrosPerMillion ?? 0)
             }
         }
+        let chatModels = models(.chat), embeddingModels = models(.embedding)
         let page = Page(
-            chatModels: models(.chat), embeddingModels: models(.embedding),
-            hasChat: !models(.chat).isEmpty, hasEmbeddings: !models(.embedding).isEmpty,
+            chatModels: chatModels, embeddingModels: embeddingModels, hasChat: !chatModels.isEmpty, hasEmbeddings: !embeddingModels.isEmpty,
             baseURL: PortalController.baseURL(of: request, secure: secureCookies))
         var response = renderer.render("playground/index", titleKey: "playground.title", model: page, state: context.page)
         response.headers[.cacheControl] = "no-store"

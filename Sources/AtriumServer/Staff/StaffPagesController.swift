@@ -171,7 +171,7 @@ struct StaffPagesController {
             }.joined()
             page.organizations = found.organizations.map(Self.link)
             let keys = try await self.keys.keys(prefix: query)
-            let owners = try await keys.asyncOrganizations(accounts)
+            let owners = try await accounts.organizationsForStaff(Set(keys.map(\.organizationID)))
             page.keys = keys.map { key in
                 Search.KeyRow(
                     id: key.id.description, organizationID: key.organizationID.description, prefix: key.displayPrefix + "…", name: key.name,
@@ -298,15 +298,4 @@ struct StaffPagesController {
     }
 
     private func text(_ key: String, _ context: SignedInPageContext) -> String { text(key, [:], context) }
-}
-
-extension Array where Element == APIKey {
-    /// The organizations the keys belong to, by id.
-    func asyncOrganizations(_ accounts: AccountService) async throws -> [OrganizationID: Organization] {
-        var result: [OrganizationID: Organization] = [:]
-        for id in Set(map(\.organizationID)) {
-            result[id] = try? await accounts.organizationForStaff(id).organization
-        }
-        return result
-    }
 }
