@@ -309,41 +309,23 @@ void atr_decode_input_free(atr_decode_input *input) {
     memset(input, 0, sizeof *input);
 }
 
-/// Rows [r0, r1) of a tiled matrix through `product` in the file's layout, 64 rows at a time, where no
-/// kernel reads the tiles themselves: generated tokens on the exact path, and threads told to leave
-/// AVX-512 aside (see atr_use_avx512_kernels).
-static void through_rows(int type, const void *tiles, size_t k, size_t r0, size_t r1, float *out,
-                         void (*product)(int type, const void *rows, size_t count, float *out, const void *context), const void *context) {
-    const size_t stride = row_bytes(type, k);
-    uint8_t *rows = malloc(64 * stride);
+/// atr_qlinear of rows [r0, r1) of a tiled matrix, unpacked to the file's layout 64 rows at a time, where
+/// no kernel reads the tiles themselves: the exact path, prompt positions without AVX-512, and threads
+/// told to take the portable kernels.
+static void through_rows(int type, const void *tiles, size_t k, size_t r0, size_t r1, const float *x, size_t ldx, size_t m, float *out, size_t ldo, int mode) {
+    uint8_t *rows = malloc(64 * row_bytes(type, k));
     for (size_t from = r0; from < r1; from += 64) {
         const size_t count = r1 - from < 64 ? r1 - from : 64;
         atr_tiles_unpack(type, tiles, k, from, from + count, rows);
-        product(type, rows, count, out + from, context);
+        atr_qlinear(type, rows, k, 0, count, x, ldx, m, out + from, ldo, mode);
     }
     free(rows);
-}
-
-struct decode_context { const atr_decode_input *input; size_t ldo; };
-
-static void decode_rows(int type, const void *rows, size_t count, float *out, const void *context) {
-    const struct decode_context *c = context;
-    atr_qlinear_decode(type, rows, 0, count, c->input, out, c->ldo);
-}
-
-struct linear_context { size_t k; const float *x; size_t ldx, m, ldo; int mode; };
-
-static void linear_rows(int type, const void *rows, size_t count, float *out, const void *context) {
-    const struct linear_context *c = context;
-    atr_qlinear(type, rows, c->k, 0, count, c->x, c->ldx, c->m, out, c->ldo, c->mode);
 }
 
 void atr_qlinear_decode(int type, const void *weights, size_t r0, size_t r1, const atr_decode_input *input, float *out, size_t ldo) {
     if (type & ATR_TILED) {
         type &= ~ATR_TILED;
-        if (atr_has_avx512_vnni()) return atr_qlinear_tiles(type, weights, input->k, r0, r1, input->values, input->scales, input->sums, input->m, out, ldo);
-        const struct decode_context context = {input, ldo};
-        return through_rows(type, weights, input->k, r0, r1, out, decode_rows, &context);
+        return atr_qlinear_tiles(type, weights, input->k, r0, r1, input->values, input->scales, input->sums, input->m, out, ldo);
     }
 #if defined(__x86_64__)
     qlinear16_avx2(type, weights, row_bytes(type, input->k), r0, r1, input, out, ldo);
@@ -355,7 +337,7 @@ void atr_qlinear_decode(int type, const void *weights, size_t r0, size_t r1, con
 void atr_qlinear(int type, const void *weights, size_t k, size_t r0, size_t r1, const float *x, size_t ldx, size_t m, float *out, size_t ldo, int mode) {
     if (type & ATR_TILED) {
         type &= ~ATR_TILED;
-        if (!(mode & (ATR_PROMPT | ATR_EXACT)) && atr_has_avx512_vnni()) {
+        if (!(mode & (ATR_PROMPT | ATR_EXACT)) && atr_has_avx2()) {
             atr_decode_input input;
             atr_decode_input_prepare(&input, x, ldx, m, k, 0);
             atr_qlinear_tiles(type, weights, k, r0, r1, input.values, input.scales, input.sums, m, out, ldo);
@@ -366,8 +348,7 @@ void atr_qlinear(int type, const void *weights, size_t k, size_t r0, size_t r1, 
         // Prompt positions: the fp32 kernel widens a tile's 16 rows straight from the tile.
         if ((mode & ATR_PROMPT) && atr_has_avx512_vnni()) return atr_qlinear_prompt_avx512(type | ATR_TILED, weights, 0, k, r0, r1, x, ldx, m, out, ldo);
 #endif
-        const struct linear_context context = {k, x, ldx, m, ldo, mode};
-        return through_rows(type, weights, k, r0, r1, out, linear_rows, &context);
+        return through_rows(type, weights, k, r0, r1, x, ldx, m, out, ldo, mode);
     }
     const size_t stride = row_bytes(type, k);
 #if defined(__x86_64__)
@@ -568,6 +549,7 @@ void atr_attention_decode(
 void atr_kv16_store(const float *x, size_t heads, size_t head_dim, int16_t *out, float *scales, size_t scale_stride) {
 #if defined(__x86_64__)
     if (atr_has_avx512_vnni() && head_dim % 16 == 0) return atr_kv16_store_avx512(x, heads, head_dim, out, scales, scale_stride);
+    if (atr_has_avx2() && head_dim % 16 == 0) return atr_kv16_store_avx2(x, heads, head_dim, out, scales, scale_stride);
 #endif
     // Rounding to nearest, ties to even, as the vector path's conversion does: both store the same integers.
     for (size_t h = 0; h < heads; h++) {
@@ -589,6 +571,8 @@ void atr_attention_group16(
 #if defined(__x86_64__)
     if (atr_has_avx512_vnni() && head_dim % 16 == 0 && head_dim <= 128)
         return atr_attention_group16_avx512(q, k, k_scales, v, v_scales, ld, length, group, head_dim, scale, scores, out);
+    if (atr_has_avx2() && head_dim % 64 == 0 && head_dim <= 128)
+        return atr_attention_group16_avx2(q, k, k_scales, v, v_scales, ld, length, group, head_dim, scale, scores, out);
 #endif
     for (size_t h = 0; h < group; h++) {
         const float *query = q + h * head_dim;

@@ -27,9 +27,15 @@ enum { VNNI_RUN = 16 };
 static int vnni_state = -1;
 /// Per thread, as the portable switch in vector.c.
 static _Thread_local int vnni_allowed = 1;
+/// For the whole process (`engine_kernels: avx2`).
+static int vnni_allowed_anywhere = 1;
 
 void atr_use_avx512_kernels(int allowed) {
     vnni_allowed = allowed;
+}
+
+void atr_allow_avx512_kernels(int allowed) {
+    vnni_allowed_anywhere = allowed;
 }
 
 int atr_has_avx512_vnni(void) {
@@ -38,7 +44,7 @@ int atr_has_avx512_vnni(void) {
         vnni_state = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl")
             && __builtin_cpu_supports("avx512vnni");
     }
-    return vnni_allowed && vnni_state && atr_has_avx2();
+    return vnni_allowed && vnni_allowed_anywhere && vnni_state && atr_has_avx2();
 }
 
 /// sum + Σ a[b]·c[b] over `n` floats as 16 lane sums, in a fixed order (then folded with the others).

@@ -63,6 +63,10 @@ static inline size_t atr_tile_block_bytes(int type) { return type == 8 ? 32 + 51
 static inline size_t atr_tile_quants_at(int type) { return type == 8 ? 32 : 64; }
 static inline int atr_tile_pieces(int type) { return type == 8 ? 16 : 8; }
 
+/// atr_qlinear_tiles on AVX2 with FMA and F16C (tiles_avx2.c): the same floats as the AVX-512 kernel.
+void atr_qlinear_tiles_avx2(int type, const void *tiles, size_t k, size_t r0, size_t r1, const int16_t *values, const float *scales, const float *sums,
+                            size_t m, float *out, size_t ldo);
+
 /// out[i][r] = x[i] · w[r] for weight rows [r0, r1) of a GGML-typed matrix, in fp32 on AVX-512 (see
 /// prompt_avx512.c); needs `atr_has_avx512_vnni()` and k a multiple of 16. A tiled type (| ATR_TILED)
 /// takes whole tiles of rows (r0 a multiple of 16) and ignores `stride`.
@@ -80,6 +84,13 @@ void atr_kv16_store_avx512(const float *x, size_t heads, size_t head_dim, int16_
 
 /// atr_attention_group16 on AVX-512 (see attention_avx512.c), with the same needs as the fp32 one.
 void atr_attention_group16_avx512(
+    const float *q, const int16_t *k, const float *k_scales, const int16_t *v, const float *v_scales, size_t ld, size_t length, size_t group,
+    size_t head_dim, float scale, float *scores, float *out);
+
+/// atr_kv16_store and atr_attention_group16 on AVX2 (attention_avx2.c): the store's integers and scales
+/// are the portable loop's; attention needs head_dim a multiple of 64 and at most 128.
+void atr_kv16_store_avx2(const float *x, size_t heads, size_t head_dim, int16_t *out, float *scales, size_t scale_stride);
+void atr_attention_group16_avx2(
     const float *q, const int16_t *k, const float *k_scales, const int16_t *v, const float *v_scales, size_t ld, size_t length, size_t group,
     size_t head_dim, float scale, float *scores, float *out);
 

@@ -26,7 +26,7 @@ size_t atr_tiles_bytes(int type, size_t rows, size_t k) { return rows / TILE * (
 #define VNNI __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")))
 
 int atr_tiles_supported(int type, size_t rows, size_t k) {
-    return atr_has_avx512_vnni() && (type == 2 || type == 3 || type == 8) && rows % TILE == 0 && k % 32 == 0 && rows > 0;
+    return atr_has_avx2() && (type == 2 || type == 3 || type == 8) && rows % TILE == 0 && k % 32 == 0 && rows > 0;
 }
 
 static __attribute__((target("f16c"))) uint16_t float_to_half(float value) { return _cvtss_sh(value, _MM_FROUND_TO_NEAREST_INT); }
@@ -148,6 +148,7 @@ static VNNI void tiles_of_type(const int type, const uint8_t *tiles, size_t k, s
 
 void atr_qlinear_tiles(int type, const void *tiles, size_t k, size_t r0, size_t r1, const int16_t *values, const float *scales, const float *sums,
                        size_t m, float *out, size_t ldo) {
+    if (!atr_has_avx512_vnni()) return atr_qlinear_tiles_avx2(type, tiles, k, r0, r1, values, scales, sums, m, out, ldo);
     if (type == 8) tiles_of_type(8, tiles, k, r0 / TILE, r1 / TILE, values, scales, sums, m, out, ldo);
     else tiles_of_type(3, tiles, k, r0 / TILE, r1 / TILE, values, scales, sums, m, out, ldo);
 }

@@ -2,6 +2,8 @@ import ArgumentParser
 import AtriumML
 import Foundation
 
+extension KernelSet: ExpressibleByArgument {}
+
 extension Models {
     struct BenchGenerate: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -15,8 +17,11 @@ extension Models {
         @Flag(help: "fp32 activations everywhere (the exact path).") var exact = false
         @Option(help: "Repetitions; the median is printed.") var repetitions = 3
         @Option(help: "Also decode this many sequences together, a pass per token for all (aggregate tokens/s).") var streams = 0
+        @Option(help: "The engine's kernels: auto (every kind this CPU has) or avx2 (AVX2 at most, as on a CPU without AVX-512).")
+        var kernels: KernelSet = .auto
 
         func run() async throws {
+            KernelSet.use(kernels)
             let model: LlamaModel
             do {
                 model = try LlamaModel(gguf: GGUFFile(path: file), exact: exact)

@@ -25,6 +25,15 @@ import Testing
         return expected
     }
 
+    /// Every kernel the dispatch can pick on this thread: the best the CPU has (AVX-512 where it has it),
+    /// AVX2, and the portable loops.
+    static let kernels = ["avx512", "avx2", "portable"]
+
+    static func use(_ kernel: String) {
+        atr_use_avx512_kernels(kernel == "avx512" ? 1 : 0)
+        atr_use_portable_kernels(kernel == "portable" ? 1 : 0)
+    }
+
     @Test(arguments: [(64, 3), (64, 4), (128, 3), (96, 7)]) func everyKernelMatchesTheReference(headDim: Int, group: Int) {
         var random = SystemRandomNumberGenerator()
         let kvHeads = 2, heads = kvHeads * group
@@ -36,13 +45,9 @@ import Testing
             let v = (0..<(length * ld)).map { _ in Float.random(in: -1...1, using: &random) }
             let scale = 1 / Float(headDim).squareRoot()
             let expected = Self.reference(q: q, k: k, v: v, ld: ld, length: length, heads: heads, group: group, headDim: headDim, scale: scale)
-            for kernel in ["avx512", "avx2", "portable"] {
-                atr_use_avx512_kernels(kernel == "avx512" ? 1 : 0)
-                atr_use_portable_kernels(kernel == "portable" ? 1 : 0)
-                defer {
-                    atr_use_avx512_kernels(1)
-                    atr_use_portable_kernels(0)
-                }
+            for kernel in Self.kernels {
+                Self.use(kernel)
+                defer { Self.use("avx512") }
                 var scores = [Float](repeating: .nan, count: group * length)
                 var out = [Float](repeating: .nan, count: heads * headDim)
                 atr_attention_decode(q, k, v, ld, length, heads, kvHeads, headDim, scale, &scores, &out)
@@ -52,8 +57,8 @@ import Testing
         }
     }
 
-    /// The 16-bit cache: each position's head stored as integers of one scale (AVX-512 and portable give
-    /// the same integers, each within half a step of its float), and attention over it (every kernel)
+    /// The 16-bit cache: each position's head stored as integers of one scale (AVX-512, AVX2 and portable
+    /// give the same integers, each within half a step of its float), and attention over it (every kernel)
     /// against the reference on the values the integers stand for; those are within 1e-4 of the floats'
     /// own attention.
     @Test(arguments: [(64, 3), (128, 3), (96, 7)]) func sixteenBitCacheMatchesTheReference(headDim: Int, group: Int) {
@@ -78,12 +83,14 @@ import Testing
                 return (integers, scales)
             }
             var stored: [(integers: [Int16], scales: [Float])] = []
-            for kernel in ["avx512", "portable"] {
-                atr_use_portable_kernels(kernel == "portable" ? 1 : 0)
-                defer { atr_use_portable_kernels(0) }
+            for kernel in Self.kernels {
+                Self.use(kernel)
+                defer { Self.use("avx512") }
                 stored.append(store(k))
             }
-            #expect(stored[0].integers == stored[1].integers && stored[0].scales == stored[1].scales, "head size \(headDim): the stores differ")
+            for other in stored.dropFirst() {
+                #expect(stored[0].integers == other.integers && stored[0].scales == other.scales, "head size \(headDim): the stores differ")
+            }
             let (k16, kScales) = stored[0]
             let (v16, vScales) = store(v)
             func widened(_ integers: [Int16], _ scales: [Float]) -> [Float] {
@@ -101,9 +108,9 @@ import Testing
             let expected = Self.reference(q: q, k: kWide, v: vWide, ld: ld, length: length, heads: heads, group: group, headDim: headDim, scale: scale)
             let exact = Self.reference(q: q, k: k, v: v, ld: ld, length: length, heads: heads, group: group, headDim: headDim, scale: scale)
             #expect(zip(expected, exact).map { abs($0 - $1) }.max()! < 1e-4, "head size \(headDim), length \(length): 16 bits are far from fp32")
-            for kernel in ["avx512", "portable"] {
-                atr_use_portable_kernels(kernel == "portable" ? 1 : 0)
-                defer { atr_use_portable_kernels(0) }
+            for kernel in Self.kernels {
+                Self.use(kernel)
+                defer { Self.use("avx512") }
                 var out = [Float](repeating: .nan, count: heads * headDim)
                 for kv in 0..<kvHeads {
                     var scores = [Float](repeating: .nan, count: group * length)

@@ -7,7 +7,8 @@ import Testing
 /// SmolLM2-135M-Instruct from its GGUF against transformers in fp32 on the same weights dequantized
 /// (`tests/golden/make_smollm2_logits_golden.py`): the same greedy continuation, token for token, and
 /// the top-5 log-probabilities of every step within 0.01 on the default path, 1e-3 on the exact one
-/// (fp32 activations and cache).
+/// (fp32 activations and cache); the default path on the AVX2 kernels too, as a CPU without AVX-512
+/// runs it.
 @Suite struct LlamaModelTests {
     struct Golden: Decodable {
         struct Step: Decodable {
@@ -34,13 +35,20 @@ import Testing
         return logits.map { Double($0) - top - log(sum) }
     }
 
-    @Test(arguments: [false, true]) func greedyContinuationsAndTopLogprobsMatchTransformers(exact: Bool) throws {
+    @Test(arguments: [(false, "auto"), (true, "auto"), (false, "avx2")]) func greedyContinuationsAndTopLogprobsMatchTransformers(exact: Bool, kernels: String) throws {
         guard let path = SmolLM2Golden.path else { return }
+        guard kernels == "auto" || atr_has_avx2() != 0 else {
+            print("SmolLM2 on the AVX2 kernels: skipped, this machine has no AVX2")
+            return
+        }
+        // The switch holds on this thread only, so the AVX2 run computes on it alone.
+        atr_use_avx512_kernels(kernels == "avx2" ? 0 : 1)
+        defer { atr_use_avx512_kernels(1) }
         let file = try GGUFFile(path: path)
         let model = try LlamaModel(gguf: file, exact: exact)
         let tokenizer = try BPETokenizer(gguf: file)
         #expect(model.config.layers == 30 && model.config.kvHeads == 3 && model.config.headDimension == 64)
-        let parallel = Parallel(threads: 2)
+        let parallel = Parallel(threads: kernels == "avx2" ? 1 : 2)
         var worst = 0.0
         #expect(Self.golden.cases.count >= 20)
         for golden in Self.golden.cases {
@@ -60,14 +68,14 @@ import Testing
             }
             #expect(continuation == golden.continuation, "\(golden.text.suffix(60).debugDescription)")
         }
-        print("SmolLM2 \(exact ? "exact" : "default") path against transformers fp32: worst top-5 log-probability difference \(worst)")
+        print("SmolLM2 \(exact ? "exact" : "default") path (\(kernels) kernels) against transformers fp32: worst top-5 log-probability difference \(worst)")
         #expect(worst <= (exact ? 1e-3 : 0.01))
     }
 
-    /// The decode kernels for CPUs with AVX-512 VNNI and for those with AVX2 only multiply the same
-    /// integers and sum them in another order: their log-probabilities agree far inside the fast path's
-    /// own distance from fp32 (0.01), with the same greedy token, for a batch of rows. (Measured: up to
-    /// 1.4e-3 after 30 layers; a kernel that got a block wrong would be off by whole units.)
+    /// The decode kernels for CPUs with AVX-512 VNNI and for those with AVX2 only: their products give
+    /// the same floats (QuantizedLinearTests), their attention sums in another order, so their
+    /// log-probabilities agree far inside the fast path's own distance from fp32 (0.01), with the same
+    /// greedy token, for a batch of rows. (A kernel that got a block wrong would be off by whole units.)
     @Test func avx512AndAVX2DecodeKernelsAgree() throws {
         guard let path = SmolLM2Golden.path, atr_has_avx512_vnni() != 0 else { return }
         let model = try LlamaModel(gguf: GGUFFile(path: path))

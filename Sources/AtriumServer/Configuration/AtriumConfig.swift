@@ -1,4 +1,5 @@
 import AtriumCore
+import AtriumML
 import Foundation
 import Logging
 
@@ -78,6 +79,8 @@ public struct AtriumConfig: Sendable {
     public var engineKVCacheBytes = 96 << 20
     /// Sequences a chat model decodes together at most.
     public var engineMaxRunning = 16
+    /// The engine's kernels: every kind the CPU has, or AVX2 at most (to measure a CPU without AVX-512).
+    public var engineKernels = KernelSet.auto
 
     public init() {}
 

@@ -1,4 +1,5 @@
 import AtriumCore
+import AtriumML
 import Configuration
 import Foundation
 import Logging
@@ -105,6 +106,12 @@ public enum ConfigLoader {
         config.engineMaxQueued = try integer(reader, "engine_max_queued", default: config.engineMaxQueued, range: 1...1_000_000)
         config.engineKVCacheBytes = try integer(reader, "engine_kv_cache_mb", default: config.engineKVCacheBytes >> 20, range: 1...1_048_576) << 20
         config.engineMaxRunning = try integer(reader, "engine_max_running", default: config.engineMaxRunning, range: 1...1_024)
+        if let kernels = reader.string(forKey: "engine_kernels") {
+            guard let set = KernelSet(rawValue: kernels) else {
+                throw ConfigError(description: "engine_kernels must be auto or avx2, not \(kernels).")
+            }
+            config.engineKernels = set
+        }
         if let mode = reader.string(forKey: "limits") {
             guard let limitsMode = AtriumConfig.LimitsMode(rawValue: mode) else {
                 throw ConfigError(description: "limits must be local or shared, not \(mode).")

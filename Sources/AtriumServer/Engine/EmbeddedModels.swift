@@ -32,6 +32,7 @@ struct EmbeddedModel: Sendable {
 /// with the file at fault and skipped; the others still serve.
 enum EmbeddedModels {
     static func load(config: AtriumConfig, logger: Logger) -> [EmbeddedModel] {
+        KernelSet.use(config.engineKernels)
         var settings = EmbeddingEngine.Settings()
         settings.threads = config.engineThreads
         settings.maxQueuedSequences = config.engineMaxQueued
@@ -60,7 +61,7 @@ enum EmbeddedModels {
                         "embedded model ready",
                         metadata: [
                             "model": "\(name)", "kind": "chat", "context": "\(model.contextLength)",
-                            "chat_template": "\(model.hasOwnTemplate ? "the model's" : "ChatML")",
+                            "chat_template": "\(model.hasOwnTemplate ? "the model's" : "ChatML")", "kernels": "\(KernelSet.serving)",
                         ])
                 } else {
                     let embedder = try SentenceEmbedder(folder: folder)

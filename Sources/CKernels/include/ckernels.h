@@ -52,6 +52,10 @@ int atr_has_avx512_vnni(void);
 /// the other.
 void atr_use_avx512_kernels(int allowed);
 
+/// With 0, the AVX-512 kernels are left unused on every thread, as on a CPU without them (the AVX2 ones
+/// serve): set before a model loads, which tiles its weights for the kernels that will read them.
+void atr_allow_avx512_kernels(int allowed);
+
 /// out[c] = mean of rows[0..<count][c] (rows `stride` floats apart), then divided by its L2 norm
 /// (at least 1e-12) when `normalize` is set.
 void atr_mean_pool(const float *rows, size_t count, size_t stride, size_t cols, float *out, int normalize);
