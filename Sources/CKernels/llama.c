@@ -310,8 +310,8 @@ void atr_decode_input_free(atr_decode_input *input) {
 }
 
 /// atr_qlinear of rows [r0, r1) of a tiled matrix, unpacked to the file's layout 64 rows at a time, where
-/// no kernel reads the tiles themselves: the exact path, prompt positions without AVX-512, and threads
-/// told to take the portable kernels.
+/// no kernel reads the tiles themselves: generated tokens on the exact path, and threads told to take
+/// the portable kernels.
 static void through_rows(int type, const void *tiles, size_t k, size_t r0, size_t r1, const float *x, size_t ldx, size_t m, float *out, size_t ldo, int mode) {
     uint8_t *rows = malloc(64 * row_bytes(type, k));
     for (size_t from = r0; from < r1; from += 64) {
@@ -347,6 +347,8 @@ void atr_qlinear(int type, const void *weights, size_t k, size_t r0, size_t r1, 
 #if defined(__x86_64__)
         // Prompt positions: the fp32 kernel widens a tile's 16 rows straight from the tile.
         if ((mode & ATR_PROMPT) && atr_has_avx512_vnni()) return atr_qlinear_prompt_avx512(type | ATR_TILED, weights, 0, k, r0, r1, x, ldx, m, out, ldo);
+        // On AVX2 a tile at a time widens into a panel of the packed layout.
+        if ((mode & ATR_PROMPT) && atr_has_avx2()) return atr_qlinear_prompt_tiles_avx2(type, weights, k, r0, r1, x, ldx, m, out, ldo);
 #endif
         return through_rows(type, weights, k, r0, r1, x, ldx, m, out, ldo, mode);
     }

@@ -67,6 +67,10 @@ static inline int atr_tile_pieces(int type) { return type == 8 ? 16 : 8; }
 void atr_qlinear_tiles_avx2(int type, const void *tiles, size_t k, size_t r0, size_t r1, const int16_t *values, const float *scales, const float *sums,
                             size_t m, float *out, size_t ldo);
 
+/// atr_qlinear's prompt path for whole tiles of rows [r0, r1) on AVX2 (tiles_avx2.c): the same floats as the
+/// file's layout gives on that path.
+void atr_qlinear_prompt_tiles_avx2(int type, const void *tiles, size_t k, size_t r0, size_t r1, const float *x, size_t ldx, size_t m, float *out, size_t ldo);
+
 /// out[i][r] = x[i] · w[r] for weight rows [r0, r1) of a GGML-typed matrix, in fp32 on AVX-512 (see
 /// prompt_avx512.c); needs `atr_has_avx512_vnni()` and k a multiple of 16. A tiled type (| ATR_TILED)
 /// takes whole tiles of rows (r0 a multiple of 16) and ignores `stride`.

@@ -10,7 +10,7 @@ In-process cells (prompt and decode tokens per second; each prints one line "PRO
 Servers (the same client for every engine, so the cells compare):
 
     peers.py xllamacpp-serve MODEL THREADS PORT SLOTS   runs the wheel's server until killed
-    peers.py serve-cells URL PID MODEL KEY EXTRA_JSON   4 and 16 concurrent streams (aggregate tokens/s), time to
+    peers.py serve-cells URL PID MODEL KEY EXTRA_JSON   1, 4 and 16 concurrent streams (aggregate tokens/s), time to
                                                         first token (ms) and the server's peak RSS (MiB) under the
                                                         4-stream load; prints one JSON line
 
@@ -230,10 +230,11 @@ def serve_cells(url, pid, model, key, extra):
     for _ in range(3):
         first, _, prompt_tokens = stream_chat(url, key, model, TTFT_PROMPT, 8, extra)
         ttfts.append(first * 1000)
+    one, one_tokens, _ = concurrent_streams(url, key, model, 1, extra)
     four, four_tokens, rss = concurrent_streams(url, key, model, 4, extra, sample_pid=pid)
     sixteen, sixteen_tokens, _ = concurrent_streams(url, key, model, 16, extra)
-    return {"streams4": four, "streams16": sixteen, "ttft_ms": statistics.median(ttfts), "rss_mib": rss,
-            "ttft_prompt_tokens": prompt_tokens, "tokens4": four_tokens, "tokens16": sixteen_tokens}
+    return {"streams1": one, "streams4": four, "streams16": sixteen, "ttft_ms": statistics.median(ttfts), "rss_mib": rss,
+            "ttft_prompt_tokens": prompt_tokens, "tokens1": one_tokens, "tokens4": four_tokens, "tokens16": sixteen_tokens}
 
 
 def main():
