@@ -41,6 +41,7 @@ let package = Package(
         ),
         .target(
             name: "CKernels",
+            exclude: ["README.md"],
             // The engine's elementwise loops stay optimised in debug builds too: the tests run real models.
             cSettings: [.unsafeFlags(["-O2"])]
         ),

@@ -4,10 +4,12 @@
 // Scores go 8 positions at a time: their key rows widen to floats once, for every head of the group;
 // each position's dot product stays a vector of 8 partial sums, and one tree of horizontal adds folds
 // the 8 vectors into 8 scores, every score's lanes added in the same order whatever stands beside it.
-// The weighted sum of values keeps 64 of a head's outputs in registers at a time, the values widening
-// from 16 bits as they load; the positions' scales join the softmax's weights once each.
+// The weighted sum of values goes 32 outputs of three heads at a time, their sums in registers, each
+// value row widened from 16 bits once for the three; the positions' scales join the softmax's weights
+// once each.
 #include "ckernels.h"
 #include "simd.h"
+#include "kernels.h"
 
 #include <math.h>
 
@@ -118,17 +120,27 @@ static inline AVX2 void softmax(float *scores, size_t length, const float *facto
     }
 }
 
-/// out[0 … 63] of one head = Σ_t weights[t] · v[t][0 … 63], the 16-bit values widened as they load.
-static inline AVX2 void weighted_values64(const float *weights, size_t length, const int16_t *v, size_t ld, float *out) {
-    __m256 acc[8];
-    for (int d = 0; d < 8; d++) acc[d] = _mm256_setzero_ps();
+/// out[h][0 … 31] = Σ_t weights[h][t] · v[t][0 … 31] for H ≤ 3 heads at once (weights `length` apart, out
+/// `head_dim` apart): each value row widens from 16 bits once for all of them, and their 12 sums stay
+/// in registers.
+static inline __attribute__((always_inline)) AVX2 void weighted_values32(
+    const int H, const float *weights, size_t length, const int16_t *v, size_t ld, size_t head_dim, float *out) {
+    __m256 acc[3][4];
+    for (int h = 0; h < H; h++)
+        for (int d = 0; d < 4; d++) acc[h][d] = _mm256_setzero_ps();
     for (size_t t = 0; t < length; t++) {
         const int16_t *value = v + t * ld;
-        const __m256 weight = _mm256_set1_ps(weights[t]);
+        __m256 weight[3];
+        for (int h = 0; h < H; h++) weight[h] = _mm256_set1_ps(weights[h * length + t]);
 #pragma clang loop unroll(full)
-        for (int d = 0; d < 8; d++) acc[d] = _mm256_fmadd_ps(weight, _mm256_cvtepi32_ps(_mm256_cvtepi16_epi32(_mm_loadu_si128((const __m128i *)(value + 8 * d)))), acc[d]);
+        for (int d = 0; d < 4; d++) {
+            const __m256 row = _mm256_cvtepi32_ps(_mm256_cvtepi16_epi32(_mm_loadu_si128((const __m128i *)(value + 8 * d))));
+#pragma clang loop unroll(full)
+            for (int h = 0; h < H; h++) acc[h][d] = _mm256_fmadd_ps(weight[h], row, acc[h][d]);
+        }
     }
-    for (int d = 0; d < 8; d++) _mm256_storeu_ps(out + 8 * d, acc[d]);
+    for (int h = 0; h < H; h++)
+        for (int d = 0; d < 4; d++) _mm256_storeu_ps(out + h * head_dim + 8 * d, acc[h][d]);
 }
 
 static inline __attribute__((always_inline)) AVX2 void group_attention16(
@@ -137,8 +149,16 @@ static inline __attribute__((always_inline)) AVX2 void group_attention16(
     const size_t head_dim = 8 * lanes;
     group_scores16(q, k, v, k_scales, ld, length, group, lanes, scale, scores);
     for (size_t h = 0; h < group; h++) softmax(scores + h * length, length, v_scales);
-    for (size_t h = 0; h < group; h++)
-        for (size_t d = 0; d < head_dim; d += 64) weighted_values64(scores + h * length, length, v + d, ld, out + h * head_dim + d);
+    for (size_t h = 0; h < group; h += 3) {
+        const float *weights = scores + h * length;
+        for (size_t d = 0; d < head_dim; d += 32) {
+            switch (group - h < 3 ? group - h : 3) {
+            case 1: weighted_values32(1, weights, length, v + d, ld, head_dim, out + h * head_dim + d); break;
+            case 2: weighted_values32(2, weights, length, v + d, ld, head_dim, out + h * head_dim + d); break;
+            default: weighted_values32(3, weights, length, v + d, ld, head_dim, out + h * head_dim + d); break;
+            }
+        }
+    }
 }
 
 AVX2 void atr_attention_group16_avx2(

@@ -12,6 +12,7 @@
 #include "ckernels.h"
 #include "fold16.h"
 #include "simd.h"
+#include "kernels.h"
 
 #include <math.h>
 

@@ -1,5 +1,6 @@
 #include "ckernels.h"
 #include "simd.h"
+#include "kernels.h"
 
 #include <math.h>
 #include <string.h>

@@ -5,6 +5,7 @@
 // while blocks of rows pass it. The bias starts the sums and GELU is applied before the store.
 #include "ckernels.h"
 #include "simd.h"
+#include "kernels.h"
 
 #include <math.h>
 #include <string.h>

@@ -4,6 +4,8 @@
 // results stay within float rounding of a fp32 reference on the dequantized file.
 #include "ckernels.h"
 #include "simd.h"
+#include "kernels.h"
+#include "tile_layout.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -573,7 +575,7 @@ void atr_attention_group16(
 #if defined(__x86_64__)
     if (atr_has_avx512_vnni() && head_dim % 16 == 0 && head_dim <= 128)
         return atr_attention_group16_avx512(q, k, k_scales, v, v_scales, ld, length, group, head_dim, scale, scores, out);
-    if (atr_has_avx2() && head_dim % 64 == 0 && head_dim <= 128)
+    if (atr_has_avx2() && head_dim % 32 == 0 && head_dim <= 128)
         return atr_attention_group16_avx2(q, k, k_scales, v, v_scales, ld, length, group, head_dim, scale, scores, out);
 #endif
     for (size_t h = 0; h < group; h++) {

@@ -9,6 +9,8 @@
 #include "ckernels.h"
 #include "fold16.h"
 #include "simd.h"
+#include "kernels.h"
+#include "tile_layout.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -8,6 +8,8 @@
 // the memory of the blocks it replaces (Q4_0 20 bytes a block where it took 18).
 #include "ckernels.h"
 #include "simd.h"
+#include "kernels.h"
+#include "tile_layout.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -14,6 +14,8 @@
 // Prompt positions take the fp32 panel kernel (linear.c), a tile widened into a panel at a time.
 #include "ckernels.h"
 #include "simd.h"
+#include "kernels.h"
+#include "tile_layout.h"
 
 #include <stdlib.h>
 #include <string.h>

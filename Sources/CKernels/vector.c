@@ -2,6 +2,7 @@
 // x86-64 (elsewhere the portable loops in kernels.c serve).
 #include "ckernels.h"
 #include "simd.h"
+#include "kernels.h"
 
 #include <math.h>
 #include <string.h>
