@@ -45,11 +45,17 @@ let package = Package(
             // The engine's elementwise loops stay optimised in debug builds too: the tests run real models.
             cSettings: [.unsafeFlags(["-O2"])]
         ),
+        // Hugging Face chat templates: a Jinja interpreter that renders them as transformers does.
+        .target(
+            name: "AtriumTemplates",
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "AtriumML",
             dependencies: [
                 .target(name: "CBLAS", condition: .when(platforms: [.linux])),
                 "CKernels",
+                "AtriumTemplates",
             ],
             swiftSettings: swiftSettings
         ),
@@ -78,6 +84,7 @@ let package = Package(
                 "AtriumCore",
                 "AtriumML",
                 "AtriumPersistence",
+                "AtriumTemplates",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -108,13 +115,19 @@ let package = Package(
                 "AtriumCore",
                 "AtriumPersistence",
                 "AtriumServer",
+                "AtriumTemplates",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "AtriumMLTests",
-            dependencies: ["AtriumML"],
+            dependencies: ["AtriumML", "AtriumTemplates"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "AtriumTemplatesTests",
+            dependencies: ["AtriumTemplates"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

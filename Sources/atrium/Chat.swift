@@ -1,6 +1,7 @@
 import ArgumentParser
 import AtriumML
 import AtriumServer
+import AtriumTemplates
 import Foundation
 
 /// A conversation with an embedded chat model on the command line: each line you type is a turn, and

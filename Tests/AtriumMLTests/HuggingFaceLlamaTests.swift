@@ -1,3 +1,4 @@
+import AtriumTemplates
 import Foundation
 import Testing
 

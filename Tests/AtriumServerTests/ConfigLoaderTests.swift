@@ -58,6 +58,7 @@ import Testing
         (["ATRIUM_LOG_FORMAT": "xml"], "log_format"),
         (["ATRIUM_MIGRATE_ON_START": "perhaps"], "migrate_on_start"),
         (["ATRIUM_TRUSTED_PROXIES": "10.0.0.0/8, nginx"], "trusted_proxies"),
+        (["ATRIUM_ENGINE_KERNELS": "avx512"], "engine_kernels must be auto or avx2"),
     ])
     func badValuesAreNamed(_ environment: [String: String], _ message: String) async throws {
         await #expect {
@@ -75,6 +76,12 @@ import Testing
             flags: [:], configFile: nil, environment: ["ATRIUM_TRUSTED_PROXIES": "127.0.0.1, 192.168.0.0/16"], defaultFile: nil)
         #expect(fromEnvironment.trustedProxies.map(\.description) == ["127.0.0.1/32", "192.168.0.0/16"])
         #expect(try await ConfigLoader.load(flags: [:], configFile: nil, environment: [:], defaultFile: nil).trustedProxies.isEmpty)
+    }
+
+    @Test func engineKernelsDefaultToEveryKindTheCPUHas() async throws {
+        #expect(try await ConfigLoader.load(flags: [:], configFile: nil, environment: [:], defaultFile: nil).engineKernels == .auto)
+        let file = try write("engine_kernels: avx2\n")
+        #expect(try await ConfigLoader.load(flags: [:], configFile: file, environment: [:]).engineKernels == .avx2)
     }
 
     @Test func providersAreReadWithTheirModels() async throws {

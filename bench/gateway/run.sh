@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Gateway benchmark: wrk against nginx directly and against `atrium serve` proxying to it, in one run,
-# with key auth on. Each cell is the median of REPEAT runs (the machine is shared and noisy).
+# Gateway benchmark: wrk against nginx directly, against nginx as a reverse proxy in front of it, and
+# against `atrium serve` proxying to it (key auth, metering and limits on), in one run: p50, p99, p99.9
+# and requests/s at 1 and at 16 connections. Each cell is the median of REPEAT runs (the machine is
+# shared and noisy).
 # Writes bench/results/gateway-<date>.md (and .json).
 #   DURATION=10 REPEAT=3 bench/gateway/run.sh
 set -euo pipefail
@@ -15,9 +17,13 @@ done
 WORK="$(mktemp -d /tmp/atrium-bench.XXXX)"
 UP_PORT=18901
 GW_PORT=18902
+PROXY_PORT=18903
 sed -e "s#__DIR__#$WORK#g" -e "s#__PORT__#$UP_PORT#g" bench/gateway/nginx.conf > "$WORK/nginx.conf"
+sed -e "s#__DIR__#$WORK#g" -e "s#__PORT__#$PROXY_PORT#g" -e "s#__UPSTREAM__#$UP_PORT#g" bench/gateway/nginx-proxy.conf > "$WORK/nginx-proxy.conf"
 nginx -c "$WORK/nginx.conf" -p "$WORK" &
 NGINX=$!
+nginx -c "$WORK/nginx-proxy.conf" -p "$WORK" &
+PROXY=$!
 cat > "$WORK/atrium.yaml" <<YAML
 port: $GW_PORT
 log_level: warning
@@ -38,10 +44,10 @@ export ATRIUM_BENCH_KEY=$($ATRIUM keys create --config "$WORK/atrium.yaml" --dat
 $ATRIUM admin set-price --config "$WORK/atrium.yaml" --data-dir "$WORK/data" --model bench --input 0.15 --output 0.60 >/dev/null
 $ATRIUM serve --config "$WORK/atrium.yaml" --data-dir "$WORK/data" > "$WORK/atrium.log" 2>&1 &
 GATEWAY=$!
-trap 'kill $GATEWAY $NGINX 2>/dev/null || true; wait 2>/dev/null || true' EXIT
+trap 'kill $GATEWAY $NGINX $PROXY 2>/dev/null || true; wait 2>/dev/null || true' EXIT
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$GW_PORT/healthz" >/dev/null && break; sleep 0.1; done
 
-run_wrk() {  # target connections -> "p50_ms p99_ms rps non2xx", medians over REPEAT runs
+run_wrk() {  # target connections -> "p50_ms p99_ms p999_ms rps non2xx", medians over REPEAT runs
     local url=$1 connections=$2 threads=1  # one wrk thread: it shares the two cores with nginx and Atrium
     wrk -t"$threads" -c"$connections" -d2s -s bench/gateway/post.lua "$url" >/dev/null  # warm-up
     for i in $(seq "$REPEAT"); do
@@ -54,13 +60,13 @@ def ms(value, unit):
 rows = []
 for path in sys.argv[1:]:
     text = open(path).read()
-    p50 = re.search(r"^\s+50%\s+([\d.]+)(us|ms|s)", text, re.M)
-    p99 = re.search(r"^\s+99%\s+([\d.]+)(us|ms|s)", text, re.M)
+    # post.lua's done() prints the percentiles in microseconds (wrk's own table rounds and stops at p99).
+    p50, p99, p999 = (int(v) / 1000 for v in re.search(r"^percentiles_us (\d+) (\d+) (\d+)", text, re.M).groups())
     rps = re.search(r"Requests/sec:\s+([\d.]+)", text)
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
-    rows.append((ms(*p50.groups()), ms(*p99.groups()), float(rps.group(1)), int(errors.group(1)) if errors else 0))
+    rows.append((p50, p99, p999, float(rps.group(1)), int(errors.group(1)) if errors else 0))
 median = lambda i: statistics.median(r[i] for r in rows)
-print(f"{median(0):.3f} {median(1):.3f} {median(2):.0f} {sum(r[3] for r in rows)}")
+print(f"{median(0):.3f} {median(1):.3f} {median(2):.3f} {median(3):.0f} {sum(r[4] for r in rows)}")
 PY
     rm -f "$WORK"/wrk-*.txt
 }
@@ -69,10 +75,14 @@ UP_URL="http://127.0.0.1:$UP_PORT/v1/chat/completions"
 GW_URL="http://127.0.0.1:$GW_PORT/v1/chat/completions"
 curl -sf "$GW_URL" -H "authorization: Bearer $ATRIUM_BENCH_KEY" -H 'content-type: application/json' \
     -d '{"model":"bench","messages":[{"role":"user","content":"x"}]}' >/dev/null
-read -r up1_p50 up1_p99 up1_rps up1_err <<<"$(run_wrk "$UP_URL" 1)"
-read -r gw1_p50 gw1_p99 gw1_rps gw1_err <<<"$(run_wrk "$GW_URL" 1)"
-read -r up16_p50 up16_p99 up16_rps up16_err <<<"$(run_wrk "$UP_URL" 16)"
-read -r gw16_p50 gw16_p99 gw16_rps gw16_err <<<"$(run_wrk "$GW_URL" 16)"
+PROXY_URL="http://127.0.0.1:$PROXY_PORT/v1/chat/completions"
+curl -sf "$PROXY_URL" -H 'content-type: application/json' -d '{"model":"bench"}' >/dev/null
+read -r up1_p50 up1_p99 up1_p999 up1_rps up1_err <<<"$(run_wrk "$UP_URL" 1)"
+read -r px1_p50 px1_p99 px1_p999 px1_rps px1_err <<<"$(run_wrk "$PROXY_URL" 1)"
+read -r gw1_p50 gw1_p99 gw1_p999 gw1_rps gw1_err <<<"$(run_wrk "$GW_URL" 1)"
+read -r up16_p50 up16_p99 up16_p999 up16_rps up16_err <<<"$(run_wrk "$UP_URL" 16)"
+read -r px16_p50 px16_p99 px16_p999 px16_rps px16_err <<<"$(run_wrk "$PROXY_URL" 16)"
+read -r gw16_p50 gw16_p99 gw16_p999 gw16_rps gw16_err <<<"$(run_wrk "$GW_URL" 16)"
 rss_kb=$(awk '/VmRSS/ {print $2}' /proc/$GATEWAY/status)
 # Every request wrk sent is a row of the usage ledger once the last group commit is in.
 sleep 1
@@ -88,32 +98,40 @@ read -r ledger_rows ledger_tokens ledger_cost balance_matches <<<"$ledger"
 STAMP=$(date -u +%Y-%m-%dT%H-%M-%SZ)
 OUT="bench/results/gateway-$STAMP.md"
 added=$(python3 -c "print(f'{$gw1_p50 - $up1_p50:.3f}')")
+tail_ratio=$(python3 -c "print(f'{$gw1_p99 / $gw1_p50:.1f}')")
+tail_met=$(python3 -c "print('met' if $gw1_p99 <= 3 * $gw1_p50 else 'not met')")
+share=$(python3 -c "print(f'{100 * $gw16_rps / $px16_rps:.0f}')")
+share_met=$(python3 -c "print('met' if $gw16_rps >= 0.5 * $px16_rps else 'not met')")
 cat > "$OUT" <<MD
 # Gateway benchmark, $STAMP
 
 wrk posting a small chat completion with a Bearer key; nginx answers with a fixed completion.
-wrk, nginx and Atrium share this machine's $(nproc) cores. Each cell: the median of $REPEAT runs of
+wrk, nginx (upstream and proxy, one worker each) and Atrium share this machine's $(nproc) cores. Each cell: the median of $REPEAT runs of
 ${DURATION} s after a 2 s warm-up.
 Atrium: release build, SQLite, key auth and validation on, metering on (a priced model, a usage record
 per request in the journal and group commits to the ledger, credit check, GCRA rate limits per key and
 organization with their headers); $(git rev-parse --short HEAD 2>/dev/null || echo unknown).
 
-| target | connections | p50 (ms) | p99 (ms) | requests/s | non-2xx |
-| --- | --- | --- | --- | --- | --- |
-| nginx directly | 1 | $up1_p50 | $up1_p99 | $up1_rps | $up1_err |
-| Atrium → nginx | 1 | $gw1_p50 | $gw1_p99 | $gw1_rps | $gw1_err |
-| nginx directly | 16 | $up16_p50 | $up16_p99 | $up16_rps | $up16_err |
-| Atrium → nginx | 16 | $gw16_p50 | $gw16_p99 | $gw16_rps | $gw16_err |
+| target | connections | p50 (ms) | p99 (ms) | p99.9 (ms) | requests/s | non-2xx |
+| --- | --- | --- | --- | --- | --- | --- |
+| nginx directly | 1 | $up1_p50 | $up1_p99 | $up1_p999 | $up1_rps | $up1_err |
+| nginx → nginx (reverse proxy) | 1 | $px1_p50 | $px1_p99 | $px1_p999 | $px1_rps | $px1_err |
+| Atrium → nginx | 1 | $gw1_p50 | $gw1_p99 | $gw1_p999 | $gw1_rps | $gw1_err |
+| nginx directly | 16 | $up16_p50 | $up16_p99 | $up16_p999 | $up16_rps | $up16_err |
+| nginx → nginx (reverse proxy) | 16 | $px16_p50 | $px16_p99 | $px16_p999 | $px16_rps | $px16_err |
+| Atrium → nginx | 16 | $gw16_p50 | $gw16_p99 | $gw16_p999 | $gw16_rps | $gw16_err |
 
 - Added p50 latency at 1 connection: **$added ms** (goal ≤ 0.5 ms).
-- Throughput at 16 connections: **$gw16_rps requests/s** (goal ≥ 10,000).
+- Atrium's p99 at 1 connection against its p50: **${tail_ratio}×** (goal ≤ 3×): **$tail_met**.
+- Throughput at 16 connections: **$gw16_rps requests/s** (goal ≥ 10,000), **$share %** of nginx as a reverse proxy (goal ≥ 50 %): **$share_met**.
 - Atrium resident memory after the run: $((rss_kb / 1024)) MiB.
 - Usage ledger after the run: $ledger_rows records, $ledger_tokens tokens, $ledger_cost micro-units charged;
   balances equal the credit ledger: $balance_matches.
 MD
 cat > "${OUT%.md}.json" <<JSON
-{"stamp": "$STAMP", "upstream": {"c1": {"p50_ms": $up1_p50, "p99_ms": $up1_p99, "rps": $up1_rps}, "c16": {"p50_ms": $up16_p50, "p99_ms": $up16_p99, "rps": $up16_rps}},
- "atrium": {"c1": {"p50_ms": $gw1_p50, "p99_ms": $gw1_p99, "rps": $gw1_rps, "non_2xx": $gw1_err}, "c16": {"p50_ms": $gw16_p50, "p99_ms": $gw16_p99, "rps": $gw16_rps, "non_2xx": $gw16_err}},
- "added_p50_ms": $added, "rss_mib": $((rss_kb / 1024)), "ledger_rows": $ledger_rows, "balance_matches_ledger": "$balance_matches"}
+{"stamp": "$STAMP", "upstream": {"c1": {"p50_ms": $up1_p50, "p99_ms": $up1_p99, "p999_ms": $up1_p999, "rps": $up1_rps}, "c16": {"p50_ms": $up16_p50, "p99_ms": $up16_p99, "p999_ms": $up16_p999, "rps": $up16_rps}},
+ "nginx_proxy": {"c1": {"p50_ms": $px1_p50, "p99_ms": $px1_p99, "p999_ms": $px1_p999, "rps": $px1_rps}, "c16": {"p50_ms": $px16_p50, "p99_ms": $px16_p99, "p999_ms": $px16_p999, "rps": $px16_rps}},
+ "atrium": {"c1": {"p50_ms": $gw1_p50, "p99_ms": $gw1_p99, "p999_ms": $gw1_p999, "rps": $gw1_rps, "non_2xx": $gw1_err}, "c16": {"p50_ms": $gw16_p50, "p99_ms": $gw16_p99, "p999_ms": $gw16_p999, "rps": $gw16_rps, "non_2xx": $gw16_err}},
+ "added_p50_ms": $added, "p99_over_p50_c1": $tail_ratio, "share_of_nginx_proxy_c16_percent": $share, "rss_mib": $((rss_kb / 1024)), "ledger_rows": $ledger_rows, "balance_matches_ledger": "$balance_matches"}
 JSON
 cat "$OUT"

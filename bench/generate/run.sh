@@ -158,7 +158,9 @@ done
 SERVE_SECONDS=$((SECONDS - STEP))
 
 STAMP=$(date -u +%Y-%m-%dT%H-%M-%SZ)
-OUT="bench/results/generate-$([ "$ISA" = avx2 ] && echo avx2-)$STAMP.md"
+PREFIX=generate-
+[ "$ISA" = avx2 ] && PREFIX=generate-avx2-
+OUT="bench/results/$PREFIX$STAMP.md"
 $MACHINE describe > "$WORK/machine.md"
 python3 - "$OUT" "$STAMP" "$THREADS" "$REPEAT" "$INNER" "$(git describe --always --dirty)" "$WORK/cells.txt" "$WORK/serve.jsonl" \
     "$IN_PROCESS_SECONDS" "$SERVE_SECONDS" "$LOAD_BEFORE" "$(cut -d" " -f1-3 /proc/loadavg)" "$(nproc)" "$WORK/seconds.txt" \

@@ -1,3 +1,4 @@
+import AtriumTemplates
 import Foundation
 
 /// A chat and text model the engine serves: the network, its tokenizer, its chat template and the

@@ -1,5 +1,6 @@
 import AtriumCore
 import AtriumML
+import AtriumTemplates
 
 /// An OpenAI chat or text completion request read for the embedded engine: the prompts as token ids,
 /// how to sample, and what to report. Everything a model cannot take is refused here with OpenAI's

@@ -1,4 +1,5 @@
 import AtriumML
+import AtriumTemplates
 
 extension TemplateValue {
     /// A request's JSON as a chat template sees it. JSON objects arrive without an order, so keys are

@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 
-@testable import AtriumML
+@testable import AtriumTemplates
 
 @Suite struct ChatTemplateTests {
     struct GoldenCase: Sendable {
