@@ -1,5 +1,6 @@
 import AtriumCore
 import Foundation
+import NIOPosix
 import Testing
 
 @testable import AtriumPersistence
@@ -24,6 +25,23 @@ import Testing
             requestID: "req_\(UUID().uuidString.prefix(8))", organizationID: organization, keyID: .generate(), model: "m", provider: "p",
             promptTokens: tokens, completionTokens: tokens, costMicros: cost, priceID: nil, status: 200, finishReason: "stop",
             streamed: false, estimated: false, latencyMilliseconds: 3, createdAt: Date())
+    }
+
+    /// SQLite's group commit runs on the ledger's own thread, which yields to requests (Linux's
+    /// SCHED_IDLE) while commits keep up, and takes its normal share for a backlog, so it never starves.
+    @Test func theSQLiteCommitYieldsToRequestsUntilItFallsBehind() async throws {
+        #if os(Linux)
+        let services = try await services(.sqlite)
+        defer { Task { await services.database.shutdown() } }
+        let organization = try await organization(services)
+        _ = try await services.credits.account(of: organization)
+        func policy() async throws -> Int32 { try await LedgerThread.pool.runIfActive { sched_getscheduler(0) } }
+        _ = try await services.usage.commit((0..<10).map { _ in record(organization, cost: 1) }, mayRepeat: false)
+        #expect(try await policy() == 5, "SCHED_IDLE while the batches are small")
+        let backlog = (0..<LedgerThread.backlog).map { _ in record(organization, cost: 1) }
+        #expect(try await services.usage.commit(backlog, mayRepeat: false)[organization] == Micros(LedgerThread.backlog))
+        #expect(try await policy() == SCHED_OTHER, "normal priority for a backlog")
+        #endif
     }
 
     @Test(arguments: TestDatabase.all)
