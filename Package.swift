@@ -140,6 +140,7 @@ let package = Package(
             dependencies: [
                 "AtriumServer",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
         ),
