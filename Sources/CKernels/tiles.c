@@ -1,9 +1,10 @@
 // Weight tiles: a quantized matrix repacked at load, 16 rows to a tile, so that the decode path's
 // products need no horizontal sums. A tile's block b holds the 16 rows' block b side by side: their
 // scales (and the 4-bit types' minimums) as 16 halves, then their quants so that one load and one
-// widening give a register whose 32-bit lane r holds elements (2p, 2p+1) of row r. VPDPWSSD then takes
-// those against a broadcast pair of x, and each lane of the sums is one output: a block's scales apply
-// lane by lane, and the results are stored as they are. The quants and scales are the file's, moved (no
+// widening give a register whose 32-bit lane r holds elements (2p, 2p+1) of row r. VPDPWSSD (here, on
+// AVX-512 VNNI) or VPMADDWD (tiles_avx2.c, half a tile a register) then takes those against a broadcast
+// pair of x, and each lane of the sums is one output: a block's scales apply lane by lane, and the
+// results are stored as they are. The quants and scales are the file's, moved (no
 // value changes; Q4_0 keeps its d and carries −8·d as its minimum), so a tiled Q4_1 or Q8_0 matrix takes
 // the memory of the blocks it replaces (Q4_0 20 bytes a block where it took 18).
 #include "ckernels.h"

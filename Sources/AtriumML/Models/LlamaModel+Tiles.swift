@@ -8,7 +8,7 @@ extension LlamaModel {
         private var buffers: [UnsafeMutableRawPointer] = []
         private(set) var weights: Weights
 
-        /// Nil where no matrix of `weights` is tiled here (no AVX-512 VNNI, other types or shapes).
+        /// Nil where no matrix of `weights` is tiled here (no AVX2, other types or shapes).
         init?(_ weights: Weights) {
             self.weights = weights
             var tiled = false

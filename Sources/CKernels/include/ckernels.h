@@ -111,8 +111,8 @@ void atr_decode_input_free(atr_decode_input *input);
 /// matrix, the activations prepared: the same floats as `atr_qlinear` gives.
 void atr_qlinear_decode(int type, const void *weights, size_t r0, size_t r1, const atr_decode_input *input, float *out, size_t ldo);
 
-/// Weight tiles (tiles.c): a Q4_0, Q4_1 or Q8_0 matrix repacked 16 rows to a tile for the AVX-512 VNNI
-/// decode kernel, the same quants and scales moved. A tiled matrix's type is its block type | ATR_TILED;
+/// Weight tiles (tiles.c): a Q4_0, Q4_1 or Q8_0 matrix repacked 16 rows to a tile for the decode kernels
+/// (AVX-512 VNNI and AVX2, which give the same floats), the same quants and scales moved. A tiled matrix's type is its block type | ATR_TILED;
 /// `atr_qlinear` and `atr_qlinear_decode` take it as they take the file's layout (the same products,
 /// up to summation order), and task ranges of rows start at a multiple of 16.
 enum { ATR_TILED = 256 };
