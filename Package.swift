@@ -45,9 +45,15 @@ let package = Package(
             // The engine's elementwise loops stay optimised in debug builds too: the tests run real models.
             cSettings: [.unsafeFlags(["-O2"])]
         ),
+        // The one JSON reader: strict, straight from bytes, generic over the value it builds.
+        .target(
+            name: "AtriumJSON",
+            swiftSettings: swiftSettings
+        ),
         // Hugging Face chat templates: a Jinja interpreter that renders them as transformers does.
         .target(
             name: "AtriumTemplates",
+            dependencies: ["AtriumJSON"],
             swiftSettings: swiftSettings
         ),
         .target(
@@ -84,6 +90,7 @@ let package = Package(
                 "AtriumCore",
                 "AtriumML",
                 "AtriumPersistence",
+                "AtriumJSON",
                 "AtriumTemplates",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),

@@ -214,6 +214,25 @@ import Testing
         #expect(try Self.render("{{ tools[0]|tojson(indent=2) }}", ["tools": tools]) == indented)
     }
 
+    @Test func jsonContextIsReadStrictlyWithTheGatewaysReader() throws {
+        // The gateway's parser (AtriumJSON) builds template values too: a repeated key keeps its first
+        // place and its last value, as a Python dict does, and invalid JSON says where it stopped.
+        let object = try TemplateValue(json: #"{"b": 1, "a": {"x": "\u00e9\ud83d\ude00"}, "b": 2}"#)
+        guard case .object(let members) = object else { Issue.record("not an object"); return }
+        #expect(members.keys == ["b", "a"])
+        #expect(members["b"] == .int(2))
+        #expect(members["a"] == .object(["x": .string("é😀")]))
+        for (text, offset) in [(#"{"a": 1,}"#, 8), ("[1, 2", 5), (#""\ud800""#, 7), ("01", 1), ("[] []", 3)] {
+            do {
+                _ = try TemplateValue(json: text)
+                Issue.record("\(text) was read")
+            } catch let error as TemplateError {
+                #expect(error.kind == .json)
+                #expect("\(error)".contains("at byte \(offset)"), "\(text): \(error)")
+            }
+        }
+    }
+
     /// jinja2's `selectattr` returns a generator: truthy even when empty, and used up by one pass.
     @Test func filtersReturnOneShotGeneratorsAsInJinja2() throws {
         let context: [String: TemplateValue] = ["messages": [["role": "user", "content": "hi"]]]

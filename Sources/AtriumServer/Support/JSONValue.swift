@@ -1,3 +1,4 @@
+import AtriumJSON
 import Foundation
 import NIOCore
 
@@ -126,40 +127,46 @@ struct AnyKey: CodingKey {
     init?(intValue: Int) { return nil }
 }
 
+extension JSONValue: JSONDocument {
+    public struct Members: JSONMembers {
+        var dictionary: [String: JSONValue]
+        public init() { dictionary = Dictionary(minimumCapacity: 8) }
+        public mutating func append(key: String, value: JSONValue) { dictionary[key] = value }
+    }
+
+    public static var jsonNull: JSONValue { .null }
+    public static func jsonBool(_ value: Bool) -> JSONValue { .bool(value) }
+    public static func jsonInteger(_ value: Int64) -> JSONValue { .int(value) }
+    public static func jsonNumber(_ value: Double) -> JSONValue { .double(value) }
+    public static func jsonString(_ value: String) -> JSONValue { .string(value) }
+    public static func jsonArray(_ elements: [JSONValue]) -> JSONValue { .array(elements) }
+    public static func jsonObject(_ members: Members) -> JSONValue { .object(members.dictionary) }
+}
+
 extension JSONValue {
+    private typealias Parser = JSONParser<JSONValue>
+
     /// Parses a request or upstream body. Invalid JSON (or invalid UTF-8) becomes the error OpenAI gives.
     static func parse(_ bytes: some Collection<UInt8>) throws(JSONBodyError) -> JSONValue {
-        if let result = bytes.withContiguousStorageIfAvailable({ buffer in
-            Result { () throws(JSONBodyError) in try JSONParser.parse(UnsafeRawBufferPointer(buffer)) }
-        }) {
-            return try result.get()
-        }
-        let copy = Array(bytes)
-        let result = copy.withUnsafeBytes { buffer in
-            Result { () throws(JSONBodyError) in try JSONParser.parse(buffer) }
-        }
-        return try result.get()
+        do { return try Parser.parse(bytes) } catch { throw .unparsable }
     }
 
     static func parse(_ buffer: ByteBuffer) throws(JSONBodyError) -> JSONValue {
-        try buffer.withUnsafeReadableBytes { bytes throws(JSONBodyError) in try JSONParser.parse(bytes) }
+        try buffer.withUnsafeReadableBytes { bytes in Result { () throws(JSONSyntaxError) in try Parser.parse(bytes) } }
+            .mapError { _ in JSONBodyError.unparsable }.get()
     }
 
     /// Parses `buffer` and finds the bytes of the top-level member `key`'s value.
     static func parse(_ buffer: ByteBuffer, locating key: String) throws(JSONBodyError) -> (value: JSONValue, range: Range<Int>?) {
-        let result = buffer.withUnsafeReadableBytes { bytes in
-            Result { () throws(JSONBodyError) in try JSONParser.parse(bytes, locating: key) }
-        }
-        return try result.get()
+        try buffer.withUnsafeReadableBytes { bytes in Result { () throws(JSONSyntaxError) in try Parser.parse(bytes, locating: key) } }
+            .mapError { _ in JSONBodyError.unparsable }.get()
     }
 
     /// The top-level members `keep` of the JSON object in `buffer`, with their byte ranges; the rest is
     /// checked but not built.
     static func scanObject(_ buffer: ByteBuffer, keep: [StaticString]) throws(JSONBodyError) -> [String: (value: JSONValue, range: Range<Int>)] {
-        let result = buffer.withUnsafeReadableBytes { bytes in
-            Result { () throws(JSONBodyError) in try JSONParser.scanObject(bytes, keep: keep) }
-        }
-        return try result.get()
+        try buffer.withUnsafeReadableBytes { bytes in Result { () throws(JSONSyntaxError) in try Parser.scanObject(bytes, keep: keep) } }
+            .mapError { _ in JSONBodyError.unparsable }.get()
     }
 
     /// `buffer` with the bytes in `range` replaced by the JSON string `replacement`.
