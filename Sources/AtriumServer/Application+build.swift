@@ -84,12 +84,11 @@ public func buildApplication(config: AtriumConfig, logger: Logger, metrics: Serv
     let pages = try PageRenderer.bundled()
     let docs = try DocsLibrary.bundled()
     let reference = try APIReference.bundled(catalog: pages.catalog)
+    let apiKeys = try config.providers.map(upstreamAPIKey)
     let services = try await AtriumServices.make(config: config, logger: logger)
-    let upstreams = config.providers.map { provider in
+    let upstreams = zip(config.providers, apiKeys).map { provider, apiKey in
         OpenAICompatibleProvider(
-            name: provider.name, baseURL: provider.baseURL,
-            apiKey: provider.apiKeyEnv.flatMap { ProcessInfo.processInfo.environment[$0] },
-            timeouts: provider.upstreamTimeouts, logger: logger)
+            name: provider.name, baseURL: provider.baseURL, apiKey: apiKey, timeouts: provider.upstreamTimeouts, logger: logger)
     }
     let embedded = config.engineEnabled ? EmbeddedProvider(models: EmbeddedModels.load(config: config, logger: logger)) : nil
     var entries = zip(config.providers, upstreams).map { config, provider in
@@ -226,4 +225,15 @@ public func buildApplication(config: AtriumConfig, logger: Logger, metrics: Serv
         })
     if let probe = services.database.probe() { app.addServices(probe) }
     return app
+}
+
+/// A provider's API key, from the environment variable its config names. It is the one header value sent
+/// upstream that the code does not write itself, so it is checked here, once, before anything opens: the
+/// pooled client sends requests without NIO's per-request check of every header (PooledHTTPTransport).
+private func upstreamAPIKey(_ provider: ProviderConfig) throws -> String? {
+    guard let variable = provider.apiKeyEnv, let key = ProcessInfo.processInfo.environment[variable] else { return nil }
+    guard key.utf8.allSatisfy({ $0 == 0x09 || ($0 >= 0x20 && $0 != 0x7F) }) else {
+        throw ConfigError(description: "The API key in \(variable) (provider \(provider.name)) holds a control character, which an HTTP header cannot carry.")
+    }
+    return key
 }

@@ -115,4 +115,22 @@ import Testing
         }
         await transport.shutdown()
     }
+
+    /// The pooled client sends requests without NIO's per-request header check, so the one value from
+    /// outside the code, a provider's API key, is checked at start: one that would split a header line
+    /// stops the start with a message naming its variable, before any database opens.
+    @Test func anAPIKeyAHeaderCannotCarryStopsTheStart() async throws {
+        let variable = "UPSTREAM_TEST_KEY_\(UUID().uuidString.prefix(8))"
+        setenv(variable, "sk-one\r\nx-injected: yes", 1)
+        defer { unsetenv(variable) }
+        let providers = [ProviderConfig(name: "box", baseURL: "http://127.0.0.1:9/v1", apiKeyEnv: variable, models: [.init(name: "m", kind: .chat)])]
+        var config = try await testConfig(.sqlite, providers: providers)
+        config.databaseURL = "postgres://nobody@127.0.0.1:9/none"  // never reached: the key is checked first
+        do {
+            _ = try await buildApplication(config: config, logger: testLogger)
+            Issue.record("the server started with a key that holds CR LF")
+        } catch let error as ConfigError {
+            #expect(error.description.contains(variable) && error.description.contains("control character"))
+        }
+    }
 }
