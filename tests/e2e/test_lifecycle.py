@@ -50,8 +50,20 @@ def test_whole_requests_take_the_fast_lane_and_streams_do_not(atrium, client):
     assert fast_lane_answers(atrium) == before + 3
 
 
+def upstream_answers(atrium):
+    """Successful chat completions sent to any provider, as /metrics counts them."""
+    total = 0.0
+    for line in httpx.get(atrium.url + "/metrics").text.splitlines():
+        if line.startswith("atrium_upstream_requests_total{") and 'outcome="ok"' in line and 'operation="chat/completions"' in line:
+            total += float(line.split()[-1])
+    return total
+
+
 def test_readiness_and_metrics(atrium, client):
+    before = upstream_answers(atrium)
     client.chat.completions.create(model="echo", messages=[{"role": "user", "content": "x"}])
+    client.chat.completions.create(model="echo", messages=[{"role": "user", "content": "y"}])
+    assert upstream_answers(atrium) == before + 2
     ready = httpx.get(atrium.url + "/readyz").json()
     assert ready["database"] == "up"
     assert {p["name"] for p in ready["providers"]} == {"up-a", "up-b", "faults", "flaky"}

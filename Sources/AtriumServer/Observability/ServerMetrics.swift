@@ -54,15 +54,31 @@ public final class ServerMetrics: Sendable {
         series.1.record(duration)
     }
 
+    private struct UpstreamSeries: Hashable {
+        var provider: String
+        var operation: String
+        var outcome: String
+    }
+
+    private let upstreamSeries = Mutex<[UpstreamSeries: (Counter, DurationHistogram)]>([:])
+
     func recordUpstream(provider: String, operation: String, outcome: String, duration: Duration) {
-        registry.makeCounter(
-            name: "atrium_upstream_requests_total", labels: [("provider", provider), ("operation", operation), ("outcome", outcome)],
-            help: "Requests sent to providers, by outcome."
-        ).increment()
-        registry.makeDurationHistogram(
-            name: "atrium_upstream_latency_seconds", labels: [("provider", provider)], buckets: Self.latencyBuckets,
-            help: "Time until a provider's answer (its first chunk for streams)."
-        ).record(duration)
+        let key = UpstreamSeries(provider: provider, operation: operation, outcome: outcome)
+        let series = upstreamSeries.withLock { cache in
+            if let series = cache[key] { return series }
+            let series = (
+                registry.makeCounter(
+                    name: "atrium_upstream_requests_total", labels: [("provider", provider), ("operation", operation), ("outcome", outcome)],
+                    help: "Requests sent to providers, by outcome."),
+                registry.makeDurationHistogram(
+                    name: "atrium_upstream_latency_seconds", labels: [("provider", provider)], buckets: Self.latencyBuckets,
+                    help: "Time until a provider's answer (its first chunk for streams).")
+            )
+            cache[key] = series
+            return series
+        }
+        series.0.increment()
+        series.1.record(duration)
     }
 
     private let tokenSeries = Mutex<[String: (prompt: Counter, completion: Counter)]>([:])
