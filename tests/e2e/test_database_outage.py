@@ -188,6 +188,13 @@ class CuttingProxy:
         self.cut(0)
 
 
+def server_problems(atrium):
+    """The server's own account of what failed (its warnings and errors), for a failure's message."""
+    lines = (atrium.dir / "server.log").read_text(errors="replace").splitlines()
+    problems = [line for line in lines if any(level in line for level in (" warning ", " error ", " critical "))]
+    return "\nthe server's warnings and errors (last 30):\n" + "\n".join(problems[-30:])
+
+
 def run_outage(upstreams, database_url, schema, outage, title):
     """Load for 3 s, `outage()` (returns when the database is back), load for 8 s more; the checks."""
     atrium = Atrium(upstreams, database_url=with_schema(database_url, schema), extra={"limits": "shared"}, key_cache_seconds=1)
@@ -209,8 +216,10 @@ def run_outage(upstreams, database_url, schema, outage, title):
         assert slowest < SLOWEST_ANSWER, f"a request waited {slowest:.1f} s: it should have failed fast with 503"
         settled = [row for row in load.answers if row[0] > back + RECOVERY_SECONDS]
         assert settled and all(status == 200 for _, _, status, _ in settled), \
-            f"{RECOVERY_SECONDS} s after the database came back, answers are still failing: {Counter(r[2] for r in settled)}"
-        assert all(status == 200 for start, _, status, _ in load.ready if start > back + RECOVERY_SECONDS), "/readyz did not recover"
+            f"{RECOVERY_SECONDS} s after the database came back, answers are still failing: {Counter(r[2] for r in settled)}" \
+            + server_problems(atrium)
+        assert all(status == 200 for start, _, status, _ in load.ready if start > back + RECOVERY_SECONDS), \
+            "/readyz did not recover" + server_problems(atrium)
 
         served = [request_id for _, _, status, request_id in load.answers if status == 200]
         deadline = time.time() + 10
