@@ -140,6 +140,10 @@ class CuttingProxy:
             except OSError:
                 self.reset(client)
                 continue
+            # The timeout is for connecting only. Left on, a pump's recv gave up after 2 s without data
+            # from PostgreSQL and closed the pair: the server's probe, asking every 2 s, sometimes lost
+            # that race, saw its connection closed, and reported the database away for a moment.
+            server.settimeout(None)
             with self.lock:
                 self.pairs.append((client, server))
             for a, b in ((client, server), (server, client)):
