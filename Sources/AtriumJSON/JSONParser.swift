@@ -147,21 +147,19 @@ public struct JSONParser<Document: JSONDocument> {
         }
     }
 
-    /// Steps over a string (escapes and UTF-8 checked, no copy) and returns its raw bytes between the quotes.
+    /// Steps over a string (its escapes' syntax checked, no copy) and returns its raw bytes between the
+    /// quotes. What is skipped is forwarded as it came, so its UTF-8 and surrogates are not judged.
     @inlinable mutating func skipString() throws(JSONSyntaxError) -> UnsafeBufferPointer<UInt8> {
         cursor += 1
         let begin = cursor
-        var plainASCII = true
         while cursor < end {
             let byte = cursor.pointee
             if byte == UInt8(ascii: "\"") {
                 let raw = UnsafeBufferPointer(start: begin, count: cursor - begin)
-                if !plainASCII, String(validating: raw, as: UTF8.self) == nil { throw failure(.invalidString) }
                 cursor += 1
                 return raw
             }
             if byte < 0x20 { throw failure(.invalidString) }
-            if byte >= 0x80 { plainASCII = false }
             if byte == UInt8(ascii: "\\") {
                 guard end - cursor >= 2 else { throw failure(.unexpectedEnd) }
                 switch cursor[1] {
@@ -170,7 +168,7 @@ public struct JSONParser<Document: JSONDocument> {
                     cursor += 2
                 case UInt8(ascii: "u"):
                     cursor += 2
-                    _ = try unicodeEscape()
+                    _ = try hex4()
                 default:
                     throw failure(.invalidString)
                 }

@@ -77,4 +77,12 @@ import Testing
             #expect(throws: JSONBodyError.self) { try JSONValue.scanObject(ByteBuffer(string: broken), keep: ["model"]) }
         }
     }
+
+    /// What the gateway skips it forwards as it came: a lone surrogate in a member it does not build is no
+    /// reason to refuse the upstream's answer, though building it is (it has no UTF-8 form).
+    @Test func skippedMembersAreCheckedForSyntaxOnly() throws {
+        let text = #"{"system_fingerprint":"fp \ud800 x","model":"up"}"#
+        #expect(try JSONValue.scanObject(ByteBuffer(string: text), keep: ["model"])["model"]?.value == .string("up"))
+        #expect(throws: JSONBodyError.self) { try JSONValue.scanObject(ByteBuffer(string: text), keep: ["system_fingerprint"]) }
+    }
 }
