@@ -222,6 +222,9 @@ import Testing
         #expect(members.keys == ["b", "a"])
         #expect(members["b"] == .int(2))
         #expect(members["a"] == .object(["x": .string("é😀")]))
+        // Hostile nesting is refused, not a stack overflow.
+        let deep = String(repeating: "[", count: 100_000) + String(repeating: "]", count: 100_000)
+        #expect(throws: TemplateError.self) { _ = try TemplateValue(json: deep) }
         for (text, offset) in [(#"{"a": 1,}"#, 8), ("[1, 2", 5), (#""\ud800""#, 7), ("01", 1), ("[] []", 3)] {
             do {
                 _ = try TemplateValue(json: text)
