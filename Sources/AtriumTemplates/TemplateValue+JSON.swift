@@ -5,7 +5,7 @@ extension TemplateValue: JSONDocument {
     /// Parses JSON keeping the key order of objects (Foundation's JSONSerialization loses it, and a
     /// template's `tojson` output depends on it). Integers that fit `Int` stay integers, as in Python.
     public init(json: String) throws {
-        self = try Self.parsed(Array(json.utf8))
+        self = try Self.parsed(json.utf8)
     }
 
     public init(jsonData: Data) throws {

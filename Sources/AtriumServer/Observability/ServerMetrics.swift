@@ -35,10 +35,8 @@ public final class ServerMetrics: Sendable {
     }
 
     func recordRequest(route: String, method: String, status: Int, duration: Duration) {
-        let key = RequestSeries(route: route, method: method, status: status)
-        let series = requestSeries.withLock { cache in
-            if let series = cache[key] { return series }
-            let series = (
+        let series = Self.series(in: requestSeries, for: RequestSeries(route: route, method: method, status: status)) {
+            (
                 registry.makeCounter(
                     name: "atrium_http_requests_total",
                     labels: [("route", route), ("method", method), ("status", String(status))],
@@ -47,11 +45,21 @@ public final class ServerMetrics: Sendable {
                     name: "atrium_http_request_duration_seconds", labels: [("route", route)], buckets: Self.latencyBuckets,
                     help: "Time to the response head.")
             )
-            cache[key] = series
-            return series
         }
         series.0.increment()
         series.1.record(duration)
+    }
+
+    /// The handles kept in `cache` for `key`, made by `make` the first time.
+    private static func series<Key: Hashable & Sendable, Handles: Sendable>(
+        in cache: borrowing Mutex<[Key: Handles]>, for key: Key, make: () -> Handles
+    ) -> Handles {
+        cache.withLock { cache in
+            if let series = cache[key] { return series }
+            let series = make()
+            cache[key] = series
+            return series
+        }
     }
 
     private struct UpstreamSeries: Hashable {
@@ -64,9 +72,8 @@ public final class ServerMetrics: Sendable {
 
     func recordUpstream(provider: String, operation: String, outcome: String, duration: Duration) {
         let key = UpstreamSeries(provider: provider, operation: operation, outcome: outcome)
-        let series = upstreamSeries.withLock { cache in
-            if let series = cache[key] { return series }
-            let series = (
+        let series = Self.series(in: upstreamSeries, for: key) {
+            (
                 registry.makeCounter(
                     name: "atrium_upstream_requests_total", labels: [("provider", provider), ("operation", operation), ("outcome", outcome)],
                     help: "Requests sent to providers, by outcome."),
@@ -74,8 +81,6 @@ public final class ServerMetrics: Sendable {
                     name: "atrium_upstream_latency_seconds", labels: [("provider", provider)], buckets: Self.latencyBuckets,
                     help: "Time until a provider's answer (its first chunk for streams).")
             )
-            cache[key] = series
-            return series
         }
         series.0.increment()
         series.1.record(duration)
@@ -97,14 +102,11 @@ public final class ServerMetrics: Sendable {
     }
 
     func recordTokens(model: String, prompt: Int, completion: Int) {
-        let series = tokenSeries.withLock { cache in
-            if let series = cache[model] { return series }
-            let series = (
+        let series = Self.series(in: tokenSeries, for: model) {
+            (
                 prompt: registry.makeCounter(name: "atrium_tokens_total", labels: [("model", model), ("kind", "prompt")], help: "Tokens processed."),
                 completion: registry.makeCounter(name: "atrium_tokens_total", labels: [("model", model), ("kind", "completion")], help: "Tokens processed.")
             )
-            cache[model] = series
-            return series
         }
         if prompt > 0 { series.prompt.increment(by: Int64(prompt)) }
         if completion > 0 { series.completion.increment(by: Int64(completion)) }

@@ -152,20 +152,25 @@ extension JSONValue {
     }
 
     static func parse(_ buffer: ByteBuffer) throws(JSONBodyError) -> JSONValue {
-        try buffer.withUnsafeReadableBytes { bytes in Result { () throws(JSONSyntaxError) in try Parser.parse(bytes) } }
-            .mapError { _ in JSONBodyError.unparsable }.get()
+        try reading(buffer) { bytes throws(JSONSyntaxError) in try Parser.parse(bytes) }
     }
 
     /// Parses `buffer` and finds the bytes of the top-level member `key`'s value.
     static func parse(_ buffer: ByteBuffer, locating key: String) throws(JSONBodyError) -> (value: JSONValue, range: Range<Int>?) {
-        try buffer.withUnsafeReadableBytes { bytes in Result { () throws(JSONSyntaxError) in try Parser.parse(bytes, locating: key) } }
-            .mapError { _ in JSONBodyError.unparsable }.get()
+        try reading(buffer) { bytes throws(JSONSyntaxError) in try Parser.parse(bytes, locating: key) }
     }
 
     /// The top-level members `keep` of the JSON object in `buffer`, with their byte ranges; the rest is
     /// checked but not built.
     static func scanObject(_ buffer: ByteBuffer, keep: [StaticString]) throws(JSONBodyError) -> [String: (value: JSONValue, range: Range<Int>)] {
-        try buffer.withUnsafeReadableBytes { bytes in Result { () throws(JSONSyntaxError) in try Parser.scanObject(bytes, keep: keep) } }
+        try reading(buffer) { bytes throws(JSONSyntaxError) in try Parser.scanObject(bytes, keep: keep) }
+    }
+
+    /// `read` over `buffer`'s readable bytes, its syntax error turned into the error OpenAI gives.
+    private static func reading<T>(
+        _ buffer: ByteBuffer, _ read: (UnsafeRawBufferPointer) throws(JSONSyntaxError) -> T
+    ) throws(JSONBodyError) -> T {
+        try buffer.withUnsafeReadableBytes { bytes in Result { () throws(JSONSyntaxError) in try read(bytes) } }
             .mapError { _ in JSONBodyError.unparsable }.get()
     }
 
