@@ -78,6 +78,17 @@ def serious_accessibility_violations(page):
             for v in results["violations"] if v["impact"] in ("serious", "critical")]
 
 
+def click_to_load(page, element, timeout=10):
+    """Clicks `element` and waits until the page it was on is gone. A form that comes back under the same
+    heading (a grant, a revoke, a refused submit) would otherwise be read before the new page arrives."""
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    leaving = page.find_element("tag name", "html")
+    element.click()
+    WebDriverWait(page, timeout).until(expected_conditions.staleness_of(leaving))
+
+
 def heading_becomes(page, text, timeout=10):
     """Waits for the page's h1 to read `text` (after a click that loads another page) and returns it."""
     from selenium.common.exceptions import TimeoutException, WebDriverException

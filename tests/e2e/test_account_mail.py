@@ -245,7 +245,7 @@ def test_the_whole_journey_in_the_browser(site, mailbox, chromium):
     and the developer sees both."""
     from selenium.webdriver.support.ui import Select, WebDriverWait
 
-    from browser import heading_becomes
+    from browser import click_to_load, heading_becomes
     from test_docs_samples import run
 
     page = chromium
@@ -312,7 +312,7 @@ def test_the_whole_journey_in_the_browser(site, mailbox, chromium):
 
     page.find_element("link text", "Keys").click()
     heading_becomes(page, "API keys")
-    page.find_element("xpath", "//tr[th[normalize-space()='journey']]").find_element("css selector", "button").click()
+    click_to_load(page, page.find_element("xpath", "//tr[th[normalize-space()='journey']]").find_element("css selector", "button"))
     heading_becomes(page, "API keys")
     refused = run("python", sample, secret)
     assert refused.returncode != 0 and "401" in refused.stderr + refused.stdout
@@ -327,10 +327,10 @@ def test_the_whole_journey_in_the_browser(site, mailbox, chromium):
     heading_becomes(page, "Journey Person's organization")
     page.find_element("id", "amount").send_keys("7.5")
     page.find_element("id", "note").send_keys("journey grant")
-    page.find_element("css selector", f'form[action="/staff/organizations/{organization}/credit"] button').click()
+    click_to_load(page, page.find_element("css selector", f'form[action="/staff/organizations/{organization}/credit"] button'))
     heading_becomes(page, "Journey Person's organization")
     Select(page.find_element("id", "plan-select")).select_by_value("pro")
-    page.find_element("css selector", f'form[action="/staff/organizations/{organization}/plan"] button').click()
+    click_to_load(page, page.find_element("css selector", f'form[action="/staff/organizations/{organization}/plan"] button'))
     heading_becomes(page, "Journey Person's organization")
     assert page.find_element("id", "plan").text == "pro"
 

@@ -8,7 +8,7 @@ import uuid
 import httpx
 import pytest
 
-from browser import (WIDTHS, heading_becomes, horizontal_overflow, open_browser, screenshot,
+from browser import (WIDTHS, click_to_load, heading_becomes, horizontal_overflow, open_browser, screenshot,
                      serious_accessibility_violations, set_theme, set_width)
 
 PUBLIC_PAGES = ["/", "/models", "/docs", "/docs/getting-started", "/docs/chat", "/docs/errors", "/docs/api", "/login", "/signup", "/password/forgot",
@@ -142,7 +142,7 @@ def test_a_new_developer_signs_up_in_the_browser(atrium, chromium):
     page.find_element("id", "name").send_keys("Ada Lovelace")
     page.find_element("id", "email").send_keys(f"ada-{uuid.uuid4().hex[:8]}@example.com")
     page.find_element("id", "password").send_keys("short")
-    page.find_element("css selector", "form button[type=submit]").click()
+    click_to_load(page, page.find_element("css selector", "form button[type=submit]"))
     heading_becomes(page, "Create an account")
     assert page.find_element("id", "password-error").text == "A password needs at least 8 characters."
     assert page.find_element("id", "name").get_attribute("value") == "Ada Lovelace"
@@ -216,7 +216,7 @@ def test_a_developer_makes_a_key_runs_the_sample_and_revokes_the_key(atrium, chr
     heading_becomes(page, "API keys")
     row = page.find_element("xpath", "//tr[th[normalize-space()='laptop']]")
     assert secret[:8] in row.text and secret not in page.page_source  # the secret is never shown again
-    row.find_element("css selector", "button").click()
+    click_to_load(page, row.find_element("css selector", "button"))
     heading_becomes(page, "API keys")
     assert not page.find_elements("xpath", "//tr[th[normalize-space()='laptop']]")
     refused = run_getting_started_sample(atrium, secret)

@@ -8,7 +8,7 @@ import httpx
 import pytest
 from selenium.webdriver.support.ui import WebDriverWait
 
-from browser import heading_becomes
+from browser import click_to_load, heading_becomes
 from test_portal_pages import chromium, sign_up  # noqa: F401  (the browser fixture)
 
 
@@ -103,7 +103,7 @@ def test_a_staff_member_grants_credit_in_the_browser(atrium, staff, chromium):  
     heading_becomes(page, "Dev Eloper's organization")
     page.find_element("id", "amount").send_keys("3")
     page.find_element("id", "note").send_keys("browser grant")
-    page.find_element("css selector", f'form[action="/staff/organizations/{organization}/credit"] button').click()
+    click_to_load(page, page.find_element("css selector", f'form[action="/staff/organizations/{organization}/credit"] button'))
     heading_becomes(page, "Dev Eloper's organization")
     assert page.find_element("id", "balance").text == "8.00 credits"
     page.delete_all_cookies()
