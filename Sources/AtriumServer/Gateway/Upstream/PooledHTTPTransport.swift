@@ -1,6 +1,5 @@
 import Logging
 import NIOCore
-import NIOHTTP1
 import NIOPosix
 
 /// A lean HTTP/1.1 client for plain-HTTP upstreams (the usual case: vLLM or llama.cpp next to the
@@ -15,6 +14,7 @@ final class PooledHTTPTransport: UpstreamTransport {
     private let group: any EventLoopGroup
     private let pools: [ObjectIdentifier: ConnectionPool]
     private let loops: [any EventLoop]
+    private let hostHeader: String
 
     init(host: String, port: Int, timeouts: UpstreamTimeouts, maxResponseBytes: Int = 64 << 20,
          group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) {
@@ -23,6 +23,7 @@ final class PooledHTTPTransport: UpstreamTransport {
         self.timeouts = timeouts
         self.maxResponseBytes = maxResponseBytes
         self.group = group
+        self.hostHeader = port == 80 ? host : "\(host):\(port)"
         var pools: [ObjectIdentifier: ConnectionPool] = [:]
         var loops: [any EventLoop] = []
         for loop in group.makeIterator() {
@@ -64,12 +65,25 @@ final class PooledHTTPTransport: UpstreamTransport {
         return pool.send(exchange)
     }
 
-    private func requestHead(path: String, headers: [(String, String)], body: ByteBuffer) -> HTTPRequestHead {
-        var head = HTTPRequestHead(version: .http1_1, method: .POST, uri: path)
-        head.headers.reserveCapacity(headers.count + 3)
-        head.headers.add(name: "host", value: port == 80 ? host : "\(host):\(port)")
-        head.headers.add(name: "content-length", value: String(body.readableBytes))
-        for (name, value) in headers { head.headers.add(name: name, value: value) }
+    /// The request's head as the bytes that go on the wire. Every value in it is written by the code
+    /// (names, lengths, request IDs already reduced to letters, digits, '-' and '_') or is the provider's
+    /// API key, checked once at start (upstreamAPIKey), so nothing here needs checking per request.
+    private func requestHead(path: String, headers: [(String, String)], body: ByteBuffer) -> ByteBuffer {
+        var head = ByteBuffer()
+        head.reserveCapacity(128 + path.utf8.count + headers.reduce(0) { $0 + $1.0.utf8.count + $1.1.utf8.count + 4 })
+        head.writeStaticString("POST ")
+        head.writeString(path)
+        head.writeStaticString(" HTTP/1.1\r\nhost: ")
+        head.writeString(hostHeader)
+        head.writeStaticString("\r\ncontent-length: ")
+        head.writeString(String(body.readableBytes))
+        for (name, value) in headers {
+            head.writeStaticString("\r\n")
+            head.writeString(name)
+            head.writeStaticString(": ")
+            head.writeString(value)
+        }
+        head.writeStaticString("\r\n\r\n")
         return head
     }
 
@@ -88,7 +102,7 @@ final class PooledHTTPTransport: UpstreamTransport {
 
 /// One request and its response, owned by its event loop from `send` on.
 final class UpstreamExchange: @unchecked Sendable {  // all mutable state is touched on `eventLoop` only
-    let head: HTTPRequestHead
+    let head: ByteBuffer
     let body: ByteBuffer
     let stream: Bool
     let maxResponseBytes: Int
@@ -105,7 +119,7 @@ final class UpstreamExchange: @unchecked Sendable {  // all mutable state is tou
     /// Set when the exchange is bound to a connection, so a cancellation can close it.
     var onCancel: (() -> Void)?
 
-    init(head: HTTPRequestHead, body: ByteBuffer, stream: Bool, maxResponseBytes: Int, eventLoop: any EventLoop) {
+    init(head: ByteBuffer, body: ByteBuffer, stream: Bool, maxResponseBytes: Int, eventLoop: any EventLoop) {
         self.head = head
         self.body = body
         self.stream = stream
@@ -125,8 +139,8 @@ final class UpstreamExchange: @unchecked Sendable {  // all mutable state is tou
 
     var receivedAnything: Bool { status != 0 }
 
-    func receive(head: HTTPResponseHead) {
-        status = Int(head.status.code)
+    func receive(status: Int) {
+        self.status = status
         // Error bodies are read whole so the provider can pass the upstream's message on.
         if !stream || !(200..<300).contains(status) { collected = ByteBuffer() } else {
             headDelivered = true
@@ -140,8 +154,12 @@ final class UpstreamExchange: @unchecked Sendable {  // all mutable state is tou
                 fail(ProviderFailure(.protocolViolation, "the upstream's answer is larger than \(maxResponseBytes) bytes"))
                 return
             }
-            var part = part
-            collected!.writeBuffer(&part)
+            if collected!.readableBytes == 0 {
+                collected = part  // the usual case: the whole body in one read, kept without a copy
+            } else {
+                var part = part
+                collected!.writeBuffer(&part)
+            }
         } else {
             bodyContinuation?.yield(part)
         }
@@ -220,17 +238,7 @@ final class ConnectionPool: @unchecked Sendable {
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .connectTimeout(.nanoseconds(Int64(timeouts.connect.components.seconds) * 1_000_000_000 + timeouts.connect.components.attoseconds / 1_000_000_000))
             .channelInitializer { channel in
-                do {
-                    // Every header value of a request is written by the code (names, lengths, request IDs
-                    // already reduced to letters, digits, '-' and '_') or is the provider's API key, checked
-                    // once at start (upstreamAPIKey): NIO's per-request check of each value (2 % of a
-                    // proxied request's CPU) would find nothing.
-                    try channel.pipeline.syncOperations.addHTTPClientHandlers(enableOutboundHeaderValidation: false)
-                    try channel.pipeline.syncOperations.addHandler(handler)
-                    return channel.eventLoop.makeSucceededVoidFuture()
-                } catch {
-                    return channel.eventLoop.makeFailedFuture(error)
-                }
+                channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(handler) }
             }
             .connect(host: host, port: port)
             .map { [weak self] channel in
@@ -249,23 +257,22 @@ final class ConnectionPool: @unchecked Sendable {
     }
 }
 
-/// Drives one exchange at a time on one connection: writes the request, feeds the response to the
-/// exchange, enforces the first-byte and idle timeouts, and returns the connection to the pool when the
-/// response ended cleanly with keep-alive.
+/// Drives one exchange at a time on one connection: writes the request's bytes, reads the response with
+/// `UpstreamResponseParser`, feeds it to the exchange, enforces the first-byte and idle timeouts, and
+/// returns the connection to the pool when the response ended cleanly with keep-alive.
 ///
 /// Like every channel handler it lives on its channel's event loop; the closures that capture it run
 /// there too (scheduled tasks and futures of that loop), hence `@unchecked Sendable`.
-final class UpstreamConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler, @unchecked Sendable {
-    typealias InboundIn = HTTPClientResponsePart
-    typealias OutboundIn = HTTPClientRequestPart
-    typealias OutboundOut = HTTPClientRequestPart
+final class UpstreamConnectionHandler: ChannelInboundHandler, RemovableChannelHandler, @unchecked Sendable {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
 
     private let timeouts: UpstreamTimeouts
     private let returnToPool: (any Channel, UpstreamConnectionHandler) -> Void
     private var context: ChannelHandlerContext?
     private var exchange: UpstreamExchange?
+    private var parser = UpstreamResponseParser()
     private var onStale: (() -> Void)?
-    private var keepAlive = true
     private var timer: Scheduled<Void>?
     private var timerGeneration = 0
     private var lastRead = NIODeadline.now()
@@ -285,43 +292,63 @@ final class UpstreamConnectionHandler: ChannelDuplexHandler, RemovableChannelHan
         }
         self.exchange = exchange
         self.onStale = reused ? onStale : nil
-        self.keepAlive = true
         let channel = context.channel
         exchange.onCancel = { channel.close(promise: nil) }
         startTimer()
-        context.write(wrapOutboundOut(.head(exchange.head)), promise: nil)
-        context.write(wrapOutboundOut(.body(.byteBuffer(exchange.body))), promise: nil)
-        context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+        context.write(wrapOutboundOut(exchange.head), promise: nil)
+        context.writeAndFlush(wrapOutboundOut(exchange.body), promise: nil)
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        guard let exchange else { return }
-        switch unwrapInboundIn(data) {
-        case .head(let head):
-            onStale = nil
-            keepAlive = head.isKeepAlive
-            exchange.receive(head: head)
-            lastRead = .now()
-        case .body(let part):
-            exchange.receive(body: part)
-            lastRead = .now()
-        case .end:
-            disarm()
-            self.exchange = nil
-            exchange.complete()
-            if keepAlive && context.channel.isActive {
-                returnToPool(context.channel, self)
-            } else {
-                context.close(promise: nil)
-            }
+        guard let exchange else {
+            // Bytes no request asked for: the connection can no longer be trusted to frame an answer.
+            context.close(promise: nil)
+            return
         }
+        parser.append(unwrapInboundIn(data))
+        lastRead = .now()
+        do {
+            while let event = try parser.next() {
+                switch event {
+                case .head(let status, _):
+                    onStale = nil
+                    exchange.receive(status: status)
+                case .body(let part):
+                    exchange.receive(body: part)
+                case .end:
+                    return finish(exchange, context: context)
+                }
+            }
+        } catch {
+            fail(exchange, ProviderFailure(.protocolViolation, "the upstream's answer is malformed: \(error)"), context: context)
+        }
+    }
+
+    private func finish(_ exchange: UpstreamExchange, context: ChannelHandlerContext) {
+        disarm()
+        self.exchange = nil
+        exchange.complete()
+        if parser.keepAlive && parser.bufferedBytes == 0 && context.channel.isActive {
+            returnToPool(context.channel, self)
+        } else {
+            context.close(promise: nil)
+        }
+    }
+
+    private func fail(_ exchange: UpstreamExchange, _ failure: ProviderFailure, context: ChannelHandlerContext) {
+        disarm()
+        self.exchange = nil
+        exchange.fail(failure)
+        context.close(promise: nil)
     }
 
     func channelInactive(context: ChannelHandlerContext) {
         disarm()
         if let exchange {
             self.exchange = nil
-            if let onStale, !exchange.receivedAnything {
+            if parser.closed() == .end {
+                exchange.complete()  // a response framed by the close
+            } else if let onStale, !exchange.receivedAnything {
                 self.onStale = nil
                 onStale()
             } else {
@@ -332,9 +359,8 @@ final class UpstreamConnectionHandler: ChannelDuplexHandler, RemovableChannelHan
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        exchange?.fail(ProviderFailure(.protocolViolation, "upstream connection error: \(error)"))
-        exchange = nil
-        context.close(promise: nil)
+        guard let exchange else { return context.close(promise: nil) }
+        fail(exchange, ProviderFailure(.protocolViolation, "upstream connection error: \(error)"), context: context)
     }
 
     /// One timer per exchange: it fires at the first-byte deadline, and after the head it re-arms itself
