@@ -76,6 +76,17 @@ import Testing
         #expect(reading == Reading(heads: [.head(status: 201, keepAlive: true)], body: "hi", ends: 1))
     }
 
+    /// What makes no event is read in a loop, so thousands of interim heads or trailer lines in one read
+    /// cannot exhaust the stack of the event loop that reads them.
+    @Test func manyHeadsOrTrailersInOneReadAreLoopedOver() throws {
+        let interim = String(repeating: "HTTP/1.1 100 Continue\r\n\r\n", count: 20_000) + "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+        let (afterInterim, _) = try Self.read([interim])
+        #expect(afterInterim == Reading(heads: [.head(status: 200, keepAlive: true)], body: "ok", ends: 1))
+        let trailers = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n" + String(repeating: "x-t: 1\r\n", count: 50_000) + "\r\n"
+        let (afterTrailers, _) = try Self.read([trailers])
+        #expect(afterTrailers == Reading(heads: [.head(status: 200, keepAlive: true)], body: "ok", ends: 1))
+    }
+
     @Test func whetherTheConnectionStaysOpen() throws {
         let cases: [(String, Bool)] = [
             ("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", true),

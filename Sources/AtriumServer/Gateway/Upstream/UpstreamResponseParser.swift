@@ -42,12 +42,6 @@ struct UpstreamResponseParser {
     /// Bytes read but not parsed yet (after an `.end`, bytes the upstream sent unasked).
     var bufferedBytes: Int { buffer.readableBytes }
 
-    /// Whether the response ends when the upstream closes (no length and not chunked).
-    var endsAtClose: Bool {
-        if case .untilClose = state { return true }
-        return false
-    }
-
     mutating func append(_ bytes: ByteBuffer) {
         if buffer.readableBytes == 0 {
             buffer = bytes  // the usual case: one read holds the whole response; no copy
@@ -57,45 +51,47 @@ struct UpstreamResponseParser {
         }
     }
 
-    /// The next event the bytes so far make, or nil until more arrive.
+    /// The next event the bytes so far make, or nil until more arrive. A loop, not recursion, over what
+    /// makes no event (interim heads, chunk sizes, trailers): an upstream sending thousands of them in
+    /// one read cannot exhaust the stack.
     mutating func next() throws(Malformed) -> Event? {
-        switch state {
-        case .head:
-            return try readHead()
-        case .fixed(remaining: 0):
-            state = .head
-            return .end
-        case .fixed(let remaining):
-            guard buffer.readableBytes > 0 else { return nil }
-            let take = min(remaining, buffer.readableBytes)
-            state = .fixed(remaining: remaining - take)
-            return .body(buffer.readSlice(length: take)!)
-        case .untilClose:
-            guard buffer.readableBytes > 0 else { return nil }
-            return .body(buffer.readSlice(length: buffer.readableBytes)!)
-        case .chunkSize:
-            guard let line = try readLine(limit: Self.maxChunkLineBytes, what: "a chunk's size line") else { return nil }
-            let size = try Self.chunkSize(line)
-            state = size == 0 ? .trailers : .chunkData(remaining: size)
-            return try next()
-        case .chunkData(let remaining):
-            guard buffer.readableBytes > 0 else { return nil }
-            let take = min(remaining, buffer.readableBytes)
-            let part = buffer.readSlice(length: take)!
-            state = remaining == take ? .chunkDataEnd : .chunkData(remaining: remaining - take)
-            return .body(part)
-        case .chunkDataEnd:
-            guard buffer.readableBytes >= 2 else { return nil }
-            guard buffer.readInteger(as: UInt16.self) == 0x0D0A else { throw Malformed(description: "a chunk's data does not end with CRLF") }
-            state = .chunkSize
-            return try next()
-        case .trailers:
-            guard let line = try readLine(limit: Self.maxHeadBytes, what: "the trailers") else { return nil }
-            if line.readableBytes == 0 {
+        while true {
+            switch state {
+            case .head:
+                guard let head = try readHead() else { return nil }
+                if let head { return head }  // nil: an interim response, passed over
+            case .fixed(remaining: 0):
                 state = .head
                 return .end
+            case .fixed(let remaining):
+                guard buffer.readableBytes > 0 else { return nil }
+                let take = min(remaining, buffer.readableBytes)
+                state = .fixed(remaining: remaining - take)
+                return .body(buffer.readSlice(length: take)!)
+            case .untilClose:
+                guard buffer.readableBytes > 0 else { return nil }
+                return .body(buffer.readSlice(length: buffer.readableBytes)!)
+            case .chunkSize:
+                guard let line = try readLine(limit: Self.maxChunkLineBytes, what: "a chunk's size line") else { return nil }
+                let size = try Self.chunkSize(line)
+                state = size == 0 ? .trailers : .chunkData(remaining: size)
+            case .chunkData(let remaining):
+                guard buffer.readableBytes > 0 else { return nil }
+                let take = min(remaining, buffer.readableBytes)
+                let part = buffer.readSlice(length: take)!
+                state = remaining == take ? .chunkDataEnd : .chunkData(remaining: remaining - take)
+                return .body(part)
+            case .chunkDataEnd:
+                guard buffer.readableBytes >= 2 else { return nil }
+                guard buffer.readInteger(as: UInt16.self) == 0x0D0A else { throw Malformed(description: "a chunk's data does not end with CRLF") }
+                state = .chunkSize
+            case .trailers:
+                guard let line = try readLine(limit: Self.maxHeadBytes, what: "the trailers") else { return nil }
+                if line.readableBytes == 0 {
+                    state = .head
+                    return .end
+                }
             }
-            return try next()
         }
     }
 
@@ -107,7 +103,8 @@ struct UpstreamResponseParser {
         return .end
     }
 
-    private mutating func readHead() throws(Malformed) -> Event? {
+    /// A final head's event; `.some(nil)` for an interim one, passed over; nil until the head has arrived.
+    private mutating func readHead() throws(Malformed) -> Event?? {
         // The head is found and read in place, in one pass over the bytes as they lie in memory.
         let scanned = buffer.withUnsafeReadableBytes { bytes -> Result<(end: Int, framing: Framing)?, Malformed> in
             guard let end = Self.endOfHead(bytes) else { return .success(nil) }
@@ -122,7 +119,7 @@ struct UpstreamResponseParser {
         keepAlive = framing.keepAlive
         if (100..<200).contains(framing.status) {
             guard framing.status != 101 else { throw Malformed(description: "the upstream switched protocols (101)") }
-            return try next()  // an interim response: the final one follows
+            return .some(nil)  // an interim response: the final one follows
         }
         // With no body, `.end` is what the next call returns.
         switch framing.length {
@@ -136,7 +133,7 @@ struct UpstreamResponseParser {
             keepAlive = false
             state = .untilClose
         }
-        return .head(status: framing.status, keepAlive: keepAlive)
+        return Event.head(status: framing.status, keepAlive: keepAlive)
     }
 
     /// Where the head ends (the offset of its blank line's CRLF CRLF), if it has arrived.
