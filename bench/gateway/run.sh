@@ -5,10 +5,14 @@
 # shared and noisy).
 # Writes bench/results/gateway-<date>.md (and .json).
 #   DURATION=10 REPEAT=3 bench/gateway/run.sh
+#   DATABASE=postgres LIMITS=shared|local bench/gateway/run.sh   on the throwaway PostgreSQL of
+#   scripts/postgres.sh (a fresh database per run; the cluster runs with fsync off, as for the tests),
+#   with the limits where the product puts them on PostgreSQL (shared) unless LIMITS says otherwise.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 DURATION="${DURATION:-10}"
 REPEAT="${REPEAT:-3}"
+DATABASE="${DATABASE:-sqlite}"
 for tool in wrk nginx; do
     command -v "$tool" >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk nginx >/dev/null; }
 done
@@ -24,8 +28,19 @@ nginx -c "$WORK/nginx.conf" -p "$WORK" &
 NGINX=$!
 nginx -c "$WORK/nginx-proxy.conf" -p "$WORK" &
 PROXY=$!
+DATABASE_LINES=""
+if [ "$DATABASE" = "postgres" ]; then
+    server_url=$(scripts/postgres.sh start | tail -1)
+    BENCH_DB="atrium_bench_$$"
+    psql "$server_url" -qc "CREATE DATABASE $BENCH_DB" >/dev/null
+    PG_URL="${server_url/atrium_test/$BENCH_DB}"
+    DATABASE_LINES="database_url: \"$PG_URL\""
+    [ -n "${LIMITS:-}" ] && DATABASE_LINES="$DATABASE_LINES
+limits: $LIMITS"
+fi
 cat > "$WORK/atrium.yaml" <<YAML
 port: $GW_PORT
+$DATABASE_LINES
 log_level: warning
 # Metering and limits stay on; the limits are set above what wrk can send, so none refuses.
 requests_per_minute: 100000000
@@ -44,7 +59,12 @@ export ATRIUM_BENCH_KEY=$($ATRIUM keys create --config "$WORK/atrium.yaml" --dat
 $ATRIUM admin set-price --config "$WORK/atrium.yaml" --data-dir "$WORK/data" --model bench --input 0.15 --output 0.60 >/dev/null
 $ATRIUM serve --config "$WORK/atrium.yaml" --data-dir "$WORK/data" > "$WORK/atrium.log" 2>&1 &
 GATEWAY=$!
-trap 'kill $GATEWAY $NGINX $PROXY 2>/dev/null || true; wait 2>/dev/null || true' EXIT
+cleanup() {
+    kill $GATEWAY $NGINX $PROXY 2>/dev/null || true
+    wait 2>/dev/null || true
+    if [ -n "${PG_URL:-}" ]; then psql "$server_url" -qc "DROP DATABASE IF EXISTS $BENCH_DB" >/dev/null 2>&1 || true; fi
+}
+trap cleanup EXIT
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$GW_PORT/healthz" >/dev/null && break; sleep 0.1; done
 
 run_wrk() {  # target connections -> "p50_ms p99_ms p999_ms rps non2xx", medians over REPEAT runs
@@ -86,17 +106,23 @@ read -r gw16_p50 gw16_p99 gw16_p999 gw16_rps gw16_err <<<"$(run_wrk "$GW_URL" 16
 rss_kb=$(awk '/VmRSS/ {print $2}' /proc/$GATEWAY/status)
 # Every request wrk sent is a row of the usage ledger once the last group commit is in.
 sleep 1
-ledger=$(python3 -c "
-import sqlite3, sys
-db = sqlite3.connect('$WORK/data/atrium.db')
-rows, tokens, cost = db.execute('SELECT COUNT(*), SUM(total_tokens), SUM(cost_micros) FROM usage_records').fetchone()
-balance = db.execute('SELECT SUM(balance_micros) FROM billing_accounts').fetchone()[0]
-ledger = db.execute('SELECT SUM(amount_micros) FROM credit_entries').fetchone()[0]
-print(rows, tokens, cost, 'yes' if balance == ledger else 'NO')")
+LEDGER_SQL="SELECT (SELECT COUNT(*) FROM usage_records), (SELECT SUM(total_tokens) FROM usage_records), (SELECT SUM(cost_micros) FROM usage_records), \
+    CASE WHEN (SELECT SUM(balance_micros) FROM billing_accounts) = (SELECT SUM(amount_micros) FROM credit_entries) THEN 'yes' ELSE 'NO' END"
+if [ -n "${PG_URL:-}" ]; then
+    ledger=$(psql "$PG_URL" -AtF ' ' -c "$LEDGER_SQL")
+else
+    ledger=$(python3 -c "import sqlite3, sys; print(*sqlite3.connect(sys.argv[1]).execute(sys.argv[2]).fetchone())" "$WORK/data/atrium.db" "$LEDGER_SQL")
+fi
 read -r ledger_rows ledger_tokens ledger_cost balance_matches <<<"$ledger"
 
 STAMP=$(date -u +%Y-%m-%dT%H-%M-%SZ)
-OUT="bench/results/gateway-$STAMP.md"
+if [ -n "${PG_URL:-}" ]; then
+    DATABASE_NOTE="PostgreSQL (scripts/postgres.sh, fsync off), limits $(grep -q '^limits: local' "$WORK/atrium.yaml" && echo local || echo shared)"
+    OUT="bench/results/gateway-postgres-$STAMP.md"
+else
+    DATABASE_NOTE="SQLite"
+    OUT="bench/results/gateway-$STAMP.md"
+fi
 added=$(python3 -c "print(f'{$gw1_p50 - $up1_p50:.3f}')")
 tail_ratio=$(python3 -c "print(f'{$gw1_p99 / $gw1_p50:.1f}')")
 tail_met=$(python3 -c "print('met' if $gw1_p99 <= 3 * $gw1_p50 else 'not met')")
@@ -108,7 +134,7 @@ cat > "$OUT" <<MD
 wrk posting a small chat completion with a Bearer key; nginx answers with a fixed completion.
 wrk, nginx (upstream and proxy, one worker each) and Atrium share this machine's $(nproc) cores. Each cell: the median of $REPEAT runs of
 ${DURATION} s after a 2 s warm-up.
-Atrium: release build, SQLite, key auth and validation on, metering on (a priced model, a usage record
+Atrium: release build, $DATABASE_NOTE, key auth and validation on, metering on (a priced model, a usage record
 per request in the journal and group commits to the ledger, credit check, GCRA rate limits per key and
 organization with their headers); $(git rev-parse --short HEAD 2>/dev/null || echo unknown).
 
