@@ -310,7 +310,7 @@ final class UpstreamConnectionHandler: ChannelInboundHandler, RemovableChannelHa
         do {
             while let event = try parser.next() {
                 switch event {
-                case .head(let status, _):
+                case .head(let status):
                     onStale = nil
                     exchange.receive(status: status)
                 case .body(let part):

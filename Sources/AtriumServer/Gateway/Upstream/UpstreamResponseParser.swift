@@ -11,8 +11,9 @@ import NIOCore
 /// Bodies come as fast as they arrive, a chunk's data included, so a stream's events are not held back.
 struct UpstreamResponseParser {
     enum Event: Equatable {
-        /// A final response's head (1xx interim responses are passed over).
-        case head(status: Int, keepAlive: Bool)
+        /// A final response's head (1xx interim responses are passed over); the parser's `keepAlive`
+        /// then says whether the connection may carry another exchange after this response.
+        case head(status: Int)
         case body(ByteBuffer)
         case end
     }
@@ -133,7 +134,7 @@ struct UpstreamResponseParser {
             keepAlive = false
             state = .untilClose
         }
-        return Event.head(status: framing.status, keepAlive: keepAlive)
+        return Event.head(status: framing.status)
     }
 
     /// Where the head ends (the offset of its blank line's CRLF CRLF), if it has arrived.
