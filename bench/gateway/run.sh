@@ -67,26 +67,43 @@ cleanup() {
 trap cleanup EXIT
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$GW_PORT/healthz" >/dev/null && break; sleep 0.1; done
 
-run_wrk() {  # target connections -> "p50_ms p99_ms p999_ms rps non2xx", medians over REPEAT runs
-    local url=$1 connections=$2 threads=1  # one wrk thread: it shares the two cores with nginx and Atrium
+cpu_ticks() {  # pid -> CPU time (user + system, in clock ticks) of its threads and its children's (nginx's workers)
+    local total=0 pid
+    for pid in "$1" $(cat /proc/"$1"/task/*/children 2>/dev/null); do
+        for stat in /proc/"$pid"/task/*/stat; do
+            # The fields after the command's closing parenthesis: utime and stime are the 12th and 13th.
+            total=$((total + $(sed 's/.*) //' "$stat" | awk '{print $12 + $13}')))
+        done
+    done
+    echo "$total"
+}
+
+run_wrk() {  # target connections pid -> "p50_ms p99_ms p999_ms rps non2xx cpu_us", medians over REPEAT runs;
+    # cpu_us: the CPU time the process `pid` (and its children) spent per request over all the runs
+    local url=$1 connections=$2 pid=$3 threads=1  # one wrk thread: it shares the two cores with nginx and Atrium
     wrk -t"$threads" -c"$connections" -d2s -s bench/gateway/post.lua "$url" >/dev/null  # warm-up
+    local ticks_before; ticks_before=$(cpu_ticks "$pid")
     for i in $(seq "$REPEAT"); do
         wrk -t"$threads" -c"$connections" -d"${DURATION}s" --latency -s bench/gateway/post.lua "$url" > "$WORK/wrk-$i.txt"
     done
-    python3 - "$WORK"/wrk-*.txt <<'PY'
+    local ticks=$(($(cpu_ticks "$pid") - ticks_before))
+    python3 - "$ticks" "$(getconf CLK_TCK)" "$WORK"/wrk-*.txt <<'PY'
 import re, statistics, sys
 def ms(value, unit):
     return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
-rows = []
-for path in sys.argv[1:]:
+ticks, per_second = int(sys.argv[1]), int(sys.argv[2])
+rows, requests = [], 0
+for path in sys.argv[3:]:
     text = open(path).read()
     # post.lua's done() prints the percentiles in microseconds (wrk's own table rounds and stops at p99).
     p50, p99, p999 = (int(v) / 1000 for v in re.search(r"^percentiles_us (\d+) (\d+) (\d+)", text, re.M).groups())
     rps = re.search(r"Requests/sec:\s+([\d.]+)", text)
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
     rows.append((p50, p99, p999, float(rps.group(1)), int(errors.group(1)) if errors else 0))
+    requests += int(re.search(r"(\d+) requests in", text).group(1))
 median = lambda i: statistics.median(r[i] for r in rows)
-print(f"{median(0):.3f} {median(1):.3f} {median(2):.3f} {median(3):.0f} {sum(r[4] for r in rows)}")
+cpu_us = ticks / per_second * 1e6 / max(1, requests)
+print(f"{median(0):.3f} {median(1):.3f} {median(2):.3f} {median(3):.0f} {sum(r[4] for r in rows)} {cpu_us:.1f}")
 PY
     rm -f "$WORK"/wrk-*.txt
 }
@@ -97,12 +114,12 @@ curl -sf "$GW_URL" -H "authorization: Bearer $ATRIUM_BENCH_KEY" -H 'content-type
     -d '{"model":"bench","messages":[{"role":"user","content":"x"}]}' >/dev/null
 PROXY_URL="http://127.0.0.1:$PROXY_PORT/v1/chat/completions"
 curl -sf "$PROXY_URL" -H 'content-type: application/json' -d '{"model":"bench"}' >/dev/null
-read -r up1_p50 up1_p99 up1_p999 up1_rps up1_err <<<"$(run_wrk "$UP_URL" 1)"
-read -r px1_p50 px1_p99 px1_p999 px1_rps px1_err <<<"$(run_wrk "$PROXY_URL" 1)"
-read -r gw1_p50 gw1_p99 gw1_p999 gw1_rps gw1_err <<<"$(run_wrk "$GW_URL" 1)"
-read -r up16_p50 up16_p99 up16_p999 up16_rps up16_err <<<"$(run_wrk "$UP_URL" 16)"
-read -r px16_p50 px16_p99 px16_p999 px16_rps px16_err <<<"$(run_wrk "$PROXY_URL" 16)"
-read -r gw16_p50 gw16_p99 gw16_p999 gw16_rps gw16_err <<<"$(run_wrk "$GW_URL" 16)"
+read -r up1_p50 up1_p99 up1_p999 up1_rps up1_err up1_cpu <<<"$(run_wrk "$UP_URL" 1 $NGINX)"
+read -r px1_p50 px1_p99 px1_p999 px1_rps px1_err px1_cpu <<<"$(run_wrk "$PROXY_URL" 1 $PROXY)"
+read -r gw1_p50 gw1_p99 gw1_p999 gw1_rps gw1_err gw1_cpu <<<"$(run_wrk "$GW_URL" 1 $GATEWAY)"
+read -r up16_p50 up16_p99 up16_p999 up16_rps up16_err up16_cpu <<<"$(run_wrk "$UP_URL" 16 $NGINX)"
+read -r px16_p50 px16_p99 px16_p999 px16_rps px16_err px16_cpu <<<"$(run_wrk "$PROXY_URL" 16 $PROXY)"
+read -r gw16_p50 gw16_p99 gw16_p999 gw16_rps gw16_err gw16_cpu <<<"$(run_wrk "$GW_URL" 16 $GATEWAY)"
 rss_kb=$(awk '/VmRSS/ {print $2}' /proc/$GATEWAY/status)
 # Every request wrk sent is a row of the usage ledger once the last group commit is in.
 sleep 1
@@ -138,14 +155,19 @@ Atrium: release build, $DATABASE_NOTE, key auth and validation on, metering on (
 per request in the journal and group commits to the ledger, credit check, GCRA rate limits per key and
 organization with their headers); $(git rev-parse --short HEAD 2>/dev/null || echo unknown).
 
-| target | connections | p50 (ms) | p99 (ms) | p99.9 (ms) | requests/s | non-2xx |
-| --- | --- | --- | --- | --- | --- | --- |
-| nginx directly | 1 | $up1_p50 | $up1_p99 | $up1_p999 | $up1_rps | $up1_err |
-| nginx → nginx (reverse proxy) | 1 | $px1_p50 | $px1_p99 | $px1_p999 | $px1_rps | $px1_err |
-| Atrium → nginx | 1 | $gw1_p50 | $gw1_p99 | $gw1_p999 | $gw1_rps | $gw1_err |
-| nginx directly | 16 | $up16_p50 | $up16_p99 | $up16_p999 | $up16_rps | $up16_err |
-| nginx → nginx (reverse proxy) | 16 | $px16_p50 | $px16_p99 | $px16_p999 | $px16_rps | $px16_err |
-| Atrium → nginx | 16 | $gw16_p50 | $gw16_p99 | $gw16_p999 | $gw16_rps | $gw16_err |
+| target | connections | p50 (ms) | p99 (ms) | p99.9 (ms) | requests/s | non-2xx | its CPU per request (µs) |
+| --- | --- | --- | --- | --- | --- | --- | --- |
+| nginx directly | 1 | $up1_p50 | $up1_p99 | $up1_p999 | $up1_rps | $up1_err | $up1_cpu |
+| nginx → nginx (reverse proxy) | 1 | $px1_p50 | $px1_p99 | $px1_p999 | $px1_rps | $px1_err | $px1_cpu |
+| Atrium → nginx | 1 | $gw1_p50 | $gw1_p99 | $gw1_p999 | $gw1_rps | $gw1_err | $gw1_cpu |
+| nginx directly | 16 | $up16_p50 | $up16_p99 | $up16_p999 | $up16_rps | $up16_err | $up16_cpu |
+| nginx → nginx (reverse proxy) | 16 | $px16_p50 | $px16_p99 | $px16_p999 | $px16_rps | $px16_err | $px16_cpu |
+| Atrium → nginx | 16 | $gw16_p50 | $gw16_p99 | $gw16_p999 | $gw16_rps | $gw16_err | $gw16_cpu |
+
+"Its CPU per request": user and system time of the target process alone (its threads, or nginx's worker),
+over all of the cell's runs, divided by the requests they answered; the proxies' rows leave out the
+upstream's share and wrk's. It is what decides the share below: on two cores shared with wrk and the
+upstream, the proxy that spends less per request answers more.
 
 - Added p50 latency at 1 connection: **$added ms** (goal ≤ 0.5 ms).
 - Atrium's p99 at 1 connection against its p50: **${tail_ratio}×** (goal ≤ 3×): **$tail_met**.
@@ -155,9 +177,9 @@ organization with their headers); $(git rev-parse --short HEAD 2>/dev/null || ec
   balances equal the credit ledger: $balance_matches.
 MD
 cat > "${OUT%.md}.json" <<JSON
-{"stamp": "$STAMP", "upstream": {"c1": {"p50_ms": $up1_p50, "p99_ms": $up1_p99, "p999_ms": $up1_p999, "rps": $up1_rps}, "c16": {"p50_ms": $up16_p50, "p99_ms": $up16_p99, "p999_ms": $up16_p999, "rps": $up16_rps}},
- "nginx_proxy": {"c1": {"p50_ms": $px1_p50, "p99_ms": $px1_p99, "p999_ms": $px1_p999, "rps": $px1_rps}, "c16": {"p50_ms": $px16_p50, "p99_ms": $px16_p99, "p999_ms": $px16_p999, "rps": $px16_rps}},
- "atrium": {"c1": {"p50_ms": $gw1_p50, "p99_ms": $gw1_p99, "p999_ms": $gw1_p999, "rps": $gw1_rps, "non_2xx": $gw1_err}, "c16": {"p50_ms": $gw16_p50, "p99_ms": $gw16_p99, "p999_ms": $gw16_p999, "rps": $gw16_rps, "non_2xx": $gw16_err}},
+{"stamp": "$STAMP", "upstream": {"c1": {"p50_ms": $up1_p50, "p99_ms": $up1_p99, "p999_ms": $up1_p999, "rps": $up1_rps, "cpu_us_per_request": $up1_cpu}, "c16": {"p50_ms": $up16_p50, "p99_ms": $up16_p99, "p999_ms": $up16_p999, "rps": $up16_rps, "cpu_us_per_request": $up16_cpu}},
+ "nginx_proxy": {"c1": {"p50_ms": $px1_p50, "p99_ms": $px1_p99, "p999_ms": $px1_p999, "rps": $px1_rps, "cpu_us_per_request": $px1_cpu}, "c16": {"p50_ms": $px16_p50, "p99_ms": $px16_p99, "p999_ms": $px16_p999, "rps": $px16_rps, "cpu_us_per_request": $px16_cpu}},
+ "atrium": {"c1": {"p50_ms": $gw1_p50, "p99_ms": $gw1_p99, "p999_ms": $gw1_p999, "rps": $gw1_rps, "cpu_us_per_request": $gw1_cpu, "non_2xx": $gw1_err}, "c16": {"p50_ms": $gw16_p50, "p99_ms": $gw16_p99, "p999_ms": $gw16_p999, "rps": $gw16_rps, "cpu_us_per_request": $gw16_cpu, "non_2xx": $gw16_err}},
  "added_p50_ms": $added, "p99_over_p50_c1": $tail_ratio, "share_of_nginx_proxy_c16_percent": $share, "rss_mib": $((rss_kb / 1024)), "ledger_rows": $ledger_rows, "balance_matches_ledger": "$balance_matches"}
 JSON
 cat "$OUT"
