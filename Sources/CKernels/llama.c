@@ -179,10 +179,7 @@ static AVX2 void quantize16(const float *x, size_t k, blocks16 out) {
         const __m256 v0 = _mm256_loadu_ps(v), v1 = _mm256_loadu_ps(v + 8), v2 = _mm256_loadu_ps(v + 16), v3 = _mm256_loadu_ps(v + 24);
         const __m256 amax8 = _mm256_max_ps(
             _mm256_max_ps(_mm256_andnot_ps(sign, v0), _mm256_andnot_ps(sign, v1)), _mm256_max_ps(_mm256_andnot_ps(sign, v2), _mm256_andnot_ps(sign, v3)));
-        float lanes[8];
-        _mm256_storeu_ps(lanes, amax8);
-        float amax = 0;
-        for (int j = 0; j < 8; j++) amax = lanes[j] > amax ? lanes[j] : amax;
+        const float amax = hmax(amax8);
         const __m256 inverse = _mm256_set1_ps(amax > 0 ? ATR_Q16_MAX / amax : 0);
         // Rounded to nearest (the default rounding mode), packed to 16 bits in order.
         const __m256i a = _mm256_cvtps_epi32(_mm256_mul_ps(v0, inverse)), b8 = _mm256_cvtps_epi32(_mm256_mul_ps(v1, inverse));
@@ -408,14 +405,23 @@ void atr_rope_angles(size_t rope_dim, size_t position, float base, float *angles
 }
 
 void atr_rope_rotate(float *x, size_t heads, size_t head_dim, size_t rope_dim, const float *angles, int adjacent_pairs) {
-    for (size_t i = 0; i < rope_dim / 2; i++) {
-        const float c = angles[2 * i], s = angles[2 * i + 1];
-        for (size_t h = 0; h < heads; h++) {
-            float *v = x + h * head_dim;
-            const size_t a = adjacent_pairs ? 2 * i : i, b = adjacent_pairs ? 2 * i + 1 : i + rope_dim / 2;
-            const float x0 = v[a], x1 = v[b];
-            v[a] = x0 * c - x1 * s;
-            v[b] = x0 * s + x1 * c;
+    // A head at a time, along its pairs: the halves' loads are contiguous, so the compiler's vectors take
+    // them (the pairs outside and the heads inside, strided, went an element at a time).
+    const size_t half = rope_dim / 2;
+    for (size_t h = 0; h < heads; h++) {
+        float *v = x + h * head_dim;
+        if (adjacent_pairs) {
+            for (size_t i = 0; i < half; i++) {
+                const float c = angles[2 * i], s = angles[2 * i + 1], x0 = v[2 * i], x1 = v[2 * i + 1];
+                v[2 * i] = x0 * c - x1 * s;
+                v[2 * i + 1] = x0 * s + x1 * c;
+            }
+        } else {
+            for (size_t i = 0; i < half; i++) {
+                const float c = angles[2 * i], s = angles[2 * i + 1], x0 = v[i], x1 = v[i + half];
+                v[i] = x0 * c - x1 * s;
+                v[i + half] = x0 * s + x1 * c;
+            }
         }
     }
 }
