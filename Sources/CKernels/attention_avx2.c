@@ -32,10 +32,7 @@ AVX2 void atr_kv16_store_avx2(const float *x, size_t heads, size_t head_dim, int
         const __m256 magnitude = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
         __m256 top = _mm256_setzero_ps();
         for (size_t d = 0; d < head_dim; d += 8) top = _mm256_max_ps(top, _mm256_and_ps(_mm256_loadu_ps(values + d), magnitude));
-        float lanes[8];
-        _mm256_storeu_ps(lanes, top);
-        float largest = 0;
-        for (int j = 0; j < 8; j++) largest = fmaxf(largest, lanes[j]);
+        const float largest = hmax(top);
         const __m256 inverse = _mm256_set1_ps(largest > 0 ? 32767.0f / largest : 0);
         const __m256 bound = _mm256_set1_ps(32767.0f), floor = _mm256_set1_ps(-32767.0f);
         for (size_t d = 0; d < head_dim; d += 16) {
@@ -129,9 +126,7 @@ static inline AVX2 void softmax(float *scores, size_t length, const float *facto
     __m256 top = _mm256_set1_ps(-INFINITY);
     size_t t = 0;
     for (; t + 8 <= length; t += 8) top = _mm256_max_ps(top, _mm256_loadu_ps(scores + t));
-    float lanes[8], max = -INFINITY;
-    _mm256_storeu_ps(lanes, top);
-    for (int j = 0; j < 8; j++) max = lanes[j] > max ? lanes[j] : max;
+    float max = hmax(top);
     for (; t < length; t++) max = scores[t] > max ? scores[t] : max;
     const __m256 shift = _mm256_set1_ps(max);
     __m256 sums = _mm256_setzero_ps();

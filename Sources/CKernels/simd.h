@@ -75,7 +75,7 @@ static inline AVX2 __m256 gelu8(__m256 v) {
     return _mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(0.5f), v), _mm256_add_ps(one, erf));
 }
 
-/// The largest of v's lanes (exact, whatever the order; lanes that are not numbers aside).
+/// The largest of v's lanes: exact in any order while they are numbers (a NaN lane may or may not win).
 static inline AVX2 float hmax(__m256 v) {
     __m128 s = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
     s = _mm_max_ps(s, _mm_movehl_ps(s, s));

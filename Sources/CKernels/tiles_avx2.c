@@ -162,16 +162,16 @@ static TILES_AVX2 void tiles_of_type(const int type, const uint8_t *tiles, size_
         // come from L1 or L2 after the first pass. The first pass asks for the tile eight blocks ahead; the
         // second for the next tile, which the passes left then have time to bring in (a tenth faster with
         // 16 rows: the weights come from memory while the cores multiply, not between).
-        const uint8_t *next = t + 1 < t1 ? tile + blocks * tile_bytes : NULL;
+        const uint8_t *ahead[2] = {tile + 8 * tile_bytes, t + 1 < t1 ? tile + blocks * tile_bytes : NULL};
         size_t i = 0;
         for (; i + 8 <= m; i += 8)
             for (int half = 0; half < 2; half++)
-                half_tile_rows(8, type, half, tile, i > 0 ? NULL : half == 0 ? tile + 8 * tile_bytes : next, blocks, x + i * k, k, scales + i * blocks,
-                               sums + i * blocks, out + i * ldo + t * TILE, ldo);
+                half_tile_rows(8, type, half, tile, i > 0 ? NULL : ahead[half], blocks, x + i * k, k, scales + i * blocks, sums + i * blocks,
+                               out + i * ldo + t * TILE, ldo);
         for (; i + 4 <= m; i += 4)
             for (int half = 0; half < 2; half++)
-                half_tile_rows(4, type, half, tile, i > 0 ? NULL : half == 0 ? tile + 8 * tile_bytes : next, blocks, x + i * k, k, scales + i * blocks,
-                               sums + i * blocks, out + i * ldo + t * TILE, ldo);
+                half_tile_rows(4, type, half, tile, i > 0 ? NULL : ahead[half], blocks, x + i * k, k, scales + i * blocks, sums + i * blocks,
+                               out + i * ldo + t * TILE, ldo);
         for (; i + 2 <= m; i += 2) tile_rows(type, 2, tile, blocks, x + i * k, k, scales + i * blocks, sums + i * blocks, out + i * ldo + t * TILE, ldo);
         if (i < m) tile_rows(type, 1, tile, blocks, x + i * k, k, scales + i * blocks, sums + i * blocks, out + i * ldo + t * TILE, ldo);
     }
