@@ -51,30 +51,50 @@ public final class UsageJournal: Sendable {
     /// record is still kept for the next commit, only its crash safety is lost.
     @discardableResult
     public func append(_ record: UsageRecord) -> Bool {
+        var staged = StagedLines()
+        stage(record, in: &staged)
+        return write(&staged)
+    }
+
+    /// Lines staged for one `write`: an event loop stages the lines of the requests it finishes in a
+    /// turn, and writes them together before it sends any of their answers.
+    public struct StagedLines: Sendable {
+        fileprivate var bytes: [UInt8] = []
+        fileprivate var count = 0
+
+        public init() {}
+
+        public var isEmpty: Bool { count == 0 }
+    }
+
+    /// Takes a record (the next commit has it) and adds its line to `staged`. Until `write` the line
+    /// counts as in flight, so the file is not emptied under it.
+    public func stage(_ record: UsageRecord, in staged: inout StagedLines) {
         var line = Self.encode(record)
-        // The write happens outside the lock, so event loops appending at once do not queue behind each
-        // other's system calls; `writing` keeps `committed` from emptying the file under a line in flight.
-        let descriptor = state.withLock { state in
+        line.withUTF8 { staged.bytes.append(contentsOf: $0) }
+        staged.count += 1
+        state.withLock { state in
             state.pending.append(record)
             state.writing += 1
-            return state.descriptor
         }
-        let written = line.withUTF8 { bytes in
-            var offset = 0
-            while offset < bytes.count {
-                let count = write(descriptor, bytes.baseAddress! + offset, bytes.count - offset)
-                if count < 0 {
-                    if errno == EINTR { continue }
-                    return false
-                }
-                offset += count
-            }
-            return true
-        }
+    }
+
+    /// Writes the staged lines with one `write` and empties `staged`. Returns false when the file could
+    /// not be written; the records are still committed.
+    @discardableResult
+    public func write(_ staged: inout StagedLines) -> Bool {
+        guard !staged.isEmpty else { return true }
+        // The write happens outside the lock, so event loops writing at once do not queue behind each
+        // other's system calls; `writing` keeps `committed` from emptying the file under lines in flight.
+        let descriptor = state.withLock { $0.descriptor }
+        let written = staged.bytes.withUnsafeBytes { systemWriteAll(descriptor, $0) }
+        let lines = staged.count
         state.withLock { state in
-            state.writing -= 1
-            if !written { state.writeFailures += 1 }
+            state.writing -= lines
+            if !written { state.writeFailures += lines }
         }
+        staged.bytes.removeAll(keepingCapacity: true)
+        staged.count = 0
         return written
     }
 
@@ -84,7 +104,7 @@ public final class UsageJournal: Sendable {
         let descriptor = open("\(directory)/rejected-usage.jsonl", O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
         guard descriptor >= 0 else { return }
         var line = Self.encode(record)
-        line.withUTF8 { bytes in _ = write(descriptor, bytes.baseAddress!, bytes.count) }
+        line.withUTF8 { _ = systemWriteAll(descriptor, UnsafeRawBufferPointer($0)) }
         systemClose(descriptor)
     }
 
@@ -251,4 +271,18 @@ public struct JournalError: Error, CustomStringConvertible {
 /// `close(2)`, under a name that the journal's own `close()` does not shadow.
 private func systemClose(_ descriptor: Int32) {
     _ = close(descriptor)
+}
+
+/// Writes all of `bytes`, going on after a partial write or an interruption.
+private func systemWriteAll(_ descriptor: Int32, _ bytes: UnsafeRawBufferPointer) -> Bool {
+    var offset = 0
+    while offset < bytes.count {
+        let count = write(descriptor, bytes.baseAddress! + offset, bytes.count - offset)
+        if count < 0 {
+            if errno == EINTR { continue }
+            return false
+        }
+        offset += count
+    }
+    return true
 }

@@ -188,11 +188,13 @@ final class FastLaneHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 if let usage { metrics.recordTokens(model: model, prompt: usage.prompt, completion: usage.completion) }
                 metrics.recordUpstream(provider: provider.name, operation: operation.rawValue, outcome: "ok", duration: .now - start)
                 let choices = members["choices"].map { JSONValue.object(["choices": $0.value]) } ?? .null
-                // Written to the journal before the answer goes out: a client that has the answer has its record.
+                // Journaled before the answer goes out (the turn writes its lines, then flushes its answers):
+                // a client that has the answer has its record.
                 meter.finish(admission, requestID: requestID, outcome: MeteredOutcome(
                     provider: provider.name, status: context.channel.isActive ? 200 : 499, reported: usage,
                     generatedCharacters: TokenEstimate.generatedCharacters(in: choices),
-                    finishReason: choices["choices"]?.arrayValue?.first?["finish_reason"]?.stringValue, charged: true))
+                    finishReason: choices["choices"]?.arrayValue?.first?["finish_reason"]?.stringValue, charged: true),
+                    journalingIn: TurnFlush.of(context.eventLoop))
                 guard context.channel.isActive else { return self.clientLeft() }
                 // The client sees its own name for the model, spliced into the upstream's bytes.
                 let output: ByteBuffer
@@ -215,7 +217,8 @@ final class FastLaneHandler: ChannelDuplexHandler, RemovableChannelHandler {
                     method: "POST", path: head.uri, requestID: requestID)
                 meter.finish(admission, requestID: requestID, outcome: MeteredOutcome(
                     provider: provider.name, status: context.channel.isActive ? Int(envelope.status.code) : 499,
-                    errorMessage: envelope.body["error"]?["message"]?.stringValue, charged: false))
+                    errorMessage: envelope.body["error"]?["message"]?.stringValue, charged: false),
+                    journalingIn: TurnFlush.of(context.eventLoop))
                 guard context.channel.isActive else { return self.clientLeft() }
                 self.respond(
                     envelope.status, envelope.body.encodedBuffer(), extraHeaders: rateLimitHeaders, requestID: requestID, version: version,
@@ -276,14 +279,18 @@ final class FastLaneHandler: ChannelDuplexHandler, RemovableChannelHandler {
         let head = HTTPResponseHead(version: version, status: .init(statusCode: status.code), headers: headers)
         context.write(wrapOutboundOut(.head(head)), promise: nil)
         context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
-        context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
         services.metrics.recordRequest(route: servedPath, method: "POST", status: status.code, duration: .now - start)
         services.metrics.fastLaneAnswers.increment()
         state = .idle
         if closeAfter {
+            // A close drops what is not flushed yet, so this answer goes now, after the journal's lines.
+            TurnFlush.of(context.eventLoop).writeJournal()
+            context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
             context.close(promise: nil)
             return
         }
+        context.write(wrapOutboundOut(.end(nil)), promise: nil)
+        TurnFlush.of(context.eventLoop).flush(context)
         replayHeld(context: context)
     }
 

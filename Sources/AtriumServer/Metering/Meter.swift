@@ -224,9 +224,10 @@ final class Meter: Sendable {
             headers: headers + [("x-should-retry", "false")])
     }
 
-    /// The request ended: settle its reservations and write its record. Returns the record.
+    /// The request ended: settle its reservations and write its record. Returns the record. The fast lane
+    /// passes its loop's `turn`, which journals the record with the turn's others before their answers go.
     @discardableResult
-    func finish(_ admission: Admission, requestID: String, outcome: MeteredOutcome) -> UsageRecord {
+    func finish(_ admission: Admission, requestID: String, outcome: MeteredOutcome, journalingIn turn: TurnFlush? = nil) -> UsageRecord {
         let prompt: Int
         let completion: Int
         let estimated: Bool
@@ -262,7 +263,7 @@ final class Meter: Sendable {
             priceID: cost > 0 ? admission.price?.id : nil, status: outcome.status, finishReason: outcome.finishReason,
             streamed: admission.streamed, estimated: estimated, latencyMilliseconds: Self.milliseconds(since: admission.start),
             createdAt: Date(), errorMessage: outcome.errorMessage)
-        journal.append(record)
+        if let turn { turn.journal(record, in: journal) } else { journal.append(record) }
         return record
     }
 

@@ -274,7 +274,8 @@ final class UpstreamConnectionHandler: ChannelInboundHandler, RemovableChannelHa
     private var parser = UpstreamResponseParser()
     private var onStale: (() -> Void)?
     private var timer: Scheduled<Void>?
-    private var timerGeneration = 0
+    private var timerDue: NIODeadline?
+    private var exchangeStart = NIODeadline.now()
     private var lastRead = NIODeadline.now()
 
     init(timeouts: UpstreamTimeouts, returnToPool: @escaping (any Channel, UpstreamConnectionHandler) -> Void) {
@@ -296,7 +297,8 @@ final class UpstreamConnectionHandler: ChannelInboundHandler, RemovableChannelHa
         exchange.onCancel = { channel.close(promise: nil) }
         startTimer()
         context.write(wrapOutboundOut(exchange.head), promise: nil)
-        context.writeAndFlush(wrapOutboundOut(exchange.body), promise: nil)
+        context.write(wrapOutboundOut(exchange.body), promise: nil)
+        TurnFlush.of(context.eventLoop).flush(context)
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -325,7 +327,6 @@ final class UpstreamConnectionHandler: ChannelInboundHandler, RemovableChannelHa
     }
 
     private func finish(_ exchange: UpstreamExchange, context: ChannelHandlerContext) {
-        disarm()
         self.exchange = nil
         exchange.complete()
         if parser.keepAlive && parser.bufferedBytes == 0 && context.channel.isActive {
@@ -363,46 +364,49 @@ final class UpstreamConnectionHandler: ChannelInboundHandler, RemovableChannelHa
         fail(exchange, ProviderFailure(.protocolViolation, "upstream connection error: \(error)"), context: context)
     }
 
-    /// One timer per exchange: it fires at the first-byte deadline, and after the head it re-arms itself
-    /// for whatever is left of the idle timeout since the last read. (Rescheduling on every read cost
-    /// more than the read.)
+    /// The connection's one timer is not moved for each exchange (scheduling and cancelling a task per
+    /// request cost about 2 % of a proxied request's CPU). Whenever it fires it looks at the exchange in
+    /// flight then: past its deadline (the first byte's, or the idle one's since the last read once the
+    /// head is in), it fails; otherwise the timer is set again for that deadline. An idle connection's
+    /// timer lapses, and the next exchange arms it.
     private func startTimer() {
-        lastRead = .now()
-        guard let context else { return }
-        timer?.cancel()
-        timerGeneration += 1
-        schedule(after: Self.nanoseconds(timeouts.firstByte), generation: timerGeneration, context: context)
+        let now = NIODeadline.now()
+        exchangeStart = now
+        lastRead = now
+        let due = now + .nanoseconds(Self.nanoseconds(timeouts.firstByte))
+        if let timerDue, timerDue <= due { return }
+        arm(at: due)
     }
 
-    private func schedule(after nanoseconds: Int64, generation: Int, context: ChannelHandlerContext) {
-        timer = context.eventLoop.scheduleTask(in: .nanoseconds(nanoseconds)) { [weak self] in
-            guard let self, self.timerGeneration == generation, let exchange = self.exchange else { return }
-            let message: String
-            if exchange.receivedAnything {
-                let idle = Self.nanoseconds(self.timeouts.idle)
-                let silent = Int64(NIODeadline.now().uptimeNanoseconds) - Int64(self.lastRead.uptimeNanoseconds)
-                if silent < idle, let context = self.context {
-                    self.schedule(after: idle - silent, generation: generation, context: context)
-                    return
-                }
-                message = "went silent for \(self.timeouts.idle)"
-            } else {
-                message = "did not answer within \(self.timeouts.firstByte)"
-            }
-            self.timer = nil
-            self.exchange = nil
-            exchange.fail(ProviderFailure(.timeout, "the upstream \(message)"))
-            self.context?.close(promise: nil)
-        }
+    private func arm(at due: NIODeadline) {
+        guard let context else { return }
+        timer?.cancel()
+        timerDue = due
+        timer = context.eventLoop.scheduleTask(deadline: due) { [weak self] in self?.timerFired() }
+    }
+
+    private func timerFired() {
+        timer = nil
+        timerDue = nil
+        guard let exchange else { return }
+        let due = exchange.receivedAnything
+            ? lastRead + .nanoseconds(Self.nanoseconds(timeouts.idle))
+            : exchangeStart + .nanoseconds(Self.nanoseconds(timeouts.firstByte))
+        if NIODeadline.now() < due { return arm(at: due) }
+        let message = exchange.receivedAnything ? "went silent for \(timeouts.idle)" : "did not answer within \(timeouts.firstByte)"
+        self.exchange = nil
+        exchange.fail(ProviderFailure(.timeout, "the upstream \(message)"))
+        context?.close(promise: nil)
     }
 
     private static func nanoseconds(_ duration: Duration) -> Int64 {
         Int64(duration.components.seconds) * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000
     }
 
+    /// The connection is closing: its timer goes with it.
     private func disarm() {
         timer?.cancel()
         timer = nil
-        timerGeneration += 1
+        timerDue = nil
     }
 }

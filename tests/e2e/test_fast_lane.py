@@ -1,0 +1,90 @@
+"""The gateway's fast lane at the level of HTTP/1.1 bytes: pipelined requests are answered in order on
+one connection, and an answer followed by `Connection: close` arrives whole before the close. The lane
+writes its answers (and the usage journal's lines) at the end of the event loop's turn, so these are
+the cases where a write could be lost or reordered."""
+import json
+import re
+import socket
+import time
+import uuid
+
+import httpx
+import openai
+
+from conftest import Atrium
+
+
+def fast_lane_answers(atrium):
+    metrics = httpx.get(atrium.url + "/metrics").text
+    return float(re.search(r"^atrium_fast_lane_answers_total(?:\{[^}]*\})? ([\d.e+]+)$", metrics, re.M).group(1))
+
+
+def request(secret, request_id, close=False):
+    body = json.dumps({"model": "echo", "messages": [{"role": "user", "content": "hi"}]}).encode()
+    head = (
+        "POST /v1/chat/completions HTTP/1.1\r\nHost: atrium\r\n"
+        f"Authorization: Bearer {secret}\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+        f"X-Request-Id: {request_id}\r\n" + ("Connection: close\r\n" if close else "") + "\r\n")
+    return head.encode() + body
+
+
+def read_response(stream):
+    """One response from a buffered socket file: (status, headers, body)."""
+    status = int(stream.readline().split()[1])
+    headers = {}
+    while (line := stream.readline()) not in (b"\r\n", b""):
+        name, value = line.decode().split(":", 1)
+        headers[name.strip().lower()] = value.strip()
+    return status, headers, stream.read(int(headers["content-length"]))
+
+
+def warmed_key(atrium):
+    """A key the fast lane serves: its first call goes through the router, which caches it."""
+    email = f"lane-{uuid.uuid4().hex[:8]}@example.com"
+    secret = atrium.create_user_and_key(email)
+    sdk = openai.OpenAI(base_url=atrium.url + "/v1", api_key=secret, max_retries=0, timeout=20)
+    sdk.chat.completions.create(model="echo", messages=[{"role": "user", "content": "hi"}])
+    return email, secret
+
+
+def records(atrium, email, request_id, timeout=10):
+    """The organization's committed usage records of `request_id`."""
+    session = atrium.session(email)
+    deadline = time.time() + timeout
+    while True:
+        response = session.get("/api/usage/records", params={"limit": 1000})
+        assert response.status_code == 200, response.text
+        rows = [row for row in response.json()["data"] if row["request_id"] == request_id]
+        if rows or time.time() > deadline:
+            return rows
+        time.sleep(0.05)
+
+
+def test_pipelined_requests_are_answered_in_order(atrium: Atrium):
+    _, secret = warmed_key(atrium)
+    ids = [f"pipe-{uuid.uuid4().hex[:12]}" for _ in range(4)]
+    before = fast_lane_answers(atrium)
+    with socket.create_connection(("127.0.0.1", atrium.port), timeout=20) as connection:
+        connection.sendall(b"".join(request(secret, request_id) for request_id in ids))
+        stream = connection.makefile("rb")
+        answers = [read_response(stream) for _ in ids]
+    assert [status for status, _, _ in answers] == [200] * len(ids)
+    assert [headers["x-request-id"] for _, headers, _ in answers] == ids
+    assert all(json.loads(body)["choices"][0]["message"]["content"] == "Hello from up-a" for _, _, body in answers)
+    assert fast_lane_answers(atrium) >= before + len(ids)
+
+
+def test_an_answer_before_a_close_arrives_whole_and_is_recorded(atrium: Atrium):
+    email, secret = warmed_key(atrium)
+    request_id = f"close-{uuid.uuid4().hex[:12]}"
+    before = fast_lane_answers(atrium)
+    with socket.create_connection(("127.0.0.1", atrium.port), timeout=20) as connection:
+        connection.sendall(request(secret, request_id, close=True))
+        stream = connection.makefile("rb")
+        status, headers, body = read_response(stream)
+        assert stream.read() == b""  # then the server closes
+    assert status == 200 and headers["connection"] == "close" and headers["x-request-id"] == request_id
+    assert json.loads(body)["model"] == "echo"
+    assert fast_lane_answers(atrium) >= before + 1
+    [record] = records(atrium, email, request_id)
+    assert record["status"] == 200 and record["total_tokens"] == 9
