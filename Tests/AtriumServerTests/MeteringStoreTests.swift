@@ -240,6 +240,11 @@ import Testing
         #expect(decoded == [original, failed])
         // A line written before error messages existed still reads.
         #expect(!UsageJournal.encode(original).contains("errorMessage"))
+        // Milliseconds keep their leading zeros.
+        var early = original
+        early.createdAt = Date(timeIntervalSince1970: 1_790_000_000.007)
+        #expect(UsageJournal.encode(early).hasSuffix(",\"createdAt\":1790000000.007}\n"))
+        #expect(UsageJournal.decode(Data(UsageJournal.encode(early).utf8)).records == [early])
     }
 
     @Test func aJournalNobodyHoldsIsAnOrphanAndACutLineIsSkipped() throws {

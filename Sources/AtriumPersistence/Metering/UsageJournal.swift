@@ -70,8 +70,7 @@ public final class UsageJournal: Sendable {
     /// Takes a record (the next commit has it) and adds its line to `staged`. Until `write` the line
     /// counts as in flight, so the file is not emptied under it.
     public func stage(_ record: UsageRecord, in staged: inout StagedLines) {
-        var line = Self.encode(record)
-        line.withUTF8 { staged.bytes.append(contentsOf: $0) }
+        Self.encode(record, into: &staged.bytes)
         staged.count += 1
         state.withLock { state in
             state.pending.append(record)
@@ -103,8 +102,9 @@ public final class UsageJournal: Sendable {
     public func setAside(_ record: UsageRecord) {
         let descriptor = open("\(directory)/rejected-usage.jsonl", O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
         guard descriptor >= 0 else { return }
-        var line = Self.encode(record)
-        line.withUTF8 { _ = systemWriteAll(descriptor, UnsafeRawBufferPointer($0)) }
+        var line: [UInt8] = []
+        Self.encode(record, into: &line)
+        _ = line.withUnsafeBytes { systemWriteAll(descriptor, $0) }
         systemClose(descriptor)
     }
 
@@ -195,56 +195,106 @@ public final class UsageJournal: Sendable {
     /// One JSON line. Written by hand, not with `JSONEncoder`: this runs on the event loop for every
     /// request, and the line's shape is fixed (`decode` reads it back with `Codable`).
     static func encode(_ record: UsageRecord) -> String {
-        var line = ""
-        line.reserveCapacity(400)
-        func text(_ value: String?) {
-            guard let value else {
-                line += "null"
-                return
-            }
-            line += "\""
-            if !value.utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
-                line += value
-            } else {
-                for scalar in value.unicodeScalars {
-                    switch scalar {
-                    case "\"": line += "\\\""
-                    case "\\": line += "\\\\"
-                    case _ where scalar.value < 0x20:
-                        let hex = String(scalar.value, radix: 16)
-                        line += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-                    default: line.unicodeScalars.append(scalar)
-                    }
+        var bytes: [UInt8] = []
+        encode(record, into: &bytes)
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// Appends `record`'s line to `bytes`, written as bytes from the start (building a `String` and
+    /// copying it out was 3 % of a proxied request's CPU).
+    static func encode(_ record: UsageRecord, into bytes: inout [UInt8]) {
+        var line = LineWriter()
+        swap(&line.bytes, &bytes)  // the writer holds the only reference, so appending does not copy
+        line.raw("{\"id\":")
+        line.uuid(record.id)
+        line.raw(",\"requestID\":")
+        line.text(record.requestID)
+        line.raw(",\"organizationID\":")
+        line.uuid(record.organizationID.raw)
+        line.raw(",\"keyID\":")
+        line.uuid(record.keyID.raw)
+        line.raw(",\"model\":")
+        line.text(record.model)
+        line.raw(",\"provider\":")
+        line.text(record.provider)
+        line.raw(",\"promptTokens\":")
+        line.integer(record.promptTokens)
+        line.raw(",\"completionTokens\":")
+        line.integer(record.completionTokens)
+        line.raw(",\"costMicros\":")
+        line.integer(record.costMicros)
+        line.raw(",\"priceID\":")
+        if let price = record.priceID { line.uuid(price) } else { line.raw("null") }
+        line.raw(",\"status\":")
+        line.integer(record.status)
+        line.raw(",\"finishReason\":")
+        line.text(record.finishReason)
+        line.raw(",\"streamed\":")
+        line.raw(record.streamed ? "true" : "false")
+        line.raw(",\"estimated\":")
+        line.raw(record.estimated ? "true" : "false")
+        line.raw(",\"latencyMilliseconds\":")
+        line.integer(record.latencyMilliseconds)
+        if let message = record.errorMessage {  // absent in most lines, and in journals written before it existed
+            line.raw(",\"errorMessage\":")
+            line.text(message)
+        }
+        // Milliseconds are all the precision the ledger keeps.
+        let milliseconds = Int64((record.createdAt.timeIntervalSince1970 * 1000).rounded())
+        line.raw(",\"createdAt\":")
+        line.integer(milliseconds / 1000)
+        line.raw(".")
+        line.integer(1000 + abs(milliseconds % 1000), droppingFirstDigit: true)
+        line.raw("}\n")
+        swap(&line.bytes, &bytes)
+    }
+
+    /// JSON written straight into bytes.
+    private struct LineWriter {
+        var bytes: [UInt8] = []
+
+        mutating func raw(_ text: StaticString) {
+            text.withUTF8Buffer { bytes.append(contentsOf: $0) }
+        }
+
+        mutating func uuid(_ id: UUID) {
+            bytes.append(UInt8(ascii: "\""))
+            id.appendHex(to: &bytes)
+            bytes.append(UInt8(ascii: "\""))
+        }
+
+        mutating func text(_ value: String?) {
+            guard let value else { return raw("null") }
+            bytes.append(UInt8(ascii: "\""))
+            for byte in value.utf8 {
+                switch byte {
+                case UInt8(ascii: "\""), UInt8(ascii: "\\"):
+                    bytes.append(UInt8(ascii: "\\"))
+                    bytes.append(byte)
+                case ..<0x20:
+                    raw("\\u00")
+                    bytes.append(Self.hexDigits[Int(byte >> 4)])
+                    bytes.append(Self.hexDigits[Int(byte & 0x0F)])
+                default:
+                    bytes.append(byte)  // the bytes of other characters need no escape in JSON
                 }
             }
-            line += "\""
+            bytes.append(UInt8(ascii: "\""))
         }
-        line += "{\"id\":\""
-        line += record.id.hexString()
-        line += "\",\"requestID\":"
-        text(record.requestID)
-        line += ",\"organizationID\":\""
-        line += record.organizationID.raw.hexString()
-        line += "\",\"keyID\":\""
-        line += record.keyID.raw.hexString()
-        line += "\",\"model\":"
-        text(record.model)
-        line += ",\"provider\":"
-        text(record.provider)
-        line += ",\"promptTokens\":\(record.promptTokens),\"completionTokens\":\(record.completionTokens),\"costMicros\":\(record.costMicros)"
-        line += ",\"priceID\":"
-        text(record.priceID?.hexString())
-        line += ",\"status\":\(record.status),\"finishReason\":"
-        text(record.finishReason)
-        line += ",\"streamed\":\(record.streamed),\"estimated\":\(record.estimated),\"latencyMilliseconds\":\(record.latencyMilliseconds)"
-        if let message = record.errorMessage {  // absent in most lines, and in journals written before it existed
-            line += ",\"errorMessage\":"
-            text(message)
+
+        mutating func integer(_ value: some BinaryInteger, droppingFirstDigit: Bool = false) {
+            if value < 0 { bytes.append(UInt8(ascii: "-")) }
+            let start = bytes.count
+            var magnitude = UInt64(value.magnitude)
+            repeat {  // least significant first, then turned around
+                bytes.append(UInt8(ascii: "0") + UInt8(magnitude % 10))
+                magnitude /= 10
+            } while magnitude > 0
+            if droppingFirstDigit { bytes.removeLast() }
+            bytes[start...].reverse()
         }
-        // Milliseconds are all the precision the ledger keeps; integers print without `printf`.
-        let milliseconds = Int64((record.createdAt.timeIntervalSince1970 * 1000).rounded())
-        line += ",\"createdAt\":\(milliseconds / 1000).\(String(1000 + milliseconds % 1000).dropFirst())}\n"
-        return line
+
+        private static let hexDigits = Array("0123456789abcdef".utf8)
     }
 
     static func decode(_ data: Data) -> (records: [UsageRecord], damaged: Int) {
