@@ -18,7 +18,8 @@ import NIOHTTP1
 /// `OpenAISchemas` and answer errors with the same `ErrorEnvelope`, so a client cannot tell them apart.
 ///
 /// The handler sits in each connection's pipeline right after NIO's HTTP/1 decoder, before
-/// Hummingbird's own handlers (whose conversions to HTTP types cost a tenth of a proxied request).
+/// Hummingbird's own handlers (whose conversions to HTTP types cost a tenth of a proxied request), and
+/// writes its answers as bytes through a `ResponseOutlet` on the socket's side of NIO's encoder.
 /// HTTP/1.1 ordering is kept: it only takes a request when no request of the connection is with
 /// Hummingbird, and holds whatever arrives while it serves one.
 final class FastLaneHandler: ChannelDuplexHandler, RemovableChannelHandler {
@@ -54,8 +55,12 @@ final class FastLaneHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private var held: [HTTPServerRequestPart] = []
     private var heldQuiesce = false
 
-    init(services: Services) {
+    /// The connection's `ResponseOutlet`, which the lane's answers are written through.
+    private let outlet: ChannelHandlerContext
+
+    init(services: Services, outlet: ChannelHandlerContext) {
         self.services = services
+        self.outlet = outlet
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -271,26 +276,22 @@ final class FastLaneHandler: ChannelDuplexHandler, RemovableChannelHandler {
         _ status: HTTPResponse.Status, _ body: ByteBuffer, extraHeaders: [(String, String)], requestID: String, version: HTTPVersion,
         closeAfter: Bool, start: ContinuousClock.Instant, context: ChannelHandlerContext
     ) {
-        var headers = HTTPHeaders([
-            ("content-type", "application/json"), ("content-length", String(body.readableBytes)), ("x-request-id", requestID),
-        ])
-        headers.add(contentsOf: extraHeaders)
-        if closeAfter { headers.add(name: "connection", value: "close") }
-        let head = HTTPResponseHead(version: version, status: .init(statusCode: status.code), headers: headers)
-        context.write(wrapOutboundOut(.head(head)), promise: nil)
-        context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
+        var fields = [("content-type", "application/json"), ("content-length", String(body.readableBytes)), ("x-request-id", requestID)]
+        fields += extraHeaders
+        if closeAfter { fields.append(("connection", "close")) }
+        let answer = ResponseOutlet.response(status, version: version, fields: fields, body: body, allocator: context.channel.allocator)
         services.metrics.recordRequest(route: servedPath, method: "POST", status: status.code, duration: .now - start)
         services.metrics.fastLaneAnswers.increment()
         state = .idle
         if closeAfter {
             // A close drops what is not flushed yet, so this answer goes now, after the journal's lines.
             TurnFlush.of(context.eventLoop).writeJournal()
-            context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+            outlet.writeAndFlush(NIOAny(IOData.byteBuffer(answer)), promise: nil)
             context.close(promise: nil)
             return
         }
-        context.write(wrapOutboundOut(.end(nil)), promise: nil)
-        TurnFlush.of(context.eventLoop).flush(context)
+        outlet.write(NIOAny(IOData.byteBuffer(answer)), promise: nil)
+        TurnFlush.of(context.eventLoop).flush(outlet)
         replayHeld(context: context)
     }
 
@@ -318,7 +319,8 @@ extension HTTPField.Name {
     static let priorAttempt = HTTPField.Name(PriorAttempt.headerName)!
 }
 
-/// Hummingbird's HTTP/1.1 channel with the fast lane placed right after NIO's request decoder.
+/// Hummingbird's HTTP/1.1 channel with the fast lane placed right after NIO's request decoder, and its
+/// outlet right before NIO's response encoder.
 struct FastLaneHTTP1Channel: ServerChildChannel {
     typealias Value = HTTP1Channel.Value
     let inner: HTTP1Channel
@@ -328,7 +330,11 @@ struct FastLaneHTTP1Channel: ServerChildChannel {
         inner.setup(channel: channel, logger: logger).flatMapThrowing { value in
             let operations = channel.pipeline.syncOperations
             let decoder = try operations.handler(type: ByteToMessageHandler<HTTPRequestDecoder>.self)
-            try operations.addHandler(FastLaneHandler(services: services), position: .after(decoder))
+            let encoder = try operations.handler(type: HTTPResponseEncoder.self)
+            let outlet = ResponseOutlet()
+            try operations.addHandler(outlet, position: .before(encoder))
+            try operations.addHandler(
+                FastLaneHandler(services: services, outlet: try operations.context(handler: outlet)), position: .after(decoder))
             return value
         }
     }
