@@ -54,15 +54,15 @@ public struct JSONParser<Document: JSONDocument> {
     }
 
     /// Checks that `bytes` is one JSON object and returns the members named in `keep` with their byte
-    /// ranges, skipping over every other value without building it. For the upstream's answers, whose
+    /// ranges (in `keep`'s order, nil where absent), skipping over every other value without building it. For the upstream's answers, whose
     /// bulk (choices, embeddings) the gateway forwards as it came.
     @inlinable public static func scanObject(
         _ bytes: UnsafeRawBufferPointer, keep: [StaticString]
-    ) throws(JSONSyntaxError) -> [String: (value: Document, range: Range<Int>)] {
+    ) throws(JSONSyntaxError) -> [(value: Document, range: Range<Int>)?] {
         let buffer = bytes.bindMemory(to: UInt8.self)
         guard buffer.count > 0 else { throw JSONSyntaxError(offset: 0, reason: .empty) }
         var parser = JSONParser(buffer)
-        var kept: [String: (value: Document, range: Range<Int>)] = [:]
+        var kept = [(value: Document, range: Range<Int>)?](repeating: nil, count: keep.count)
         parser.skipWhitespace()
         try parser.expect(UInt8(ascii: "{"))
         parser.skipWhitespace()
@@ -77,9 +77,9 @@ public struct JSONParser<Document: JSONDocument> {
                 try parser.expect(UInt8(ascii: ":"))
                 parser.skipWhitespace()
                 let valueStart = parser.cursor - parser.start
-                if let wanted = keep.first(where: { $0.utf8CodeUnitCount == key.count && memcmp($0.utf8Start, key.baseAddress!, key.count) == 0 }) {
+                if let wanted = keep.firstIndex(where: { $0.utf8CodeUnitCount == key.count && memcmp($0.utf8Start, key.baseAddress!, key.count) == 0 }) {
                     let value = try parser.value(depth: 1)
-                    kept[wanted.description] = (value, valueStart..<(parser.cursor - parser.start))
+                    kept[wanted] = (value, valueStart..<(parser.cursor - parser.start))
                 } else {
                     try parser.skipValue(depth: 1)
                 }

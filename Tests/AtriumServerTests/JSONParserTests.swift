@@ -70,9 +70,10 @@ import Testing
     @Test func scanningKeepsOnlyTheNamedMembersAndStillChecksTheRest() throws {
         let text = #"{"id":"x","choices":[{"message":{"content":"a \"b\" \u00e9"}}],"model":"up","usage":{"total_tokens":9}}"#
         let members = try JSONValue.scanObject(ByteBuffer(string: text), keep: ["model", "usage"])
-        #expect(members["model"]?.value == .string("up"))
-        #expect(members["usage"]?.value["total_tokens"] == .int(9))
-        #expect(members["id"] == nil)
+        #expect(members.count == 2)
+        #expect(members[0]?.value == .string("up"))
+        #expect(members[1]?.value["total_tokens"] == .int(9))
+        #expect(try JSONValue.scanObject(ByteBuffer(string: text), keep: ["usage", "absent"]).map { $0?.value } == [.object(["total_tokens": .int(9)]), nil])
         for broken in [#"{"a":[1,}"#, #"{"a":"\x"}"#, #"[1]"#, #"{"a":tru}"#, #"{"a":1} x"#, "{\"a\":\"\u{01}\"}"] {
             #expect(throws: JSONBodyError.self) { try JSONValue.scanObject(ByteBuffer(string: broken), keep: ["model"]) }
         }
@@ -82,7 +83,7 @@ import Testing
     /// reason to refuse the upstream's answer, though building it is (it has no UTF-8 form).
     @Test func skippedMembersAreCheckedForSyntaxOnly() throws {
         let text = #"{"system_fingerprint":"fp \ud800 x","model":"up"}"#
-        #expect(try JSONValue.scanObject(ByteBuffer(string: text), keep: ["model"])["model"]?.value == .string("up"))
+        #expect(try JSONValue.scanObject(ByteBuffer(string: text), keep: ["model"])[0]?.value == .string("up"))
         #expect(throws: JSONBodyError.self) { try JSONValue.scanObject(ByteBuffer(string: text), keep: ["system_fingerprint"]) }
     }
 }

@@ -87,4 +87,5 @@ def test_an_answer_before_a_close_arrives_whole_and_is_recorded(atrium: Atrium):
     assert json.loads(body)["model"] == "echo"
     assert fast_lane_answers(atrium) >= before + 1
     [record] = records(atrium, email, request_id)
-    assert record["status"] == 200 and record["total_tokens"] == 9
+    assert record["status"] == 200 and record["finish_reason"] == "stop" and record["provider"] == "up-a"
+    assert (record["prompt_tokens"], record["completion_tokens"], record["estimated"]) == (5, 4, False)

@@ -189,21 +189,21 @@ final class FastLaneHandler: ChannelDuplexHandler, RemovableChannelHandler {
                     return self.fallBack(head, body, after: PriorAttempt(provider: provider.name, failure: failure), context: context)
                 }
                 route.breaker.recordSuccess()
-                let usage = ModelAPIController.reportedUsage(members["usage"]?.value)
+                let (upstreamModel, reported, choices) = (members[0], members[1], members[2]?.value)
+                let usage = ModelAPIController.reportedUsage(reported?.value)
                 if let usage { metrics.recordTokens(model: model, prompt: usage.prompt, completion: usage.completion) }
                 metrics.recordUpstream(provider: provider.name, operation: operation.rawValue, outcome: "ok", duration: .now - start)
-                let choices = members["choices"].map { JSONValue.object(["choices": $0.value]) } ?? .null
                 // Journaled before the answer goes out (the turn writes its lines, then flushes its answers):
                 // a client that has the answer has its record.
                 meter.finish(admission, requestID: requestID, outcome: MeteredOutcome(
                     provider: provider.name, status: context.channel.isActive ? 200 : 499, reported: usage,
-                    generatedCharacters: TokenEstimate.generatedCharacters(in: choices),
-                    finishReason: choices["choices"]?.arrayValue?.first?["finish_reason"]?.stringValue, charged: true),
+                    generatedCharacters: TokenEstimate.generatedCharacters(inChoices: choices),
+                    finishReason: choices?.arrayValue?.first?["finish_reason"]?.stringValue, charged: true),
                     journalingIn: TurnFlush.of(context.eventLoop))
                 guard context.channel.isActive else { return self.clientLeft() }
                 // The client sees its own name for the model, spliced into the upstream's bytes.
                 let output: ByteBuffer
-                if let upstreamModel = members["model"], upstreamModel.value.stringValue != nil {
+                if let upstreamModel, upstreamModel.value.stringValue != nil {
                     output = JSONValue.splice(answer, replacing: upstreamModel.range, with: model)
                 } else {
                     guard var json = try? JSONValue.parse(answer) else { return }

@@ -17,7 +17,11 @@ final class ResponseOutlet: ChannelOutboundHandler, RemovableChannelHandler {
         _ status: HTTPResponse.Status, version: HTTPVersion, fields: [(String, String)], body: ByteBuffer, allocator: ByteBufferAllocator
     ) -> ByteBuffer {
         var buffer = allocator.buffer(capacity: 160 + fields.count * 48 + body.readableBytes)
-        buffer.writeString("HTTP/\(version.major).\(version.minor) \(status.code) \(status.reasonPhrase)\r\n")
+        if status == .ok && version == .http1_1 {
+            buffer.writeStaticString("HTTP/1.1 200 OK\r\n")
+        } else {
+            buffer.writeString("HTTP/\(version.major).\(version.minor) \(status.code) \(status.reasonPhrase)\r\n")
+        }
         for (name, value) in fields {
             assert(!name.utf8.contains { $0 == 13 || $0 == 10 } && !value.utf8.contains { $0 == 13 || $0 == 10 })
             buffer.writeString(name)

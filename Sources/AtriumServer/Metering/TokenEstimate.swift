@@ -25,7 +25,12 @@ enum TokenEstimate {
 
     /// Characters of generated text in a whole answer or one streamed chunk.
     static func generatedCharacters(in answer: JSONValue) -> Int {
-        guard case .array(let choices)? = answer["choices"] else { return 0 }
+        generatedCharacters(inChoices: answer["choices"])
+    }
+
+    /// The same, given the answer's `choices` member (the fast lane scans only the members it needs).
+    static func generatedCharacters(inChoices choices: JSONValue?) -> Int {
+        guard case .array(let choices)? = choices else { return 0 }
         var total = 0
         for choice in choices {
             for text in [choice["text"], choice["message"]?["content"], choice["delta"]?["content"]] {

@@ -160,9 +160,9 @@ extension JSONValue {
         try reading(buffer) { bytes throws(JSONSyntaxError) in try Parser.parse(bytes, locating: key) }
     }
 
-    /// The top-level members `keep` of the JSON object in `buffer`, with their byte ranges; the rest is
-    /// checked but not built.
-    static func scanObject(_ buffer: ByteBuffer, keep: [StaticString]) throws(JSONBodyError) -> [String: (value: JSONValue, range: Range<Int>)] {
+    /// The top-level members `keep` of the JSON object in `buffer`, with their byte ranges, in `keep`'s
+    /// order (nil where absent); the rest is checked but not built.
+    static func scanObject(_ buffer: ByteBuffer, keep: [StaticString]) throws(JSONBodyError) -> [(value: JSONValue, range: Range<Int>)?] {
         try reading(buffer) { bytes throws(JSONSyntaxError) in try Parser.scanObject(bytes, keep: keep) }
     }
 
