@@ -75,8 +75,12 @@ public final class CreditGate: Sendable {
     /// A request finished: its reservation is released and its real cost waits for the ledger.
     public func settle(_ organization: OrganizationID, reserved: Micros, cost: Micros) {
         states.withLock { states in
-            states[organization]?.reserved.clampedSubtract(reserved)
-            states[organization]?.pending.clampedAdd(cost)
+            // Read and written back, as `reserve` does: changing it in place through the optional
+            // subscript heap-allocated the accessor's frame, twice a request.
+            guard var state = states[organization] else { return }
+            state.reserved.clampedSubtract(reserved)
+            state.pending.clampedAdd(cost)
+            states[organization] = state
         }
     }
 

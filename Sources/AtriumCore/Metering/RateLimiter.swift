@@ -84,7 +84,9 @@ public final class RateLimiter: Sendable {
         let now = clock()
         return buckets.withLock { state in
             var readings: [Reading] = []
+            readings.reserveCapacity(demands.count)
             var updates: [(BucketID, Double)] = []
+            updates.reserveCapacity(demands.count)
             for demand in demands {
                 let interval = Self.window / Double(demand.perMinute)
                 let tat = max(state[demand.bucket] ?? now, now)

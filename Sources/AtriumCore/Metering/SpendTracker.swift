@@ -47,7 +47,13 @@ public final class SpendTracker: Sendable {
     public func add(_ cost: Micros, to owners: [UUID]) {
         guard cost > 0 else { return }
         entries.withLock { entries in
-            for owner in owners { entries[owner]?.pending += cost }
+            for owner in owners {
+                // Read and written back: changing it in place through the optional subscript heap-allocated
+                // the accessor's frame.
+                guard var entry = entries[owner] else { continue }
+                entry.pending += cost
+                entries[owner] = entry
+            }
         }
     }
 

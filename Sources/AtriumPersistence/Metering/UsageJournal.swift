@@ -291,7 +291,11 @@ public final class UsageJournal: Sendable {
                 magnitude /= 10
             } while magnitude > 0
             if droppingFirstDigit { bytes.removeLast() }
-            bytes[start...].reverse()
+            var (low, high) = (start, bytes.count - 1)
+            while low < high {  // in place: reversing the slice `bytes[start...]` copied it
+                bytes.swapAt(low, high)
+                (low, high) = (low + 1, high - 1)
+            }
         }
 
         private static let hexDigits = Array("0123456789abcdef".utf8)

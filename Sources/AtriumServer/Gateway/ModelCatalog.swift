@@ -97,6 +97,7 @@ public final class ModelCatalog: Sendable {
     /// load spreads across providers. A field no route can honour is a 400 naming it, never dropped.
     func routes(for model: String, operation: ModelOperation, honouring body: JSONValue) throws -> [ModelRoute] {
         let routes = try routes(for: model, operation: operation)
+        if routes.allSatisfy({ $0.unhonoured(in: body) == nil }) { return routes }
         let honouring = routes.filter { $0.unhonoured(in: body) == nil }
         if honouring.isEmpty, let field = routes.first?.unhonoured(in: body) {
             throw AtriumError.invalidRequest(
@@ -118,12 +119,13 @@ public final class ModelCatalog: Sendable {
         guard let all = routesByModel[model], !all.isEmpty else {
             throw AtriumError.notFound("The model `\(model.prefix(200))` does not exist or you do not have access to it.", code: "model_not_found")
         }
-        let capable = all.filter { $0.kind.supports(operation) }
+        let capable = all.allSatisfy { $0.kind.supports(operation) } ? all : all.filter { $0.kind.supports(operation) }
         guard !capable.isEmpty else {
             throw AtriumError.invalidRequest(
                 "The model `\(model)` is a \(all[0].kind.rawValue) model and does not support /v1/\(operation.rawValue).",
                 param: "model", code: "unsupported_model")
         }
+        if capable.count == 1 { return capable }  // the usual case, with nothing to order
         let start = nextStart.wrappingAdd(1, ordering: .relaxed).oldValue
         let rotated = (0..<capable.count).map { capable[(start + $0) % capable.count] }
         return rotated.filter { !$0.breaker.isOpen } + rotated.filter { $0.breaker.isOpen }

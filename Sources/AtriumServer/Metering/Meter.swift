@@ -295,6 +295,7 @@ final class Meter: Sendable {
     /// The token buckets a request was charged to (the key's own, the organization's), with their limits.
     private static func tokenBuckets(_ principal: KeyPrincipal, organizationLimit: RateLimit) -> [(bucket: RateLimiter.BucketID, perMinute: Int)] {
         var buckets: [(bucket: RateLimiter.BucketID, perMinute: Int)] = []
+        buckets.reserveCapacity(2)
         if let perMinute = principal.rateLimit.tokensPerMinute { buckets.append((.init(owner: principal.keyID.raw, dimension: .tokens), perMinute)) }
         if let perMinute = organizationLimit.tokensPerMinute { buckets.append((.init(owner: principal.organizationID.raw, dimension: .tokens), perMinute)) }
         return buckets
@@ -302,7 +303,8 @@ final class Meter: Sendable {
 
     private static func demands(_ principal: KeyPrincipal, organizationLimit: RateLimit, tokens: Int) -> [RateLimiter.Demand] {
         var demands: [RateLimiter.Demand] = []
-        for (owner, limit) in [(principal.keyID.raw, principal.rateLimit), (principal.organizationID.raw, organizationLimit)] {
+        demands.reserveCapacity(4)  // one allocation a request, not one per growth
+        func add(_ owner: UUID, _ limit: RateLimit) {
             if let perMinute = limit.requestsPerMinute {
                 demands.append(.init(bucket: .init(owner: owner, dimension: .requests), perMinute: perMinute, cost: 1))
             }
@@ -310,6 +312,8 @@ final class Meter: Sendable {
                 demands.append(.init(bucket: .init(owner: owner, dimension: .tokens), perMinute: perMinute, cost: tokens))
             }
         }
+        add(principal.keyID.raw, principal.rateLimit)
+        add(principal.organizationID.raw, organizationLimit)
         return demands
     }
 

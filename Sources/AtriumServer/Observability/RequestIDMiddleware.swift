@@ -31,29 +31,33 @@ struct RequestIDMiddleware: RouterMiddleware {
 enum RequestIDGenerator {
     /// The client's id when it is acceptable, else a new one.
     static func id(clientSent: String?) -> String {
-        clientSent.flatMap(RequestIDMiddleware.accepted) ?? "req_" + next()
+        clientSent.flatMap(RequestIDMiddleware.accepted) ?? next()
     }
 
     private static let alphabet = Array("0123456789abcdefghijklmnopqrstuvwxyz".utf8)
 
     /// A random per-process prefix and a counter: unique, unguessable enough to be no handle on anything,
     /// and free of the `getrandom` system call that drawing fresh randomness per request would cost.
-    private static let prefix: String = {
+    private static let prefix: [UInt8] = {
         var generator = SystemRandomNumberGenerator()
-        return String((0..<12).map { _ in Character(Unicode.Scalar(alphabet[Int(generator.next(upperBound: UInt32(36)))])) })
+        return Array("req_".utf8) + (0..<12).map { _ in alphabet[Int(generator.next(upperBound: UInt32(36)))] }
     }()
     private static let counter = Atomic<UInt64>(0)
 
+    /// `req_`, the prefix and the counter in 12 base-36 digits, written into the string at once.
     static func next() -> String {
         var value = counter.wrappingAdd(1, ordering: .relaxed).newValue
-        var digits = [UInt8](repeating: alphabet[0], count: 12)
-        var index = 11
-        while value > 0 && index >= 0 {
-            digits[index] = alphabet[Int(value % 36)]
-            value /= 36
-            index -= 1
+        let length = prefix.count + 12
+        return String(unsafeUninitializedCapacity: length) { output in
+            _ = output.initialize(fromContentsOf: prefix)
+            var index = length - 1
+            while index >= prefix.count {
+                output[index] = alphabet[Int(value % 36)]
+                value /= 36
+                index -= 1
+            }
+            return length
         }
-        return prefix + String(decoding: digits, as: UTF8.self)
     }
 }
 

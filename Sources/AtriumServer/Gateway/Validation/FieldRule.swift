@@ -15,31 +15,32 @@ indirect enum FieldRule: Sendable {
     case either([FieldRule], expected: String)
     case nullable(FieldRule)
 
-    /// Nil when `value` is acceptable, else the error for field `param`.
-    func check(_ value: JSONValue, param: String) -> AtriumError? {
+    /// Nil when `value` is acceptable, else the error for field `param` (named only when there is an error:
+    /// the names of array elements and nested fields are built on the way).
+    func check(_ value: JSONValue, param: @autoclosure () -> String) -> AtriumError? {
         switch (self, value) {
         case (.nullable, .null), (.any, _):
             return nil
         case (.nullable(let inner), _):
-            return inner.check(value, param: param)
+            return inner.check(value, param: param())
         case (.string(let maxLength), .string(let string)):
             if let maxLength, string.count > maxLength {
                 return .invalidRequest(
-                    "Invalid '\(param)': string too long. Expected a string with maximum length \(maxLength), but got a string with length \(string.count) instead.",
-                    param: param, code: "string_above_max_length")
+                    "Invalid '\(param())': string too long. Expected a string with maximum length \(maxLength), but got a string with length \(string.count) instead.",
+                    param: param(), code: "string_above_max_length")
             }
             return nil
         case (.nonEmptyString, .string(let string)):
             return string.isEmpty
-                ? .invalidRequest("Invalid '\(param)': empty string.", param: param, code: "empty_string") : nil
+                ? .invalidRequest("Invalid '\(param())': empty string.", param: param(), code: "empty_string") : nil
         case (.bool, .bool):
             return nil
         case (.integer(let range), .int(let int)):
-            return Self.checkRange(Double(int), range.map { Double($0.lowerBound)...Double($0.upperBound) }, param: param, noun: "integer")
+            return Self.checkRange(Double(int), range.map { Double($0.lowerBound)...Double($0.upperBound) }, param: param(), noun: "integer")
         case (.number(let range), .int(let int)):
-            return Self.checkRange(Double(int), range, param: param, noun: "decimal")
+            return Self.checkRange(Double(int), range, param: param(), noun: "decimal")
         case (.number(let range), .double(let double)):
-            return Self.checkRange(double, range, param: param, noun: "decimal")
+            return Self.checkRange(double, range, param: param(), noun: "decimal")
         case (.object, .object):
             return nil
         case (.array(let element, let count), .array(let values)):
@@ -48,12 +49,12 @@ indirect enum FieldRule: Sendable {
                 let expected = values.count < count.lowerBound
                     ? "minimum length \(count.lowerBound)" : "maximum length \(count.upperBound)"
                 return .invalidRequest(
-                    "Invalid '\(param)': \(problem). Expected an array with \(expected), but got an array with length \(values.count) instead.",
-                    param: param, code: values.count < count.lowerBound ? "empty_array" : "array_above_max_length")
+                    "Invalid '\(param())': \(problem). Expected an array with \(expected), but got an array with length \(values.count) instead.",
+                    param: param(), code: values.count < count.lowerBound ? "empty_array" : "array_above_max_length")
             }
             guard let element else { return nil }
             for (index, value) in values.enumerated() {
-                if let error = element.check(value, param: "\(param)[\(index)]") { return error }
+                if let error = element.check(value, param: "\(param())[\(index)]") { return error }
             }
             return nil
         case (.oneOf(let allowed), .string(let string)):
@@ -61,22 +62,22 @@ indirect enum FieldRule: Sendable {
                 ? nil
                 : .invalidRequest(
                     "Invalid value: '\(string.prefix(100))'. Supported values are: \(allowed.map { "'\($0)'" }.joined(separator: ", ")).",
-                    param: param, code: "invalid_value")
+                    param: param(), code: "invalid_value")
         case (.either(let rules, let expected), _):
-            for rule in rules where rule.check(value, param: param) == nil { return nil }
-            if let specific = rules.lazy.compactMap({ $0.specificError(value, param: param) }).first { return specific }
-            return Self.typeError(param: param, expected: expected, got: value)
+            for rule in rules where rule.check(value, param: param()) == nil { return nil }
+            for rule in rules { if let specific = rule.specificError(value, param: param()) { return specific } }
+            return Self.typeError(param: param(), expected: expected, got: value)
         default:
-            return Self.typeError(param: param, expected: expectedName, got: value)
+            return Self.typeError(param: param(), expected: expectedName, got: value)
         }
     }
 
     /// The error of a rule whose type matched but whose contents did not (an element of an array, say),
     /// which is more useful than "wrong type" when one alternative of `either` nearly fitted.
-    private func specificError(_ value: JSONValue, param: String) -> AtriumError? {
+    private func specificError(_ value: JSONValue, param: @autoclosure () -> String) -> AtriumError? {
         switch (self, value) {
         case (.array, .array), (.string, .string), (.nonEmptyString, .string), (.oneOf, .string), (.integer, .int):
-            return check(value, param: param)
+            return check(value, param: param())
         default:
             return nil
         }
@@ -102,8 +103,9 @@ indirect enum FieldRule: Sendable {
             param: param, code: "invalid_type")
     }
 
-    private static func checkRange(_ value: Double, _ range: ClosedRange<Double>?, param: String, noun: String) -> AtriumError? {
+    private static func checkRange(_ value: Double, _ range: ClosedRange<Double>?, param: @autoclosure () -> String, noun: String) -> AtriumError? {
         guard let range, !range.contains(value) else { return nil }
+        let param = param()
         let shown = value.rounded() == value && abs(value) < 1e15 ? String(Int64(value)) : String(value)
         if value < range.lowerBound {
             return .invalidRequest(

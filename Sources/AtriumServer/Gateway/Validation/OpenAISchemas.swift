@@ -96,21 +96,18 @@ enum OpenAISchemas {
     /// Rules that span fields and so cannot live on one field.
     static func checkMessages(_ body: JSONValue) throws {
         guard let messages = body["messages"]?.arrayValue else { return }
-        let roles = ["system", "developer", "user", "assistant", "tool", "function"]
         for (index, message) in messages.enumerated() {
-            let param = "messages[\(index)]"
             guard let role = message["role"] else {
-                throw AtriumError.invalidRequest("Missing required parameter: '\(param).role'.", param: "\(param).role", code: "missing_required_parameter")
+                throw AtriumError.invalidRequest(
+                    "Missing required parameter: 'messages[\(index)].role'.", param: "messages[\(index)].role", code: "missing_required_parameter")
             }
-            if let error = FieldRule.oneOf(roles).check(role, param: "\(param).role") { throw error }
-            if let content = message["content"],
-                let error = FieldRule.nullable(.either([.string(), .array(of: .object)], expected: "a string or an array of content parts"))
-                    .check(content, param: "\(param).content")
-            {
-                throw error
-            }
+            if let error = roleRule.check(role, param: "messages[\(index)].role") { throw error }
+            if let content = message["content"], let error = contentRule.check(content, param: "messages[\(index)].content") { throw error }
         }
     }
+
+    private static let roleRule = FieldRule.oneOf(["system", "developer", "user", "assistant", "tool", "function"])
+    private static let contentRule = FieldRule.nullable(.either([.string(), .array(of: .object)], expected: "a string or an array of content parts"))
 }
 
 import AtriumCore
