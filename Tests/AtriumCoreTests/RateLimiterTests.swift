@@ -108,6 +108,16 @@ final class ManualClock: Sendable {
         #expect(UsageRecord.day(of: Date(timeIntervalSince1970: -1)) == "1969-12-31")
     }
 
+    @Test func aDayStartsWhereDayOfSaysItDoes() {
+        for seconds in stride(from: -86_400 * 800, through: 86_400 * 40_000, by: 86_400 * 37 + 12_345) {
+            let date = Date(timeIntervalSince1970: Double(seconds))
+            let start = UsageRecord.start(ofDay: UsageRecord.day(of: date))
+            #expect(start == Date(timeIntervalSince1970: Double(seconds - ((seconds % 86_400) + 86_400) % 86_400)))
+        }
+        #expect(UsageRecord.start(ofDay: "2000-02-29") == Date(timeIntervalSince1970: 951_782_400))
+        for odd in ["", "2026-13-01", "2026-1-01", "yesterday", "2026-02-3x"] { #expect(UsageRecord.start(ofDay: odd) == nil) }
+    }
+
     @Test func timeOrderedIDsSortByTimeAndNeverRepeat() {
         let early = TimeOrderedID.make(at: Date(timeIntervalSince1970: 1_000))
         let late = TimeOrderedID.make(at: Date(timeIntervalSince1970: 2_000))

@@ -109,6 +109,38 @@ import Testing
         #expect(filtered.reduce(0) { $0 + $1.requests } == all.filter { $0.model == "a" && $0.day >= days[1] && $0.day <= days[2] }.count)
     }
 
+    /// Records have no index on their day: a day range is read as a time range, and must give exactly
+    /// the records whose day is in it, at the edges of a day too.
+    @Test(arguments: TestDatabase.all)
+    func aDayRangeOfRecordsIsItsTimeRange(_ database: TestDatabase) async throws {
+        let services = try await services(database)
+        defer { Task { await services.database.shutdown() } }
+        let organization = try await organization(services)
+        _ = try await services.credits.account(of: organization)
+        let midnight = 1_795_478_400.0  // 2026-11-24 00:00 UTC
+        let times = [midnight - 86_400, midnight - 0.001, midnight, midnight + 86_399.999, midnight + 86_400]
+        let records = times.enumerated().map { index, time in
+            UsageRecord(
+                requestID: "req_edge_\(index)", organizationID: organization, keyID: .generate(), model: "m", provider: "p",
+                promptTokens: 1, completionTokens: 1, costMicros: 0, priceID: nil, status: 200, finishReason: "stop", streamed: false,
+                estimated: false, latencyMilliseconds: 1, createdAt: Date(timeIntervalSince1970: time))
+        }
+        _ = try await services.usage.commit(records, mayRepeat: false)
+        func found(from: String?, to: String?, requestID: String? = nil) async throws -> Set<String> {
+            var query = UsageQuery(organizationID: organization, fromDay: from, toDay: to)
+            query.requestID = requestID
+            return Set(try await services.usage.records(query, limit: 100).map(\.requestID))
+        }
+        #expect(try await found(from: "2026-11-24", to: "2026-11-24") == ["req_edge_2", "req_edge_3"])
+        #expect(try await found(from: nil, to: "2026-11-23") == ["req_edge_0", "req_edge_1"])
+        #expect(try await found(from: "2026-11-25", to: nil) == ["req_edge_4"])
+        #expect(try await found(from: "2026-11-24", to: "2026-11-24", requestID: "req_edge_1").isEmpty)
+        #expect(try await found(from: "2026-11-23", to: "2026-11-24", requestID: "req_edge_1") == ["req_edge_1"])
+        var byRequest = UsageQuery(organizationID: organization, fromDay: "2026-11-24", toDay: "2026-11-24")
+        byRequest.requestID = "req_edge_3"
+        #expect(try await services.usage.buckets(byRequest).map(\.requests) == [1])
+    }
+
     /// SQLite's commits bypass Fluent; what they store must read back through it unchanged.
     @Test(arguments: TestDatabase.all)
     func aCommittedRecordReadsBackAsItWasWritten(_ database: TestDatabase) async throws {

@@ -85,6 +85,22 @@ public struct UsageRecord: Sendable, Equatable, Codable {
         func two(_ value: Int) -> String { value < 10 ? "0\(value)" : String(value) }
         return "\(year)-\(two(month))-\(two(day))"
     }
+
+    /// When the UTC day `day` (`2026-11-23`) begins, the inverse of `day(of:)` (Hinnant's
+    /// `days_from_civil`); nil when it is not such a date.
+    public static func start(ofDay day: String) -> Date? {
+        let parts = day.split(separator: "-", omittingEmptySubsequences: false)
+        guard parts.count == 3, parts[0].count == 4, parts[1].count == 2, parts[2].count == 2,
+            var year = Int(parts[0]), let month = Int(parts[1]), let dayOfMonth = Int(parts[2]),
+            (1...12).contains(month), (1...31).contains(dayOfMonth)
+        else { return nil }
+        if month <= 2 { year -= 1 }
+        let era = (year >= 0 ? year : year - 399) / 400
+        let yearOfEra = year - era * 400
+        let dayOfYear = (153 * (month > 2 ? month - 3 : month + 9) + 2) / 5 + dayOfMonth - 1
+        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
+        return Date(timeIntervalSince1970: Double(era * 146_097 + dayOfEra - 719_468) * 86_400)
+    }
 }
 
 /// A filter over the usage ledger of one organization; days are inclusive UTC dates (`2026-11-23`).

@@ -23,6 +23,7 @@ enum AtriumMigrations {
         M0018CreatePosts(),
         M0019AddUsageErrorMessage(),
         M0020IndexMembershipsByUser(),
+        M0021DropUsageDayIndex(),
     ]
 
     /// Their names as Fluent records them, for saying which step failed.
