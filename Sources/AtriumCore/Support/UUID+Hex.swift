@@ -19,6 +19,15 @@ extension UUID {
         }
     }
 
+    /// Calls `body` with the canonical form in a temporary buffer (binding it to SQLite, say), with no
+    /// `String` made.
+    public func withHex<Result>(uppercase: Bool = false, _ body: (UnsafeBufferPointer<UInt8>) throws -> Result) rethrows -> Result {
+        try withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 36) { buffer in
+            let count = writeHex(into: buffer, uppercase: uppercase)
+            return try body(UnsafeBufferPointer(rebasing: buffer[..<count]))
+        }
+    }
+
     /// Writes the 36 characters at the start of `output`; returns how many were written.
     private func writeHex(into output: UnsafeMutableBufferPointer<UInt8>, uppercase: Bool) -> Int {
         let digits = uppercase ? Self.upper : Self.lower

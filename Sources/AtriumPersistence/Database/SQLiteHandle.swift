@@ -1,3 +1,4 @@
+import AtriumCore
 import Foundation
 import VaporCSQLite
 
@@ -6,6 +7,8 @@ enum SQLiteValue: Equatable {
     case integer(Int64)
     case real(Double)
     case text(String)
+    /// Bound as text in Fluent's form (uppercase), without making a `String` of it.
+    case uuid(UUID)
     case null
 
     var integer: Int64? {
@@ -96,6 +99,10 @@ final class SQLiteHandle {
         case .integer(let value): return sqlite_nio_sqlite3_bind_int64(statement, index, value)
         case .real(let value): return sqlite_nio_sqlite3_bind_double(statement, index, value)
         case .null: return sqlite_nio_sqlite3_bind_null(statement, index)
+        case .uuid(let id):
+            return id.withHex(uppercase: true) { hex in
+                hex.withMemoryRebound(to: CChar.self) { sqlite_nio_sqlite3_bind_text(statement, index, $0.baseAddress, Int32($0.count), Self.transient) }
+            }
         case .text(var value):
             return value.withUTF8 { bytes in
                 bytes.withMemoryRebound(to: CChar.self) { characters in

@@ -95,7 +95,7 @@ final class SQLiteLedgerWriter: Sendable {
         return effects.debits.mapValues(\.amount)
     }
 
-    private static func uuid(_ id: UUID) -> SQLiteValue { .text(id.hexString(uppercase: true)) }
+    private static func uuid(_ id: UUID) -> SQLiteValue { .uuid(id) }
     private static func text(_ value: String?) -> SQLiteValue { value.map(SQLiteValue.text) ?? .null }
     private static func date(_ date: Date) -> SQLiteValue { .real(date.timeIntervalSince1970) }
 }
