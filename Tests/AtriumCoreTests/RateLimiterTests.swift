@@ -115,7 +115,7 @@ final class ManualClock: Sendable {
             #expect(start == Date(timeIntervalSince1970: Double(seconds - ((seconds % 86_400) + 86_400) % 86_400)))
         }
         #expect(UsageRecord.start(ofDay: "2000-02-29") == Date(timeIntervalSince1970: 951_782_400))
-        for odd in ["", "2026-13-01", "2026-1-01", "yesterday", "2026-02-3x"] { #expect(UsageRecord.start(ofDay: odd) == nil) }
+        for odd in ["", "2026-13-01", "2026-1-01", "yesterday", "2026-02-3x", "2026-02-29", "2026-04-31"] { #expect(UsageRecord.start(ofDay: odd) == nil) }
     }
 
     @Test func timeOrderedIDsSortByTimeAndNeverRepeat() {

@@ -87,7 +87,7 @@ public struct UsageRecord: Sendable, Equatable, Codable {
     }
 
     /// When the UTC day `day` (`2026-11-23`) begins, the inverse of `day(of:)` (Hinnant's
-    /// `days_from_civil`); nil when it is not such a date.
+    /// `days_from_civil`); nil when it is not such a date (`2026-02-30` included).
     public static func start(ofDay day: String) -> Date? {
         let parts = day.split(separator: "-", omittingEmptySubsequences: false)
         guard parts.count == 3, parts[0].count == 4, parts[1].count == 2, parts[2].count == 2,
@@ -99,7 +99,8 @@ public struct UsageRecord: Sendable, Equatable, Codable {
         let yearOfEra = year - era * 400
         let dayOfYear = (153 * (month > 2 ? month - 3 : month + 9) + 2) / 5 + dayOfMonth - 1
         let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
-        return Date(timeIntervalSince1970: Double(era * 146_097 + dayOfEra - 719_468) * 86_400)
+        let start = Date(timeIntervalSince1970: Double(era * 146_097 + dayOfEra - 719_468) * 86_400)
+        return Self.day(of: start) == day ? start : nil
     }
 }
 
