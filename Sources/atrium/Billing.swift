@@ -50,6 +50,12 @@ extension Admin {
         @Option(help: "Only this model.") var model: String?
         @Flag(help: "Write CSV instead of a table.") var csv = false
 
+        func validate() throws {
+            for (name, day) in [("--from", from), ("--to", to)] {
+                if let day, UsageRecord.start(ofDay: day) == nil { throw ValidationError("\(name) must be a date like 2026-11-23, not \(day).") }
+            }
+        }
+
         func run() async throws {
             try await options.withServices { services in
                 let organization = try await target.resolve(services)

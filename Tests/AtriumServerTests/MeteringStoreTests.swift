@@ -120,10 +120,10 @@ import Testing
         let midnight = 1_795_478_400.0  // 2026-11-24 00:00 UTC
         let times = [midnight - 86_400, midnight - 0.001, midnight, midnight + 86_399.999, midnight + 86_400]
         let records = times.enumerated().map { index, time in
-            UsageRecord(
-                requestID: "req_edge_\(index)", organizationID: organization, keyID: .generate(), model: "m", provider: "p",
-                promptTokens: 1, completionTokens: 1, costMicros: 0, priceID: nil, status: 200, finishReason: "stop", streamed: false,
-                estimated: false, latencyMilliseconds: 1, createdAt: Date(timeIntervalSince1970: time))
+            var edge = record(organization, cost: 0, tokens: 1)
+            edge.requestID = "req_edge_\(index)"
+            edge.createdAt = Date(timeIntervalSince1970: time)
+            return edge
         }
         _ = try await services.usage.commit(records, mayRepeat: false)
         func found(from: String?, to: String?, requestID: String? = nil) async throws -> Set<String> {

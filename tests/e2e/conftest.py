@@ -2,6 +2,7 @@
 `atrium serve` binary (built once by `swift build`), each on a free loopback port."""
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -23,6 +24,12 @@ for name in list(os.environ):
     harness = name.startswith(("ATRIUM_TEST_", "ATRIUM_E2E_")) or name == "ATRIUM_BIN"
     if (name.startswith("ATRIUM_") and not harness) or name == "DATABASE_URL":
         del os.environ[name]
+
+
+def fast_lane_answers(atrium):
+    """How many model API requests the server answered on its event loops' fast lane so far."""
+    metrics = httpx.get(atrium.url + "/metrics").text
+    return float(re.search(r"^atrium_fast_lane_answers_total(?:\{[^}]*\})? ([\d.e+]+)$", metrics, re.M).group(1))
 
 
 def free_port():

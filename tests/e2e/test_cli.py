@@ -33,6 +33,14 @@ def test_create_user_refuses_a_short_password_and_a_bad_role():
     assert role.returncode != 0 and "king" in role.stderr
 
 
+def test_usage_refuses_a_day_that_is_not_a_date():
+    for flag, day in [("--from", "yesterday"), ("--to", "2026-02-30")]:
+        result = run("admin", "usage", "--email", "a@example.com", flag, day)
+        assert result.returncode != 0
+        assert f"{flag} must be a date like 2026-11-23, not {day}" in result.stderr
+        assert "Backtrace" not in result.stderr
+
+
 def test_a_missing_config_file_is_named():
     result = subprocess.run([str(BIN), "serve", "--config", "/nonexistent/atrium.yaml"], capture_output=True, text=True, timeout=60)
     assert result.returncode != 0

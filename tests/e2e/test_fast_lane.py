@@ -3,20 +3,13 @@ one connection, and an answer followed by `Connection: close` arrives whole befo
 writes its answers (and the usage journal's lines) at the end of the event loop's turn, so these are
 the cases where a write could be lost or reordered."""
 import json
-import re
 import socket
 import time
 import uuid
 
-import httpx
 import openai
 
-from conftest import Atrium
-
-
-def fast_lane_answers(atrium):
-    metrics = httpx.get(atrium.url + "/metrics").text
-    return float(re.search(r"^atrium_fast_lane_answers_total(?:\{[^}]*\})? ([\d.e+]+)$", metrics, re.M).group(1))
+from conftest import Atrium, fast_lane_answers
 
 
 def request(secret, request_id, close=False):

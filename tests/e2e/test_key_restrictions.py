@@ -8,7 +8,7 @@ import httpx
 import openai
 import pytest
 
-from conftest import Atrium
+from conftest import Atrium, fast_lane_answers
 
 
 def developer(atrium):
@@ -21,11 +21,6 @@ def developer(atrium):
 
 def sdk(atrium, secret):
     return openai.OpenAI(base_url=atrium.url + "/v1", api_key=secret, max_retries=0, timeout=20)
-
-
-def fast_lane_answers(atrium):
-    metrics = httpx.get(atrium.url + "/metrics").text
-    return float(re.search(r"^atrium_fast_lane_answers_total(?:\{[^}]*\})? ([\d.e+]+)$", metrics, re.M).group(1))
 
 
 def chat(client, model, stream=False):

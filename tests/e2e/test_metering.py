@@ -239,6 +239,8 @@ def test_usage_summary_and_csv(atrium):
     assert any(line.split(",")[1:5] == ["echo", dev.key_id, "3", "15"] for line in lines[1:])
     bad = dev.session.get("/api/usage", params={"from": "yesterday"})
     assert bad.status_code == 400 and bad.json()["error"]["param"] == "from"
+    no_such_day = dev.session.get("/api/usage/records", params={"to": "2026-02-30"})
+    assert no_such_day.status_code == 400 and no_such_day.json()["error"]["param"] == "to"
 
 
 def test_usage_is_scoped_to_the_organization(atrium):

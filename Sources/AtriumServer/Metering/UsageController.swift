@@ -104,7 +104,7 @@ struct UsageController {
         var query = UsageQuery(organizationID: membership.organization.id)
         for (name, keyPath) in [("from", \UsageQuery.fromDay), ("to", \UsageQuery.toDay)] {
             guard let day = parameters.get(name) else { continue }
-            guard Self.isDay(day) else { throw AtriumError.invalidRequest("\(name) must be a date like 2026-11-23.", param: name) }
+            guard UsageRecord.start(ofDay: day) != nil else { throw AtriumError.invalidRequest("\(name) must be a date like 2026-11-23.", param: name) }
             query[keyPath: keyPath] = day
         }
         if let model = parameters.get("model") {
@@ -116,14 +116,6 @@ struct UsageController {
             query.keyID = id
         }
         return query
-    }
-
-    private static func isDay(_ text: String) -> Bool {
-        let parts = text.split(separator: "-", omittingEmptySubsequences: false)
-        guard parts.count == 3, parts[0].count == 4, parts[1].count == 2, parts[2].count == 2,
-            let month = Int(parts[1]), let day = Int(parts[2]), Int(parts[0]) != nil
-        else { return false }
-        return (1...12).contains(month) && (1...31).contains(day)
     }
 }
 
