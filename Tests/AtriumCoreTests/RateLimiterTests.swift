@@ -108,6 +108,14 @@ final class ManualClock: Sendable {
         #expect(UsageRecord.day(of: Date(timeIntervalSince1970: -1)) == "1969-12-31")
     }
 
+    @Test func dayNamesNameEachDayAsDayOfDoes() {
+        var names = UsageRecord.DayNames()
+        for seconds in [1_795_478_398, 1_795_478_399, 1_795_478_400, 1_795_478_399, -1, 0, 0, 951_782_400] {
+            let date = Date(timeIntervalSince1970: Double(seconds))
+            #expect(names.name(of: date) == UsageRecord.day(of: date))
+        }
+    }
+
     @Test func aDayStartsWhereDayOfSaysItDoes() {
         for seconds in stride(from: -86_400 * 800, through: 86_400 * 40_000, by: 86_400 * 37 + 12_345) {
             let date = Date(timeIntervalSince1970: Double(seconds))

@@ -301,6 +301,42 @@ import Testing
         survivor.close()
     }
 
+    @Test func aBatchNotReportedCommittedIsHandedOutAgainAheadOfLaterRecords() throws {
+        let journal = try UsageJournal(directory: directory)
+        for id in ["a", "b", "c"] { journal.append(record(id)) }
+        let batch = journal.uncommitted(limit: 2)
+        journal.append(record("d"))
+        #expect(batch.map(\.requestID) == ["a", "b"])
+        // The commit failed: the same batch again, not the records that came since.
+        #expect(journal.uncommitted(limit: 2).map(\.requestID) == ["a", "b"])
+        #expect(journal.uncommittedCount == 4)
+        journal.committed(2)
+        #expect(journal.uncommitted(limit: 5).map(\.requestID) == ["c", "d"])
+        journal.append(record("e"))
+        journal.committed(2)
+        #expect(journal.uncommitted(limit: 5).map(\.requestID) == ["e"])
+        journal.committed(1)
+        #expect(journal.uncommittedCount == 0)
+        journal.close()
+    }
+
+    @Test func stagedLinesReachTheFileAndTheLedgerTogetherWhenWritten() throws {
+        let journal = try UsageJournal(directory: directory)
+        var staged = UsageJournal.StagedLines()
+        journal.stage(record("a"), in: &staged)
+        journal.stage(record("b"), in: &staged)
+        #expect(journal.uncommittedCount == 0)
+        #expect(try FileManager.default.attributesOfItem(atPath: journal.path)[.size] as? Int == 0)
+        #expect(journal.write(&staged))
+        #expect(staged.isEmpty)
+        #expect(journal.uncommitted(limit: 10).map(\.requestID) == ["a", "b"])
+        let lines = try String(contentsOfFile: journal.path, encoding: .utf8).split(separator: "\n")
+        #expect(lines.count == 2)
+        journal.committed(2)
+        #expect(try FileManager.default.attributesOfItem(atPath: journal.path)[.size] as? Int == 0)
+        journal.close()
+    }
+
     @Test func theFileIsEmptiedOnceEverythingIsCommitted() throws {
         let journal = try UsageJournal(directory: directory)
         for id in ["a", "b", "c"] { journal.append(record(id)) }

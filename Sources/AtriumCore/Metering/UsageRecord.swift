@@ -69,6 +69,24 @@ public struct UsageRecord: Sendable, Equatable, Codable {
     /// The UTC day (`2026-11-23`), which the ledger stores for grouping.
     public var day: String { UsageRecord.day(of: createdAt) }
 
+    /// Names UTC days as `day(of:)` does, remembering the last one: the records of a group commit mostly
+    /// share a day, and naming it builds a string.
+    public struct DayNames {
+        private var number = Int.min
+        private var name = ""
+
+        public init() {}
+
+        public mutating func name(of date: Date) -> String {
+            let day = Int((date.timeIntervalSince1970 / 86_400).rounded(.down))
+            if day != number {
+                number = day
+                name = UsageRecord.day(of: date)
+            }
+            return name
+        }
+    }
+
     /// The civil date of a UTC day number (Howard Hinnant's `civil_from_days`): integer arithmetic,
     /// as this runs for every record of every group commit.
     public static func day(of date: Date) -> String {

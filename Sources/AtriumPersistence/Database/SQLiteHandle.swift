@@ -65,10 +65,24 @@ final class SQLiteHandle {
         }
     }
 
+    /// A statement prepared once for this connection, to run many times without looking it up by its text.
+    struct Statement {
+        fileprivate let pointer: OpaquePointer
+    }
+
+    func statement(_ sql: String) throws -> Statement {
+        Statement(pointer: try prepared(sql))
+    }
+
     /// Runs one statement with its values and returns its rows (for `SELECT` and `RETURNING`).
     @discardableResult
     func run(_ sql: String, _ values: [SQLiteValue]) throws -> [[SQLiteValue]] {
-        let statement = try prepared(sql)
+        try run(statement(sql), values)
+    }
+
+    @discardableResult
+    func run(_ prepared: Statement, _ values: [SQLiteValue]) throws -> [[SQLiteValue]] {
+        let statement = prepared.pointer
         defer {
             sqlite_nio_sqlite3_reset(statement)
             sqlite_nio_sqlite3_clear_bindings(statement)

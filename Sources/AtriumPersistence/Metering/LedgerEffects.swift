@@ -7,6 +7,11 @@ struct LedgerEffects {
     struct Debit {
         var amount: Micros = 0
         var requests = 0
+
+        mutating func add(_ cost: Micros) {
+            amount += cost
+            requests += 1
+        }
     }
 
     /// An organization or a key, in one month.
@@ -39,6 +44,13 @@ struct LedgerEffects {
         var promptTokens: Int64 = 0
         var completionTokens: Int64 = 0
         var costMicros: Micros = 0
+
+        mutating func add(_ record: UsageRecord) {
+            requests += 1
+            promptTokens += Int64(record.promptTokens)
+            completionTokens += Int64(record.completionTokens)
+            costMicros += record.costMicros
+        }
     }
 
     private(set) var debits: [OrganizationID: Debit] = [:]
@@ -46,18 +58,17 @@ struct LedgerEffects {
     /// What the batch adds to each day's totals (every record, refused ones too, as the records count them).
     private(set) var daily: [DailyKey: DailyTotals] = [:]
 
+    /// One pass over the batch (which runs on the ledger's thread for every group commit): each record
+    /// changes each total in place, with one lookup.
     init(_ records: [UsageRecord]) {
+        var days = UsageRecord.DayNames()
         for record in records {
-            let key = DailyKey(organization: record.organizationID.raw, day: record.day, model: record.model, key: record.keyID.raw)
-            daily[key, default: DailyTotals()].requests += 1
-            daily[key, default: DailyTotals()].promptTokens += Int64(record.promptTokens)
-            daily[key, default: DailyTotals()].completionTokens += Int64(record.completionTokens)
-            daily[key, default: DailyTotals()].costMicros += record.costMicros
-        }
-        for record in records where record.costMicros > 0 {
-            debits[record.organizationID, default: Debit()].amount += record.costMicros
-            debits[record.organizationID, default: Debit()].requests += 1
-            let month = String(record.day.prefix(7))
+            let day = days.name(of: record.createdAt)
+            daily[DailyKey(organization: record.organizationID.raw, day: day, model: record.model, key: record.keyID.raw), default: DailyTotals()]
+                .add(record)
+            guard record.costMicros > 0 else { continue }
+            debits[record.organizationID, default: Debit()].add(record.costMicros)
+            let month = String(day.prefix(7))
             spend[SpendOwner(id: record.organizationID.raw, month: month, organization: record.organizationID, isKey: false), default: 0] += record.costMicros
             spend[SpendOwner(id: record.keyID.raw, month: month, organization: record.organizationID, isKey: true), default: 0] += record.costMicros
         }

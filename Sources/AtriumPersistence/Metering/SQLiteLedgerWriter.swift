@@ -48,16 +48,18 @@ final class SQLiteLedgerWriter: Sendable {
         """
 
     private static func write(_ records: [UsageRecord], mayRepeat: Bool, at now: Date, on database: SQLiteHandle) throws -> [OrganizationID: Micros] {
-        let fresh = try records.filter { record in
-            try !mayRepeat || database.run("SELECT 1 FROM usage_records WHERE id = ?", [uuid(record.id)]).isEmpty
+        let fresh = try !mayRepeat ? records : records.filter { record in
+            try database.run("SELECT 1 FROM usage_records WHERE id = ?", [uuid(record.id)]).isEmpty
         }
+        let insert = try database.statement(insertRecord)
+        var days = UsageRecord.DayNames()
         for record in fresh {
-            try database.run(insertRecord, [
+            try database.run(insert, [
                 uuid(record.id), .text(record.requestID), uuid(record.organizationID.raw), uuid(record.keyID.raw), .text(record.model),
                 text(record.provider), .integer(Int64(record.promptTokens)), .integer(Int64(record.completionTokens)),
                 .integer(Int64(record.totalTokens)), .integer(record.costMicros), record.priceID.map(uuid) ?? .null,
                 .integer(Int64(record.status)), text(record.finishReason), .integer(record.streamed ? 1 : 0), .integer(record.estimated ? 1 : 0),
-                .integer(Int64(record.latencyMilliseconds)), .text(record.day), date(record.createdAt), text(record.errorMessage),
+                .integer(Int64(record.latencyMilliseconds)), .text(days.name(of: record.createdAt)), date(record.createdAt), text(record.errorMessage),
             ])
         }
         let effects = LedgerEffects(fresh)

@@ -19,11 +19,16 @@ import Darwin
 public final class UsageJournal: Sendable {
     private struct State {
         var descriptor: Int32
-        /// Appended and not yet committed, oldest first.
+        /// The batch `uncommitted` handed out, until `committed` says it is in (or it is handed out again).
+        var taken: [UsageRecord] = []
+        /// Written since, oldest first. Kept apart from `taken` so that appends never copy the batch the
+        /// ledger holds (an array shared with it would be copied whole by the next append).
         var pending: [UsageRecord] = []
-        /// Appends whose `write` is under way.
+        /// Lines whose `write` is under way.
         var writing = 0
         var writeFailures = 0
+
+        var isEmpty: Bool { taken.isEmpty && pending.isEmpty }
     }
 
     public let path: String
@@ -60,40 +65,40 @@ public final class UsageJournal: Sendable {
     /// turn, and writes them together before it sends any of their answers.
     public struct StagedLines: Sendable {
         fileprivate var bytes: [UInt8] = []
-        fileprivate var count = 0
+        fileprivate var records: [UsageRecord] = []
 
         public init() {}
 
-        public var isEmpty: Bool { count == 0 }
+        public var isEmpty: Bool { records.isEmpty }
     }
 
-    /// Takes a record (the next commit has it) and adds its line to `staged`. Until `write` the line
-    /// counts as in flight, so the file is not emptied under it.
+    /// Adds `record`'s line to `staged`. The record is the ledger's once `write` has written the line.
     public func stage(_ record: UsageRecord, in staged: inout StagedLines) {
         Self.encode(record, into: &staged.bytes)
-        staged.count += 1
-        state.withLock { state in
-            state.pending.append(record)
-            state.writing += 1
-        }
+        staged.records.append(record)
     }
 
-    /// Writes the staged lines with one `write` and empties `staged`. Returns false when the file could
-    /// not be written; the records are still committed.
+    /// Writes the staged lines with one `write`, hands their records to the next commit (even when the
+    /// file could not be written: the records are still committed, only their crash safety is lost) and
+    /// empties `staged`. Returns false when the file could not be written.
     @discardableResult
     public func write(_ staged: inout StagedLines) -> Bool {
         guard !staged.isEmpty else { return true }
+        let lines = staged.records.count
         // The write happens outside the lock, so event loops writing at once do not queue behind each
         // other's system calls; `writing` keeps `committed` from emptying the file under lines in flight.
-        let descriptor = state.withLock { $0.descriptor }
+        let descriptor = state.withLock { state in
+            state.writing += lines
+            return state.descriptor
+        }
         let written = staged.bytes.withUnsafeBytes { systemWriteAll(descriptor, $0) }
-        let lines = staged.count
         state.withLock { state in
             state.writing -= lines
             if !written { state.writeFailures += lines }
+            state.pending.append(contentsOf: staged.records)
         }
         staged.bytes.removeAll(keepingCapacity: true)
-        staged.count = 0
+        staged.records.removeAll(keepingCapacity: true)
         return written
     }
 
@@ -108,19 +113,33 @@ public final class UsageJournal: Sendable {
         systemClose(descriptor)
     }
 
-    /// The oldest records not yet committed, at most `limit`.
+    /// The oldest records not yet committed, at most `limit`: the batch handed out last time when it was
+    /// not reported committed, else the next one.
     public func uncommitted(limit: Int) -> [UsageRecord] {
-        state.withLock { Array($0.pending.prefix(limit)) }
+        state.withLock { state in
+            if state.taken.isEmpty && !state.pending.isEmpty {
+                if state.pending.count <= limit {
+                    swap(&state.taken, &state.pending)
+                    state.pending.reserveCapacity(state.taken.count)
+                } else {
+                    state.taken = Array(state.pending.prefix(limit))
+                    state.pending.removeFirst(limit)
+                }
+            }
+            return Array(state.taken.prefix(limit))
+        }
     }
 
-    public var uncommittedCount: Int { state.withLock { $0.pending.count } }
+    public var uncommittedCount: Int { state.withLock { $0.taken.count + $0.pending.count } }
 
     /// The oldest `count` records are in the database. When nothing else is pending and no line is being
     /// written, the file is emptied (under the same lock as appends, so no line is lost in between).
     public func committed(_ count: Int) {
         state.withLock { state in
-            state.pending.removeFirst(min(count, state.pending.count))
-            if state.pending.isEmpty && state.writing == 0 { _ = ftruncate(state.descriptor, 0) }
+            let fromTaken = min(count, state.taken.count)
+            if fromTaken == state.taken.count { state.taken = [] } else { state.taken.removeFirst(fromTaken) }
+            state.pending.removeFirst(min(count - fromTaken, state.pending.count))
+            if state.isEmpty && state.writing == 0 { _ = ftruncate(state.descriptor, 0) }
         }
     }
 
@@ -128,7 +147,7 @@ public final class UsageJournal: Sendable {
     public func close() {
         state.withLock { state in
             guard state.descriptor >= 0 else { return }
-            if state.pending.isEmpty { unlink(path) }
+            if state.isEmpty { unlink(path) }
             systemClose(state.descriptor)
             state.descriptor = -1
         }
