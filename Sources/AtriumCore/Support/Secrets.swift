@@ -36,13 +36,13 @@ public enum Secrets {
         var secret = secret
         let digest = secret.withUTF8 { SHA256.hash(data: UnsafeRawBufferPointer($0)) }
         return String(unsafeUninitializedCapacity: SHA256.byteCount * 2) { output in
-            var index = 0
-            for byte in digest {
-                output[index] = hexDigits[Int(byte >> 4)]
-                output[index + 1] = hexDigits[Int(byte & 0x0F)]
-                index += 2
+            digest.withUnsafeBytes { bytes in
+                for (index, byte) in bytes.enumerated() {
+                    output[2 * index] = hexDigits[Int(byte >> 4)]
+                    output[2 * index + 1] = hexDigits[Int(byte & 0x0F)]
+                }
             }
-            return index
+            return SHA256.byteCount * 2
         }
     }
 }

@@ -16,20 +16,21 @@ final class ResponseOutlet: ChannelOutboundHandler, RemovableChannelHandler {
     static func response(
         _ status: HTTPResponse.Status, version: HTTPVersion, fields: [(String, String)], body: ByteBuffer, allocator: ByteBufferAllocator
     ) -> ByteBuffer {
-        var buffer = allocator.buffer(capacity: 160 + fields.count * 48 + body.readableBytes)
-        if status == .ok && version == .http1_1 {
-            buffer.writeStaticString("HTTP/1.1 200 OK\r\n")
-        } else {
-            buffer.writeString("HTTP/\(version.major).\(version.minor) \(status.code) \(status.reasonPhrase)\r\n")
+        // The common status line is a constant; others are rare (refusals and errors).
+        let statusLine = status == .ok && version == .http1_1 ? nil : "HTTP/\(version.major).\(version.minor) \(status.code) \(status.reasonPhrase)\r\n"
+        let headBytes = (statusLine?.utf8.count ?? 17) + fields.reduce(2) { $0 + $1.0.utf8.count + $1.1.utf8.count + 4 }
+        var buffer = allocator.buffer(capacity: headBytes + body.readableBytes)
+        buffer.writeHead(capacity: headBytes) { head in
+            if let statusLine { head.write(statusLine) } else { head.write("HTTP/1.1 200 OK\r\n") }
+            for (name, value) in fields {
+                assert(!name.utf8.contains { $0 == 13 || $0 == 10 } && !value.utf8.contains { $0 == 13 || $0 == 10 })
+                head.write(name)
+                head.write(": ")
+                head.write(value)
+                head.write("\r\n")
+            }
+            head.write("\r\n")
         }
-        for (name, value) in fields {
-            assert(!name.utf8.contains { $0 == 13 || $0 == 10 } && !value.utf8.contains { $0 == 13 || $0 == 10 })
-            buffer.writeString(name)
-            buffer.writeStaticString(": ")
-            buffer.writeString(value)
-            buffer.writeStaticString("\r\n")
-        }
-        buffer.writeStaticString("\r\n")
         var body = body
         buffer.writeBuffer(&body)
         return buffer

@@ -69,21 +69,23 @@ final class PooledHTTPTransport: UpstreamTransport {
     /// (names, lengths, request IDs already reduced to letters, digits, '-' and '_') or is the provider's
     /// API key, checked once at start (upstreamAPIKey), so nothing here needs checking per request.
     private func requestHead(path: String, headers: [(String, String)], body: ByteBuffer) -> ByteBuffer {
+        let capacity = 96 + path.utf8.count + hostHeader.utf8.count + headers.reduce(0) { $0 + $1.0.utf8.count + $1.1.utf8.count + 4 }
         var head = ByteBuffer()
-        head.reserveCapacity(128 + path.utf8.count + headers.reduce(0) { $0 + $1.0.utf8.count + $1.1.utf8.count + 4 })
-        head.writeStaticString("POST ")
-        head.writeString(path)
-        head.writeStaticString(" HTTP/1.1\r\nhost: ")
-        head.writeString(hostHeader)
-        head.writeStaticString("\r\ncontent-length: ")
-        head.writeString(String(body.readableBytes))
-        for (name, value) in headers {
-            head.writeStaticString("\r\n")
-            head.writeString(name)
-            head.writeStaticString(": ")
-            head.writeString(value)
+        head.writeHead(capacity: capacity) { head in
+            head.write("POST ")
+            head.write(path)
+            head.write(" HTTP/1.1\r\nhost: ")
+            head.write(hostHeader)
+            head.write("\r\ncontent-length: ")
+            head.write(decimal: body.readableBytes)
+            for (name, value) in headers {
+                head.write("\r\n")
+                head.write(name)
+                head.write(": ")
+                head.write(value)
+            }
+            head.write("\r\n\r\n")
         }
-        head.writeStaticString("\r\n\r\n")
         return head
     }
 
