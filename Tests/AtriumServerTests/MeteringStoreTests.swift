@@ -337,6 +337,33 @@ import Testing
         journal.close()
     }
 
+    /// A busy server always has records pending, so its journal is never emptied: past its size limit
+    /// it moves to a fresh file that holds only the pending records' lines.
+    @Test func aJournalThatIsNeverEmptyMovesToAFreshFile() throws {
+        let journal = try UsageJournal(directory: directory, rotateAfterBytes: 1)
+        let first = journal.path
+        for id in ["a", "b", "c"] { journal.append(record(id)) }
+        #expect(journal.uncommitted(limit: 2).map(\.requestID) == ["a", "b"])
+        journal.committed(2)
+        #expect(journal.path != first)
+        #expect(!FileManager.default.fileExists(atPath: first))
+        func lines() throws -> [String] {
+            try String(contentsOfFile: journal.path, encoding: .utf8).split(separator: "\n").map(String.init)
+        }
+        #expect(try lines().count == 1)
+        journal.append(record("d"))
+        #expect(try lines().count == 2)
+        // The fresh file is held like the first: another instance does not take it for a dead one's.
+        let other = try UsageJournal(directory: directory)
+        #expect(other.orphans().isEmpty)
+        other.close()
+        #expect(journal.uncommitted(limit: 5).map(\.requestID) == ["c", "d"])
+        journal.committed(2)
+        #expect(try FileManager.default.attributesOfItem(atPath: journal.path)[.size] as? Int == 0)
+        journal.close()
+        #expect(!FileManager.default.fileExists(atPath: journal.path))
+    }
+
     @Test func theFileIsEmptiedOnceEverythingIsCommitted() throws {
         let journal = try UsageJournal(directory: directory)
         for id in ["a", "b", "c"] { journal.append(record(id)) }

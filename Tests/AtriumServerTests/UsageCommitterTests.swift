@@ -29,10 +29,9 @@ final class PickyLedger: UsageRepository {
             latencyMilliseconds: 1, createdAt: Date())
     }
 
-    @Test func aRecordTheDatabaseKeepsRefusingIsSetAsideAndTheRestGoIn() async throws {
+    func committer(_ ledger: any UsageRepository) throws -> (UsageCommitter, UsageJournal, AtriumDatabase, directory: String) {
         let directory = "\(FileManager.default.temporaryDirectory.path)/atrium-committer-\(UUID().uuidString)"
         let journal = try UsageJournal(directory: directory)
-        let ledger = PickyLedger()
         let database = try AtriumDatabase(location: .sqliteMemory, logger: testLogger)
         let committer = UsageCommitter(
             journal: journal, usage: ledger,
@@ -40,6 +39,24 @@ final class PickyLedger: UsageRepository {
             spend: SpendTracker(repository: SQLCreditRepository(database: database)),
             prices: PriceBook(repository: SQLPriceRepository(database: database)), interval: .milliseconds(10), logger: testLogger,
             metrics: ServerMetrics(), shared: nil, isDatabaseUp: { true })
+        return (committer, journal, database, directory)
+    }
+
+    /// A commit takes what is pending when it starts; only a full batch (a backlog) goes on at once.
+    @Test func aBacklogCommitsInFullBatchesBackToBack() async throws {
+        let ledger = PickyLedger()
+        let (committer, journal, database, _) = try committer(ledger)
+        for index in 0..<(UsageJournal.batchLimit + 3) { journal.append(record("m\(index)")) }
+        #expect(await committer.commitPending() == true)
+        #expect(ledger.stored.withLock { $0.count } == UsageJournal.batchLimit + 3)
+        #expect(journal.uncommittedCount == 0)
+        journal.close()
+        await database.shutdown()
+    }
+
+    @Test func aRecordTheDatabaseKeepsRefusingIsSetAsideAndTheRestGoIn() async throws {
+        let ledger = PickyLedger()
+        let (committer, journal, database, directory) = try committer(ledger)
         for model in ["a", "poison", "b"] { journal.append(record(model)) }
 
         // The first attempts fail whole and keep everything pending (the database may just be down).

@@ -19,6 +19,9 @@ import Darwin
 public final class UsageJournal: Sendable {
     private struct State {
         var descriptor: Int32
+        var path: String
+        /// Bytes in the file: lines written since it was opened or last emptied.
+        var size = 0
         /// The batch `uncommitted` handed out, until `committed` says it is in (or it is handed out again).
         var taken: [UsageRecord] = []
         /// Written since, oldest first. Kept apart from `taken` so that appends never copy the batch the
@@ -31,25 +34,36 @@ public final class UsageJournal: Sendable {
         var isEmpty: Bool { taken.isEmpty && pending.isEmpty }
     }
 
-    public let path: String
+    /// The file appends go to now (it changes when the journal moves to a fresh one).
+    public var path: String { state.withLock { $0.path } }
     private let directory: String
+    /// Past this size the journal moves to a fresh file when a commit leaves records pending (a busy
+    /// server's never empties, so emptying it alone let it grow without end).
+    private let rotateAfterBytes: Int
     private let state: Mutex<State>
 
-    public init(directory: String) throws {
+    public init(directory: String, rotateAfterBytes: Int = 64 << 20) throws {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         self.directory = directory
+        self.rotateAfterBytes = rotateAfterBytes
+        let (descriptor, path) = try Self.createFile(in: directory)
+        self.state = Mutex(State(descriptor: descriptor, path: path))
+    }
+
+    /// A new journal file, locked by this process. It is created under a name `orphans()` ignores and
+    /// renamed once locked, so no other instance can take a brand-new journal for a dead one's.
+    private static func createFile(in directory: String) throws -> (descriptor: Int32, path: String) {
         let name = "usage-\(UUID().uuidString.lowercased()).jsonl"
-        self.path = "\(directory)/\(name)"
-        // Created under a name `orphans()` ignores and renamed once locked, so no other instance can
-        // take a brand-new journal for a dead one's.
+        let path = "\(directory)/\(name)"
         let creating = "\(directory)/creating-\(name)"
         let descriptor = open(creating, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
         guard descriptor >= 0 else { throw JournalError("cannot create the usage journal \(path): \(String(cString: strerror(errno)))") }
         guard flock(descriptor, LOCK_EX | LOCK_NB) == 0, rename(creating, path) == 0 else {
             systemClose(descriptor)
+            unlink(creating)
             throw JournalError("cannot lock the usage journal \(path)")
         }
-        self.state = Mutex(State(descriptor: descriptor))
+        return (descriptor, path)
     }
 
     /// Appends a record. Returns false when the file could not be written (a full disk, say): the
@@ -94,7 +108,7 @@ public final class UsageJournal: Sendable {
         let written = staged.bytes.withUnsafeBytes { systemWriteAll(descriptor, $0) }
         state.withLock { state in
             state.writing -= lines
-            if !written { state.writeFailures += lines }
+            if written { state.size += staged.bytes.count } else { state.writeFailures += lines }
             state.pending.append(contentsOf: staged.records)
         }
         staged.bytes.removeAll(keepingCapacity: true)
@@ -113,9 +127,12 @@ public final class UsageJournal: Sendable {
         systemClose(descriptor)
     }
 
+    /// The most records one group commit takes.
+    public static let batchLimit = 5_000
+
     /// The oldest records not yet committed, at most `limit`: the batch handed out last time when it was
     /// not reported committed, else the next one.
-    public func uncommitted(limit: Int) -> [UsageRecord] {
+    public func uncommitted(limit: Int = batchLimit) -> [UsageRecord] {
         state.withLock { state in
             if state.taken.isEmpty && !state.pending.isEmpty {
                 if state.pending.count <= limit {
@@ -133,21 +150,46 @@ public final class UsageJournal: Sendable {
     public var uncommittedCount: Int { state.withLock { $0.taken.count + $0.pending.count } }
 
     /// The oldest `count` records are in the database. When nothing else is pending and no line is being
-    /// written, the file is emptied (under the same lock as appends, so no line is lost in between).
+    /// written, the file is emptied (under the same lock as appends, so no line is lost in between);
+    /// when records are pending and the file has grown past `rotateAfterBytes`, it is replaced.
     public func committed(_ count: Int) {
         state.withLock { state in
             let fromTaken = min(count, state.taken.count)
             if fromTaken == state.taken.count { state.taken = [] } else { state.taken.removeFirst(fromTaken) }
             state.pending.removeFirst(min(count - fromTaken, state.pending.count))
-            if state.isEmpty && state.writing == 0 { _ = ftruncate(state.descriptor, 0) }
+            guard state.writing == 0 else { return }
+            if state.isEmpty {
+                _ = ftruncate(state.descriptor, 0)
+                state.size = 0
+            } else if state.size > rotateAfterBytes {
+                rotate(&state)
+            }
         }
+    }
+
+    /// Moves to a fresh file holding only the lines of the records still pending, then removes the old
+    /// one. Crashing in between leaves both, and a replay counts each record once (by its id). When the
+    /// fresh file cannot be made, the old one stays and the next commit tries again.
+    private func rotate(_ state: inout State) {
+        guard let (descriptor, path) = try? Self.createFile(in: directory) else { return }
+        var lines: [UInt8] = []
+        for record in state.taken { Self.encode(record, into: &lines) }
+        for record in state.pending { Self.encode(record, into: &lines) }
+        guard lines.withUnsafeBytes({ systemWriteAll(descriptor, $0) }) else {
+            unlink(path)
+            systemClose(descriptor)
+            return
+        }
+        unlink(state.path)
+        systemClose(state.descriptor)
+        (state.descriptor, state.path, state.size) = (descriptor, path, lines.count)
     }
 
     /// Closes the journal; the file is removed when everything in it was committed.
     public func close() {
         state.withLock { state in
             guard state.descriptor >= 0 else { return }
-            if state.isEmpty { unlink(path) }
+            if state.isEmpty { unlink(state.path) }
             systemClose(state.descriptor)
             state.descriptor = -1
         }
@@ -192,10 +234,11 @@ public final class UsageJournal: Sendable {
     /// Journals in the directory that no live process holds.
     public func orphans() -> [Orphan] {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+        let own = path
         var found: [Orphan] = []
         for name in names.sorted() where name.hasPrefix("usage-") && name.hasSuffix(".jsonl") {
             let file = "\(directory)/\(name)"
-            guard file != path else { continue }
+            guard file != own else { continue }
             let descriptor = open(file, O_RDWR | O_CLOEXEC)
             guard descriptor >= 0 else { continue }
             guard flock(descriptor, LOCK_EX | LOCK_NB) == 0 else {
