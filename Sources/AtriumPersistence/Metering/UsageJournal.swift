@@ -153,36 +153,45 @@ public final class UsageJournal: Sendable {
     /// written, the file is emptied (under the same lock as appends, so no line is lost in between);
     /// when records are pending and the file has grown past `rotateAfterBytes`, it is replaced.
     public func committed(_ count: Int) {
-        state.withLock { state in
+        let retired = state.withLock { state -> Retired? in
             let fromTaken = min(count, state.taken.count)
             if fromTaken == state.taken.count { state.taken = [] } else { state.taken.removeFirst(fromTaken) }
             state.pending.removeFirst(min(count - fromTaken, state.pending.count))
-            guard state.writing == 0 else { return }
+            guard state.writing == 0 else { return nil }
             if state.isEmpty {
                 _ = ftruncate(state.descriptor, 0)
                 state.size = 0
-            } else if state.size > rotateAfterBytes {
-                rotate(&state)
+                return nil
             }
+            guard state.size > rotateAfterBytes, let fresh = try? Self.createFile(in: directory) else { return nil }
+            let retired = Retired(descriptor: state.descriptor, path: state.path, records: state.taken + state.pending)
+            (state.descriptor, state.path, state.size) = (fresh.descriptor, fresh.path, 0)
+            return retired
         }
+        if let retired { retire(retired) }
     }
 
-    /// Moves to a fresh file holding only the lines of the records still pending, then removes the old
-    /// one. Crashing in between leaves both, and a replay counts each record once (by its id). When the
-    /// fresh file cannot be made, the old one stays and the next commit tries again.
-    private func rotate(_ state: inout State) {
-        guard let (descriptor, path) = try? Self.createFile(in: directory) else { return }
+    /// A file appends no longer go to, with the records whose lines it holds that are not committed yet.
+    private struct Retired {
+        var descriptor: Int32
+        var path: String
+        var records: [UsageRecord]
+    }
+
+    /// Copies the still-pending records' lines into the current file, then removes the old one. This
+    /// runs outside the lock (appends go on meanwhile): the copy and the removal of a large file took
+    /// milliseconds that every event loop's next append would otherwise wait out. Crashing in between
+    /// leaves lines in both files, and a replay counts each record once (by its id). When the copy
+    /// fails, the old file is only closed: another scan takes it as an orphan and replays it.
+    private func retire(_ retired: Retired) {
         var lines: [UInt8] = []
-        for record in state.taken { Self.encode(record, into: &lines) }
-        for record in state.pending { Self.encode(record, into: &lines) }
-        guard lines.withUnsafeBytes({ systemWriteAll(descriptor, $0) }) else {
-            unlink(path)
-            systemClose(descriptor)
-            return
+        for record in retired.records { Self.encode(record, into: &lines) }
+        let descriptor = state.withLock { $0.descriptor }
+        if lines.withUnsafeBytes({ systemWriteAll(descriptor, $0) }) {
+            state.withLock { $0.size += lines.count }
+            unlink(retired.path)
         }
-        unlink(state.path)
-        systemClose(state.descriptor)
-        (state.descriptor, state.path, state.size) = (descriptor, path, lines.count)
+        systemClose(retired.descriptor)
     }
 
     /// Closes the journal; the file is removed when everything in it was committed.
