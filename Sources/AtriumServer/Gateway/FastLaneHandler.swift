@@ -54,6 +54,9 @@ final class FastLaneHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// Parts that arrived while the lane was serving a request (pipelining), replayed afterwards.
     private var held: [HTTPServerRequestPart] = []
     private var heldQuiesce = false
+    /// Whether a part went on to the router since reading last completed. When none did, the router is
+    /// not told that reading completed: its async channel handler did work for that on every request.
+    private var forwardedRead = false
 
     /// The connection's `ResponseOutlet`, which the lane's answers are written through.
     private let outlet: ChannelHandlerContext
@@ -86,6 +89,7 @@ final class FastLaneHandler: ChannelDuplexHandler, RemovableChannelHandler {
             }
         case .idle:
             guard case .head(var head) = part else {
+                forwardedRead = true
                 context.fireChannelRead(data)
                 return
             }
@@ -96,8 +100,15 @@ final class FastLaneHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 return
             }
             slowInFlight += 1
+            forwardedRead = true
             context.fireChannelRead(wrapInboundOut(.head(head)))
         }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        guard forwardedRead || slowInFlight > 0 else { return }
+        forwardedRead = false
+        context.fireChannelReadComplete()
     }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {

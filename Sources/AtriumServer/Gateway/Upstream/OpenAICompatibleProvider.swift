@@ -24,7 +24,8 @@ public struct UpstreamTimeouts: Sendable, Equatable {
 /// AsyncHTTPClient.
 public final class OpenAICompatibleProvider: InferenceProvider {
     public let name: String
-    private let basePath: String
+    /// Each operation's path on the upstream, made once rather than per request.
+    private let paths: [ModelOperation: String]
     private let authorization: String?
     private let transport: any UpstreamTransport
 
@@ -33,13 +34,15 @@ public final class OpenAICompatibleProvider: InferenceProvider {
         let trimmed = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
         let url = URL(string: trimmed)
         self.authorization = apiKey.map { "Bearer \($0)" }
+        let basePath: String
         if let url, url.scheme == "http", let host = url.host {
-            self.basePath = url.path
+            basePath = url.path
             self.transport = PooledHTTPTransport(host: host, port: url.port ?? 80, timeouts: timeouts)
         } else {
-            self.basePath = ""
+            basePath = ""
             self.transport = AsyncHTTPClientTransport(baseURL: trimmed, timeouts: timeouts, logger: logger)
         }
+        self.paths = Dictionary(uniqueKeysWithValues: ModelOperation.allCases.map { ($0, "\(basePath)/\($0.rawValue)") })
     }
 
     public func shutdown() async {
@@ -63,14 +66,14 @@ public final class OpenAICompatibleProvider: InferenceProvider {
     ) -> EventLoopFuture<(Int, ByteBuffer?)>? {
         guard let pooled = transport as? PooledHTTPTransport else { return nil }
         return pooled.sendOnLoop(
-            eventLoop, path: "\(basePath)/\(operation.rawValue)", headers: headers(stream: false, requestID: requestID), body: body)
+            eventLoop, path: paths[operation]!, headers: headers(stream: false, requestID: requestID), body: body)
     }
 
     public func perform(_ request: ProviderRequest) async throws -> ProviderResponse {
         let reply: UpstreamReply
         do {
             reply = try await transport.post(
-                path: "\(basePath)/\(request.operation.rawValue)", headers: headers(stream: request.stream, requestID: request.requestID),
+                path: paths[request.operation]!, headers: headers(stream: request.stream, requestID: request.requestID),
                 body: request.body.encodedBuffer(), stream: request.stream, eventLoop: request.eventLoop)
         } catch var failure as ProviderFailure {
             failure.message = "\(name): \(failure.message)"
@@ -93,7 +96,7 @@ public final class OpenAICompatibleProvider: InferenceProvider {
         let body = JSONValue.object(["model": .string("probe"), "input": .string("probe")])
         do {
             let reply = try await transport.post(
-                path: "\(basePath)/embeddings", headers: [("content-type", "application/json")] + (authorization.map { [("authorization", $0)] } ?? []),
+                path: paths[.embeddings]!, headers: [("content-type", "application/json")] + (authorization.map { [("authorization", $0)] } ?? []),
                 body: body.encodedBuffer(), stream: false, eventLoop: nil)
             return reply.status < 500
         } catch {
