@@ -82,3 +82,29 @@ def test_an_answer_before_a_close_arrives_whole_and_is_recorded(atrium: Atrium):
     [record] = records(atrium, email, request_id)
     assert record["status"] == 200 and record["finish_reason"] == "stop" and record["provider"] == "up-a"
     assert (record["prompt_tokens"], record["completion_tokens"], record["estimated"]) == (5, 4, False)
+
+
+def test_a_connection_that_changes_keys_is_judged_for_each_key(atrium: Atrium):
+    """The lane remembers the digest of a connection's last key. A request with another key, a malformed
+    one, or the same key revoked meanwhile is judged, and recorded, for the key it carries."""
+    email_a, secret_a = warmed_key(atrium)
+    email_b, secret_b = warmed_key(atrium)
+    ids = {name: f"switch-{name}-{uuid.uuid4().hex[:8]}" for name in ("a", "b", "bad", "again", "revoked")}
+    malformed = secret_b[:-1] + ("x" if secret_b[-1] != "x" else "y")  # its checksum no longer holds
+    with socket.create_connection(("127.0.0.1", atrium.port), timeout=20) as connection:
+        stream = connection.makefile("rb")
+
+        def ask(secret, name):
+            connection.sendall(request(secret, ids[name]))
+            status, headers, _ = read_response(stream)
+            assert headers["x-request-id"] == ids[name]
+            return status
+
+        assert [ask(secret_a, "a"), ask(secret_b, "b"), ask(malformed, "bad"), ask(secret_a, "again")] == [200, 200, 401, 200]
+        owner = atrium.session(email_a)
+        [key] = owner.get("/api/keys").json()["data"]
+        assert owner.delete(f"/api/keys/{key['id']}").status_code == 204
+        assert ask(secret_a, "revoked") == 401
+    assert len(records(atrium, email_a, ids["a"])) == 1 and len(records(atrium, email_a, ids["again"])) == 1
+    assert len(records(atrium, email_b, ids["b"])) == 1
+    assert records(atrium, email_a, ids["b"], timeout=0) == []

@@ -188,8 +188,17 @@ public final class KeyService: Sendable {
     /// The principal for a secret whose verification is still cached and valid, without waiting: nil
     /// whenever the answer needs the database or is a refusal (callers then take the full path).
     public func cachedPrincipal(secret: String) -> KeyPrincipal? {
-        guard APIKeyFormat.isWellFormed(secret) else { return nil }
-        let hash = Secrets.sha256Hex(secret)
+        Self.digest(of: secret).flatMap(cachedPrincipal(digest:))
+    }
+
+    /// What the store and the cache know a well-formed secret by (its SHA-256); nil for a malformed one.
+    public static func digest(of secret: String) -> String? {
+        APIKeyFormat.isWellFormed(secret) ? Secrets.sha256Hex(secret) : nil
+    }
+
+    /// `cachedPrincipal(secret:)` for a secret's `digest(of:)`, which a caller that sees the same secret
+    /// again and again (a connection's requests) keeps instead of checking and hashing it each time.
+    public func cachedPrincipal(digest hash: String) -> KeyPrincipal? {
         let now = clock.now()
         let key = cache.withLock { entries -> APIKey? in
             guard let entry = entries[hash], now.timeIntervalSince(entry.fetchedAt) < cacheTTL else { return nil }
