@@ -58,9 +58,10 @@ final class UsageCommitter: Sendable {
     /// Records that arrive during the commit wait for the next interval: going straight on with them
     /// made a busy server commit back to back in batches of a hundred or so, and each commit's fixed
     /// costs (its transaction, rewriting the same last pages of four B-trees into the log) were paid
-    /// per hundred records instead of per interval's worth. Only a full batch (a backlog) goes on at once.
+    /// per hundred records instead of per interval's worth. Only a full batch (a backlog) goes on at once,
+    /// and the last commit (`untilEmpty`) goes on until nothing is left.
     @discardableResult
-    func commitPending() async -> Bool {
+    func commitPending(untilEmpty: Bool = false) async -> Bool {
         while true {
             let batch = journal.uncommitted()
             guard !batch.isEmpty else { return true }
@@ -71,7 +72,7 @@ final class UsageCommitter: Sendable {
                 applied(batch, debited: debits)
                 journal.committed(batch.count)
                 metrics.usageRecordsCommitted.increment(by: Int64(batch.count))
-                if batch.count < UsageJournal.batchLimit { return true }
+                if batch.count < UsageJournal.batchLimit && !untilEmpty { return true }
             } catch {
                 lastCommitFailed.withLock { $0 = true }
                 let failures = consecutiveFailures.withLock { $0 += 1; return $0 }
@@ -175,7 +176,7 @@ final class UsageCommitter: Sendable {
             for await _ in loopEnded {}
         }
         for attempt in 0..<5 {
-            if await commitPending() { break }
+            if await commitPending(untilEmpty: true) { break }
             try? await Task.sleep(for: .milliseconds(200 * (attempt + 1)))
         }
         journal.close()
