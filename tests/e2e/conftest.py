@@ -100,6 +100,7 @@ class Atrium:
                      {"name": "embedder", "upstream": "echo-embed", "kind": "embedding"},
                      {"name": "priced", "upstream": "echo-priced", "kind": "chat"},
                      {"name": "counted", "upstream": "count-a", "kind": "chat"},
+                     {"name": "unreported", "upstream": "silent-a", "kind": "chat"},
                      {"name": "no-tools", "upstream": "echo-a", "kind": "chat", "unsupported": ["tools", "tool_choice", "response_format"]},
                  ]},
                 # Fails every third request: `counted` fails over from here to up-a.

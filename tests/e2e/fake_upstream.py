@@ -10,6 +10,7 @@ Its behaviour is chosen by the upstream model name the gateway sends:
   count-*     like echo-*, but its usage depends on the request (prompt tokens from the prompt's length,
               1 to 6 completion tokens), so sums over many requests are telling
   flaky-*     a count-* model that answers 500 to every third request
+  silent-*    like echo-*, but its whole answers report no usage (the gateway estimates it)
 and by the whole server's mode, set with POST /_control {"mode": "up"|"down"}: "down" answers 500.
 GET /_state reports counters (requests, cancelled streams) so tests can check what reached it.
 """
@@ -104,9 +105,12 @@ class Handler(BaseHTTPRequestHandler):
             choice["message"] = {"role": "assistant", "content": text}
         else:
             choice["text"] = text
-        self.send_json(200, {"id": "cmpl-1", "object": "chat.completion" if chat else "text_completion",
-                             "created": int(time.time()), "model": model, "choices": [choice],
-                             "usage": {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}})
+        answer = {"id": "cmpl-1", "object": "chat.completion" if chat else "text_completion",
+                  "created": int(time.time()), "model": model, "choices": [choice],
+                  "usage": {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}}
+        if model.startswith("silent-"):
+            del answer["usage"]
+        self.send_json(200, answer)
         self.reported(prompt, completion)
 
     def reported(self, prompt, completion):

@@ -108,3 +108,22 @@ def test_a_connection_that_changes_keys_is_judged_for_each_key(atrium: Atrium):
     assert len(records(atrium, email_a, ids["a"])) == 1 and len(records(atrium, email_a, ids["again"])) == 1
     assert len(records(atrium, email_b, ids["b"])) == 1
     assert records(atrium, email_a, ids["b"], timeout=0) == []
+
+
+def test_an_answer_without_usage_is_estimated_on_both_lanes(atrium: Atrium):
+    """An upstream whose whole answer reports no usage: the record is an estimate from the prompt and the
+    generated text, the same whether the router answered (the key's first request) or the lane did."""
+    email = f"lane-{uuid.uuid4().hex[:8]}@example.com"
+    secret = atrium.create_user_and_key(email)
+    sdk = openai.OpenAI(base_url=atrium.url + "/v1", api_key=secret, max_retries=0, timeout=20)
+    ids = [f"unreported-{uuid.uuid4().hex[:8]}" for _ in range(2)]
+    before = fast_lane_answers(atrium)
+    for request_id in ids:
+        answer = sdk.chat.completions.create(
+            model="unreported", messages=[{"role": "user", "content": "hi"}], extra_headers={"x-request-id": request_id})
+        assert answer.choices[0].message.content == "Hello from up-a" and answer.usage is None
+    assert fast_lane_answers(atrium) == before + 1  # the second: the first warmed the key's cache
+    [router], [lane] = records(atrium, email, ids[0]), records(atrium, email, ids[1])
+    for record in (router, lane):
+        assert record["estimated"] is True and record["completion_tokens"] > 0 and record["prompt_tokens"] > 0
+    assert (router["prompt_tokens"], router["completion_tokens"]) == (lane["prompt_tokens"], lane["completion_tokens"])

@@ -208,7 +208,7 @@ final class FastLaneHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 // a client that has the answer has its record.
                 meter.finish(admission, requestID: requestID, outcome: MeteredOutcome(
                     provider: provider.name, status: context.channel.isActive ? 200 : 499, reported: usage,
-                    generatedCharacters: TokenEstimate.generatedCharacters(inChoices: choices),
+                    generatedCharacters: usage == nil ? TokenEstimate.generatedCharacters(inChoices: choices) : 0,
                     finishReason: choices?.arrayValue?.first?["finish_reason"]?.stringValue, charged: true),
                     journalingIn: TurnFlush.of(context.eventLoop))
                 guard context.channel.isActive else { return self.clientLeft() }

@@ -76,7 +76,7 @@ struct ModelAPIController {
                 if let usage { metrics.recordTokens(model: admitted.model, prompt: usage.prompt, completion: usage.completion) }
                 meter.finish(admitted, requestID: context.requestID, outcome: MeteredOutcome(
                     provider: outcome.route.provider.name, status: 200, reported: usage,
-                    generatedCharacters: TokenEstimate.generatedCharacters(in: json),
+                    generatedCharacters: usage == nil ? TokenEstimate.generatedCharacters(in: json) : 0,
                     finishReason: json["choices"]?.arrayValue?.first?["finish_reason"]?.stringValue, charged: true))
                 var response = Self.json(json)
                 Self.add(RateLimitHeaders.fields(admitted.readings), to: &response)

@@ -27,7 +27,7 @@ struct MeteredOutcome: Sendable {
     var errorMessage: String?
     /// The upstream's own count.
     var reported: (prompt: Int, completion: Int)?
-    /// Characters of text generated (for an estimate when nothing was reported).
+    /// Characters of text generated, for an estimate when nothing was reported (callers count them only then).
     var generatedCharacters = 0
     var finishReason: String?
     /// The client is charged: the request was served, or the client left while it was being served.
