@@ -103,7 +103,13 @@ public final class AtriumDatabase: Sendable {
             databases.use(.sqlite(.file(path), sqlLogLevel: .trace), as: .sqlite)
         case .postgres(let url, let searchPath):
             var configuration = try SQLPostgresConfiguration(url: url)
-            configuration.searchPath = searchPath
+            // The search path goes in the startup message, not in PostgresKit's `searchPath` (a `SET`
+            // after connecting): when that `SET` fails, as it does while PostgreSQL shuts down, PostgresKit
+            // drops the new connection unclosed, and PostgresNIO's debug builds trap on it.
+            if let searchPath {
+                let quoted = searchPath.map { "\"" + $0.replacingOccurrences(of: "\"", with: "\"\"") + "\"" }
+                configuration.coreConfiguration.options.additionalStartupParameters.append(("search_path", quoted.joined(separator: ",")))
+            }
             // A host that does not answer is given up on in 2 s (PostgresNIO waits 10 s), and a request
             // waits at most 3 s for a connection (AsyncKit: 10 s): while the database is away, requests
             // fail fast (503) rather than pile up. Four connections per event loop (the driver's default
