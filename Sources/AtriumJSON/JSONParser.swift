@@ -54,41 +54,84 @@ public struct JSONParser<Document: JSONDocument> {
     }
 
     /// Checks that `bytes` is one JSON object and returns the members named in `keep` with their byte
-    /// ranges (in `keep`'s order, nil where absent), skipping over every other value without building it. For the upstream's answers, whose
-    /// bulk (choices, embeddings) the gateway forwards as it came.
+    /// ranges (in `keep`'s order, nil where absent), skipping over every other value without building it.
+    /// For the upstream's answers, whose bulk (choices, embeddings) the gateway forwards as it came.
     @inlinable public static func scanObject(
         _ bytes: UnsafeRawBufferPointer, keep: [StaticString]
     ) throws(JSONSyntaxError) -> [(value: Document, range: Range<Int>)?] {
+        try scanObject(bytes, keep: keep, locating: []).kept
+    }
+
+    /// `scanObject(_:keep:)`, also reporting where the members named in `locating` lie, without building
+    /// them (checked all the same).
+    @inlinable public static func scanObject(
+        _ bytes: UnsafeRawBufferPointer, keep: [StaticString], locating: [StaticString]
+    ) throws(JSONSyntaxError) -> (kept: [(value: Document, range: Range<Int>)?], located: [Range<Int>?]) {
         let buffer = bytes.bindMemory(to: UInt8.self)
         guard buffer.count > 0 else { throw JSONSyntaxError(offset: 0, reason: .empty) }
         var parser = JSONParser(buffer)
         var kept = [(value: Document, range: Range<Int>)?](repeating: nil, count: keep.count)
+        var located = [Range<Int>?](repeating: nil, count: locating.count)
         parser.skipWhitespace()
-        try parser.expect(UInt8(ascii: "{"))
-        parser.skipWhitespace()
-        if parser.cursor < parser.end && parser.cursor.pointee == UInt8(ascii: "}") {
-            parser.cursor += 1
-        } else {
-            while true {
-                parser.skipWhitespace()
-                guard parser.cursor < parser.end, parser.cursor.pointee == UInt8(ascii: "\"") else { throw parser.failure(.unexpectedCharacter) }
-                let key = try parser.skipString()
-                parser.skipWhitespace()
-                try parser.expect(UInt8(ascii: ":"))
-                parser.skipWhitespace()
-                let valueStart = parser.cursor - parser.start
-                if let wanted = keep.firstIndex(where: { $0.utf8CodeUnitCount == key.count && memcmp($0.utf8Start, key.baseAddress!, key.count) == 0 }) {
-                    let value = try parser.value(depth: 1)
-                    kept[wanted] = (value, valueStart..<(parser.cursor - parser.start))
-                } else {
-                    try parser.skipValue(depth: 1)
-                }
-                if try parser.nextMember(closing: UInt8(ascii: "}")) { break }
-            }
-        }
+        try parser.members(depth: 1, keep: keep, into: &kept, locating: locating, into: &located)
         parser.skipWhitespace()
         guard parser.cursor == parser.end else { throw parser.failure(.trailingData) }
-        return kept
+        return (kept, located)
+    }
+
+    /// The members `keep` of the first element of the array that lies at `range` in `bytes` (nil when the
+    /// array is empty or its first element is not an object). Ranges are in `bytes`, like `scanObject`'s;
+    /// the elements after the first are not looked at.
+    @inlinable public static func scanFirstElement(
+        _ bytes: UnsafeRawBufferPointer, at range: Range<Int>, keep: [StaticString]
+    ) throws(JSONSyntaxError) -> [(value: Document, range: Range<Int>)?]? {
+        let buffer = bytes.bindMemory(to: UInt8.self)
+        guard range.lowerBound >= 0, range.upperBound <= buffer.count, !range.isEmpty else {
+            throw JSONSyntaxError(offset: 0, reason: .empty)
+        }
+        var parser = JSONParser(UnsafeBufferPointer(rebasing: buffer[range]))
+        try parser.expect(UInt8(ascii: "["))
+        parser.skipWhitespace()
+        guard parser.cursor < parser.end, parser.cursor.pointee == UInt8(ascii: "{") else { return nil }
+        var kept = [(value: Document, range: Range<Int>)?](repeating: nil, count: keep.count)
+        var located: [Range<Int>?] = []
+        try parser.members(depth: 2, keep: keep, into: &kept, locating: [], into: &located)
+        return kept.map { $0.map { ($0.value, ($0.range.lowerBound + range.lowerBound)..<($0.range.upperBound + range.lowerBound)) } }
+    }
+
+    /// Steps over the object at the cursor, building only the members named in `keep` and noting where
+    /// those named in `locating` lie.
+    @inlinable mutating func members(
+        depth: Int, keep: [StaticString], into kept: inout [(value: Document, range: Range<Int>)?],
+        locating: [StaticString], into located: inout [Range<Int>?]
+    ) throws(JSONSyntaxError) {
+        try expect(UInt8(ascii: "{"))
+        skipWhitespace()
+        if cursor < end && cursor.pointee == UInt8(ascii: "}") {
+            cursor += 1
+            return
+        }
+        while true {
+            skipWhitespace()
+            guard cursor < end, cursor.pointee == UInt8(ascii: "\"") else { throw failure(.unexpectedCharacter) }
+            let key = try skipString()
+            skipWhitespace()
+            try expect(UInt8(ascii: ":"))
+            skipWhitespace()
+            let valueStart = cursor - start
+            if let wanted = Self.index(of: key, in: keep) {
+                let value = try value(depth: depth)
+                kept[wanted] = (value, valueStart..<(cursor - start))
+            } else {
+                try skipValue(depth: depth)
+                if let wanted = Self.index(of: key, in: locating) { located[wanted] = valueStart..<(cursor - start) }
+            }
+            if try nextMember(closing: UInt8(ascii: "}")) { return }
+        }
+    }
+
+    @inlinable static func index(of key: UnsafeBufferPointer<UInt8>, in names: [StaticString]) -> Int? {
+        names.firstIndex { $0.utf8CodeUnitCount == key.count && memcmp($0.utf8Start, key.baseAddress!, key.count) == 0 }
     }
 
     @inlinable func failure(_ reason: JSONSyntaxError.Reason) -> JSONSyntaxError {

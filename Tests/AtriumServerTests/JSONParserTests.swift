@@ -79,6 +79,30 @@ import Testing
         }
     }
 
+    /// The fast lane locates the choices and reads only the first one's finish reason.
+    @Test func locatedMembersAreCheckedAndTheirFirstElementScanned() throws {
+        let text = #"{"choices": [ {"index":0,"message":{"content":"hi"},"finish_reason":"length"}, {"finish_reason":"stop"} ],"model":"up"}"#
+        let buffer = ByteBuffer(string: text)
+        let (kept, located) = try JSONValue.scanObject(buffer, keep: ["model"], locating: ["choices", "absent"])
+        #expect(kept[0]?.value == .string("up"))
+        let choices = try #require(located[0])
+        #expect(located[1] == nil)
+        #expect(String(text.utf8.dropFirst(choices.lowerBound).prefix(choices.count))!.hasPrefix("[ {\"index\""))
+        let first = try #require(try JSONValue.scanFirstElement(buffer, at: choices, keep: ["finish_reason", "index"]))
+        #expect(first.map { $0?.value } == [.string("length"), .int(0)])
+        let reason = try #require(first[0]).range
+        #expect(String(text.utf8.dropFirst(reason.lowerBound).prefix(reason.count))! == #""length""#)
+        #expect(try JSONValue.parse(buffer, at: choices).arrayValue?.count == 2)
+        // An empty array, or a first element that is not an object, has no members to give.
+        for other in [#"{"choices":[]}"#, #"{"choices":[1,{"finish_reason":"stop"}]}"#] {
+            let buffer = ByteBuffer(string: other)
+            let range = try #require(try JSONValue.scanObject(buffer, keep: [], locating: ["choices"]).located[0])
+            #expect(try JSONValue.scanFirstElement(buffer, at: range, keep: ["finish_reason"]) == nil)
+        }
+        // A located member is checked like any other.
+        #expect(throws: JSONBodyError.self) { try JSONValue.scanObject(ByteBuffer(string: #"{"choices":[{"a":}]}"#), keep: [], locating: ["choices"]) }
+    }
+
     /// What the gateway skips it forwards as it came: a lone surrogate in a member it does not build is no
     /// reason to refuse the upstream's answer, though building it is (it has no UTF-8 form).
     @Test func skippedMembersAreCheckedForSyntaxOnly() throws {

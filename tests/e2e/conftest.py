@@ -121,6 +121,7 @@ class Atrium:
                      {"name": "cut", "upstream": "cut-1", "kind": "chat"},
                      {"name": "hang", "upstream": "hang-1", "kind": "chat"},
                      {"name": "stall", "upstream": "stall-1", "kind": "chat"},
+                     {"name": "late", "upstream": "late-1", "kind": "chat"},
                  ]},
             ],
         }

@@ -11,6 +11,7 @@ Its behaviour is chosen by the upstream model name the gateway sends:
               1 to 6 completion tokens), so sums over many requests are telling
   flaky-*     a count-* model that answers 500 to every third request
   silent-*    like echo-*, but its whole answers report no usage (the gateway estimates it)
+  late-*      like echo-*, but answers after 500 ms
 and by the whole server's mode, set with POST /_control {"mode": "up"|"down"}: "down" answers 500.
 GET /_state reports counters (requests, cancelled streams) so tests can check what reached it.
 """
@@ -84,6 +85,8 @@ class Handler(BaseHTTPRequestHandler):
         if model.startswith("hang-"):
             time.sleep(30)
             return
+        if model.startswith("late-"):
+            time.sleep(0.5)
         if model.startswith("reject-"):
             self.send_json(400, {"error": {"message": "upstream says the prompt is bad", "type": "invalid_request_error",
                                            "param": "messages", "code": "bad_prompt"}})

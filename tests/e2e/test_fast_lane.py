@@ -4,6 +4,7 @@ writes its answers (and the usage journal's lines) at the end of the event loop'
 the cases where a write could be lost or reordered."""
 import json
 import socket
+import threading
 import time
 import uuid
 
@@ -127,3 +128,115 @@ def test_an_answer_without_usage_is_estimated_on_both_lanes(atrium: Atrium):
     for record in (router, lane):
         assert record["estimated"] is True and record["completion_tokens"] > 0 and record["prompt_tokens"] > 0
     assert (router["prompt_tokens"], router["completion_tokens"]) == (lane["prompt_tokens"], lane["completion_tokens"])
+
+
+def raw(method, path, secret=None, body=b"", fields=()):
+    head = f"{method} {path} HTTP/1.1\r\nHost: atrium\r\n"
+    if secret:
+        head += f"Authorization: Bearer {secret}\r\n"
+    head += "".join(f"{name}: {value}\r\n" for name, value in fields)
+    if body or method == "POST":
+        head += f"Content-Length: {len(body)}\r\n"
+    return head.encode() + b"\r\n" + body
+
+
+def test_the_lane_and_the_router_share_a_pipelined_connection_in_order(atrium: Atrium):
+    """The lane frames each request from the connection's bytes: what it does not serve (a GET, a
+    request carrying a prior attempt of its own, a body the schema refuses) goes to the router as it
+    came, and every answer comes back in the order asked."""
+    _, secret = warmed_key(atrium)
+    ids = [f"mixed-{n}-{uuid.uuid4().hex[:8]}" for n in range(6)]
+    chat = json.dumps({"model": "echo", "messages": [{"role": "user", "content": "hi"}]}).encode()
+    requests = [
+        raw("POST", "/v1/chat/completions", secret, chat, [("X-Request-Id", ids[0])]),
+        raw("GET", "/v1/models", secret, fields=[("X-Request-Id", ids[1])]),
+        raw("POST", "/v1/chat/completions", secret, chat, [("X-Request-Id", ids[2]), ("X-Atrium-Prior-Attempt", "up-a|connect|made up")]),
+        raw("POST", "/v1/chat/completions", secret, b'{"model": "echo"}', [("X-Request-Id", ids[3])]),
+        raw("POST", "/v1/chat/completions", secret, chat, [("x-request-id", ids[4])]),
+        raw("POST", "/v1/chat/completions", secret, chat, [("X-REQUEST-ID", ids[5])]),
+    ]
+    before = fast_lane_answers(atrium)
+    with socket.create_connection(("127.0.0.1", atrium.port), timeout=20) as connection:
+        connection.sendall(b"".join(requests))
+        stream = connection.makefile("rb")
+        answers = [read_response(stream) for _ in ids]
+    assert [headers["x-request-id"] for _, headers, _ in answers] == ids
+    assert [status for status, _, _ in answers] == [200, 200, 200, 400, 200, 200]
+    assert any(model["id"] == "echo" for model in json.loads(answers[1][2])["data"])
+    # The client's own prior attempt is dropped: the router tried up-a as usual.
+    assert json.loads(answers[2][2])["choices"][0]["message"]["content"] == "Hello from up-a"
+    assert "messages" in json.loads(answers[3][2])["error"]["message"]
+    # The first; the others arrived while the router held a request of the connection, so they followed it.
+    assert fast_lane_answers(atrium) == before + 1
+
+
+def test_a_request_that_arrives_a_few_bytes_at_a_time_is_served(atrium: Atrium):
+    _, secret = warmed_key(atrium)
+    request_id = f"dribble-{uuid.uuid4().hex[:8]}"
+    before = fast_lane_answers(atrium)
+    with socket.create_connection(("127.0.0.1", atrium.port), timeout=20) as connection:
+        connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        data = request(secret, request_id)
+        for start in range(0, len(data), 7):
+            connection.sendall(data[start:start + 7])
+            time.sleep(0.002)
+        status, headers, body = read_response(connection.makefile("rb"))
+    assert status == 200 and headers["x-request-id"] == request_id
+    assert json.loads(body)["choices"][0]["message"]["content"] == "Hello from up-a"
+    assert fast_lane_answers(atrium) == before + 1
+
+
+def test_a_chunked_request_leaves_the_connection_to_the_router(atrium: Atrium):
+    """A body the lane would have to unchunk, it does not frame: that request and the rest of the
+    connection go to NIO's decoder and the router, which answer them all."""
+    _, secret = warmed_key(atrium)
+    chat = json.dumps({"model": "echo", "messages": [{"role": "user", "content": "hi"}]}).encode()
+    chunked = (
+        "POST /v1/chat/completions HTTP/1.1\r\nHost: atrium\r\n"
+        f"Authorization: Bearer {secret}\r\nTransfer-Encoding: chunked\r\nX-Request-Id: chunked-1\r\n\r\n"
+        f"{len(chat) - 5:x}\r\n").encode() + chat[:-5] + f"\r\n5\r\n".encode() + chat[-5:] + b"\r\n0\r\n\r\n"
+    before = fast_lane_answers(atrium)
+    with socket.create_connection(("127.0.0.1", atrium.port), timeout=20) as connection:
+        connection.sendall(chunked + request(secret, "after-chunked"))
+        stream = connection.makefile("rb")
+        answers = [read_response(stream) for _ in range(2)]
+    assert [(status, headers["x-request-id"]) for status, headers, _ in answers] == [(200, "chunked-1"), (200, "after-chunked")]
+    assert all(json.loads(body)["choices"][0]["message"]["content"] == "Hello from up-a" for _, _, body in answers)
+    assert fast_lane_answers(atrium) == before
+
+
+def test_a_head_with_two_lengths_is_refused_not_served(atrium: Atrium):
+    """Two Content-Lengths could frame the request two ways: the lane leaves it to NIO's decoder, which
+    refuses it, and the server goes on serving."""
+    _, secret = warmed_key(atrium)
+    smuggled = raw("POST", "/v1/chat/completions", secret, b'{"model":"echo"}', [("Content-Length", "0")])
+    before = fast_lane_answers(atrium)
+    with socket.create_connection(("127.0.0.1", atrium.port), timeout=20) as connection:
+        connection.sendall(smuggled)
+        reply = connection.makefile("rb").read()
+    assert not reply.startswith(b"HTTP/1.1 200"), reply[:200]
+    assert fast_lane_answers(atrium) == before
+    sdk = openai.OpenAI(base_url=atrium.url + "/v1", api_key=secret, max_retries=0, timeout=20)
+    assert sdk.chat.completions.create(model="echo", messages=[{"role": "user", "content": "hi"}]).choices[0].message.content
+
+
+def test_a_client_that_pipelines_megabytes_behind_a_slow_answer_is_read_in_turn(atrium: Atrium):
+    """While the lane waits for an upstream, it holds what the client sends after that request, up to a
+    body's and a head's worth, and then stops reading until the answer is out. Everything sent is still
+    answered, in order."""
+    _, secret = warmed_key(atrium)
+    big = "x" * (2 << 20)
+    bodies = [json.dumps({"model": "late", "messages": [{"role": "user", "content": "hi"}]}).encode()]
+    bodies += [json.dumps({"model": "echo", "messages": [{"role": "user", "content": big}]}).encode() for _ in range(3)]
+    ids = [f"held-{n}-{uuid.uuid4().hex[:8]}" for n in range(len(bodies))]
+    before = fast_lane_answers(atrium)
+    with socket.create_connection(("127.0.0.1", atrium.port), timeout=30) as connection:
+        sender = threading.Thread(target=lambda: connection.sendall(b"".join(
+            raw("POST", "/v1/chat/completions", secret, body, [("X-Request-Id", request_id)]) for body, request_id in zip(bodies, ids))))
+        sender.start()
+        stream = connection.makefile("rb")
+        answers = [read_response(stream) for _ in ids]
+        sender.join()
+    assert [(status, headers["x-request-id"]) for status, headers, _ in answers] == [(200, request_id) for request_id in ids]
+    assert json.loads(answers[0][2])["model"] == "late"
+    assert fast_lane_answers(atrium) == before + len(ids)

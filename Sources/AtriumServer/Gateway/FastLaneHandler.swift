@@ -17,16 +17,18 @@ import NIOHTTP1
 /// (validation messages, failover, the circuit breaker's trials). Both lanes validate with the same
 /// `OpenAISchemas` and answer errors with the same `ErrorEnvelope`, so a client cannot tell them apart.
 ///
-/// The handler sits in each connection's pipeline right after NIO's HTTP/1 decoder, before
-/// Hummingbird's own handlers (whose conversions to HTTP types cost a tenth of a proxied request), and
-/// writes its answers as bytes through a `ResponseOutlet` on the socket's side of NIO's encoder.
-/// HTTP/1.1 ordering is kept: it only takes a request when no request of the connection is with
-/// Hummingbird, and holds whatever arrives while it serves one.
+/// The handler is the first of each connection's HTTP handlers: it reads the connection's bytes, frames
+/// each request itself (`LaneRequestHead`) and passes those it does not serve, as the bytes they came
+/// in, to NIO's decoder and Hummingbird behind it; its answers go straight to the socket as bytes
+/// (`LaneResponse`). HTTP/1.1 ordering is kept: it only takes a request when no request of the
+/// connection is with Hummingbird (`SlowLaneTracker` counts them), and holds what arrives while it
+/// serves one. A connection whose bytes it cannot frame strictly is left to NIO's decoder for good.
 final class FastLaneHandler: ChannelDuplexHandler, RemovableChannelHandler {
-    typealias InboundIn = HTTPServerRequestPart
-    typealias InboundOut = HTTPServerRequestPart
-    typealias OutboundIn = HTTPServerResponsePart
-    typealias OutboundOut = HTTPServerResponsePart
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = ByteBuffer
+    /// The router's answers, from NIO's encoder, pass through as they are.
+    typealias OutboundIn = IOData
+    typealias OutboundOut = IOData
 
     /// What the lane shares with the rest of the server.
     struct Services: Sendable {
@@ -39,81 +41,65 @@ final class FastLaneHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     private enum State {
-        case idle
-        case collecting(HTTPRequestHead, ByteBuffer, ModelOperation)
+        /// At the start of a request.
+        case head
+        /// The head of a request the lane may serve has come; its body is arriving.
+        case collecting(LaneRequestHead)
+        /// The rest of a request's body, on its way to the router.
+        case forwarding(remaining: Int)
         case serving
+        /// Every byte goes to NIO's decoder, for the rest of the connection.
+        case passthrough
     }
 
-    private static let paths: [String: ModelOperation] = Dictionary(
-        uniqueKeysWithValues: ModelOperation.allCases.map { ("/v1/\($0.rawValue)", $0) })
+    /// A head that has not ended within this many bytes is left to NIO's decoder (which allows 80 KiB).
+    static let maxHeadBytes = 16 * 1024
 
     private let services: Services
-    private var state = State.idle
-    /// Requests handed to Hummingbird whose response has not ended yet.
-    private var slowInFlight = 0
-    /// Parts that arrived while the lane was serving a request (pipelining), replayed afterwards.
-    private var held: [HTTPServerRequestPart] = []
+    private let tracker: SlowLaneTracker
+    private var state = State.head
+    /// Bytes read and not yet served or passed on.
+    private var pending = ByteBuffer()
     private var heldQuiesce = false
-    /// Whether a part went on to the router since reading last completed. When none did, the router is
+    /// Reading stopped while the lane serves a request and holds this much of what came after it.
+    private var readWithheld = false
+    /// Whether bytes went on to the router since reading last completed. When none did, the router is
     /// not told that reading completed: its async channel handler did work for that on every request.
     private var forwardedRead = false
 
-    /// The connection's `ResponseOutlet`, which the lane's answers are written through.
-    private let outlet: ChannelHandlerContext
-
-    init(services: Services, outlet: ChannelHandlerContext) {
+    init(services: Services, tracker: SlowLaneTracker) {
         self.services = services
-        self.outlet = outlet
+        self.tracker = tracker
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let part = unwrapInboundIn(data)
-        switch state {
-        case .serving:
-            held.append(part)
-        case .collecting(let head, var body, let operation):
-            switch part {
-            case .body(var chunk):
-                if body.readableBytes + chunk.readableBytes > services.maxBodyBytes {
-                    state = .idle
-                    handOver([.head(head), .body(body), .body(chunk)], context: context)  // the router answers 413
-                } else {
-                    body.writeBuffer(&chunk)
-                    state = .collecting(head, body, operation)
-                }
-            case .end:
-                serve(head, body, operation, context: context)
-            case .head:
-                state = .idle
-                handOver([.head(head), .body(body), part], context: context)
-            }
-        case .idle:
-            guard case .head(var head) = part else {
-                forwardedRead = true
-                context.fireChannelRead(data)
-                return
-            }
-            // Only the lane itself may tell the router about an attempt already made.
-            head.headers.remove(name: PriorAttempt.headerName)
-            if slowInFlight == 0, let operation = candidate(head) {
-                state = .collecting(head, ByteBuffer(), operation)
-                return
-            }
-            slowInFlight += 1
-            forwardedRead = true
-            context.fireChannelRead(wrapInboundOut(.head(head)))
+        var bytes = unwrapInboundIn(data)
+        if case .passthrough = state {
+            forward(bytes, context: context)
+            return
         }
+        if pending.readableBytes == 0 {
+            pending = bytes
+        } else {
+            pending.writeBuffer(&bytes)
+        }
+        process(context: context)
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
-        guard forwardedRead || slowInFlight > 0 else { return }
+        guard forwardedRead || tracker.inFlight > 0 else { return }
         forwardedRead = false
         context.fireChannelReadComplete()
     }
 
-    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-        if case .end = unwrapOutboundIn(data) { slowInFlight -= 1 }
-        context.write(data, promise: promise)
+    /// While the lane serves a request it holds what arrives after it; past a body's and a head's worth
+    /// it stops reading until it is done.
+    func read(context: ChannelHandlerContext) {
+        if isServing, pending.readableBytes > services.maxBodyBytes + Self.maxHeadBytes {
+            readWithheld = true
+            return
+        }
+        context.read()
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
@@ -125,45 +111,79 @@ final class FastLaneHandler: ChannelDuplexHandler, RemovableChannelHandler {
         context.fireUserInboundEventTriggered(event)
     }
 
-    private func candidate(_ head: HTTPRequestHead) -> ModelOperation? {
-        guard head.method == .POST, let operation = Self.paths[head.uri],
-            head.headers.contains(name: "authorization"), !head.headers.contains(name: "expect")
-        else { return nil }
-        return operation
+    /// Frames, serves or passes on what `pending` holds, until it is used up or a request is served.
+    private func process(context: ChannelHandlerContext) {
+        while pending.readableBytes > 0 {
+            switch state {
+            case .serving:
+                return
+            case .passthrough:
+                forward(pending.readSlice(length: pending.readableBytes)!, context: context)
+            case .forwarding(let remaining):
+                let length = min(remaining, pending.readableBytes)
+                forward(pending.readSlice(length: length)!, context: context)
+                state = length == remaining ? .head : .forwarding(remaining: remaining - length)
+            case .collecting(let head):
+                guard pending.readableBytes >= head.length + head.bodyLength else { return }
+                let headBytes = pending.readSlice(length: head.length)!
+                let body = pending.readSlice(length: head.bodyLength)!
+                serve(head, headBytes: headBytes, body: body, context: context)
+            case .head:
+                switch LaneRequestHead.scan(pending) {
+                case .incomplete:
+                    guard pending.readableBytes > Self.maxHeadBytes else { return }
+                    state = .passthrough
+                case .unusual:
+                    state = .passthrough
+                case .head(let head):
+                    if head.operation != nil, !head.routerOnly, head.authorization != nil, tracker.inFlight == 0,
+                        head.bodyLength <= services.maxBodyBytes
+                    {
+                        state = .collecting(head)
+                    } else {
+                        // Another request (or one the router must answer): its bytes go on as they come.
+                        state = .forwarding(remaining: head.length + head.bodyLength)
+                    }
+                }
+            }
+        }
     }
 
-    private func handOver(_ parts: [HTTPServerRequestPart], context: ChannelHandlerContext) {
-        slowInFlight += 1
-        for part in parts { context.fireChannelRead(wrapInboundOut(part)) }
-        context.fireChannelReadComplete()
+    private func forward(_ bytes: ByteBuffer, context: ChannelHandlerContext) {
+        forwardedRead = true
+        context.fireChannelRead(wrapInboundOut(bytes))
     }
 
-    private func serve(_ head: HTTPRequestHead, _ body: ByteBuffer, _ operation: ModelOperation, context: ChannelHandlerContext) {
+    private static let paths = Dictionary(uniqueKeysWithValues: ModelOperation.allCases.map { ($0, "/v1/\($0.rawValue)") })
+
+    /// Serves a whole request whose head the lane read, or hands it to the router.
+    private func serve(_ head: LaneRequestHead, headBytes: ByteBuffer, body: ByteBuffer, context: ChannelHandlerContext) {
         let start = ContinuousClock.now
-        guard let authorization = head.headers.first(name: "authorization"), let digest = secretDigest(authorization),
+        let operation = head.operation!
+        let path = Self.paths[operation]!
+        guard let authorization = head.authorization, let digest = secretDigest(authorization),
             let principal = services.keys.cachedPrincipal(digest: digest),
             principal.allows(.modelRequest),
             let (json, modelRange) = try? JSONValue.parse(body, locating: "model"), let modelRange,
             let (model, stream) = try? OpenAISchemas.validate(json, for: operation), !stream,
             // A key's restrictions: what they refuse, the router lane answers (with OpenAI's 403).
             principal.permits(model: model), principal.permits(address: services.clientAddress.resolve(
-                peer: context.channel.remoteAddress?.ipAddress, forwardedFor: head.headers["x-forwarded-for"]))
+                peer: context.channel.remoteAddress?.ipAddress, forwardedFor: head.forwardedFor))
         else {
-            return handOverWhole(head, body, context: context)
+            return handOver(headBytes, body, context: context)
         }
-        let requestID = RequestIDGenerator.id(clientSent: head.headers.first(name: "x-request-id"))
+        let requestID = RequestIDGenerator.id(clientSent: head.requestID)
         let meter = services.meter
         let admission: Admission
         switch meter.admit(principal, model: model, operation: operation, body: json, streamed: false, requestID: requestID, start: start) {
         case .needsDatabase:
             // The router loads the organization's account, or asks the shared limits, and admits it there.
-            return handOverWhole(head, body, context: context)
+            return handOver(headBytes, body, context: context)
         case .refused(let refusal):
-            let envelope = ErrorEnvelope(refusal.error, method: "POST", path: head.uri, requestID: requestID)
-            servedPath = head.uri
+            let envelope = ErrorEnvelope(refusal.error, method: "POST", path: path, requestID: requestID)
             return respond(
-                envelope.status, envelope.body.encodedBuffer(), extraHeaders: refusal.headers, requestID: requestID, version: head.version,
-                closeAfter: !head.isKeepAlive, start: start, context: context)
+                envelope.status, envelope.body.encodedBuffer(), extraHeaders: refusal.headers, requestID: requestID, path: path,
+                closeAfter: !head.keepAlive, start: start, context: context)
         case .admitted(let admitted):
             admission = admitted
         }
@@ -172,7 +192,7 @@ final class FastLaneHandler: ChannelDuplexHandler, RemovableChannelHandler {
             let route = routes.first(where: { $0.breaker.acquire() })
         else {
             meter.cancel(admission)
-            return handOverWhole(head, body, context: context)
+            return handOver(headBytes, body, context: context)
         }
         // The body goes on as the client wrote it, with only the model's name swapped in place.
         let upstreamBody = route.upstreamModel == model ? body : JSONValue.splice(body, replacing: modelRange, with: route.upstreamModel)
@@ -181,26 +201,26 @@ final class FastLaneHandler: ChannelDuplexHandler, RemovableChannelHandler {
         else {
             route.breaker.releaseTrial()
             meter.cancel(admission)
-            return handOverWhole(head, body, context: context)
+            return handOver(headBytes, body, context: context)
         }
         state = .serving
-        servedPath = head.uri
-        let closeAfter = !head.isKeepAlive
-        let version = head.version
+        let closeAfter = !head.keepAlive
         let metrics = services.metrics
         let rateLimitHeaders = RateLimitHeaders.fields(admission.readings)
         reply.whenComplete { result in
             switch result {
             case .success((let status, let answer?)) where (200..<300).contains(status):
-                guard let members = try? JSONValue.scanObject(answer, keep: ["model", "usage", "choices"]) else {
+                // The choices (the bulk of an answer) are checked, not built: only the first one's finish
+                // reason is read, and the generated text only when the upstream reported no usage.
+                guard let (members, located) = try? JSONValue.scanObject(answer, keep: ["model", "usage"], locating: ["choices"]) else {
                     route.breaker.recordFailure()
                     meter.cancel(admission)
                     guard context.channel.isActive else { return self.clientGoneBeforeAnswer(admission, requestID: requestID) }
                     let failure = ProviderFailure(.protocolViolation, "\(provider.name) answered with a body that is not a JSON object")
-                    return self.fallBack(head, body, after: PriorAttempt(provider: provider.name, failure: failure), context: context)
+                    return self.fallBack(headBytes, body, after: PriorAttempt(provider: provider.name, failure: failure), context: context)
                 }
                 route.breaker.recordSuccess()
-                let (upstreamModel, reported, choices) = (members[0], members[1], members[2]?.value)
+                let (upstreamModel, reported, choices) = (members[0], members[1], located[0])
                 let usage = ModelAPIController.reportedUsage(reported?.value)
                 if let usage { metrics.recordTokens(model: model, prompt: usage.prompt, completion: usage.completion) }
                 metrics.recordUpstream(provider: provider.name, operation: operation.rawValue, outcome: "ok", duration: .now - start)
@@ -208,8 +228,8 @@ final class FastLaneHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 // a client that has the answer has its record.
                 meter.finish(admission, requestID: requestID, outcome: MeteredOutcome(
                     provider: provider.name, status: context.channel.isActive ? 200 : 499, reported: usage,
-                    generatedCharacters: usage == nil ? TokenEstimate.generatedCharacters(inChoices: choices) : 0,
-                    finishReason: choices?.arrayValue?.first?["finish_reason"]?.stringValue, charged: true),
+                    generatedCharacters: usage == nil ? TokenEstimate.generatedCharacters(inChoices: choices.flatMap { try? JSONValue.parse(answer, at: $0) }) : 0,
+                    finishReason: Self.finishReason(answer, choices: choices), charged: true),
                     journalingIn: TurnFlush.of(context.eventLoop))
                 guard context.channel.isActive else { return self.clientLeft() }
                 // The client sees its own name for the model, spliced into the upstream's bytes.
@@ -222,7 +242,7 @@ final class FastLaneHandler: ChannelDuplexHandler, RemovableChannelHandler {
                     output = json.encodedBuffer()
                 }
                 self.respond(
-                    .ok, output, extraHeaders: rateLimitHeaders, requestID: requestID, version: version, closeAfter: closeAfter, start: start,
+                    .ok, output, extraHeaders: rateLimitHeaders, requestID: requestID, path: path, closeAfter: closeAfter, start: start,
                     context: context)
             case .success((let status, let answer)) where status != 429 && (400..<500).contains(status):
                 // The upstream refused the request itself: answer as the router would, without a retry.
@@ -230,14 +250,14 @@ final class FastLaneHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 let failure = provider.failure(status: status, body: answer ?? ByteBuffer())
                 let envelope = ErrorEnvelope(
                     UpstreamRejection(status: status, error: failure.upstreamError, message: failure.message),
-                    method: "POST", path: head.uri, requestID: requestID)
+                    method: "POST", path: path, requestID: requestID)
                 meter.finish(admission, requestID: requestID, outcome: MeteredOutcome(
                     provider: provider.name, status: context.channel.isActive ? Int(envelope.status.code) : 499,
                     errorMessage: envelope.body["error"]?["message"]?.stringValue, charged: false),
                     journalingIn: TurnFlush.of(context.eventLoop))
                 guard context.channel.isActive else { return self.clientLeft() }
                 self.respond(
-                    envelope.status, envelope.body.encodedBuffer(), extraHeaders: rateLimitHeaders, requestID: requestID, version: version,
+                    envelope.status, envelope.body.encodedBuffer(), extraHeaders: rateLimitHeaders, requestID: requestID, path: path,
                     closeAfter: closeAfter, start: start, context: context)
             case .success((let status, let answer)):
                 // A 5xx or a 429: the router goes on with the other providers.
@@ -245,15 +265,23 @@ final class FastLaneHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 meter.cancel(admission)
                 guard context.channel.isActive else { return self.clientGoneBeforeAnswer(admission, requestID: requestID) }
                 let failure = provider.failure(status: status, body: answer ?? ByteBuffer())
-                self.fallBack(head, body, after: PriorAttempt(provider: provider.name, failure: failure), context: context)
+                self.fallBack(headBytes, body, after: PriorAttempt(provider: provider.name, failure: failure), context: context)
             case .failure(let error):
                 route.breaker.recordFailure()
                 meter.cancel(admission)
                 guard context.channel.isActive else { return self.clientGoneBeforeAnswer(admission, requestID: requestID) }
                 let failure = error as? ProviderFailure ?? ProviderFailure(.connect, "\(error)")
-                self.fallBack(head, body, after: PriorAttempt(provider: provider.name, failure: failure), context: context)
+                self.fallBack(headBytes, body, after: PriorAttempt(provider: provider.name, failure: failure), context: context)
             }
         }
+        // Then on with what arrived meanwhile (a future's callbacks run in the order they were added).
+        reply.whenComplete { _ in self.resume(context: context) }
+    }
+
+    /// The first choice's finish reason, read from the answer's bytes without building the choices.
+    private static func finishReason(_ answer: ByteBuffer, choices: Range<Int>?) -> String? {
+        guard let choices, let first = try? JSONValue.scanFirstElement(answer, at: choices, keep: ["finish_reason"]) else { return nil }
+        return first[0]?.value.stringValue
     }
 
     /// The digest of a bearer secret (`KeyService.digest(of:)`), remembered for the connection's last
@@ -269,15 +297,17 @@ final class FastLaneHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     private var lastSecret: (authorization: String, digest: String)?
 
-    private func handOverWhole(_ head: HTTPRequestHead, _ body: ByteBuffer, context: ChannelHandlerContext) {
-        state = .idle
-        handOver([.head(head), .body(body), .end(nil)], context: context)
+    /// Passes a request the lane read whole to the router, as the bytes it came in.
+    private func handOver(_ headBytes: ByteBuffer, _ body: ByteBuffer, context: ChannelHandlerContext) {
+        state = .head
+        forward(headBytes, context: context)
+        if body.readableBytes > 0 { forward(body, context: context) }
     }
 
     /// The client left while the upstream answered: nothing to write, nothing to hand over.
     private func clientLeft() {
-        state = .idle
-        held.removeAll()
+        state = .head
+        pending.clear()
     }
 
     /// The client left and the upstream failed: the request still gets its (uncharged) record.
@@ -287,54 +317,93 @@ final class FastLaneHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     /// Hands a request whose upstream call failed to the router, telling it which provider already
-    /// failed and how, so it goes on with the others instead of trying that one twice.
-    private func fallBack(_ head: HTTPRequestHead, _ body: ByteBuffer, after attempt: PriorAttempt, context: ChannelHandlerContext) {
-        state = .idle
-        var head = head
-        head.headers.replaceOrAdd(name: PriorAttempt.headerName, value: attempt.headerValue)
-        handOver([.head(head), .body(body), .end(nil)], context: context)
-        replayHeld(context: context)
+    /// failed and how, so it goes on with the others instead of trying that one twice. The lane never
+    /// serves a request that carries this field itself, so the router sees only the lane's.
+    private func fallBack(_ headBytes: ByteBuffer, _ body: ByteBuffer, after attempt: PriorAttempt, context: ChannelHandlerContext) {
+        var head = context.channel.allocator.buffer(capacity: headBytes.readableBytes + 512)
+        head.writeImmutableBuffer(headBytes.getSlice(at: headBytes.readerIndex, length: headBytes.readableBytes - 2)!)
+        head.writeString("\(PriorAttempt.headerName): \(attempt.headerValue)\r\n\r\n")
+        tracker.vouched = true
+        handOver(head, body, context: context)
     }
 
     private func respond(
-        _ status: HTTPResponse.Status, _ body: ByteBuffer, extraHeaders: [(String, String)], requestID: String, version: HTTPVersion,
+        _ status: HTTPResponse.Status, _ body: ByteBuffer, extraHeaders: [(String, String)], requestID: String, path: String,
         closeAfter: Bool, start: ContinuousClock.Instant, context: ChannelHandlerContext
     ) {
         var fields = [("content-type", "application/json"), ("content-length", String(body.readableBytes)), ("x-request-id", requestID)]
         fields += extraHeaders
         if closeAfter { fields.append(("connection", "close")) }
-        let answer = ResponseOutlet.response(status, version: version, fields: fields, body: body, allocator: context.channel.allocator)
-        services.metrics.recordRequest(route: servedPath, method: "POST", status: status.code, duration: .now - start)
+        let answer = LaneResponse.bytes(status, fields: fields, body: body, allocator: context.channel.allocator)
+        services.metrics.recordRequest(route: path, method: "POST", status: status.code, duration: .now - start)
         services.metrics.fastLaneAnswers.increment()
-        state = .idle
+        state = .head
         if closeAfter {
             // A close drops what is not flushed yet, so this answer goes now, after the journal's lines.
             TurnFlush.of(context.eventLoop).writeJournal()
-            outlet.writeAndFlush(NIOAny(IOData.byteBuffer(answer)), promise: nil)
+            context.writeAndFlush(wrapOutboundOut(.byteBuffer(answer)), promise: nil)
             context.close(promise: nil)
+            state = .passthrough  // whatever else arrives is not read
+            pending.clear()
             return
         }
-        outlet.write(NIOAny(IOData.byteBuffer(answer)), promise: nil)
-        TurnFlush.of(context.eventLoop).flush(outlet)
-        replayHeld(context: context)
+        context.write(wrapOutboundOut(.byteBuffer(answer)), promise: nil)
+        TurnFlush.of(context.eventLoop).flush(context)
     }
 
-    private var servedPath = ""
-
-    private func replayHeld(context: ChannelHandlerContext) {
-        let parts = held
-        held.removeAll()
-        for (index, part) in parts.enumerated() {
-            if case .serving = state {
-                held.append(contentsOf: parts[index...])
-                return
-            }
-            channelRead(context: context, data: wrapInboundOut(part))
+    /// Goes on with what arrived while the upstream answered, once the lane's request is done.
+    private func resume(context: ChannelHandlerContext) {
+        process(context: context)
+        if forwardedRead {
+            forwardedRead = false
+            context.fireChannelReadComplete()
         }
-        if heldQuiesce, case .idle = state {
+        if heldQuiesce, !isServing {
             heldQuiesce = false
             context.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent())
         }
+        if readWithheld, !isServing {
+            readWithheld = false
+            context.read()
+        }
+    }
+
+    private var isServing: Bool {
+        if case .serving = state { return true }
+        return false
+    }
+}
+
+/// Counts a connection's requests that are with Hummingbird (heads in, ends of responses out), for the
+/// lane, which serves a request only when none is. It sits after NIO's decoder, where it also removes
+/// any `x-atrium-prior-attempt` field the lane did not vouch for (only the lane may tell the router of an
+/// attempt already made).
+final class SlowLaneTracker: ChannelDuplexHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias InboundOut = HTTPServerRequestPart
+    typealias OutboundIn = HTTPServerResponsePart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    /// Requests whose response has not ended yet.
+    private(set) var inFlight = 0
+    /// The next head is the lane's fallback, with its own prior-attempt field.
+    var vouched = false
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard case .head(var head) = unwrapInboundIn(data) else { return context.fireChannelRead(data) }
+        inFlight += 1
+        if vouched {
+            vouched = false
+        } else if head.headers.contains(name: PriorAttempt.headerName) {
+            head.headers.remove(name: PriorAttempt.headerName)
+            return context.fireChannelRead(wrapInboundOut(.head(head)))
+        }
+        context.fireChannelRead(data)
+    }
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        if case .end = unwrapOutboundIn(data) { inFlight -= 1 }
+        context.write(data, promise: promise)
     }
 }
 
@@ -343,8 +412,8 @@ extension HTTPField.Name {
     static let priorAttempt = HTTPField.Name(PriorAttempt.headerName)!
 }
 
-/// Hummingbird's HTTP/1.1 channel with the fast lane placed right after NIO's request decoder, and its
-/// outlet right before NIO's response encoder.
+/// Hummingbird's HTTP/1.1 channel with the fast lane in front of NIO's response encoder and request
+/// decoder (on the socket's side of both), and its tracker right after the decoder.
 struct FastLaneHTTP1Channel: ServerChildChannel {
     typealias Value = HTTP1Channel.Value
     let inner: HTTP1Channel
@@ -355,10 +424,9 @@ struct FastLaneHTTP1Channel: ServerChildChannel {
             let operations = channel.pipeline.syncOperations
             let decoder = try operations.handler(type: ByteToMessageHandler<HTTPRequestDecoder>.self)
             let encoder = try operations.handler(type: HTTPResponseEncoder.self)
-            let outlet = ResponseOutlet()
-            try operations.addHandler(outlet, position: .before(encoder))
-            try operations.addHandler(
-                FastLaneHandler(services: services, outlet: try operations.context(handler: outlet)), position: .after(decoder))
+            let tracker = SlowLaneTracker()
+            try operations.addHandler(tracker, position: .after(decoder))
+            try operations.addHandler(FastLaneHandler(services: services, tracker: tracker), position: .before(encoder))
             return value
         }
     }

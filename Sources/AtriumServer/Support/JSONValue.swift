@@ -166,6 +166,26 @@ extension JSONValue {
         try reading(buffer) { bytes throws(JSONSyntaxError) in try Parser.scanObject(bytes, keep: keep) }
     }
 
+    /// `scanObject(_:keep:)`, also finding where the members named in `locating` lie without building them.
+    static func scanObject(
+        _ buffer: ByteBuffer, keep: [StaticString], locating: [StaticString]
+    ) throws(JSONBodyError) -> (kept: [(value: JSONValue, range: Range<Int>)?], located: [Range<Int>?]) {
+        try reading(buffer) { bytes throws(JSONSyntaxError) in try Parser.scanObject(bytes, keep: keep, locating: locating) }
+    }
+
+    /// The members `keep` of the first element of the array at `range` in `buffer` (nil when it has none,
+    /// or the first is not an object).
+    static func scanFirstElement(
+        _ buffer: ByteBuffer, at range: Range<Int>, keep: [StaticString]
+    ) throws(JSONBodyError) -> [(value: JSONValue, range: Range<Int>)?]? {
+        try reading(buffer) { bytes throws(JSONSyntaxError) in try Parser.scanFirstElement(bytes, at: range, keep: keep) }
+    }
+
+    /// The value at `range` in `buffer`, built.
+    static func parse(_ buffer: ByteBuffer, at range: Range<Int>) throws(JSONBodyError) -> JSONValue {
+        try reading(buffer) { bytes throws(JSONSyntaxError) in try Parser.parse(UnsafeRawBufferPointer(rebasing: bytes[range])) }
+    }
+
     /// `read` over `buffer`'s readable bytes, its syntax error turned into the error OpenAI gives.
     private static func reading<T>(
         _ buffer: ByteBuffer, _ read: (UnsafeRawBufferPointer) throws(JSONSyntaxError) -> T
