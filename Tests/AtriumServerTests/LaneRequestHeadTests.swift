@@ -61,7 +61,7 @@ import Testing
         }
         for line in [
             "GET /v1/models HTTP/1.1", "GET /v1/chat/completions HTTP/1.1", "POST /v1/chat/completions?x=1 HTTP/1.1",
-            "POST /v1/chat/completions/ HTTP/1.1", "post /v1/chat/completions HTTP/1.1", "POST /portal/login HTTP/1.1",
+            "POST /v1/chat/completions/ HTTP/1.1", "POST /portal/login HTTP/1.1",
         ] {
             let head = try head(line + "\r\nContent-Length: 3\r\n\r\nabc")
             #expect(head.operation == nil, "\(line)")
@@ -76,6 +76,7 @@ import Testing
         #expect(try head(base + "Authorization: Bearer b\r\n\r\n").routerOnly)
         #expect(try head(base + "Connection: keep-alive\r\n\r\n").keepAlive)
         #expect(try !head(base + "Connection: Keep-Alive, Close\r\n\r\n").keepAlive)
+        #expect(try !head(base + "Proxy-Connection: close\r\n\r\n").keepAlive)
     }
 
     /// Each of these the lane leaves to NIO's decoder (which refuses some of them): it frames only what
@@ -106,6 +107,9 @@ import Testing
             "POST /v1/chat/completions HTTP/1.1\r\nConnection: Upgrade\r\n\r\n",
             "POST /v1/chat\u{7f}completions HTTP/1.1\r\n\r\n",
             "PO(ST /v1/chat/completions HTTP/1.1\r\n\r\n",
+            "CONNECT atrium:443 HTTP/1.1\r\n\r\n",
+            "FOO /v1/chat/completions HTTP/1.1\r\n\r\n",
+            "post /v1/chat/completions HTTP/1.1\r\n\r\n",
         ]
         for text in unusual {
             guard case .unusual = scan(text) else {

@@ -80,7 +80,8 @@ class Handler(BaseHTTPRequestHandler):
                 STATE["flaky_calls"] += 1
                 fail = STATE["flaky_calls"] % 3 == 0
             if fail:
-                self.send_json(500, {"error": {"message": "flaky upstream failed", "type": "server_error"}})
+                # Control characters in the message: the gateway names the failure in a field it passes on.
+                self.send_json(500, {"error": {"message": "flaky upstream failed \u001b[31m\u0000", "type": "server_error"}})
                 return
         if model.startswith("hang-"):
             time.sleep(30)

@@ -240,3 +240,29 @@ def test_a_client_that_pipelines_megabytes_behind_a_slow_answer_is_read_in_turn(
     assert [(status, headers["x-request-id"]) for status, headers, _ in answers] == [(200, request_id) for request_id in ids]
     assert json.loads(answers[0][2])["model"] == "late"
     assert fast_lane_answers(atrium) == before + len(ids)
+
+
+def test_nothing_is_served_after_the_decoder_stops_reading(atrium: Atrium):
+    """NIO's decoder reads no more of a connection after a request that closes it, or after CONNECT. A
+    request the lane could serve, sent behind one of those, is not served out of turn: the lane leaves
+    the rest of such a connection to the decoder."""
+    _, secret = warmed_key(atrium)
+    before = fast_lane_answers(atrium)
+    with socket.create_connection(("127.0.0.1", atrium.port), timeout=10) as connection:
+        connection.sendall(raw("GET", "/v1/models", secret, fields=[("Connection", "close")]) + request(secret, "after-close"))
+        reply = connection.makefile("rb").read()  # until the server closes
+    assert reply.startswith(b"HTTP/1.1 200") and reply.count(b"HTTP/1.1 ") == 1 and b"after-close" not in reply
+    with socket.create_connection(("127.0.0.1", atrium.port), timeout=2) as connection:
+        connection.sendall(b"CONNECT atrium:443 HTTP/1.1\r\nHost: atrium\r\n\r\n")
+        first = connection.recv(65536)
+        assert first.startswith(b"HTTP/1.1 ") and not first.startswith(b"HTTP/1.1 200"), first[:300]
+        time.sleep(0.3)  # the router's answer is done: nothing of the connection is with it now
+        connection.sendall(raw("GET", "/v1/models", secret) + request(secret, "after-connect"))
+        later = b""
+        try:
+            while chunk := connection.recv(65536):
+                later += chunk
+        except (TimeoutError, socket.timeout):
+            pass
+    assert b"after-connect" not in later, later[:300]
+    assert fast_lane_answers(atrium) == before

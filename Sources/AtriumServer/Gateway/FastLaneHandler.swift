@@ -66,6 +66,8 @@ final class FastLaneHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// Whether bytes went on to the router since reading last completed. When none did, the router is
     /// not told that reading completed: its async channel handler did work for that on every request.
     private var forwardedRead = false
+    /// Requests passed to the router, which `tracker.heads` must equal before the lane serves another.
+    private var forwardedHeads = 0
 
     init(services: Services, tracker: SlowLaneTracker) {
         self.services = services
@@ -81,6 +83,7 @@ final class FastLaneHandler: ChannelDuplexHandler, RemovableChannelHandler {
         if pending.readableBytes == 0 {
             pending = bytes
         } else {
+            pending.discardReadBytes()  // what was served or passed on goes (a partial head is all that is left)
             pending.writeBuffer(&bytes)
         }
         process(context: context)
@@ -129,11 +132,19 @@ final class FastLaneHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 let body = pending.readSlice(length: head.bodyLength)!
                 serve(head, headBytes: headBytes, body: body, context: context)
             case .head:
+                // NIO's decoder must have read every request passed to it: one it did not (it stopped after
+                // an error, or after a `Connection: close`) would be answered out of turn.
+                guard tracker.heads == forwardedHeads, !tracker.failed else {
+                    state = .passthrough
+                    continue
+                }
                 switch LaneRequestHead.scan(pending) {
                 case .incomplete:
                     guard pending.readableBytes > Self.maxHeadBytes else { return }
                     state = .passthrough
                 case .unusual:
+                    state = .passthrough
+                case .head(let head) where head.length > Self.maxHeadBytes:
                     state = .passthrough
                 case .head(let head):
                     if head.operation != nil, !head.routerOnly, head.authorization != nil, tracker.inFlight == 0,
@@ -141,12 +152,15 @@ final class FastLaneHandler: ChannelDuplexHandler, RemovableChannelHandler {
                     {
                         state = .collecting(head)
                     } else {
-                        // Another request (or one the router must answer): its bytes go on as they come.
-                        state = .forwarding(remaining: head.length + head.bodyLength)
+                        // Another request (or one the router must answer): its bytes go on as they come, and
+                        // after one that closes the connection, everything.
+                        forwardedHeads += 1
+                        state = head.keepAlive ? .forwarding(remaining: head.length + head.bodyLength) : .passthrough
                     }
                 }
             }
         }
+        if pending.readableBytes == 0 { pending = ByteBuffer() }  // lets go of the read's storage
     }
 
     private func forward(_ bytes: ByteBuffer, context: ChannelHandlerContext) {
@@ -233,11 +247,12 @@ final class FastLaneHandler: ChannelDuplexHandler, RemovableChannelHandler {
                     journalingIn: TurnFlush.of(context.eventLoop))
                 guard context.channel.isActive else { return self.clientLeft() }
                 // The client sees its own name for the model, spliced into the upstream's bytes.
-                let output: ByteBuffer
+                // An answer without a model's name is rebuilt with one, unless it cannot be built (a lone
+                // surrogate in text the lane only scanned): it then goes as it came, like all such text.
+                var output = answer
                 if let upstreamModel, upstreamModel.value.stringValue != nil {
                     output = JSONValue.splice(answer, replacing: upstreamModel.range, with: model)
-                } else {
-                    guard var json = try? JSONValue.parse(answer) else { return }
+                } else if var json = try? JSONValue.parse(answer) {
                     json["model"] = .string(model)
                     output = json.encodedBuffer()
                 }
@@ -300,6 +315,7 @@ final class FastLaneHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// Passes a request the lane read whole to the router, as the bytes it came in.
     private func handOver(_ headBytes: ByteBuffer, _ body: ByteBuffer, context: ChannelHandlerContext) {
         state = .head
+        forwardedHeads += 1
         forward(headBytes, context: context)
         if body.readableBytes > 0 { forward(body, context: context) }
     }
@@ -386,12 +402,17 @@ final class SlowLaneTracker: ChannelDuplexHandler, RemovableChannelHandler {
 
     /// Requests whose response has not ended yet.
     private(set) var inFlight = 0
+    /// Request heads NIO's decoder has given.
+    private(set) var heads = 0
+    /// The decoder failed: it reads no more of the connection.
+    private(set) var failed = false
     /// The next head is the lane's fallback, with its own prior-attempt field.
     var vouched = false
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard case .head(var head) = unwrapInboundIn(data) else { return context.fireChannelRead(data) }
         inFlight += 1
+        heads += 1
         if vouched {
             vouched = false
         } else if head.headers.contains(name: PriorAttempt.headerName) {
@@ -404,6 +425,11 @@ final class SlowLaneTracker: ChannelDuplexHandler, RemovableChannelHandler {
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         if case .end = unwrapOutboundIn(data) { inFlight -= 1 }
         context.write(data, promise: promise)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        failed = true
+        context.fireErrorCaught(error)
     }
 }
 
@@ -463,7 +489,9 @@ struct PriorAttempt: Sendable {
         case .protocolViolation: "protocol"
         case .upstreamStatus(let status): String(status)
         }
-        return "\(provider)|\(kind)|\(failure.message.filter { $0.isASCII && !$0.isNewline && $0 != "|" }.prefix(300))"
+        // Printable ASCII only: NIO's decoder reads this field again, and refuses control characters.
+        let message = failure.message.unicodeScalars.filter { (0x20..<0x7f).contains($0.value) && $0 != "|" }.prefix(300)
+        return "\(provider)|\(kind)|\(String(String.UnicodeScalarView(message)))"
     }
 
     init?(headerValue: String) {

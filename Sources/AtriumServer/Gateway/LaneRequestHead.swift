@@ -88,7 +88,7 @@ struct LaneRequestHead {
                     head.bodyLength = length
                 case .transferEncoding, .upgrade:
                     return .unusual
-                case .connection:
+                case .connection, .proxyConnection:
                     let tokens = String(decoding: field.value, as: UTF8.self).lowercased().split(separator: ",")
                         .map { $0.filter { $0 != " " && $0 != "\t" } }
                     if tokens.contains("upgrade") { return .unusual }
@@ -125,11 +125,17 @@ struct LaneRequestHead {
             guard method.allSatisfy(Self.isToken), target.allSatisfy({ $0 > 32 && $0 < 127 }),
                 bytes(secondSpace + 1, end).elementsEqual("HTTP/1.1".utf8)
             else { return nil }
+            // CONNECT (after which NIO's decoder reads no more requests) and methods it does not know are
+            // left to it with the rest of the connection.
+            guard Self.methods.contains(where: { method.elementsEqual($0) }) else { return nil }
             return (method.elementsEqual("POST".utf8), target)
         }
 
+        static let methods = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"].map { Array($0.utf8) }
+
         enum FieldName {
-            case contentLength, transferEncoding, upgrade, connection, expect, authorization, forwardedFor, requestID, priorAttempt, other
+            case contentLength, transferEncoding, upgrade, connection, proxyConnection, expect, authorization, forwardedFor, requestID
+            case priorAttempt, other
         }
 
         /// `name: value` with optional whitespace around the value; nil when it is not a field line.
@@ -162,6 +168,7 @@ struct LaneRequestHead {
             case 13: return named("authorization") ? .authorization : .other
             case 14: return named("content-length") ? .contentLength : .other
             case 15: return named("x-forwarded-for") ? .forwardedFor : .other
+            case 16: return named("proxy-connection") ? .proxyConnection : .other
             case 17: return named("transfer-encoding") ? .transferEncoding : .other
             case 22: return named("x-atrium-prior-attempt") ? .priorAttempt : .other
             default: return .other
