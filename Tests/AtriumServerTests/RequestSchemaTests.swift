@@ -16,6 +16,17 @@ import Testing
         }
     }
 
+    /// Several problems: the one reported is the first in key order, however the body's members are
+    /// stored (a valid body is checked in storage order, a faulty one again in key order).
+    @Test func ofSeveralProblemsTheFirstInKeyOrderIsReported() throws {
+        let extras = (0..<20).map { #""zz_unknown_\#($0)":1"# }.joined(separator: ",")
+        let json = #"{"model":"m","messages":[{"role":"user","content":"x"}],"temperature":"hot","max_tokens":-1,"#
+            + extras + #","aa_unknown":1}"#
+        #expect(try param(of: json) == "aa_unknown")
+        let withoutFirst = json.replacingOccurrences(of: #","aa_unknown":1"#, with: "")
+        #expect(try param(of: withoutFirst) == "max_tokens")
+    }
+
     @Test func aValidChatRequestPasses() throws {
         #expect(try param(of: #"{"model":"m","messages":[{"role":"user","content":"hi"}],"temperature":0.5,"stop":["a"],"max_tokens":5}"#) == nil)
     }
