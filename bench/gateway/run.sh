@@ -1,17 +1,17 @@
 #!/usr/bin/env bash
 # Gateway benchmark: wrk against nginx directly, against nginx as a reverse proxy in front of it, and
 # against `atrium serve` proxying to it (key auth, metering and limits on), in one run: p50, p99, p99.9
-# and requests/s at 1 and at 16 connections. Each cell is the median of REPEAT runs (the machine is
-# shared and noisy).
+# and requests/s at 1 and at 16 connections. Each cell is the median of REPEAT runs, the three targets
+# taking turns run by run (the machine is shared and noisy).
 # Writes bench/results/gateway-<date>.md (and .json).
-#   DURATION=10 REPEAT=3 bench/gateway/run.sh
+#   DURATION=10 REPEAT=5 bench/gateway/run.sh
 #   DATABASE=postgres LIMITS=shared|local bench/gateway/run.sh   on the throwaway PostgreSQL of
 #   scripts/postgres.sh (a fresh database per run; the cluster runs with fsync off, as for the tests),
 #   with the limits where the product puts them on PostgreSQL (shared) unless LIMITS says otherwise.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 DURATION="${DURATION:-10}"
-REPEAT="${REPEAT:-3}"
+REPEAT="${REPEAT:-5}"
 DATABASE="${DATABASE:-sqlite}"
 for tool in wrk nginx; do
     command -v "$tool" >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk nginx >/dev/null; }
@@ -78,20 +78,27 @@ cpu_ticks() {  # pid -> CPU time (user + system, in clock ticks) of its threads 
     echo "$total"
 }
 
-run_wrk() {  # target connections pid -> "p50_ms p99_ms p999_ms rps non2xx cpu_us", medians over REPEAT runs;
-    # cpu_us: the CPU time the process `pid` (and its children) spent per request over all the runs
-    local url=$1 connections=$2 pid=$3 threads=1  # one wrk thread: it shares the two cores with nginx and Atrium
-    wrk -t"$threads" -c"$connections" -d2s -s bench/gateway/post.lua "$url" >/dev/null  # warm-up
-    local ticks_before; ticks_before=$(cpu_ticks "$pid")
+run_rounds() {  # connections -> REPEAT rounds in which nginx, the proxy and Atrium take turns, a wrk run each.
+    # Taking turns, the three share whatever this machine's speed does meanwhile (it drifts by 10-15 %
+    # over minutes), instead of one target getting a slow spell to itself.
+    local connections=$1 i name url pid ticks_before
+    for name in up px gw; do wrk -t1 -c"$connections" -d2s -s bench/gateway/post.lua "$(url_of $name)" >/dev/null; done  # warm-up
     for i in $(seq "$REPEAT"); do
-        wrk -t"$threads" -c"$connections" -d"${DURATION}s" --latency -s bench/gateway/post.lua "$url" > "$WORK/wrk-$i.txt"
+        for name in up px gw; do
+            url=$(url_of $name); pid=$(pid_of $name)
+            ticks_before=$(cpu_ticks "$pid")
+            # One wrk thread: it shares the two cores with nginx and Atrium.
+            wrk -t1 -c"$connections" -d"${DURATION}s" --latency -s bench/gateway/post.lua "$url" > "$WORK/wrk-$name-$connections-$i.txt"
+            echo $(($(cpu_ticks "$pid") - ticks_before)) >> "$WORK/ticks-$name-$connections.txt"
+        done
     done
-    local ticks=$(($(cpu_ticks "$pid") - ticks_before))
-    python3 - "$ticks" "$(getconf CLK_TCK)" "$WORK"/wrk-*.txt <<'PY'
+}
+
+summary() {  # name connections -> "p50_ms p99_ms p999_ms rps non2xx cpu_us", medians over its runs;
+    # cpu_us: the CPU time the target's process (and its children) spent per request over all its runs
+    python3 - "$WORK/ticks-$1-$2.txt" "$(getconf CLK_TCK)" "$WORK"/wrk-"$1"-"$2"-*.txt <<'PY'
 import re, statistics, sys
-def ms(value, unit):
-    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
-ticks, per_second = int(sys.argv[1]), int(sys.argv[2])
+ticks, per_second = sum(int(line) for line in open(sys.argv[1])), int(sys.argv[2])
 rows, requests = [], 0
 for path in sys.argv[3:]:
     text = open(path).read()
@@ -105,7 +112,6 @@ median = lambda i: statistics.median(r[i] for r in rows)
 cpu_us = ticks / per_second * 1e6 / max(1, requests)
 print(f"{median(0):.3f} {median(1):.3f} {median(2):.3f} {median(3):.0f} {sum(r[4] for r in rows)} {cpu_us:.1f}")
 PY
-    rm -f "$WORK"/wrk-*.txt
 }
 
 UP_URL="http://127.0.0.1:$UP_PORT/v1/chat/completions"
@@ -114,12 +120,16 @@ curl -sf "$GW_URL" -H "authorization: Bearer $ATRIUM_BENCH_KEY" -H 'content-type
     -d '{"model":"bench","messages":[{"role":"user","content":"x"}]}' >/dev/null
 PROXY_URL="http://127.0.0.1:$PROXY_PORT/v1/chat/completions"
 curl -sf "$PROXY_URL" -H 'content-type: application/json' -d '{"model":"bench"}' >/dev/null
-read -r up1_p50 up1_p99 up1_p999 up1_rps up1_err up1_cpu <<<"$(run_wrk "$UP_URL" 1 $NGINX)"
-read -r px1_p50 px1_p99 px1_p999 px1_rps px1_err px1_cpu <<<"$(run_wrk "$PROXY_URL" 1 $PROXY)"
-read -r gw1_p50 gw1_p99 gw1_p999 gw1_rps gw1_err gw1_cpu <<<"$(run_wrk "$GW_URL" 1 $GATEWAY)"
-read -r up16_p50 up16_p99 up16_p999 up16_rps up16_err up16_cpu <<<"$(run_wrk "$UP_URL" 16 $NGINX)"
-read -r px16_p50 px16_p99 px16_p999 px16_rps px16_err px16_cpu <<<"$(run_wrk "$PROXY_URL" 16 $PROXY)"
-read -r gw16_p50 gw16_p99 gw16_p999 gw16_rps gw16_err gw16_cpu <<<"$(run_wrk "$GW_URL" 16 $GATEWAY)"
+url_of() { case $1 in up) echo "$UP_URL";; px) echo "$PROXY_URL";; gw) echo "$GW_URL";; esac; }
+pid_of() { case $1 in up) echo "$NGINX";; px) echo "$PROXY";; gw) echo "$GATEWAY";; esac; }
+run_rounds 1
+run_rounds 16
+read -r up1_p50 up1_p99 up1_p999 up1_rps up1_err up1_cpu <<<"$(summary up 1)"
+read -r px1_p50 px1_p99 px1_p999 px1_rps px1_err px1_cpu <<<"$(summary px 1)"
+read -r gw1_p50 gw1_p99 gw1_p999 gw1_rps gw1_err gw1_cpu <<<"$(summary gw 1)"
+read -r up16_p50 up16_p99 up16_p999 up16_rps up16_err up16_cpu <<<"$(summary up 16)"
+read -r px16_p50 px16_p99 px16_p999 px16_rps px16_err px16_cpu <<<"$(summary px 16)"
+read -r gw16_p50 gw16_p99 gw16_p999 gw16_rps gw16_err gw16_cpu <<<"$(summary gw 16)"
 rss_kb=$(awk '/VmRSS/ {print $2}' /proc/$GATEWAY/status)
 # Every request wrk sent is a row of the usage ledger once the last group commit is in.
 sleep 1
@@ -142,6 +152,9 @@ else
 fi
 added=$(python3 -c "print(f'{$gw1_p50 - $up1_p50:.3f}')")
 tail_ratio=$(python3 -c "print(f'{$gw1_p99 / $gw1_p50:.1f}')")
+# The same ratio for nginx, as a measure of how still the machine was: on a busy host its tail grows too.
+proxy_tail_ratio=$(python3 -c "print(f'{$px1_p99 / $px1_p50:.1f}')")
+direct_tail_ratio=$(python3 -c "print(f'{$up1_p99 / $up1_p50:.1f}')")
 tail_met=$(python3 -c "print('met' if $gw1_p99 <= 3 * $gw1_p50 else 'not met')")
 share=$(python3 -c "print(f'{100 * $gw16_rps / $px16_rps:.0f}')")
 share_met=$(python3 -c "print('met' if $gw16_rps >= 0.5 * $px16_rps else 'not met')")
@@ -150,7 +163,7 @@ cat > "$OUT" <<MD
 
 wrk posting a small chat completion with a Bearer key; nginx answers with a fixed completion.
 wrk, nginx (upstream and proxy, one worker each) and Atrium share this machine's $(nproc) cores. Each cell: the median of $REPEAT runs of
-${DURATION} s after a 2 s warm-up.
+${DURATION} s after a 2 s warm-up, the three targets taking turns run by run.
 Atrium: release build, $DATABASE_NOTE, key auth and validation on, metering on (a priced model, a usage record
 per request in the journal and group commits to the ledger, credit check, GCRA rate limits per key and
 organization with their headers); $(git rev-parse --short HEAD 2>/dev/null || echo unknown).
@@ -170,7 +183,8 @@ upstream's share and wrk's. It is what decides the share below: on two cores sha
 upstream, the proxy that spends less per request answers more.
 
 - Added p50 latency at 1 connection: **$added ms** (goal ≤ 0.5 ms).
-- Atrium's p99 at 1 connection against its p50: **${tail_ratio}×** (goal ≤ 3×): **$tail_met**.
+- Atrium's p99 at 1 connection against its p50: **${tail_ratio}×** (goal ≤ 3×): **$tail_met**. The same
+  ratio in this run for nginx as a proxy: ${proxy_tail_ratio}×; for nginx directly: ${direct_tail_ratio}×.
 - Throughput at 16 connections: **$gw16_rps requests/s** (goal ≥ 10,000), **$share %** of nginx as a reverse proxy (goal ≥ 50 %): **$share_met**.
 - Atrium resident memory after the run: $((rss_kb / 1024)) MiB.
 - Usage ledger after the run: $ledger_rows records, $ledger_tokens tokens, $ledger_cost micro-units charged;
