@@ -5,11 +5,12 @@ import NIOCore
 /// Going through NIO's decoder (llhttp, then `HTTPHeaders` of `String`s for every field) was about 6 % of
 /// a proxied request's CPU.
 ///
-/// It reads strictly: anything it would have to interpret — a chunked body, an upgrade, a version other
-/// than 1.1, a folded or malformed line, two `Content-Length`s, a control character — makes the head
-/// `unusual`, and the lane then leaves the connection's bytes to NIO's decoder for good. So the two never
-/// disagree on where a request ends (no request can be smuggled past one of them): where the lane frames
-/// a request, its framing is the plain `Content-Length` one that NIO's decoder gives too.
+/// It reads strictly: anything it would have to interpret — a chunked body, an upgrade, CONNECT or a
+/// method NIO's decoder does not know, a version other than 1.1, a folded or malformed line, two
+/// `Content-Length`s, a control character — makes the head `unusual`, and the lane then leaves the
+/// connection's bytes to NIO's decoder for good. So the two never disagree on where a request ends (no
+/// request can be smuggled past one of them): where the lane frames a request, its framing is the plain
+/// `Content-Length` one that NIO's decoder gives too.
 struct LaneRequestHead {
     enum Scan {
         /// The blank line that ends the head has not arrived yet.
@@ -52,8 +53,8 @@ struct LaneRequestHead {
         let count: Int
         var position = 0
 
-        /// The next line's bounds (without its CRLF), or nil when it has not all arrived. A bare LF is
-        /// refused by the caller through `bareLineFeed`.
+        /// The next line's bounds, up to its LF (its CR still in: the caller refuses a line without one),
+        /// or nil when it has not all arrived.
         mutating func line() -> (start: Int, end: Int)? {
             var index = position
             while index < count && base[index] != 10 { index += 1 }
