@@ -58,6 +58,7 @@ import Testing
     @Test func onlyAPostToAModelPathIsTheLanes() throws {
         for operation in ModelOperation.allCases {
             #expect(try head("POST /v1/\(operation.rawValue) HTTP/1.1\r\n\r\n").operation == operation)
+            #expect(LaneRequestHead.path(of: operation) == "/v1/\(operation.rawValue)")
         }
         for line in [
             "GET /v1/models HTTP/1.1", "GET /v1/chat/completions HTTP/1.1", "POST /v1/chat/completions?x=1 HTTP/1.1",

@@ -168,13 +168,11 @@ final class FastLaneHandler: ChannelDuplexHandler, RemovableChannelHandler {
         context.fireChannelRead(wrapInboundOut(bytes))
     }
 
-    private static let paths = Dictionary(uniqueKeysWithValues: ModelOperation.allCases.map { ($0, "/v1/\($0.rawValue)") })
-
     /// Serves a whole request whose head the lane read, or hands it to the router.
     private func serve(_ head: LaneRequestHead, headBytes: ByteBuffer, body: ByteBuffer, context: ChannelHandlerContext) {
         let start = ContinuousClock.now
         let operation = head.operation!
-        let path = Self.paths[operation]!
+        let path = LaneRequestHead.path(of: operation)
         guard let authorization = head.authorization, let digest = secretDigest(authorization),
             let principal = services.keys.cachedPrincipal(digest: digest),
             principal.allows(.modelRequest),

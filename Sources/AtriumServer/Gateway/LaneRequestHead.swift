@@ -34,9 +34,15 @@ struct LaneRequestHead {
     var forwardedFor: [String] = []
     var requestID: String?
 
-    /// The lane's model API paths, by their bytes.
-    fileprivate static let paths: [(bytes: [UInt8], operation: ModelOperation)] = ModelOperation.allCases.map {
-        (Array("/v1/\($0.rawValue)".utf8), $0)
+    /// The lane's model API paths, as strings and as bytes.
+    fileprivate static let paths: [(path: String, bytes: [UInt8], operation: ModelOperation)] = ModelOperation.allCases.map {
+        let path = "/v1/\($0.rawValue)"
+        return (path, Array(path.utf8), $0)
+    }
+
+    /// The path clients send `operation` to.
+    static func path(of operation: ModelOperation) -> String {
+        paths.first { $0.operation == operation }!.path
     }
 
     /// Reads the head at the start of `buffer`'s readable bytes.

@@ -1,6 +1,5 @@
 import HTTPTypes
 import NIOCore
-import NIOHTTP1
 
 /// The fast lane's answers as bytes, head and body in one buffer, written straight to the socket.
 /// Building `HTTPHeaders` and running them through NIO's encoder (which checks and frames each field)
