@@ -170,3 +170,13 @@ void atr_release_mapped(const void *start, size_t length) {
     const uintptr_t from = ((uintptr_t)start + page - 1) / page * page, to = ((uintptr_t)start + length) / page * page;
     if (to > from) madvise((void *)from, to - from, MADV_DONTNEED);
 }
+
+void *atr_streamed_alloc(size_t bytes) {
+    const size_t huge = 2 << 20, rounded = (bytes + huge - 1) / huge * huge;
+    void *memory = NULL;
+    if (rounded == 0 || posix_memalign(&memory, huge, rounded) != 0) return NULL;
+#ifdef MADV_HUGEPAGE
+    madvise(memory, rounded, MADV_HUGEPAGE);  // advice only: without it the pages are 4 KiB
+#endif
+    return memory;
+}

@@ -100,6 +100,25 @@ import Testing
         }
     }
 
+    /// The tiled matrices lie in one allocation aligned for huge pages, one after another in the order a
+    /// pass reads them (each layer's, then the output matrix), so a pass streams through it from start to end.
+    @Test func tilesLieInOneArenaInTheOrderAPassReadsThem() throws {
+        guard let path = SmolLM2Golden.path else { return }
+        guard atr_has_avx2() != 0 else {
+            print("SmolLM2 tiles: skipped, this machine has no AVX2 (its matrices are never tiled)")
+            return
+        }
+        let model = try LlamaModel(gguf: GGUFFile(path: path))
+        let matrices = model.layers.flatMap { [$0.query, $0.key, $0.value, $0.output, $0.gate, $0.up, $0.down] } + [model.output]
+        #expect(matrices.allSatisfy { $0.isTiled })
+        let starts = matrices.map { Int(bitPattern: $0.data) }
+        #expect(starts[0] % (2 << 20) == 0)
+        for (index, matrix) in matrices.enumerated().dropLast() {
+            let bytes = (atr_tiles_bytes(matrix.type & ~Int32(ATR_TILED), matrix.rows, matrix.columns) + 63) / 64 * 64
+            #expect(starts[index + 1] == starts[index] + bytes, "matrix \(index) is followed by the next one")
+        }
+    }
+
     /// A cache that grows as the tokens come (its keys, values and their scales copied into larger
     /// storage), and one that takes another's first positions (a shared prompt beginning), give the same
     /// logits bit for bit as a cache made large enough at once.

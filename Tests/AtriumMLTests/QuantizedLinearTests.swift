@@ -91,6 +91,21 @@ import Testing
     /// the reference and the same floats as each other, a row's result the same alone or beside others
     /// and in a task's share of tiles; the other paths, which read the tiles back into the file's layout,
     /// the same floats.
+    /// The tiles' memory (`atr_streamed_alloc`): aligned to 2 MiB, so that where the kernel grants huge
+    /// pages each one holds tiles from its first byte, and all of it usable; nothing for no bytes.
+    @Test func streamedMemoryIsAlignedForHugePages() {
+        #expect(atr_streamed_alloc(0) == nil)
+        let bytes = (3 << 20) + 5
+        guard let memory = atr_streamed_alloc(bytes) else {
+            Issue.record("no memory for \(bytes) bytes")
+            return
+        }
+        defer { free(memory) }
+        #expect(Int(bitPattern: memory) % (2 << 20) == 0)
+        memset(memory, 0xA5, bytes)
+        #expect(memory.load(fromByteOffset: 0, as: UInt8.self) == 0xA5 && memory.load(fromByteOffset: bytes - 1, as: UInt8.self) == 0xA5)
+    }
+
     @Test(arguments: ["Q4_0", "Q4_1", "Q8_0"], shapes.indices) func tiledMatricesGiveTheFilesProducts(name: String, shape: Int) {
         let (_, type, blockBytes) = Self.types.first { $0.name == name }!
         let rows = 48, (k, m) = Self.shapes[shape]

