@@ -10,7 +10,8 @@ extension LlamaModel {
         private let arena: UnsafeMutableRawPointer
         private(set) var weights: Weights
 
-        /// Nil where no matrix of `weights` is tiled here (no AVX2, other types or shapes).
+        /// Nil where no matrix of `weights` is tiled here (no AVX2, other types or shapes) or there is no
+        /// memory for the tiles.
         init?(_ weights: Weights) {
             func bytes(_ matrix: Matrix) -> Int {
                 guard atr_tiles_supported(matrix.type, matrix.rows, matrix.columns) != 0 else { return 0 }

@@ -129,7 +129,7 @@ void atr_qlinear_tiles(int type, const void *tiles, size_t k, size_t r0, size_t 
 void atr_release_mapped(const void *start, size_t length);
 /// Memory that the kernels stream through every pass (the weight tiles): `bytes` aligned to 2 MiB and,
 /// where the kernel allows, held in huge pages, so that reading it misses the TLB once per 2 MiB rather
-/// than once per 4 KiB (about 6 % faster decode, alone or batched). NULL when it cannot be had; freed
+/// than once per 4 KiB (a single sequence decodes about 6 % faster). NULL when it cannot be had; freed
 /// with `free`.
 void *atr_streamed_alloc(size_t bytes);
 
