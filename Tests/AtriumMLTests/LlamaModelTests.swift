@@ -109,7 +109,7 @@ import Testing
             return
         }
         let model = try LlamaModel(gguf: GGUFFile(path: path))
-        let matrices = model.layers.flatMap { [$0.query, $0.key, $0.value, $0.output, $0.gate, $0.up, $0.down] } + [model.output]
+        let matrices = model.layers.flatMap(\.matrices) + [model.output]
         #expect(matrices.allSatisfy { $0.isTiled })
         let starts = matrices.map { Int(bitPattern: $0.data) }
         #expect(starts[0] % (2 << 20) == 0)

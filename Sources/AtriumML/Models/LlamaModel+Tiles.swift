@@ -17,8 +17,7 @@ extension LlamaModel {
                 guard atr_tiles_supported(matrix.type, matrix.rows, matrix.columns) != 0 else { return 0 }
                 return (atr_tiles_bytes(matrix.type, matrix.rows, matrix.columns) + 63) / 64 * 64
             }
-            let layerBytes = weights.layers.map { [$0.query, $0.key, $0.value, $0.output, $0.gate, $0.up, $0.down].reduce(0) { $0 + bytes($1) } }
-            let total = layerBytes.reduce(bytes(weights.output), +)
+            let total = (weights.layers.flatMap(\.matrices) + [weights.output]).reduce(0) { $0 + bytes($1) }
             guard total > 0, let arena = atr_streamed_alloc(total) else { return nil }
             self.arena = arena
             self.weights = weights

@@ -38,6 +38,9 @@ public final class LlamaModel: @unchecked Sendable {
         var gate: Matrix
         var up: Matrix
         var down: Matrix
+
+        /// Its matrices in the order a pass multiplies them.
+        var matrices: [Matrix] { [query, key, value, output, gate, up, down] }
     }
 
     /// The weights of every layer, whichever file layout they come from.
@@ -67,7 +70,7 @@ public final class LlamaModel: @unchecked Sendable {
         output = weights.output
         outputNorm = weights.outputNorm
         layers = weights.layers
-        let matrices = weights.layers.flatMap { [$0.query, $0.key, $0.value, $0.output, $0.gate, $0.up, $0.down] }
+        let matrices = weights.layers.flatMap(\.matrices)
         layersQuantized = matrices.allSatisfy { Self.quantizedTypes.contains($0.blockType) }
         layersTiled = matrices.allSatisfy(\.isTiled)
     }
